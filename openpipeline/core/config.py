@@ -1,0 +1,252 @@
+"""The project config: one versioned YAML file at the project root.
+
+The file is read with ``yaml.safe_load`` and checked strictly: an unknown key, a
+wrong type or a bad template is a :class:`~openpipeline.core.errors.ConfigError`
+naming the key, so a hand-edit mistake is caught before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from openpipeline.core import fsutil
+from openpipeline.core.errors import ConfigError
+from openpipeline.core.names import validate_name
+from openpipeline.core.templates import (
+    DEFAULT_FOLDERS,
+    DEFAULT_TEMPLATES,
+    FOLDER_KEYS,
+    Template,
+    check_templates,
+)
+
+CONFIG_NAME = "openpipeline.yaml"
+CONFIG_VERSION = 1
+FORMATS = ("ma", "mb")
+STATUSES = ("active", "on_hold", "finished", "archived")
+PLATFORMS = ("linux", "windows", "darwin")
+_FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z", re.ASCII)
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """Everything a project's ``openpipeline.yaml`` holds."""
+
+    name: str
+    code: str
+    description: str = ""
+    deadline: str = ""
+    status: str = "active"
+    created: str = ""
+    users: tuple[str, ...] = ()
+    master_format: str = "ma"
+    workshop_format: str = "ma"
+    version_padding: int = 4
+    folders: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_FOLDERS))
+    templates: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_TEMPLATES))
+    roots: Mapping[str, str] = field(default_factory=dict)
+    lock_ttl_seconds: int = 8 * 3600
+    archive_keep: int = 3
+    validators: tuple[str, ...] = ()
+
+    def compiled_templates(self) -> dict[str, Template]:
+        return check_templates(self.templates, self.folders)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "config_version": CONFIG_VERSION,
+            "name": self.name,
+            "code": self.code,
+            "description": self.description,
+            "deadline": self.deadline,
+            "status": self.status,
+            "created": self.created,
+            "users": list(self.users),
+            "master_format": self.master_format,
+            "workshop_format": self.workshop_format,
+            "version_padding": self.version_padding,
+            "folders": dict(self.folders),
+            "templates": dict(self.templates),
+            "roots": dict(self.roots),
+            "lock_ttl_seconds": self.lock_ttl_seconds,
+            "archive_keep": self.archive_keep,
+            "validators": list(self.validators),
+        }
+
+    def edited(self, **changes: Any) -> ProjectConfig:
+        """A copy with ``changes`` applied and checked like a loaded file."""
+        data = self.to_dict()
+        data.update(changes)
+        return config_from_dict(data, source="the edit")
+
+
+_KEYS = set(ProjectConfig.__dataclass_fields__) | {"config_version"}
+
+
+def _expect(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], source: str) -> Any:
+    value = data[key]
+    if isinstance(value, bool) and kind is int:
+        raise ConfigError(f"'{key}' in {source} must be a whole number, not {value!r}.")
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise ConfigError(f"'{key}' in {source} must be a {names}, not {value!r}.")
+    return value
+
+
+def config_from_dict(data: Any, source: str) -> ProjectConfig:
+    """Build a checked :class:`ProjectConfig` from parsed YAML."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source} must hold a mapping of settings, not {type(data).__name__}.")
+    unknown = sorted(set(map(str, data)) - _KEYS)
+    if unknown:
+        raise ConfigError(
+            f"Unknown setting '{unknown[0]}' in {source}; check the spelling "
+            f"(known settings: {', '.join(sorted(_KEYS))})."
+        )
+    version = data.get("config_version")
+    if version != CONFIG_VERSION:
+        raise ConfigError(
+            f"{source} has config_version {version!r}; this OpenPipeline reads version "
+            f"{CONFIG_VERSION}."
+        )
+    for required in ("name", "code"):
+        if required not in data:
+            raise ConfigError(f"{source} lacks the required setting '{required}'.")
+    values: dict[str, Any] = {}
+    for key in ("name", "code", "description", "deadline", "status", "created"):
+        if key in data:
+            value = data[key]
+            if isinstance(value, (_dt.date, _dt.datetime)):
+                value = value.isoformat()
+            if value is None:
+                value = ""
+            values[key] = _expect({key: value}, key, str, source)
+    validate_name(values["name"], "Project")
+    validate_name(values["code"], "Project code")
+    if values.get("deadline"):
+        try:
+            _dt.date.fromisoformat(values["deadline"])
+        except ValueError as exc:
+            raise ConfigError(
+                f"'deadline' in {source} must be a date like 2027-03-31, not "
+                f"{values['deadline']!r}."
+            ) from exc
+    if values.get("status", "active") not in STATUSES:
+        raise ConfigError(
+            f"'status' in {source} must be one of {', '.join(STATUSES)}, not "
+            f"{values['status']!r}."
+        )
+    if "users" in data:
+        users = _expect(data, "users", list, source)
+        for user in users:
+            if not isinstance(user, str) or not user.strip():
+                raise ConfigError(f"'users' in {source} must list user names, not {user!r}.")
+        values["users"] = tuple(users)
+    for key in ("master_format", "workshop_format"):
+        if key in data:
+            if data[key] not in FORMATS:
+                raise ConfigError(
+                    f"'{key}' in {source} must be 'ma' or 'mb', not {data[key]!r}."
+                )
+            values[key] = data[key]
+    for key, low, high in (
+        ("version_padding", 1, 9),
+        ("lock_ttl_seconds", 1, 10**9),
+        ("archive_keep", 0, 10**6),
+    ):
+        if key in data:
+            number = _expect(data, key, int, source)
+            if not low <= number <= high:
+                raise ConfigError(f"'{key}' in {source} must be between {low} and {high}.")
+            values[key] = number
+    folders = dict(DEFAULT_FOLDERS)
+    if "folders" in data:
+        given = _expect(data, "folders", dict, source)
+        for key, value in given.items():
+            if key not in FOLDER_KEYS:
+                raise ConfigError(
+                    f"Unknown folder '{key}' in {source}; known folders are "
+                    f"{', '.join(FOLDER_KEYS)}."
+                )
+            if not isinstance(value, str) or not _FOLDER_NAME.match(value) or value in (".", ".."):
+                raise ConfigError(
+                    f"Folder '{key}' in {source} must be one plain folder name, not {value!r}."
+                )
+            folders[key] = value
+    values["folders"] = folders
+    templates = dict(DEFAULT_TEMPLATES)
+    if "templates" in data:
+        templates.update(_expect(data, "templates", dict, source))
+    check_templates(templates, folders)
+    values["templates"] = templates
+    if "roots" in data:
+        roots = _expect(data, "roots", dict, source) or {}
+        for key, value in roots.items():
+            if key not in PLATFORMS:
+                raise ConfigError(
+                    f"Unknown platform '{key}' under 'roots' in {source}; use "
+                    f"{', '.join(PLATFORMS)}."
+                )
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"Root for '{key}' in {source} must be a path, not {value!r}.")
+        values["roots"] = dict(roots)
+    if "validators" in data:
+        validators = _expect(data, "validators", list, source)
+        for spec in validators:
+            if not isinstance(spec, str) or ":" not in spec:
+                raise ConfigError(
+                    f"Validator {spec!r} in {source} must be written 'module:callable'."
+                )
+        values["validators"] = tuple(validators)
+    return ProjectConfig(**values)
+
+
+def load_config(root: Path) -> ProjectConfig:
+    """Read and check ``root/openpipeline.yaml``.
+
+    Cost: one small file read and parse.
+    """
+    path = root / CONFIG_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise ConfigError(
+            f"'{root}' is not an OpenPipeline project (no {CONFIG_NAME}); create one with "
+            "'openpipeline project create'."
+        ) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read the project config '{path}' ({exc}).") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(
+            f"The project config '{path}' is not valid YAML{where}; fix or restore it."
+        ) from exc
+    return config_from_dict(data, f"'{path}'")
+
+
+def save_config(root: Path, config: ProjectConfig) -> None:
+    """Write the config atomically (comments in a hand-edited file are not kept)."""
+    text = "# OpenPipeline project config. Edit with care; it is checked on every load.\n"
+    text += yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
+    fsutil.atomic_write_text(root / CONFIG_NAME, text)
+
+
+def new_config(name: str, **settings: Any) -> ProjectConfig:
+    """A config with openPipeline's default layout for a new project."""
+    now = _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat()
+    base = ProjectConfig(name=name, code=settings.pop("code", None) or name.upper()[:16],
+                         created=now)
+    return config_from_dict({**base.to_dict(), **settings}, source="the new project's settings")
+
+
+__all__ = ["CONFIG_NAME", "ProjectConfig", "load_config", "new_config", "save_config"]

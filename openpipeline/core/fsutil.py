@@ -1,0 +1,231 @@
+"""Safe file operations for shared storage (NFS, SMB, local disks).
+
+Every file is written to a hidden temporary name in its own folder, flushed and
+``fsync``-ed, then renamed into place, so a crash leaves the old file or the new
+one, never half of one. Exclusive creation (for version claims and locks) uses
+``O_CREAT | O_EXCL``, or a hard link of a complete temporary file where the
+content must appear at once.
+
+Fault injection: when the environment variable ``OPENPIPELINE_FAULT`` names a
+checkpoint, the process kills itself with ``SIGKILL`` when it reaches it. The
+crash tests use this to stop a save or a master at each step.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import signal
+import uuid
+from pathlib import Path
+from typing import Any
+
+from openpipeline.core.errors import OpenPipelineError
+
+FAULT_ENV = "OPENPIPELINE_FAULT"
+TEMP_MARK = ".tmp-"
+
+
+def checkpoint(name: str) -> None:
+    """Die at once (SIGKILL) if ``OPENPIPELINE_FAULT`` names this checkpoint.
+
+    Cost: one environment lookup.
+    """
+    if os.environ.get(FAULT_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def temp_path_for(path: Path) -> Path:
+    """A hidden temporary name in the same folder as ``path``."""
+    return path.with_name(f".{path.name}{TEMP_MARK}{uuid.uuid4().hex[:12]}")
+
+
+def is_temp_name(name: str) -> bool:
+    """True for names made by :func:`temp_path_for`."""
+    return name.startswith(".") and TEMP_MARK in name
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+    os.fsync(fd)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and a rename.
+
+    Cost: one file create, one fsync, one rename.
+    """
+    tmp = temp_path_for(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        _write_fd(fd, data)
+    finally:
+        os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text atomically (see :func:`atomic_write_bytes`)."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def dump_json(data: Any) -> bytes:
+    """Serialise a record the way every metadata file is written."""
+    return (json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write a JSON record atomically."""
+    atomic_write_bytes(path, dump_json(data))
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON record; a damaged file raises :class:`MetadataError`."""
+    try:
+        with open(path, "rb") as handle:
+            return json.loads(handle.read().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MetadataError(f"Metadata file '{path}' is damaged ({exc}).") from exc
+
+
+class MetadataError(OpenPipelineError):
+    """A metadata file written by OpenPipeline does not parse."""
+
+
+def create_exclusive(path: Path, data: bytes = b"") -> bool:
+    """Create ``path`` holding ``data`` only if nothing is there yet.
+
+    The content appears complete at once: it is written to a temporary file that
+    is then hard-linked to ``path`` (``link`` fails if ``path`` exists). Where the
+    file system has no hard links, ``O_EXCL`` creation is used instead.
+
+    Returns:
+        True if this call created the file, False if it already existed.
+    """
+    if not data:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            return False
+        os.close(fd)
+        return True
+    tmp = temp_path_for(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        _write_fd(fd, data)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            return False
+        try:
+            _write_fd(fd, data)
+        finally:
+            os.close(fd)
+        return True
+    finally:
+        _unlink_quietly(tmp)
+
+
+def copy_to_temp(source: Path, destination: Path) -> Path:
+    """Copy ``source`` to a hidden temporary name beside ``destination``, fsync-ed.
+
+    Returns the temporary path; the caller renames it into place.
+    Cost: one full copy of the file plus one fsync.
+    """
+    tmp = temp_path_for(destination)
+    with open(source, "rb") as src, open(tmp, "xb") as dst:
+        shutil.copyfileobj(src, dst, length=1024 * 1024)
+        dst.flush()
+        os.fsync(dst.fileno())
+    shutil.copystat(source, tmp)
+    return tmp
+
+
+def atomic_copy(source: Path, destination: Path) -> None:
+    """Copy a file so that ``destination`` is never seen half-written."""
+    tmp = copy_to_temp(source, destination)
+    try:
+        os.replace(tmp, destination)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def move_if_present(source: Path, destination: Path) -> bool:
+    """Rename ``source`` to ``destination``; idempotent for roll-forward.
+
+    Returns True if something was moved, False if it had already moved. Refuses to
+    overwrite an existing destination (nothing is ever replaced by a move).
+    """
+    if not source.exists() and not source.is_symlink():
+        if destination.exists():
+            return False
+        raise FileNotFoundError(errno.ENOENT, "Neither source nor destination exists", str(source))
+    if destination.exists():
+        raise FileExistsError(errno.EEXIST, "Refusing to overwrite", str(destination))
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(source, destination)
+    return True
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def unlink_quietly(path: Path) -> None:
+    """Remove a file that may already be gone."""
+    _unlink_quietly(path)
+
+
+def pid_alive(pid: int) -> bool:
+    """True if a process with this id runs on this machine."""
+    if pid <= 0:
+        return False
+    if os.name == "nt":  # os.kill(pid, 0) would terminate the process on Windows
+        return _windows_pid_alive(pid)
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def _windows_pid_alive(pid: int) -> bool:
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined,unused-ignore]
+    handle = kernel32.OpenProcess(0x1000, False, pid)  # PROCESS_QUERY_LIMITED_INFORMATION
+    if not handle:
+        return False
+    try:
+        code = ctypes.c_ulong()
+        kernel32.GetExitCodeProcess(handle, ctypes.byref(code))
+        return bool(code.value == 259)  # STILL_ACTIVE
+    finally:
+        kernel32.CloseHandle(handle)

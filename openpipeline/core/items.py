@@ -1,0 +1,360 @@
+"""Items: asset types, assets, components, sequences, shots.
+
+An item is addressed everywhere as ``asset/<type>[/<asset>[/<component>]]`` or
+``shot/<sequence>[/<shot>[/<component>]]``. Assets, shots and components hold
+files (workshops, versions, a master); types and sequences only hold items.
+
+Each item folder has a hidden ``.op`` folder with ``item.json`` (its existence
+makes the item exist), the ``history`` of events, the check-out ``lock.json``,
+the version ``claims`` and the optional ``description.txt``.
+
+Example:
+    >>> ref = ItemRef.parse("asset/prop/chair/model")
+    >>> ref.kind, ref.name, str(ref.parent)
+    ('asset_component', 'model', 'asset/prop/chair')
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from openpipeline.core import fsutil, history
+from openpipeline.core.errors import (
+    InvalidAddressError,
+    ItemNotFoundError,
+    VersionNotFoundError,
+)
+from openpipeline.core.locks import CheckOut, Mutex
+from openpipeline.core.names import validate_name
+
+if TYPE_CHECKING:
+    from openpipeline.core.project import Project
+
+TABS = ("asset", "shot")
+KINDS = {
+    "asset": ("asset_type", "asset", "asset_component"),
+    "shot": ("sequence", "shot", "shot_component"),
+}
+LEVEL_LABELS = {
+    "asset": ("Asset type", "Asset", "Component"),
+    "shot": ("Sequence", "Shot", "Component"),
+}
+META_FOLDER = ".op"
+ITEM_FILE = "item.json"
+
+
+@dataclass(frozen=True, order=True)
+class ItemRef:
+    """The address of an item: a tab and one to three names."""
+
+    tab: str
+    parts: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> ItemRef:
+        """Parse and validate ``asset/<type>/<asset>[/<component>]`` or the shot form."""
+        if not isinstance(text, str) or not text.strip():
+            raise InvalidAddressError(
+                "Item address is empty; use asset/<type>/<asset>[/<component>] or "
+                "shot/<sequence>/<shot>[/<component>]."
+            )
+        pieces = text.strip().strip("/").split("/")
+        tab, names = pieces[0], tuple(pieces[1:])
+        if tab not in TABS:
+            raise InvalidAddressError(
+                f"Item address '{text}' must start with 'asset/' or 'shot/'."
+            )
+        if not 1 <= len(names) <= 3:
+            raise InvalidAddressError(
+                f"Item address '{text}' must name 1 to 3 levels after '{tab}/', e.g. "
+                f"{'asset/prop/chair' if tab == 'asset' else 'shot/sq010/sh010'}."
+            )
+        for label, name in zip(LEVEL_LABELS[tab], names):
+            validate_name(name, label)
+        return cls(tab, names)
+
+    @property
+    def kind(self) -> str:
+        return KINDS[self.tab][len(self.parts) - 1]
+
+    @property
+    def label(self) -> str:
+        return LEVEL_LABELS[self.tab][len(self.parts) - 1]
+
+    @property
+    def name(self) -> str:
+        return self.parts[-1]
+
+    @property
+    def address(self) -> str:
+        return "/".join((self.tab, *self.parts))
+
+    @property
+    def parent(self) -> ItemRef | None:
+        return ItemRef(self.tab, self.parts[:-1]) if len(self.parts) > 1 else None
+
+    @property
+    def holds_files(self) -> bool:
+        return len(self.parts) >= 2
+
+    @property
+    def is_component(self) -> bool:
+        return len(self.parts) == 3
+
+    def child(self, name: str) -> ItemRef:
+        if len(self.parts) >= 3:
+            raise InvalidAddressError(f"Item '{self.address}' cannot hold further items.")
+        validate_name(name, LEVEL_LABELS[self.tab][len(self.parts)])
+        return ItemRef(self.tab, (*self.parts, name))
+
+    def renamed(self, name: str) -> ItemRef:
+        validate_name(name, self.label)
+        return ItemRef(self.tab, (*self.parts[:-1], name))
+
+    def contains(self, other: ItemRef) -> bool:
+        """True if ``other`` is this item or lies below it."""
+        return other.tab == self.tab and other.parts[: len(self.parts)] == self.parts
+
+    def __str__(self) -> str:
+        return self.address
+
+
+@dataclass
+class VersionEntry:
+    """One committed workshop or superseded master."""
+
+    kind: str  # "workshop" | "version"
+    number: int
+    state: str  # "active" | "archived"
+    event: dict[str, Any]
+    path: Path
+
+    def to_dict(self, project: Project) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "number": self.number,
+            "state": self.state,
+            "path": project.relative(self.path),
+            "author": self.event.get("author"),
+            "time": self.event.get("time"),
+            "comment": self.event.get("comment"),
+        }
+
+
+@dataclass
+class ItemState:
+    """What an item's history says it holds now."""
+
+    workshops: dict[int, VersionEntry] = field(default_factory=dict)
+    versions: dict[int, VersionEntry] = field(default_factory=dict)
+    master: dict[str, Any] | None = None
+
+    def active(self, kind: str) -> list[VersionEntry]:
+        table = self.workshops if kind == "workshop" else self.versions
+        return [entry for _, entry in sorted(table.items()) if entry.state == "active"]
+
+
+class Item:
+    """An existing (or about to be created) item of a project."""
+
+    def __init__(self, project: Project, ref: ItemRef) -> None:
+        self.project = project
+        self.ref = ref
+        self.rel = project.item_relpath(ref)
+        self.path = project.root / self.rel
+
+    # -- places ------------------------------------------------------------
+    @property
+    def meta(self) -> Path:
+        return self.path / META_FOLDER
+
+    def exists(self) -> bool:
+        return (self.meta / ITEM_FILE).is_file()
+
+    def require(self) -> Item:
+        if not self.exists():
+            raise ItemNotFoundError(
+                f"Item '{self.ref}' does not exist; list items with 'openpipeline item list'."
+            )
+        return self
+
+    def require_files(self) -> Item:
+        self.require()
+        if not self.ref.holds_files:
+            raise InvalidAddressError(
+                f"'{self.ref}' is {self.ref.label.lower()}, which holds items, not files; "
+                "address an asset, shot or component."
+            )
+        return self
+
+    @property
+    def stem(self) -> str:
+        if self.ref.is_component:
+            return f"{self.ref.parts[1]}_{self.ref.parts[2]}"
+        return self.ref.name
+
+    def _fields(self) -> dict[str, str]:
+        values = dict(self.project.config.folders)
+        parts = self.ref.parts
+        if self.ref.tab == "asset":
+            values.update(type=parts[0], asset=parts[1] if len(parts) > 1 else "")
+        else:
+            values.update(sequence=parts[0], shot=parts[1] if len(parts) > 1 else "")
+        if self.ref.is_component:
+            values.update(component=parts[2], parent_name=parts[1])
+        values["stem"] = self.stem
+        return values
+
+    def _file_path(self, key: str, number: int | None, ext: str) -> Path:
+        values = self._fields()
+        values["ext"] = ext
+        if number is not None:
+            values["number"] = f"{number:0{self.project.config.version_padding}d}"
+        return self.path / self.project.templates[key].render(**values)
+
+    @property
+    def master_path(self) -> Path:
+        key = "master_component" if self.ref.is_component else f"master_{self.ref.kind}"
+        return self._file_path(key, None, self.project.config.master_format)
+
+    def workshop_path(self, number: int) -> Path:
+        return self._file_path("workshop", number, self.project.config.workshop_format)
+
+    def version_path(self, number: int) -> Path:
+        return self._file_path("version", number, self.project.config.master_format)
+
+    @property
+    def notes_dir(self) -> Path:
+        return self.path / self.project.templates["notes"].render(**self._fields())
+
+    def archived(self, live_path: Path) -> Path:
+        """Where a file of this item lies in the project's archive mirror."""
+        return self.project.archive_root / self.project.relative(live_path)
+
+    @property
+    def checkout(self) -> CheckOut:
+        return CheckOut(self.meta / "lock.json", self.project.config.lock_ttl_seconds)
+
+    @property
+    def master_mutex(self) -> Mutex:
+        return Mutex(self.meta / "master.mutex", f"Mastering '{self.ref}'")
+
+    def claims_dir(self, kind: str) -> Path:
+        return self.meta / "claims" / kind
+
+    # -- records -----------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        record = fsutil.read_json(self.meta / ITEM_FILE)
+        return record if isinstance(record, dict) else {}
+
+    def events(self) -> list[dict[str, Any]]:
+        return history.read_events(self.meta)
+
+    @property
+    def description(self) -> str:
+        try:
+            return (self.meta / "description.txt").read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return ""
+
+    def state(self, events: list[dict[str, Any]] | None = None) -> ItemState:
+        """Fold the history into what the item holds now."""
+        state = ItemState()
+        for event in self.events() if events is None else events:
+            kind = event.get("event")
+            data = event.get("data") or {}
+            if kind == "workshop":
+                number = int(event["version"])
+                state.workshops[number] = VersionEntry(
+                    "workshop", number, "active", event, self.workshop_path(number)
+                )
+            elif kind == "master":
+                state.master = event
+                preserved = data.get("preserved_version")
+                if preserved is not None:
+                    number = int(preserved)
+                    state.versions[number] = VersionEntry(
+                        "version", number, "active", event, self.version_path(number)
+                    )
+            elif kind in ("archive", "retrieve"):
+                new_state = "archived" if kind == "archive" else "active"
+                for key, table in (("workshops", state.workshops), ("versions", state.versions)):
+                    for number in data.get(key, []):
+                        entry = table.get(int(number))
+                        if entry is not None:
+                            entry.state = new_state
+                            live = (self.workshop_path if key == "workshops" else
+                                    self.version_path)(entry.number)
+                            entry.path = self.archived(live) if kind == "archive" else live
+        return state
+
+    def workshop(self, number: int | None = None, state: ItemState | None = None) -> VersionEntry:
+        """The latest active workshop, or the given one."""
+        state = state or self.state()
+        if number is None:
+            active = state.active("workshop")
+            if not active:
+                raise VersionNotFoundError(
+                    f"Item '{self.ref}' has no workshop yet; save one with "
+                    "'openpipeline workshop save'."
+                )
+            return active[-1]
+        entry = state.workshops.get(number)
+        if entry is None:
+            raise VersionNotFoundError(
+                f"Item '{self.ref}' has no workshop {number}; see 'openpipeline item show'."
+            )
+        if entry.state != "active":
+            raise VersionNotFoundError(
+                f"Workshop {number} of '{self.ref}' is archived; bring it back with "
+                "'openpipeline retrieve'."
+            )
+        return entry
+
+    def uncommitted(self, state: ItemState | None = None) -> list[str]:
+        """Files left by interrupted saves: never deleted, reported for a human to judge."""
+        state = state or self.state()
+        known = {entry.path for entry in (*state.workshops.values(), *state.versions.values())}
+        known.add(self.master_path)
+        folders = {self.path, self.workshop_path(1).parent, self.version_path(1).parent}
+        found = []
+        for folder in sorted(folders):
+            try:
+                entries = list(os.scandir(folder))
+            except FileNotFoundError:
+                continue
+            for entry in entries:
+                if not entry.is_file() or entry.name.endswith(".json"):
+                    continue
+                path = Path(entry.path)
+                if path in known:
+                    continue
+                if fsutil.is_temp_name(entry.name) or _looks_like_ours(entry.name, self.stem):
+                    found.append(self.project.relative(path))
+        return sorted(found)
+
+    def children(self) -> list[ItemRef]:
+        return self.project.list_items(self.ref, depth=1)
+
+
+def _looks_like_ours(name: str, stem: str) -> bool:
+    return re.match(re.escape(stem) + r"_(workshop|version)_\d+\.", name) is not None
+
+
+def claim_number(folder: Path) -> int:
+    """Take the next free number in ``folder`` by exclusive creation.
+
+    Two processes never get the same number, and a number is never reused, even
+    when the save that took it died. Cost: one directory listing, then one
+    exclusive create per collision.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    taken = [int(entry.name) for entry in os.scandir(folder) if entry.name.isdigit()]
+    number = max(taken, default=0) + 1
+    while not fsutil.create_exclusive(folder / str(number)):
+        number += 1
+    return number

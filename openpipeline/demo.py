@@ -1,0 +1,150 @@
+"""The demo: builds a sample project and prints what it made.
+
+``openpipeline demo [DIR]`` creates ``DIR/demo-<time>/`` (never touching an
+earlier run) with assets, shots and components, several workshops by two
+artists, masters with earlier masters kept in ``version/``, a master blocked by
+a validator, an archive, a check-out, a delete and a restore; then prints the
+file tree and one item's history.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from openpipeline.core import lifecycle, versions
+from openpipeline.core.errors import ValidationFailedError
+from openpipeline.core.items import ItemRef
+from openpipeline.core.project import Project
+
+
+def _scene(folder: Path, name: str, body: str) -> Path:
+    path = folder / f"{name}.ma"
+    path.write_text(
+        "//Maya ASCII 2025 scene\n"
+        f"//Name: {name}.ma\n"
+        'requires maya "2025";\n'
+        f"// {body}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def build(target: Path) -> tuple[Project, list[str]]:
+    """Build the sample project in ``target``; returns it and a log of what happened."""
+    log: list[str] = []
+    project = Project.create(
+        target, "demo", description="OpenPipeline sample project", deadline="2027-03-31",
+        users=["alice", "bob"],
+    )
+    log.append(f"created project 'demo' at {target}")
+    scratch = Path(tempfile.mkdtemp(prefix="openpipeline-demo-"))
+    addresses = [
+        "asset/character/hero", "asset/character/hero/model", "asset/character/hero/rig",
+        "asset/prop/chair", "asset/prop/table", "shot/sq010/sh010", "shot/sq010/sh020",
+        "shot/sq010/sh020/anim", "shot/sq020/sh010",
+    ]
+    items = {}
+    for address in addresses:
+        items[address] = project.create_item(ItemRef.parse(address), author="alice",
+                                             description=f"Sample {address.split('/')[-1]}")
+        log.append(f"created {address}")
+    for address, saves in (("asset/character/hero/model", 4), ("asset/character/hero/rig", 2),
+                           ("asset/prop/chair", 5), ("shot/sq010/sh010", 3),
+                           ("shot/sq010/sh020/anim", 2)):
+        for n in range(1, saves + 1):
+            author = "alice" if n % 2 else "bob"
+            scene = _scene(scratch, f"{address.replace('/', '_')}_{n}", f"{address} pass {n}")
+            record = versions.save_workshop(items[address], scene, note=f"pass {n}",
+                                            author=author)
+            log.append(f"{author} saved workshop {record['version']} of {address}")
+    for address, workshop in (("asset/character/hero/model", 2), ("asset/character/hero/model", 4),
+                              ("asset/prop/chair", 3), ("asset/prop/chair", 5),
+                              ("shot/sq010/sh010", None)):
+        record = versions.master(items[address], workshop, note="approved in dailies",
+                                 author="alice")
+        kept = record["data"]["preserved_version"]
+        log.append(f"alice mastered workshop {record['data']['workshop']} of {address}"
+                   + (f" (old master kept as version {kept})" if kept else ""))
+    broken = scratch / "broken.ma"
+    broken.write_text("this is not a Maya file\n", encoding="utf-8")
+    rig = items["asset/character/hero/rig"]
+    versions.save_workshop(rig, broken, note="exported from the wrong tool", author="bob")
+    try:
+        versions.master(rig, note="try to master a broken file", author="bob")
+    except ValidationFailedError as exc:
+        log.append(f"validator blocked bob's master: {exc.report[0]['message']}")
+    lifecycle.lock_acquire(items["asset/character/hero/model"], author="alice",
+                           note="retopology")
+    log.append("alice checked out asset/character/hero/model")
+    record = lifecycle.archive(items["asset/prop/chair"], keep=1, author="alice",
+                               note="tidy up")
+    assert record is not None
+    log.append(f"archived chair workshops {record['data']['workshops']} and versions "
+               f"{record['data']['versions']}")
+    lifecycle.delete(items["asset/prop/table"], author="bob", note="cut from the film")
+    log.append("bob deleted asset/prop/table")
+    lifecycle.restore(project, ItemRef.parse("asset/prop/table"), author="alice",
+                      note="back in the film")
+    log.append("alice restored asset/prop/table")
+    for leftover in scratch.iterdir():
+        leftover.unlink()
+    scratch.rmdir()
+    return project, log
+
+
+def tree(root: Path) -> list[str]:
+    """The project's folders and files, without hidden metadata."""
+    lines = [f"{root.name}/"]
+
+    def walk(folder: Path, prefix: str) -> None:
+        entries = sorted(e for e in folder.iterdir() if not e.name.startswith("."))
+        for index, entry in enumerate(entries):
+            last = index == len(entries) - 1
+            lines.append(f"{prefix}{'└── ' if last else '├── '}{entry.name}"
+                         + ("/" if entry.is_dir() else ""))
+            if entry.is_dir():
+                walk(entry, prefix + ("    " if last else "│   "))
+
+    walk(root, "")
+    return lines
+
+
+def run(base: Path, as_json: bool = False) -> dict[str, Any]:
+    """Build the demo under ``base`` and print the tree and a history."""
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    target = base.absolute() / f"demo-{stamp}"
+    suffix = 1
+    while target.exists():
+        suffix += 1
+        target = base.absolute() / f"demo-{stamp}-{suffix}"
+    project, log = build(target)
+    chair = project.item("asset/prop/chair")
+    summary = {
+        "project": str(project.root),
+        "log": log,
+        "tree": tree(project.root),
+        "history": [
+            {k: e[k] for k in ("time", "author", "event", "version", "comment")}
+            for e in chair.events()
+        ],
+    }
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return summary
+    print("== What happened")
+    print("\n".join(f"  {line}" for line in log))
+    print("\n== Project tree (hidden .op metadata not shown)")
+    print("\n".join(summary["tree"]))
+    print("\n== History of asset/prop/chair")
+    for e in summary["history"]:
+        version = f"v{e['version']}" if e["version"] is not None else ""
+        print(f"  {e['time'][:19].replace('T', ' ')}  {e['author']:<6} {e['event']:<9} "
+              f"{version:<5} {e['comment']}")
+    print(f"\nTry: openpipeline --project {os.path.relpath(project.root)} item show "
+          "asset/prop/chair")
+    return summary
