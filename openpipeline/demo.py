@@ -81,11 +81,11 @@ def build(target: Path) -> tuple[Project, list[str]]:
     lifecycle.lock_acquire(items["asset/character/hero/model"], author="alice",
                            note="retopology")
     log.append("alice checked out asset/character/hero/model")
-    record = lifecycle.archive(items["asset/prop/chair"], keep=1, author="alice",
-                               note="tidy up")
-    assert record is not None
-    log.append(f"archived chair workshops {record['data']['workshops']} and versions "
-               f"{record['data']['versions']}")
+    archived = lifecycle.archive(items["asset/prop/chair"], keep=1, author="alice",
+                                 note="tidy up")
+    assert archived is not None
+    log.append(f"archived chair workshops {archived['data']['workshops']} and versions "
+               f"{archived['data']['versions']}")
     lifecycle.delete(items["asset/prop/table"], author="bob", note="cut from the film")
     log.append("bob deleted asset/prop/table")
     lifecycle.restore(project, ItemRef.parse("asset/prop/table"), author="alice",
@@ -124,7 +124,7 @@ def run(base: Path, as_json: bool = False) -> dict[str, Any]:
         target = base.absolute() / f"demo-{stamp}-{suffix}"
     project, log = build(target)
     chair = project.item("asset/prop/chair")
-    summary = {
+    summary: dict[str, Any] = {
         "project": str(project.root),
         "log": log,
         "tree": tree(project.root),

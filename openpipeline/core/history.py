@@ -81,7 +81,7 @@ def write_event(meta_dir: Path, record: dict[str, Any]) -> Path:
     """
     folder = meta_dir / HISTORY_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / record["file"]
+    path = folder / str(record["file"])
     fsutil.create_exclusive(path, fsutil.dump_json(record))
     return path
 

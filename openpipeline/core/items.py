@@ -73,7 +73,7 @@ class ItemRef:
                 f"Item address '{text}' must name 1 to 3 levels after '{tab}/', e.g. "
                 f"{'asset/prop/chair' if tab == 'asset' else 'shot/sq010/sh010'}."
             )
-        for label, name in zip(LEVEL_LABELS[tab], names):
+        for label, name in zip(LEVEL_LABELS[tab], names, strict=False):
             validate_name(name, label)
         return cls(tab, names)
 

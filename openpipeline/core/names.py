@@ -9,10 +9,11 @@ macOS file systems).
 Example:
     >>> validate_name("chair_01", "Asset")
     'chair_01'
-    >>> validate_name("bob/../x", "Asset")
-    Traceback (most recent call last):
-    ...
-    openpipeline.core.errors.InvalidNameError: Asset name 'bob/../x' may only contain letters, digits and '_' (found '/').
+    >>> try:
+    ...     validate_name("bob/x", "Asset")
+    ... except InvalidNameError as exc:
+    ...     print(exc)
+    Asset name 'bob/x' may only contain letters, digits and '_' (found '/').
 """
 
 from __future__ import annotations

@@ -17,7 +17,13 @@ from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from openpipeline.core import fsutil, history, journal
-from openpipeline.core.config import CONFIG_NAME, ProjectConfig, load_config, new_config, save_config
+from openpipeline.core.config import (
+    CONFIG_NAME,
+    ProjectConfig,
+    load_config,
+    new_config,
+    save_config,
+)
 from openpipeline.core.errors import ConfigError, ItemExistsError, ItemNotFoundError, UserError
 from openpipeline.core.identity import now_iso
 from openpipeline.core.items import ITEM_FILE, META_FOLDER, Item, ItemRef
@@ -240,7 +246,7 @@ class Project:
                                               self.config.folders)[1:]
         results: list[ItemRef] = []
         if under is None:
-            starts = [(self.root, 0, {})]
+            starts: list[tuple[Path, int, dict[str, str]]] = [(self.root, 0, {})]
         else:
             item = Item(self, under)
             level = len(under.parts)
