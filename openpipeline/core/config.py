@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from openpipeline.core import fsutil
-from openpipeline.core.errors import ConfigError
+from openpipeline.core.errors import ConfigError, InvalidNameError
 from openpipeline.core.names import validate_name
 from openpipeline.core.templates import (
     DEFAULT_FOLDERS,
@@ -128,8 +128,11 @@ def config_from_dict(data: Any, source: str) -> ProjectConfig:
             if value is None:
                 value = ""
             values[key] = _expect({key: value}, key, str, source)
-    validate_name(values["name"], "Project")
-    validate_name(values["code"], "Project code")
+    for key, what in (("name", "Project"), ("code", "Project code")):
+        try:
+            validate_name(values[key], what)
+        except InvalidNameError as exc:
+            raise ConfigError(f"{str(exc)[:-1]} (in {source}).") from exc
     if values.get("deadline"):
         try:
             _dt.date.fromisoformat(values["deadline"])

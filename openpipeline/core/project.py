@@ -278,17 +278,15 @@ class Project:
         if index == len(segments):
             # at an asset or shot folder: its components
             if max_level >= 3:
-                for path, values in _match_levels(folder, component_segments):
+                for path, values in _match_levels(folder, component_segments, captured):
                     if _is_item(path):
                         ref = ItemRef(tab, (captured[container], captured[tab],
                                             values["component"]))
                         if under is None or len(under.parts) < 3:
                             results.append(ref)
             return
-        for path, values in _match_levels(folder, [segments[index]]):
+        for path, values in _match_levels(folder, [segments[index]], captured):
             merged = {**captured, **values}
-            if any(captured.get(k, v) != v for k, v in values.items()):
-                continue
             if index == container_at:
                 if not _is_item(path):
                     continue
@@ -314,10 +312,10 @@ def _is_item(path: Path) -> bool:
 
 
 def _match_levels(
-    folder: Path, segments: list[SegmentPattern]
+    folder: Path, segments: list[SegmentPattern], known: dict[str, str]
 ) -> list[tuple[Path, dict[str, str]]]:
     """Folders below ``folder`` matching each segment in turn, with captured names."""
-    current: list[tuple[Path, dict[str, str]]] = [(folder, {})]
+    current: list[tuple[Path, dict[str, str]]] = [(folder, dict(known))]
     for segment in segments:
         following: list[tuple[Path, dict[str, str]]] = []
         for path, values in current:
@@ -327,8 +325,8 @@ def _match_levels(
                 continue
             with entries:
                 for entry in entries:
-                    match = segment.regex.match(entry.name)
-                    if match and entry.is_dir():
-                        following.append((Path(entry.path), {**values, **match.groupdict()}))
+                    match = segment.match(entry.name, values)
+                    if match is not None and entry.is_dir():
+                        following.append((Path(entry.path), {**values, **match}))
         current = following
     return current

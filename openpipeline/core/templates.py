@@ -147,41 +147,61 @@ def _check_item_template(template: Template) -> None:
         return
     container = _CONTAINER_FIELD[template.key]
     container_at = [i for i, seg in enumerate(segments) if f"{{{container}}}" in seg]
-    if len(container_at) != 1 or container_at[0] >= len(segments) - 1:
+    if any(f"{{{last}}}" in seg for seg in segments[:-1]):
+        raise ConfigError(
+            f"Template '{template.key}' may use '{{{last}}}' only in its last folder: "
+            f"'{template.text}'."
+        )
+    if not container_at or container_at[0] >= len(segments) - 1:
         raise ConfigError(
             f"Template '{template.key}' must have '{{{container}}}' in one folder before the "
             f"'{{{last}}}' folder: '{template.text}'."
         )
 
 
-@dataclass(frozen=True)
 class SegmentPattern:
-    """One folder level of an item template, compiled for listing."""
+    """One folder level of an item template, compiled for listing.
 
-    regex: re.Pattern[str]
-    fields: tuple[str, ...]
+    Fields already known from the folders above (the asset type inside
+    ``{type}_{asset}``) are matched literally, so names with '_' stay unambiguous.
+    """
+
+    def __init__(self, segment: str, folders: Mapping[str, str]) -> None:
+        self.parsed = [
+            (literal, field) for literal, field, _, _ in string.Formatter().parse(segment)
+        ]
+        self.folders = folders
+        self.fields = tuple(
+            f for _, f in self.parsed if f is not None and f not in folders and f != "parent"
+        )
+        self._cache: dict[tuple[tuple[str, str], ...], re.Pattern[str]] = {}
+
+    def regex(self, known: Mapping[str, str]) -> re.Pattern[str]:
+        key = tuple(sorted((k, v) for k, v in known.items() if k in self.fields))
+        compiled = self._cache.get(key)
+        if compiled is None:
+            values = dict(key)
+            pattern = ""
+            for literal, field in self.parsed:
+                pattern += re.escape(literal)
+                if field is None or field == "parent":
+                    continue
+                if field in self.folders:
+                    pattern += re.escape(self.folders[field])
+                elif field in values:
+                    pattern += re.escape(values[field])
+                else:
+                    pattern += f"(?P<{field}>{_NAME_PATTERN})"
+            compiled = self._cache[key] = re.compile(pattern + r"\Z")
+        return compiled
+
+    def match(self, name: str, known: Mapping[str, str]) -> dict[str, str] | None:
+        found = self.regex(known).match(name)
+        if found is None:
+            return None
+        return {**{k: v for k, v in known.items() if k in self.fields}, **found.groupdict()}
 
 
 def compile_segments(text: str, folders: Mapping[str, str]) -> list[SegmentPattern]:
-    """Compile an item template into one matcher per folder level.
-
-    Folder fields (``{library}``...) are replaced by their configured names; item
-    fields become named groups that match valid names.
-    """
-    compiled: list[SegmentPattern] = []
-    for segment in text.split("/"):
-        pattern = ""
-        names: list[str] = []
-        for literal, field, _, _ in string.Formatter().parse(segment):
-            pattern += re.escape(literal)
-            if field is None:
-                continue
-            if field in folders:
-                pattern += re.escape(folders[field])
-            elif field == "parent":
-                continue
-            else:
-                pattern += f"(?P<{field}>{_NAME_PATTERN})"
-                names.append(field)
-        compiled.append(SegmentPattern(re.compile(pattern + r"\Z"), tuple(names)))
-    return compiled
+    """Compile an item template into one matcher per folder level."""
+    return [SegmentPattern(segment, folders) for segment in text.split("/")]

@@ -116,23 +116,23 @@ def active(specs: tuple[str, ...]) -> list[Any]:
 def run(
     validators: list[Any], context: ValidationContext, repair: bool
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """Run validators (and repairs when asked).
+    """Run validators; with ``repair``, first run the repair of each that complains.
 
     Returns:
         The problems left (validator, message, repairable), and the names of the
         validators whose repair ran.
     """
     repaired: list[str] = []
-    problems: list[dict[str, Any]] = []
-    for validator in validators:
-        messages = validator.check(context)
-        can_repair = callable(getattr(validator, "repair", None))
-        if messages and repair and can_repair:
-            validator.repair(context)
-            repaired.append(validator.name)
-            messages = validator.check(context)
-        problems.extend(
-            {"validator": validator.name, "message": message, "repairable": can_repair}
-            for message in messages
-        )
+    if repair:
+        for validator in validators:
+            fix = getattr(validator, "repair", None)
+            if callable(fix) and validator.check(context):
+                fix(context)
+                repaired.append(validator.name)
+    problems = [
+        {"validator": validator.name, "message": message,
+         "repairable": callable(getattr(validator, "repair", None))}
+        for validator in validators
+        for message in validator.check(context)
+    ]
     return problems, repaired

@@ -1,0 +1,178 @@
+"""Workshops and masters on real files."""
+
+from __future__ import annotations
+
+import pytest
+
+from openpipeline.core import ItemRef, lifecycle, validators, versions
+from openpipeline.core.errors import (
+    InvalidAddressError,
+    LockHeldError,
+    SourceFileError,
+    ValidationFailedError,
+    VersionNotFoundError,
+)
+from tests.conftest import maya_scene, snapshot
+
+
+def test_workshops_get_consecutive_numbers_and_keep_their_notes(asset, tmp_path):
+    """Each save is the next number, with its note, author and source recorded."""
+    for n in range(1, 4):
+        record = versions.save_workshop(asset, maya_scene(tmp_path / f"s{n}.ma", f"v{n}"),
+                                        note=f"pass {n}", author=f"artist{n}")
+        assert record["version"] == n
+    state = asset.state()
+    assert sorted(state.workshops) == [1, 2, 3]
+    assert state.workshops[2].event["comment"] == "pass 2"
+    assert state.workshops[2].event["author"] == "artist2"
+    assert "v2" in asset.workshop_path(2).read_text()
+    assert [e["event"] for e in asset.events()] == ["created", "workshop", "workshop", "workshop"]
+
+
+def test_a_claimed_number_is_never_reused(asset, scene):
+    """A number taken by a save that never finished is skipped, not reused."""
+    (asset.claims_dir("workshop")).mkdir(parents=True, exist_ok=True)
+    (asset.claims_dir("workshop") / "1").touch()
+    assert versions.save_workshop(asset, scene, note="x")["version"] == 2
+
+
+def test_numbers_go_past_9999(asset, scene):
+    """There is no cap at four digits."""
+    asset.claims_dir("workshop").mkdir(parents=True, exist_ok=True)
+    (asset.claims_dir("workshop") / "9999").touch()
+    record = versions.save_workshop(asset, scene, note="x")
+    assert record["version"] == 10000
+    assert asset.workshop_path(10000).name == "chair_workshop_10000.ma"
+    assert asset.workshop_path(10000).is_file()
+
+
+def test_master_preserves_the_previous_master_in_version(asset, tmp_path):
+    """Mastering twice keeps the first master as version 1."""
+    versions.save_workshop(asset, maya_scene(tmp_path / "a.ma", "first"), note="a")
+    versions.save_workshop(asset, maya_scene(tmp_path / "b.ma", "second"), note="b")
+    first = versions.master(asset, 1, note="m1")
+    assert first["data"]["preserved_version"] is None
+    assert "first" in asset.master_path.read_text()
+    second = versions.master(asset, note="m2")
+    assert second["data"]["workshop"] == 2
+    assert second["data"]["preserved_version"] == 1
+    assert "second" in asset.master_path.read_text()
+    assert "first" in asset.version_path(1).read_text()
+    state = asset.state()
+    assert state.master is not None and state.master["data"]["workshop"] == 2
+    assert sorted(state.versions) == [1]
+
+
+def test_master_of_a_missing_workshop_changes_nothing(asset, scene, project):
+    """Asking for a workshop that does not exist is a clear error and writes nothing."""
+    versions.save_workshop(asset, scene, note="a")
+    before = snapshot(project.root)
+    with pytest.raises(VersionNotFoundError, match="no workshop 7"):
+        versions.master(asset, 7, note="x")
+    assert snapshot(project.root) == before
+
+
+def test_validator_blocks_master_and_force_records_it(asset, tmp_path, project):
+    """A file that is not Maya ASCII blocks the master; --force masters and records why."""
+    bad = tmp_path / "bad.ma"
+    bad.write_text("not maya\n")
+    versions.save_workshop(asset, bad, note="oops")
+    before = snapshot(project.root)
+    with pytest.raises(ValidationFailedError) as info:
+        versions.master(asset, note="try")
+    assert info.value.report[0]["validator"] == "maya_file_header"
+    assert snapshot(project.root) == before
+    record = versions.master(asset, note="deadline", force=True)
+    assert record["data"]["forced"] is True
+    assert record["data"]["problems"][0]["validator"] == "maya_file_header"
+    assert asset.master_path.read_text() == "not maya\n"
+
+
+class AddsHeader:
+    """A repairable validator used by the test below."""
+
+    name = "needs_header"
+
+    def check(self, context):
+        return [] if context.staged.read_bytes().startswith(b"//Maya ASCII") else ["no header"]
+
+    def repair(self, context):
+        context.staged.write_bytes(b"//Maya ASCII 2025 scene\n" + context.staged.read_bytes())
+
+
+def test_repair_fixes_the_staged_copy_not_the_workshop(asset, tmp_path):
+    """--repair fixes the master copy; the workshop stays as the artist saved it."""
+    bad = tmp_path / "bad.ma"
+    bad.write_text("body\n")
+    versions.save_workshop(asset, bad, note="raw")
+    validators.register(AddsHeader())
+    try:
+        with pytest.raises(ValidationFailedError, match="2 validator problem"):
+            versions.master(asset, note="no repair")
+        record = versions.master(asset, note="fix", repair=True)
+    finally:
+        validators.unregister("needs_header")
+    assert record["data"]["repaired"] == ["needs_header"]
+    assert asset.master_path.read_text().startswith("//Maya ASCII")
+    assert asset.workshop_path(1).read_text() == "body\n"
+
+
+def test_validators_from_the_config_are_loaded(tmp_path, project, scene):
+    """A 'module:callable' in the config adds a validator."""
+    module = tmp_path / "studio_checks.py"
+    module.write_text(
+        "class NoTodo:\n"
+        "    name = 'no_todo'\n"
+        "    def check(self, context):\n"
+        "        return ['TODO left in scene'] if b'TODO' in context.staged.read_bytes() else []\n"
+        "def make():\n"
+        "    return NoTodo()\n"
+    )
+    import sys
+
+    sys.path.insert(0, str(tmp_path))
+    try:
+        project.edit(validators=["studio_checks:make"])
+        chair = project.create_item(ItemRef.parse("asset/prop/chair"))
+        versions.save_workshop(chair, maya_scene(tmp_path / "t.ma", "TODO fix"), note="x")
+        with pytest.raises(ValidationFailedError, match="TODO left in scene"):
+            versions.master(chair, note="x")
+    finally:
+        sys.path.remove(str(tmp_path))
+
+
+def test_saving_a_missing_file_changes_nothing(asset, tmp_path, project):
+    """A missing source is refused before any number is claimed."""
+    before = snapshot(project.root)
+    with pytest.raises(SourceFileError, match="does not exist"):
+        versions.save_workshop(asset, tmp_path / "nope.ma", note="x")
+    with pytest.raises(SourceFileError, match="is not a file"):
+        versions.save_workshop(asset, tmp_path, note="x")
+    assert snapshot(project.root) == before
+
+
+def test_types_hold_no_files(project, scene):
+    """An asset type cannot take a workshop."""
+    project.create_item(ItemRef.parse("asset/prop"))
+    with pytest.raises(InvalidAddressError, match="holds items, not files"):
+        versions.save_workshop(project.item("asset/prop"), scene, note="x")
+
+
+def test_workshop_on_an_item_checked_out_by_someone_else_is_refused(asset, scene, project):
+    """The message names the holder; --ignore-lock overrides it."""
+    lifecycle.lock_acquire(asset, author="alice")
+    before = snapshot(project.root)
+    with pytest.raises(LockHeldError, match="checked out by alice"):
+        versions.save_workshop(asset, scene, note="x", author="bob")
+    assert snapshot(project.root) == before
+    assert versions.save_workshop(asset, scene, note="x", author="bob", ignore_lock=True)
+    assert versions.save_workshop(asset, scene, note="mine", author="alice")["version"] == 2
+
+
+def test_uncommitted_files_are_reported_not_hidden(asset, scene):
+    """A workshop file without a record (an interrupted save) is listed for a human."""
+    versions.save_workshop(asset, scene, note="x")
+    stray = asset.workshop_path(5)
+    stray.write_text("//Maya ASCII orphan\n")
+    assert asset.uncommitted() == [asset.project.relative(stray)]
+    assert 5 not in asset.state().workshops
