@@ -177,18 +177,16 @@ def cmd_project_edit(args: argparse.Namespace) -> None:
 
 
 # -- items -----------------------------------------------------------------------
-def _create(args: argparse.Namespace, address: str) -> None:
+def _create(args: argparse.Namespace, ref: ItemRef) -> None:
     project = _project(args)
-    ref = ItemRef.parse(address)
     item = project.create_item(ref, description=getattr(args, "description", "") or "",
                                author=args.user)
     _emit(args, {"item": ref.address, "kind": ref.kind, "path": item.rel},
           f"Created {ref.label.lower()} '{ref}' at {item.rel}.")
 
 
-def _list(args: argparse.Namespace, under: str | None, tab: str, depth: int) -> None:
+def _list(args: argparse.Namespace, ref: ItemRef | None, tab: str, depth: int) -> None:
     project = _project(args)
-    ref = ItemRef.parse(under) if under else None
     if ref is not None:
         project.item(ref)
     refs = project.list_items(ref, depth=depth, tab=tab)
@@ -203,27 +201,27 @@ def _list(args: argparse.Namespace, under: str | None, tab: str, depth: int) -> 
 
 
 def cmd_asset_create_type(args: argparse.Namespace) -> None:
-    _create(args, f"asset/{args.type}")
+    _create(args, ItemRef.make("asset", args.type))
 
 
 def cmd_asset_create(args: argparse.Namespace) -> None:
-    _create(args, f"asset/{args.type}/{args.name}")
+    _create(args, ItemRef.make("asset", args.type, args.name))
 
 
 def cmd_asset_list(args: argparse.Namespace) -> None:
-    _list(args, f"asset/{args.type}" if args.type else None, "asset", 3)
+    _list(args, ItemRef.make("asset", args.type) if args.type else None, "asset", 3)
 
 
 def cmd_shot_create_sequence(args: argparse.Namespace) -> None:
-    _create(args, f"shot/{args.sequence}")
+    _create(args, ItemRef.make("shot", args.sequence))
 
 
 def cmd_shot_create(args: argparse.Namespace) -> None:
-    _create(args, f"shot/{args.sequence}/{args.shot}")
+    _create(args, ItemRef.make("shot", args.sequence, args.shot))
 
 
 def cmd_shot_list(args: argparse.Namespace) -> None:
-    _list(args, f"shot/{args.sequence}" if args.sequence else None, "shot", 3)
+    _list(args, ItemRef.make("shot", args.sequence) if args.sequence else None, "shot", 3)
 
 
 def cmd_component_create(args: argparse.Namespace) -> None:
@@ -232,11 +230,12 @@ def cmd_component_create(args: argparse.Namespace) -> None:
         raise CliError(
             f"Components belong to an asset or a shot; '{parent}' is a {parent.label.lower()}."
         )
-    _create(args, f"{parent.address}/{args.name}")
+    _create(args, parent.child(args.name))
 
 
 def cmd_component_list(args: argparse.Namespace) -> None:
-    _list(args, args.item, ItemRef.parse(args.item).tab, 1)
+    ref = ItemRef.parse(args.item)
+    _list(args, ref, ref.tab, 1)
 
 
 def cmd_item_list(args: argparse.Namespace) -> None:
@@ -246,8 +245,11 @@ def cmd_item_list(args: argparse.Namespace) -> None:
             f"{r['item']:<40} deleted {r['time'][:19].replace('T', ' ')} by {r['deleted_by']} "
             f"(stamp {r['stamp']})" for r in rows) or "No deleted items.")
         return
-    tab = ItemRef.parse(args.item).tab if args.item else None
-    _list(args, args.item, tab or "", 3) if tab else _list_all(args)
+    if args.item:
+        ref = ItemRef.parse(args.item)
+        _list(args, ref, ref.tab, 3)
+    else:
+        _list_all(args)
 
 
 def _list_all(args: argparse.Namespace) -> None:

@@ -152,11 +152,13 @@ def copy_to_temp(source: Path, destination: Path) -> Path:
     Cost: one full copy of the file plus one fsync.
     """
     tmp = temp_path_for(destination)
-    with open(source, "rb") as src, open(tmp, "xb") as dst:
-        shutil.copyfileobj(src, dst, length=1024 * 1024)
-        dst.flush()
-        os.fsync(dst.fileno())
-    shutil.copystat(source, tmp)
+    try:
+        shutil.copyfile(source, tmp)  # sendfile/copy_file_range where the OS has them
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
     return tmp
 
 

@@ -77,6 +77,15 @@ class ItemRef:
             validate_name(name, label)
         return cls(tab, names)
 
+    @classmethod
+    def make(cls, tab: str, *names: str) -> ItemRef:
+        """Build an address from separate names, validating each one."""
+        if tab not in TABS or not 1 <= len(names) <= 3:
+            raise InvalidAddressError(f"An item is 'asset' or 'shot' with 1 to 3 names, not {tab!r}.")
+        for label, name in zip(LEVEL_LABELS[tab], names, strict=False):
+            validate_name(name, label)
+        return cls(tab, tuple(names))
+
     @property
     def kind(self) -> str:
         return KINDS[self.tab][len(self.parts) - 1]

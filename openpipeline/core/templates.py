@@ -72,6 +72,7 @@ _LAST_FIELD = {"asset": "asset", "shot": "shot", "component": "component"}
 _CONTAINER_FIELD = {"asset": "type", "shot": "sequence"}
 
 _NAME_PATTERN = r"[A-Za-z][A-Za-z0-9_]*"
+_NAME_RE = re.compile(_NAME_PATTERN + r"\Z")
 
 
 @dataclass(frozen=True)
@@ -175,6 +176,17 @@ class SegmentPattern:
             f for _, f in self.parsed if f is not None and f not in folders and f != "parent"
         )
         self._cache: dict[tuple[tuple[str, str], ...], re.Pattern[str]] = {}
+        # A folder level with no item field (``components``) is matched by name, and
+        # one made of a single item field (``{asset}``) by the name rule alone.
+        self.literal: str | None = None
+        self.single: str | None = None
+        if not self.fields:
+            self.literal = "".join(
+                literal + (folders[field] if field in folders else "")
+                for literal, field in self.parsed
+            )
+        elif len(self.parsed) == 1 and self.parsed[0][0] == "":
+            self.single = self.fields[0]
 
     def regex(self, known: Mapping[str, str]) -> re.Pattern[str]:
         key = tuple(sorted((k, v) for k, v in known.items() if k in self.fields))
@@ -196,6 +208,8 @@ class SegmentPattern:
         return compiled
 
     def match(self, name: str, known: Mapping[str, str]) -> dict[str, str] | None:
+        if self.single is not None and self.single not in known:
+            return {self.single: name} if _NAME_RE.match(name) else None
         found = self.regex(known).match(name)
         if found is None:
             return None
