@@ -120,7 +120,7 @@ def main() -> None:
             figures[f"save_{label}_copy_s"] = copy_s
             figures[f"save_{label}_s"] = save_s
             figures[f"save_{label}_overhead_ms"] = statistics.median(
-                s - c for s, c in zip(saves_s, copies_s)) * 1000
+                s - c for s, c in zip(saves_s, copies_s, strict=True)) * 1000
 
     print(f"project: {figures['items']} items (built in {build_s:.1f} s)")
     print(f"list all items      {list_s * 1000:8.1f} ms   bare os.walk {walk_s * 1000:6.1f} ms   "

@@ -182,7 +182,7 @@ class SegmentPattern:
         self.single: str | None = None
         if not self.fields:
             self.literal = "".join(
-                literal + (folders[field] if field in folders else "")
+                literal + (folders.get(field, "") if field else "")
                 for literal, field in self.parsed
             )
         elif len(self.parsed) == 1 and self.parsed[0][0] == "":
