@@ -23,6 +23,7 @@ from openpipeline.core import lifecycle, registry, versions
 from openpipeline.core.errors import OpenPipelineError, ProjectNotFoundError, UserError
 from openpipeline.core.items import Item, ItemRef
 from openpipeline.core.project import Project
+from openpipeline.engine.errors import Cancelled, EngineInputError
 
 PROJECT_ENV = "OPENPIPELINE_PROJECT"
 DEBUG_ENV = "OPENPIPELINE_DEBUG"
@@ -467,6 +468,65 @@ def cmd_lock(args: argparse.Namespace) -> None:
     _emit(args, data, text)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not '{text}'") from None
+    return value
+
+
+def cmd_scatter(args: argparse.Namespace) -> None:
+    import numpy as np
+
+    from openpipeline.engine import metrics, scatter_io
+    from openpipeline.engine.images import DensityMap, read_image
+    from openpipeline.engine.mesh import load_mesh
+    from openpipeline.engine.progress import text_bar
+    from openpipeline.engine.scatter import ScatterParams, scatter
+
+    params = ScatterParams(count=args.count, spacing=args.spacing, method=args.method,
+                           seed=args.seed)
+    params.check()
+    if args.count is None and args.spacing is None:
+        raise CliError("Give the number of points with --count N (or a --spacing).")
+    if args.count is not None:
+        params.resolve_count(1.0)  # refuses a count below 1 before any file is read
+    scatter_io.output_format(args.out)
+    mesh = load_mesh(args.mesh)
+    density = None
+    if args.density:
+        if not mesh.has_uvs:
+            raise EngineInputError(
+                f"Mesh '{Path(args.mesh).name}' has no UVs, so the density map cannot be placed on "
+                "it; lay out UVs first or scatter without --density."
+            )
+        density = DensityMap(read_image(args.density), args.density_channel)
+    progress = None if args.quiet else text_bar(sys.stderr)
+    result = scatter(mesh, params, density, progress)
+    scatter_io.write(result, args.out)
+    summary = {
+        "count": result.count,
+        "seconds": round(result.stats["seconds"], 3),
+        "method": params.method,
+        "seed": params.seed,
+        "output": str(Path(args.out).absolute()),
+        "edges": 0 if result.edges is None else len(result.edges),
+        "density": bool(args.density),
+    }
+    if density is None:
+        quality = metrics.summary(mesh, result.positions)
+        summary["nqe_estimate"] = round(quality["nqe"], 4)
+        summary["min_nn"] = round(quality["min_nn"], 3)
+    summary["bounds"] = [np.round(result.positions.min(0), 4).tolist(),
+                         np.round(result.positions.max(0), 4).tolist()]
+    text = (f"Scattered {result.count} points ({params.method}, seed {params.seed}) in "
+            f"{summary['seconds']} s -> {args.out}")
+    if "nqe_estimate" in summary:
+        text += f"  (NQE ≈ {summary['nqe_estimate']}× hexagonal optimum)"
+    _emit(args, summary, text)
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from openpipeline import demo
 
@@ -630,6 +690,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("item")
         p.add_argument("--note")
 
+    p = leaf(commands, "scatter", cmd_scatter,
+             "distribute points evenly (or by a density map) over a mesh")
+    p.add_argument("mesh", help="mesh file: OBJ, PLY, STL, glTF, OFF...")
+    p.add_argument("out", help="output: .npz, .json, .usda, .usd or .usdc")
+    p.add_argument("--count", type=_positive_int, help="exact number of points")
+    p.add_argument("--spacing", type=float, help="hexagonal spacing instead of a count")
+    p.add_argument("--density", help="density map image, looked up through the mesh UVs")
+    p.add_argument("--density-channel", help="channel name or index (default: R or the mean of RGB)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--method", default="batch-ng", choices=("batch-ng", "online-ng", "gng"))
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
     p = leaf(commands, "demo", cmd_demo, "build a sample project and print its tree")
     p.add_argument("dir", nargs="?", default="demo_output")
     return parser
@@ -640,9 +712,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args.func(args)
-    except UserError as exc:
+    except (UserError, EngineInputError) as exc:
         print(f"openpipeline: {exc}", file=sys.stderr)
         return 2
+    except Cancelled as exc:
+        print(f"openpipeline: {exc}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         print("openpipeline: interrupted.", file=sys.stderr)
         return 130

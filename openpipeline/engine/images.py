@@ -1,0 +1,124 @@
+"""Image reading through OpenImageIO (PNG, JPEG, TIFF, EXR, .tx, ...).
+
+Images come back as float32 arrays (H, W, C) in the file's own value range
+(8/16-bit integers are scaled to 0..1, float data is left as it is), with the
+channel names, so density maps and textures are read the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from openpipeline.engine.errors import EngineInputError
+
+
+@dataclass
+class Image:
+    """Pixels and what the file said about them."""
+
+    pixels: NDArray[np.float32]
+    channel_names: list[str]
+    format: str
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+
+def read_image(path: str | Path) -> Image:
+    """Read an image as float32 (H, W, C).
+
+    Raises:
+        EngineInputError: the file is missing, unreadable or not an image.
+    """
+    import OpenImageIO as oiio
+
+    path = Path(path)
+    if not path.is_file():
+        raise EngineInputError(f"Image '{path}' does not exist; check the path.")
+    source = oiio.ImageInput.open(str(path))
+    if source is None:
+        reason = oiio.geterror().strip() or "unknown format"
+        raise EngineInputError(f"Cannot read image '{path.name}' ({reason}).")
+    try:
+        spec = source.spec()
+        pixels = source.read_image(0, 0, 0, spec.nchannels, "float")
+    finally:
+        source.close()
+    if pixels is None:
+        raise EngineInputError(f"Image '{path.name}' is damaged and cannot be decoded.")
+    array = np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width, spec.nchannels)
+    return Image(array, list(spec.channelnames), str(spec.format))
+
+
+def write_image(path: str | Path, pixels: NDArray[np.floating], dtype: str = "uint8") -> None:
+    """Write an image atomically (temporary name in the same folder, then rename)."""
+    import OpenImageIO as oiio
+
+    path = Path(path)
+    array = np.ascontiguousarray(pixels, dtype=np.float32)
+    if array.ndim == 2:
+        array = array[..., None]
+    tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
+    spec = oiio.ImageSpec(array.shape[1], array.shape[0], array.shape[2], dtype)
+    out = oiio.ImageOutput.create(str(tmp))
+    if out is None or not out.open(str(tmp), spec):
+        raise EngineInputError(f"Cannot write image '{path.name}' ({oiio.geterror().strip()}).")
+    try:
+        if not out.write_image(array):
+            raise EngineInputError(f"Cannot write image '{path.name}' ({out.geterror()}).")
+    finally:
+        out.close()
+    os.replace(tmp, path)
+
+
+class DensityMap:
+    """A density texture looked up through UVs (bilinear, wrapping like a tiling texture)."""
+
+    def __init__(self, image: Image, channel: str | int | None = None) -> None:
+        pixels = image.pixels
+        if channel is None:
+            index = 0 if pixels.shape[2] < 3 else None
+        elif isinstance(channel, int) or str(channel).isdigit():
+            index = int(channel)
+        elif channel in image.channel_names:
+            index = image.channel_names.index(channel)
+        else:
+            raise EngineInputError(
+                f"Density channel '{channel}' is not in the image (it has "
+                f"{', '.join(image.channel_names)})."
+            )
+        if index is None:
+            values = pixels[..., :3].mean(axis=2)  # luminance-like average of RGB
+        else:
+            if not 0 <= index < pixels.shape[2]:
+                raise EngineInputError(f"Density channel {index} is not in the image.")
+            values = pixels[..., index]
+        if not np.isfinite(values).all() or (values < 0).any():
+            raise EngineInputError("The density map has negative or non-finite values.")
+        self.values = values.astype(np.float64)
+
+    def lookup(self, uv: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Bilinear density at UVs (u to the right, v up; wrapped to 0..1)."""
+        h, w = self.values.shape
+        x = (uv[:, 0] % 1.0) * w - 0.5
+        y = (1.0 - (uv[:, 1] % 1.0)) * h - 0.5
+        x0 = np.floor(x).astype(np.int64)
+        y0 = np.floor(y).astype(np.int64)
+        fx, fy = x - x0, y - y0
+        x0m, x1m = x0 % w, (x0 + 1) % w
+        y0m, y1m = np.clip(y0, 0, h - 1), np.clip(y0 + 1, 0, h - 1)
+        v = self.values
+        top = v[y0m, x0m] * (1 - fx) + v[y0m, x1m] * fx
+        bottom = v[y1m, x0m] * (1 - fx) + v[y1m, x1m] * fx
+        return np.asarray(top * (1 - fy) + bottom * fy, dtype=np.float64)
