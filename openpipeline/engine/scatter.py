@@ -222,7 +222,7 @@ def _centroid_step(
         w = np.exp(-np.arange(k) / lam)
         flat = idx.ravel()
         weights = np.tile(w, len(samples))
-        total = np.bincount(flat, weights, n)
+        total = np.bincount(flat, weights, n).astype(np.float64)
         sums = np.stack([np.bincount(flat, weights * np.repeat(samples[:, c], k), n)
                          for c in range(3)], 1)
     means = points.copy()
