@@ -163,6 +163,13 @@ class Samples:
     face_ids: IntArray
     barycentrics: FloatArray
 
+    def tree(self) -> cKDTree:
+        """A k-d tree of the positions, built once."""
+        cached = self.__dict__.get("_tree")
+        if cached is None:
+            cached = self.__dict__["_tree"] = cKDTree(self.positions)
+        return cached
+
 
 WeightFunction = Callable[[IntArray, FloatArray], FloatArray]
 
@@ -183,6 +190,9 @@ class Surface:
         self.area = float(self.areas.sum())
         with np.errstate(invalid="ignore", divide="ignore"):
             self.normals = np.nan_to_num(cross / (2 * self.areas[:, None]))
+        # unit normals indexed by the mesh's own face ids
+        self.mesh_face_normals = np.empty_like(self.normals)
+        self.mesh_face_normals[self.order] = self.normals
         self.cumulative = np.concatenate([[0.0], np.cumsum(self.areas)])
         self.weight = weight
         self.closed = is_closed(mesh)
@@ -240,9 +250,8 @@ class Surface:
 
         Cost: one k-nearest query and k exact point-triangle distances per point.
         """
-        tree = cKDTree(hints.positions)
         k = min(k, len(hints.positions))
-        _, nearest = tree.query(points, k=k, workers=-1)
+        _, nearest = hints.tree().query(points, k=k, workers=-1)
         nearest = nearest.reshape(len(points), k)
         candidates = hints.face_ids[nearest]  # (N, k) mesh face ids
         v = self.mesh.vertices
