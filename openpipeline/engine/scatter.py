@@ -298,8 +298,9 @@ def tangent_voronoi(
     vx = (b[:, ia] * qb[..., 1] - b[:, ib] * qa[..., 1]) / det
     vy = (qa[..., 0] * b[:, ib] - qb[..., 0] * b[:, ia]) / det
     valid = ok.copy()
-    for j in range(k):  # one bisector at a time keeps the temporaries small
-        valid &= vx * q32[:, None, j, 0] + vy * q32[:, None, j, 1] <= b[:, None, j] + np.float32(1e-5)
+    for other in range(k):  # one bisector at a time keeps the temporaries small
+        valid &= (vx * q32[:, None, other, 0] + vy * q32[:, None, other, 1]
+                  <= b[:, None, other] + np.float32(1e-5))
     count = valid.sum(1)
     # pseudo-angle: monotone in the true angle, no trigonometry
     ax, ay = np.abs(vx), np.abs(vy)
