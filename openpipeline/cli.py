@@ -527,6 +527,28 @@ def cmd_scatter(args: argparse.Namespace) -> None:
     _emit(args, summary, text)
 
 
+def cmd_texture(args: argparse.Namespace) -> None:
+    from openpipeline.engine.progress import text_bar
+    from openpipeline.engine.texture import RestoreParams, restore_file
+
+    params = RestoreParams(
+        operation=args.operation, sigma=getattr(args, "sigma", None),
+        factor=getattr(args, "factor", 2) or 2, seed=args.seed, time_budget=args.time_budget,
+        device=args.device, threads=args.threads, seamless=args.seamless, tile=args.tile,
+        normal_map=args.normal_map, process_alpha=args.process_alpha,
+        max_iterations=args.max_iterations, recipe=args.recipe,
+    )
+    progress = None if args.quiet else text_bar(sys.stderr)
+    summary = restore_file(args.input, args.output, params, mask=getattr(args, "mask", None),
+                           guide=getattr(args, "flash", None), progress=progress)
+    summary = {"operation": args.operation, **summary}
+    reasons = ", ".join(f"{k} ×{v}" for k, v in summary.get("stop_reasons", {}).items())
+    sigma = f", σ {summary['sigma']:.1f}" if summary.get("sigma") is not None else ""
+    _emit(args, summary, f"{args.operation.capitalize()}d {len(summary['files'])} file(s) in "
+                         f"{summary['seconds']:.1f} s, {summary['iterations']} iterations "
+                         f"({reasons}{sigma}) -> {', '.join(summary['files'])}")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from openpipeline import demo
 
@@ -701,6 +723,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--method", default="batch-ng", choices=("batch-ng", "online-ng", "gng"))
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    texture = group("texture", "restore textures with Deep Image Prior (denoise, inpaint, upscale)")
+
+    def texture_leaf(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = leaf(texture, name, cmd_texture, help_text)
+        sub.set_defaults(operation=name)
+        sub.add_argument("input", help="image (PNG, JPEG, TIFF, EXR, .tx) or name.<UDIM>.ext")
+        return sub
+
+    def texture_options(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("output", help="output image (same format rules; <UDIM> for sets)")
+        sub.add_argument("--seed", type=int, default=0)
+        sub.add_argument("--time-budget", type=float, help="stop after this many seconds")
+        sub.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+        sub.add_argument("--threads", type=int, help="CPU threads (default: the idle cores)")
+        sub.add_argument("--seamless", action="store_true", help="keep a tileable texture tileable")
+        sub.add_argument("--tile", type=int, default=256, help="tile size in pixels (memory bound)")
+        sub.add_argument("--normal-map", action="store_true", help="renormalise as a normal map")
+        sub.add_argument("--process-alpha", action="store_true", help="restore alpha too")
+        sub.add_argument("--max-iterations", type=int)
+        sub.add_argument("--recipe", action="store_true", help="the published (slow) configuration")
+        sub.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = texture_leaf("denoise", "remove noise (σ estimated unless --sigma)")
+    texture_options(p)
+    p.add_argument("--sigma", type=float, help="noise level in 8-bit levels (25 = 25/255)")
+    p = texture_leaf("inpaint", "fill holes (non-zero mask pixels) or remove a watermark")
+    p.add_argument("mask", help="mask image: non-zero pixels are the holes to fill")
+    texture_options(p)
+    p = texture_leaf("upscale", "super-resolution by 2, 4 or 8")
+    texture_options(p)
+    p.add_argument("--factor", type=int, required=True, help="2, 4 or 8")
+    p = texture_leaf("flash", "natural light with the flash photo's detail (INPUT: no-flash photo)")
+    p.add_argument("flash", help="the flash photo of the same surface")
+    texture_options(p)
 
     p = leaf(commands, "demo", cmd_demo, "build a sample project and print its tree")
     p.add_argument("dir", nargs="?", default="demo_output")

@@ -97,6 +97,39 @@ def build(target: Path) -> tuple[Project, list[str]]:
     return project, log
 
 
+def scatter_demo(folder: Path) -> list[str]:
+    """Scatter points over a ground plane by a density map; write the files and a picture."""
+    import numpy as np
+
+    from openpipeline.engine import scatter_io
+    from openpipeline.engine.images import DensityMap, read_image, write_image
+    from openpipeline.engine.preview import top_view
+    from openpipeline.engine.primitives import plane
+    from openpipeline.engine.scatter import ScatterParams, scatter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    size = 256
+    grid = (np.arange(size) + 0.5) / size
+    u, v = np.meshgrid(grid, 1.0 - grid)
+    # a clearing in a meadow: dense grass around, sparse in a ring-shaped path
+    radius = np.hypot(u - 0.5, v - 0.5)
+    values = 1.0 + 9.0 * np.clip(np.abs(radius - 0.3) / 0.15, 0.0, 1.0)
+    density_path = folder / "meadow_density.png"
+    write_image(density_path, (values / 10.0)[..., None], "uint8")
+    density = DensityMap(read_image(density_path))
+    ground = plane(size=4.0, divisions=32)
+    result = scatter(ground, ScatterParams(count=4000, seed=1), density)
+    lines = [f"scattered {result.count} points on a ground plane by {density_path.name} "
+             f"in {result.stats['seconds']:.1f} s"]
+    for name in ("meadow_points.npz", "meadow_points.usda"):
+        scatter_io.write(result, folder / name)
+        lines.append(f"wrote {name}")
+    picture = folder / "meadow_scatter.png"
+    write_image(picture, top_view(result.positions, 512, density, result.uvs), "uint8")
+    lines.append(f"wrote {picture.name} (points over the density map, seen from above)")
+    return lines
+
+
 def tree(root: Path) -> list[str]:
     """The project's folders and files, without hidden metadata."""
     lines = [f"{root.name}/"]
@@ -123,6 +156,7 @@ def run(base: Path, as_json: bool = False) -> dict[str, Any]:
         suffix += 1
         target = base.absolute() / f"demo-{stamp}-{suffix}"
     project, log = build(target)
+    log += scatter_demo(project.root / "renders" / "scatter")
     chair = project.item("asset/prop/chair")
     summary: dict[str, Any] = {
         "project": str(project.root),
