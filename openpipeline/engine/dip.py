@@ -135,7 +135,8 @@ class _Level(nn.Module):
             deep = self.deeper(deep)
         deep = self.upsample(deep)[..., : x.shape[2], : x.shape[3]]
         parts = [deep] if self.skip is None else [self.skip(x), deep]
-        return self.post(self.norm(torch.cat(parts, dim=1)))
+        joined: torch.Tensor = self.post(self.norm(torch.cat(parts, dim=1)))
+        return joined
 
 
 class SkipNet(nn.Module):
@@ -305,7 +306,7 @@ def fit(
              * config.input_scale).to(device)
         net = SkipNet(config, channels, circular).to(device)
     if device.type == "cpu":
-        net = net.to(memory_format=torch.channels_last)
+        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch stubs lack it
         z = z.contiguous(memory_format=torch.channels_last)
     down = lanczos_downsampler(factor, channels) if operation == "upscale" else None
     known = mask.to(device) if mask is not None else None
@@ -316,7 +317,7 @@ def fit(
     average: torch.Tensor | None = None
     weight_sum = 0.0
     losses: list[float] = []
-    curve: list[tuple[int, float, float]] = []
+    curve: list[tuple[int, float, float, float]] = []
     snapshot = (copy.deepcopy(net.state_dict()), copy.deepcopy(optimiser.state_dict()))
     best_loss = math.inf
     stop_reason = "iterations"
@@ -333,7 +334,7 @@ def fit(
             loss = ((out - target) ** 2 * known).sum() / (known.sum() * channels)
         else:
             loss = F.mse_loss(out, target)
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
         optimiser.step()
         value = float(loss.detach())
         losses.append(value)

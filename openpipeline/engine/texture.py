@@ -102,7 +102,7 @@ def renormalise_normals(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
     vectors = rgb[..., :3] * 2.0 - 1.0
     length = np.linalg.norm(vectors, axis=-1, keepdims=True)
     vectors = vectors / np.maximum(length, 1e-6)
-    out = rgb.copy()
+    out = np.array(rgb, dtype=np.float32)
     out[..., :3] = (vectors + 1.0) / 2.0
     return out
 
@@ -229,7 +229,7 @@ def restore(
             index += 1
     stats["seconds"] = time.perf_counter() - start
     report("done", 1.0, f"{total_tiles} tile(s)")
-    return RestoreResult(out / np.maximum(weights, 1e-12), stats)
+    return RestoreResult((out / np.maximum(weights, 1e-12)).astype(np.float32), stats)
 
 
 # -- files ----------------------------------------------------------------------------
