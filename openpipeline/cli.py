@@ -549,6 +549,30 @@ def cmd_texture(args: argparse.Namespace) -> None:
                          f"({reasons}{sigma}) -> {', '.join(summary['files'])}")
 
 
+def cmd_texture_predict(args: argparse.Namespace) -> None:
+    from openpipeline.engine import dip
+    from openpipeline.engine.images import read_image
+    from openpipeline.engine.runtime import load_or_calibrate
+    from openpipeline.engine.texture import udim_paths
+
+    if args.factor not in (1, 2, 4, 8):
+        raise CliError(f"Upscale factor {args.factor} is not allowed; use 2, 4 or 8.")
+    device = dip.pick_device(args.device).type
+    threads = dip.pick_threads(args.threads)
+    model = load_or_calibrate(device, threads, args.operation)
+    total = 0.0
+    sizes = []
+    for _, path in udim_paths(args.input):
+        image = read_image(path)
+        total += model.predict(image.width, image.height, args.operation,
+                               args.factor if args.operation == "upscale" else 1, args.tile)
+        sizes.append([image.width, image.height])
+    data = {"operation": args.operation, "device": device, "threads": threads, "seconds": round(total, 1),
+            "images": sizes, "model": {"a": model.a, "b": model.b}}
+    _emit(args, data, f"About {total / 60:.1f} min on {device} with {threads} thread(s) for "
+                      f"{len(sizes)} image(s) (s/it = {model.a:.3g}·MP^{model.b:.2f}).")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from openpipeline import demo
 
@@ -758,6 +782,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = texture_leaf("flash", "natural light with the flash photo's detail (INPUT: no-flash photo)")
     p.add_argument("flash", help="the flash photo of the same surface")
     texture_options(p)
+
+    p = leaf(texture, "predict", cmd_texture_predict,
+             "predict a job's time from a calibrated runtime model (for farm planning)")
+    p.add_argument("input")
+    p.add_argument("--operation", default="denoise", choices=("denoise", "inpaint", "upscale", "flash"))
+    p.add_argument("--factor", type=int, default=1)
+    p.add_argument("--tile", type=int, default=256)
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    p.add_argument("--threads", type=int)
 
     p = leaf(commands, "demo", cmd_demo, "build a sample project and print its tree")
     p.add_argument("dir", nargs="?", default="demo_output")

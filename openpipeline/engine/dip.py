@@ -39,6 +39,9 @@ from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.progress import ProgressCallback, Reporter
 
 OPERATIONS = ("denoise", "inpaint", "upscale", "flash")
+# Denoising stops when MSE(averaged output, noisy input) falls to this fraction of σ̂²
+# (σ̂ estimated from the image, which sees the noise as clipping left it).
+STOP_FRACTION = 0.95
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,7 @@ def fit(
     progress: ProgressCallback | None = None,
     record_every: int = 0,
     clean: torch.Tensor | None = None,
+    patience: int = 0,
 ) -> FitResult:
     """Fit one generator to one image (a tile) and return the averaged output.
 
@@ -289,6 +293,8 @@ def fit(
         guide: (1, C', H, W) generator input for ``flash`` (the flash photo).
         clean: the true image, only for benchmarks: PSNR is then recorded.
         record_every: record PSNR of the averaged output every n steps (needs clean).
+        patience: with ``clean``, stop once the recorded PSNR has not improved for
+            this many iterations (benchmarks use it to find a baseline's peak).
 
     Cost: one forward and backward pass of the generator per iteration.
     """
@@ -360,6 +366,10 @@ def fit(
                 fit_mse = float(F.mse_loss(averaged, target)) if operation == "denoise" else 0.0
                 curve.append((iteration, time.perf_counter() - start,
                               -10 * math.log10(max(mse, 1e-12)), fit_mse))
+                peak = max(curve, key=lambda row: row[2])
+                if patience and iteration - peak[0] >= patience:
+                    stop_reason = "past the peak"
+                    break
         elapsed = time.perf_counter() - start
         gain = None
         if target_mse is not None and operation == "denoise":
@@ -372,9 +382,12 @@ def fit(
             break
         if not auto_stop:
             continue
-        if operation == "denoise" and target_mse is not None and iteration >= 20:
-            window = np.mean(losses[-10:])
-            if window <= target_mse:
+        if operation == "denoise" and target_mse is not None and iteration % 10 == 0:
+            # The averaged output fits the image down to the noise: from here on it
+            # would start to copy the noise (MSE(average, input) < σ²).
+            with torch.no_grad():
+                fit_mse = float(F.mse_loss(average / weight_sum, target))
+            if fit_mse <= STOP_FRACTION * target_mse:
                 stop_reason = "noise level reached"
                 break
         elif operation != "denoise" and iteration % 50 == 0:

@@ -1,0 +1,99 @@
+"""How long a texture job will take, before it starts (for farm planning).
+
+Seconds per iteration grow with the pixels a generator sees as a power law,
+``s = a · MP^b``; :func:`calibrate` measures a few sizes on this device and fits
+``a`` and ``b`` in log-log space; :class:`RuntimeModel` then predicts a job from
+its tiles and a typical iteration count per operation. Calibrations are cached
+per device, thread count and configuration in the user's cache folder.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+# Iterations our stopping rules typically take on 128-256 px tiles (measured by the
+# benchmark); the prediction is a planning figure, not a promise.
+TYPICAL_ITERATIONS = {"denoise": 1200, "inpaint": 2500, "upscale": 2000, "flash": 1500}
+
+
+@dataclass(frozen=True)
+class RuntimeModel:
+    """``seconds_per_iteration = a · megapixels^b`` on one device."""
+
+    device: str
+    threads: int
+    config: str
+    a: float
+    b: float
+
+    def seconds_per_iteration(self, width: int, height: int) -> float:
+        return float(self.a * (width * height / 1e6) ** self.b)
+
+    def predict(self, width: int, height: int, operation: str = "denoise", factor: int = 1,
+                tile: int = 256, overlap: int = 32, iterations: int | None = None) -> float:
+        """Predicted seconds for a whole image processed in tiles."""
+        from openpipeline.engine.texture import tile_starts
+
+        count = iterations or TYPICAL_ITERATIONS[operation]
+        tiles_y = len(tile_starts(height, tile, overlap, False))
+        tiles_x = len(tile_starts(width, tile, overlap, False))
+        th, tw = min(tile, height) * factor, min(tile, width) * factor
+        return tiles_y * tiles_x * count * self.seconds_per_iteration(tw, th)
+
+
+def fit_power_law(samples: list[tuple[float, float]]) -> tuple[float, float]:
+    """Least squares of log(seconds) on log(megapixels): returns (a, b)."""
+    x = np.log([mp for mp, _ in samples])
+    y = np.log([s for _, s in samples])
+    b, log_a = np.polyfit(x, y, 1)
+    return float(math.exp(log_a)), float(b)
+
+
+def calibrate(device: str = "cpu", threads: int = 1, operation: str = "denoise",
+              sizes: tuple[int, ...] = (48, 96, 160), iterations: int = 6) -> RuntimeModel:
+    """Time a few iterations at a few sizes and fit the power law (a few seconds)."""
+    import torch
+
+    from openpipeline.engine import dip
+
+    torch.set_num_threads(threads)
+    config = dip.fast_config(operation)
+    samples = []
+    for size in sizes:
+        image = torch.rand(1, 3, size, size)
+        dip.fit(image, config, max_iterations=2, auto_stop=False, device=torch.device(device))
+        start = time.perf_counter()
+        dip.fit(image, config, max_iterations=iterations, auto_stop=False, device=torch.device(device))
+        samples.append((size * size / 1e6, (time.perf_counter() - start) / iterations))
+    a, b = fit_power_law(samples)
+    return RuntimeModel(device, threads, operation, a, b)
+
+
+def cache_path(device: str, threads: int, operation: str) -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "openpipeline" / f"dip-runtime-{device}-{threads}t-{operation}.json"
+
+
+def load_or_calibrate(device: str, threads: int, operation: str) -> RuntimeModel:
+    """The cached calibration for this device, or a new one (then cached)."""
+    path = cache_path(device, threads, operation)
+    try:
+        return RuntimeModel(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        pass
+    model = calibrate(device, threads, operation)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        tmp.write_text(json.dumps(asdict(model)), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home still gets a prediction
+    return model
