@@ -8,7 +8,10 @@ channel names, so density maps and textures are read the same way everywhere.
 from __future__ import annotations
 
 import os
+import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +19,29 @@ import numpy as np
 from numpy.typing import NDArray
 
 from openpipeline.engine.errors import EngineInputError
+
+
+@contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence what C libraries (libpng, libtiff) print on stderr while a file is read.
+
+    Their complaints come back through OpenImageIO's error text anyway, so the
+    user sees one clear sentence instead of a library's raw output.
+    """
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), fd)
+            yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
 
 
 @dataclass
@@ -46,15 +72,16 @@ def read_image(path: str | Path) -> Image:
     path = Path(path)
     if not path.is_file():
         raise EngineInputError(f"Image '{path}' does not exist; check the path.")
-    source = oiio.ImageInput.open(str(path))
-    if source is None:
-        reason = oiio.geterror().strip() or "unknown format"
-        raise EngineInputError(f"Cannot read image '{path.name}' ({reason}).")
-    try:
-        spec = source.spec()
-        pixels = source.read_image(0, 0, 0, spec.nchannels, "float")
-    finally:
-        source.close()
+    with quiet_native_stderr():
+        source = oiio.ImageInput.open(str(path))
+        if source is None:
+            reason = oiio.geterror().strip() or "unknown format"
+            raise EngineInputError(f"Cannot read image '{path.name}' ({reason}).")
+        try:
+            spec = source.spec()
+            pixels = source.read_image(0, 0, 0, spec.nchannels, "float")
+        finally:
+            source.close()
     if pixels is None:
         raise EngineInputError(f"Image '{path.name}' is damaged and cannot be decoded.")
     array = np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width, spec.nchannels)

@@ -274,17 +274,20 @@ def _write_like(path: Path, pixels: NDArray[np.float32], spec: Any) -> None:
 def _read(path: Path) -> tuple[NDArray[np.float32], Any]:
     import OpenImageIO as oiio
 
+    from openpipeline.engine.images import quiet_native_stderr
+
     if not path.is_file():
         raise EngineInputError(f"Image '{path}' does not exist; check the path.")
-    source = oiio.ImageInput.open(str(path))
-    if source is None:
-        reason = oiio.geterror().strip() or "not an image"
-        raise EngineInputError(f"Cannot read image '{path.name}' ({reason}).")
-    try:
-        spec = source.spec()
-        pixels = source.read_image(0, 0, 0, spec.nchannels, "float")
-    finally:
-        source.close()
+    with quiet_native_stderr():
+        source = oiio.ImageInput.open(str(path))
+        if source is None:
+            reason = oiio.geterror().strip() or "not an image"
+            raise EngineInputError(f"Cannot read image '{path.name}' ({reason}).")
+        try:
+            spec = source.spec()
+            pixels = source.read_image(0, 0, 0, spec.nchannels, "float")
+        finally:
+            source.close()
     if pixels is None:
         raise EngineInputError(f"Image '{path.name}' is damaged and cannot be decoded.")
     array = np.asarray(pixels, np.float32).reshape(spec.height, spec.width, spec.nchannels)

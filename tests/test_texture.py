@@ -1,0 +1,260 @@
+"""Texture restoration on real images and files: small sizes, few iterations."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from openpipeline.engine import dip
+from openpipeline.engine.errors import Cancelled, EngineInputError
+from openpipeline.engine.noise import estimate_sigma
+from openpipeline.engine.runtime import RuntimeModel, fit_power_law
+from openpipeline.engine.texture import (
+    RestoreParams,
+    feather,
+    renormalise_normals,
+    restore,
+    tile_starts,
+    udim_paths,
+)
+from tests.conftest import run_cli
+
+
+def pattern(size: int = 48, periodic: bool = False) -> np.ndarray:
+    """A smooth colourful texture (periodic when asked, so it tiles)."""
+    y, x = np.mgrid[0:size, 0:size] / size
+    if periodic:
+        r = 0.5 + 0.4 * np.sin(2 * np.pi * x) * np.cos(2 * np.pi * y)
+        g = 0.5 + 0.4 * np.cos(4 * np.pi * x)
+    else:
+        r = 0.5 + 0.4 * np.sin(5 * x + 2 * y)
+        g = 0.5 + 0.4 * np.cos(3 * y - x)
+    b = 0.5 + 0.3 * np.sin(2 * np.pi * (x + y))
+    return np.stack([r, g, b], -1).astype(np.float32)
+
+
+def psnr(a, b):
+    return -10 * math.log10(float(np.mean((a - b) ** 2)))
+
+
+def noisy_version(clean, sigma=25, seed=0):
+    rng = np.random.default_rng(seed)
+    return np.clip(clean + rng.normal(0, sigma / 255, clean.shape), 0, 1).astype(np.float32)
+
+
+def test_the_recipe_network_has_the_published_size():
+    """Our implementation of the published skip net has its 2.22 M parameters."""
+    assert dip.parameter_count(dip.SkipNet(dip.RECIPE, 3)) == 2_217_831
+    assert dip.parameter_count(dip.SkipNet(dip.fast_config("denoise"), 3)) < 200_000
+
+
+def test_noise_level_is_estimated():
+    """The σ estimate is within 10 % on a smooth texture."""
+    clean = pattern(96)
+    for sigma in (10, 25, 50):
+        noisy = clean + np.random.default_rng(1).normal(0, sigma / 255, clean.shape)
+        assert abs(estimate_sigma(noisy) * 255 - sigma) < 0.1 * sigma
+
+
+def test_denoise_improves_and_is_deterministic():
+    """Denoising gains several dB, stops by itself, and repeats bit for bit."""
+    clean = pattern(48)
+    noisy = noisy_version(clean)
+    params = RestoreParams(operation="denoise", seed=3, threads=1)
+    first = restore(noisy, params)
+    second = restore(noisy, params)
+    assert np.array_equal(first.image, second.image)
+    assert psnr(first.image, clean) > psnr(noisy, clean) + 4
+    assert first.stats["stop_reasons"] == {"noise level reached": 1}
+    assert abs(first.stats["sigma"] - 25) < 5
+
+
+def test_inpaint_fills_holes_and_keeps_known_pixels():
+    """Known pixels come back exactly; holes get values close to the truth."""
+    clean = pattern(40)
+    holes = np.zeros((40, 40), np.float32)
+    holes[15:25, 10:30] = 1
+    damaged = clean * (1 - holes[..., None])
+    result = restore(damaged, RestoreParams(operation="inpaint", max_iterations=300, threads=1), holes)
+    known = holes == 0
+    assert np.array_equal(result.image[known], damaged[known])
+    error_filled = np.abs(result.image[~known] - clean[~known]).mean()
+    error_black = np.abs(damaged[~known] - clean[~known]).mean()
+    assert error_filled < 0.3 * error_black
+
+
+def test_upscale_makes_the_image_larger():
+    """×2 upscaling doubles both sides; other factors are refused."""
+    low = pattern(24)
+    result = restore(low, RestoreParams(operation="upscale", factor=2, max_iterations=40, threads=1))
+    assert result.image.shape == (48, 48, 3)
+    with pytest.raises(EngineInputError, match="factor 3"):
+        restore(low, RestoreParams(operation="upscale", factor=3))
+
+
+def test_seamless_output_tiles_without_a_seam():
+    """With --seamless the wrap-around jump is no larger than the steps inside."""
+    clean = pattern(48, periodic=True)
+    noisy = noisy_version(clean, 20)
+    result = restore(noisy, RestoreParams(operation="denoise", seamless=True, max_iterations=200,
+                                          threads=1))
+    out = result.image
+    interior = np.abs(np.diff(out, axis=1)).mean()
+    seam = np.abs(out[:, 0] - out[:, -1]).mean()
+    assert seam < 1.5 * interior
+    interior_y = np.abs(np.diff(out, axis=0)).mean()
+    assert np.abs(out[0] - out[-1]).mean() < 1.5 * interior_y
+
+
+def test_large_images_run_in_feathered_tiles():
+    """An image larger than a tile is processed in overlapping tiles and blended."""
+    clean = pattern(80)
+    result = restore(noisy_version(clean), RestoreParams(tile=48, overlap=8, max_iterations=30,
+                                                         threads=1))
+    assert result.stats["tiles"] == 4
+    assert result.image.shape == clean.shape and np.isfinite(result.image).all()
+    assert tile_starts(80, 48, 8, False) == [0, 32]
+    weights = feather(48, 48, 8)
+    assert weights[24, 24] == 1 and weights[0, 0] < 0.01
+
+
+def test_time_budget_and_cancel():
+    """A time budget stops the fit; a callback returning False cancels it."""
+    noisy = noisy_version(pattern(48))
+    result = restore(noisy, RestoreParams(time_budget=0.5, threads=1))
+    assert "time budget" in result.stats["stop_reasons"]
+    with pytest.raises(Cancelled):
+        restore(noisy, RestoreParams(threads=1), progress=lambda p: p.fraction < 0.01)
+
+
+def test_normal_maps_are_renormalised():
+    """Every normal decoded from the output is unit length."""
+    rng = np.random.default_rng(0)
+    encoded = rng.random((8, 8, 3)).astype(np.float32)
+    vectors = renormalise_normals(encoded) * 2 - 1
+    assert np.allclose(np.linalg.norm(vectors, axis=-1), 1, atol=1e-5)
+
+
+def test_runtime_model_fits_a_power_law():
+    """The fit recovers a known power law and predicts larger jobs as longer."""
+    a, b = fit_power_law([(mp, 0.3 * mp**0.9) for mp in (0.01, 0.05, 0.2)])
+    assert abs(a - 0.3) < 1e-6 and abs(b - 0.9) < 1e-6
+    model = RuntimeModel("cpu", 1, "denoise", a, b)
+    assert model.predict(1024, 1024) > model.predict(256, 256) > 0
+
+
+# -- files, through the CLI --------------------------------------------------------------
+def _write(path, pixels, fmt, channels=None):
+    import OpenImageIO as oiio
+
+    spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], fmt)
+    if channels:
+        spec.channelnames = tuple(channels)
+        if "A" in channels:
+            spec.alpha_channel = channels.index("A")
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), spec)
+    assert out.write_image(np.ascontiguousarray(pixels, np.float32))
+    out.close()
+
+
+def _read(path):
+    import OpenImageIO as oiio
+
+    source = oiio.ImageInput.open(str(path))
+    spec = source.spec()
+    pixels = source.read_image(0, 0, 0, spec.nchannels, "float")
+    source.close()
+    return pixels, spec
+
+
+FAST = ["--max-iterations", "15", "--quiet", "--threads", "1"]
+
+
+def test_png_with_alpha_keeps_alpha_untouched(tmp_path):
+    """8-bit RGBA PNG: colour restored, alpha byte for byte, still 8-bit RGBA."""
+    rgb = noisy_version(pattern(32))
+    alpha = np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32, 1)
+    _write(tmp_path / "in.png", np.concatenate([rgb, alpha], -1), "uint8", ["R", "G", "B", "A"])
+    result = run_cli("--json", "texture", "denoise", str(tmp_path / "in.png"), str(tmp_path / "out.png"),
+                     *FAST)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["iterations"] == 15 and summary["files"] == [str(tmp_path / "out.png")]
+    before, _ = _read(tmp_path / "in.png")
+    after, spec = _read(tmp_path / "out.png")
+    assert str(spec.format) == "uint8" and spec.nchannels == 4
+    assert np.array_equal(before[..., 3], after[..., 3])
+
+
+def test_16_bit_tiff_stays_16_bit(tmp_path):
+    """A 16-bit TIFF comes back as a 16-bit TIFF."""
+    _write(tmp_path / "in.tif", noisy_version(pattern(32)), "uint16")
+    result = run_cli("texture", "denoise", str(tmp_path / "in.tif"), str(tmp_path / "out.tif"), *FAST)
+    assert result.returncode == 0, result.stderr
+    _, spec = _read(tmp_path / "out.tif")
+    assert str(spec.format) == "uint16"
+
+
+def test_float_exr_keeps_hdr_values_and_channel_names(tmp_path):
+    """Float EXR with values above 1 and alpha: no clipping, names and alpha kept."""
+    rgb = pattern(32) * 6.0
+    alpha = np.full((32, 32, 1), 0.5, np.float32)
+    _write(tmp_path / "in.exr", np.concatenate([rgb, alpha], -1), "half", ["R", "G", "B", "A"])
+    result = run_cli("texture", "denoise", str(tmp_path / "in.exr"), str(tmp_path / "out.exr"),
+                     "--sigma", "5", *FAST)
+    assert result.returncode == 0, result.stderr
+    after, spec = _read(tmp_path / "out.exr")
+    assert list(spec.channelnames) == ["R", "G", "B", "A"] and str(spec.format) == "half"
+    assert after[..., :3].max() > 2.0
+    assert np.allclose(after[..., 3], 0.5)
+
+
+def test_udim_set_is_one_job(tmp_path):
+    """name.<UDIM>.png processes every tile on disk into matching outputs."""
+    for tile in ("1001", "1002"):
+        _write(tmp_path / f"tex.{tile}.png", noisy_version(pattern(32), seed=int(tile)), "uint8")
+    result = run_cli("--json", "texture", "denoise", str(tmp_path / "tex.<UDIM>.png"),
+                     str(tmp_path / "out.<UDIM>.png"), *FAST)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "out.1001.png").is_file() and (tmp_path / "out.1002.png").is_file()
+    assert len(json.loads(result.stdout)["files"]) == 2
+    assert [tile for tile, _ in udim_paths(str(tmp_path / "tex.<UDIM>.png"))] == ["1001", "1002"]
+
+
+@pytest.mark.parametrize("command,expected", [
+    (["denoise", "{d}/missing.png", "{d}/o.png"], "does not exist"),
+    (["denoise", "{d}/corrupt.png", "{d}/o.png"], "Cannot read image"),
+    (["inpaint", "{d}/good.png", "{d}/small_mask.png", "{d}/o.png"], "same size"),
+    (["upscale", "{d}/good.png", "{d}/o.png", "--factor", "3"], "factor 3"),
+    (["denoise", "{d}/good.png", "{d}/o.png", "--sigma", "-4"], "positive number"),
+    (["denoise", "{d}/good.png", "{d}/o.png", "--sigma", "nan"], "positive number"),
+    (["denoise", "{d}/good.png", "{d}/o.png", "--time-budget", "0"], "positive number"),
+    (["denoise", "{d}/good.png", "{d}/nowhere/o.png"], "does not exist"),
+    (["denoise", "{d}/tex.<UDIM>.png", "{d}/o.png"], "No UDIM tiles"),
+])
+def test_bad_input_exits_2_and_writes_nothing(tmp_path, command, expected):
+    """Each bad input: exit code 2, one sentence, no output image."""
+    _write(tmp_path / "good.png", pattern(32), "uint8")
+    _write(tmp_path / "small_mask.png", np.ones((16, 16, 1), np.float32), "uint8")
+    (tmp_path / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\nthis is not really a png")
+    args = [a.format(d=tmp_path) for a in command]
+    result = run_cli("texture", *args, *FAST)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and expected in lines[0], result.stderr
+    assert not (tmp_path / "o.png").exists()
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_device_choice():
+    """auto picks the CPU here; asking for CUDA without one is a clear error."""
+    assert dip.pick_device("auto").type in ("cpu", "cuda", "mps")
+    if not torch.cuda.is_available():
+        with pytest.raises(EngineInputError, match="no CUDA"):
+            dip.pick_device("cuda")
+    assert dip.pick_threads(3) == 3 and dip.pick_threads() >= 1
