@@ -258,3 +258,17 @@ def test_device_choice():
         with pytest.raises(EngineInputError, match="no CUDA"):
             dip.pick_device("cuda")
     assert dip.pick_threads(3) == 3 and dip.pick_threads() >= 1
+
+
+def test_flash_no_flash_uses_the_flash_photo_as_input(tmp_path):
+    """The flash operation fits the no-flash photo from the flash photo's structure."""
+    clean = pattern(32)
+    no_flash = noisy_version(clean * 0.5, 10)
+    flash = np.clip(clean * 1.4, 0, 1).astype(np.float32)
+    _write(tmp_path / "ambient.png", no_flash, "uint8")
+    _write(tmp_path / "flash.png", flash, "uint8")
+    result = run_cli("texture", "flash", str(tmp_path / "ambient.png"), str(tmp_path / "flash.png"),
+                     str(tmp_path / "out.png"), "--max-iterations", "150", "--quiet", "--threads", "1")
+    assert result.returncode == 0, result.stderr
+    out, _ = _read(tmp_path / "out.png")
+    assert np.abs(out - clean * 0.5).mean() < np.abs(flash - clean * 0.5).mean()
