@@ -73,10 +73,20 @@ def main() -> None:
     parser.add_argument("--baseline-iterations", type=int, default=1500)
     parser.add_argument("--part", default="denoise", choices=("denoise", "inpaint", "upscale", "all"))
     parser.add_argument("--json", help="append rows to this JSON-lines file")
+    parser.add_argument("--baseline-cache", help="JSON-lines file of earlier rows: reuse their baseline "
+                        "figures (same machine, same code) instead of re-running the recipe")
     args = parser.parse_args()
     torch.set_num_threads(1)
     images = args.images.split(",")
     rows = []
+    cached: dict[tuple[str, float, int], tuple[float, float, int]] = {}
+    if args.baseline_cache:
+        with open(args.baseline_cache, encoding="utf-8") as handle:
+            for line in handle:
+                old = json.loads(line)
+                if "baseline_db" in old:
+                    cached[(old["image"], float(old["sigma"]), int(old["seed"]))] = (
+                        old["baseline_db"], old["baseline_s"], old["baseline_iteration"])
 
     def emit(row: dict) -> None:
         rows.append(row)
@@ -102,7 +112,11 @@ def main() -> None:
                     ours = restore(noisy, RestoreParams(operation="denoise", seed=seed, threads=1))
                     ours_s = time.perf_counter() - start
                     ours_db = psnr(ours.image, clean)
-                    base_db, base_s, base_it = baseline(noisy, clean, seed, args.baseline_iterations)
+                    key = (name, sigma, seed)
+                    if key in cached:
+                        base_db, base_s, base_it = cached[key]
+                    else:
+                        base_db, base_s, base_it = baseline(noisy, clean, seed, args.baseline_iterations)
                     cbm3d_db = cbm3d_s = float("nan")
                     if bm3d is not None:
                         start = time.perf_counter()

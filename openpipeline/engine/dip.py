@@ -41,7 +41,7 @@ from openpipeline.engine.progress import ProgressCallback, Reporter
 OPERATIONS = ("denoise", "inpaint", "upscale", "flash")
 # Denoising stops when MSE(averaged output, noisy input) falls to this fraction of σ̂²
 # (σ̂ estimated from the image, which sees the noise as clipping left it).
-STOP_FRACTION = 0.95
+STOP_FRACTION = 0.97
 
 
 @dataclass(frozen=True)
@@ -189,6 +189,46 @@ def lanczos_downsampler(factor: int, channels: int) -> Callable[[torch.Tensor], 
     return down
 
 
+def nl_means(image: torch.Tensor, sigma: float, patch: int = 5, search: int = 6,
+             strength: float = 0.8) -> torch.Tensor:
+    """Non-local means (Buades et al. 2005, the fast patch-averaged form).
+
+    Each pixel becomes the weighted mean of the pixels in a (2·search+1)² window,
+    weighted by ``exp(−max(d² − 2σ², 0) / (strength·σ)²)`` with d² the mean squared
+    difference of the patch around each. Our own implementation (no licence
+    strings attached); it is the classical estimate that guides the generator.
+
+    Cost: (2·search+1)² box-filtered difference images; ~50 ms for 128² on a CPU.
+    """
+    height, width = image.shape[2], image.shape[3]
+    padded = F.pad(image, (search,) * 4, mode="reflect")
+    numerator = torch.zeros_like(image)
+    denominator = torch.zeros((1, 1, height, width), dtype=image.dtype, device=image.device)
+    h2 = max((strength * sigma) ** 2, 1e-12)
+    half = patch // 2
+    for dy in range(2 * search + 1):
+        for dx in range(2 * search + 1):
+            shifted = padded[..., dy:dy + height, dx:dx + width]
+            difference = ((image - shifted) ** 2).mean(dim=1, keepdim=True)
+            distance = F.avg_pool2d(F.pad(difference, (half,) * 4, mode="reflect"), patch, stride=1)
+            weight = torch.exp(-torch.clamp(distance - 2 * sigma**2, min=0.0) / h2)
+            numerator += weight * shifted
+            denominator += weight
+    return numerator / denominator
+
+
+def guided_input(noisy: torch.Tensor, sigma: float, config: NetConfig, seed: int) -> torch.Tensor:
+    """The generator input for guided denoising: a non-local-means estimate of the
+    image plus noise channels (the DeepRED idea: a classical estimate steers the
+    prior, so the fit reaches its best in a fraction of the iterations)."""
+    _, channels, height, width = noisy.shape
+    estimate = nl_means(noisy, sigma)
+    extra = max(config.input_channels - channels, 0)
+    generator = torch.Generator(device="cpu").manual_seed(seed + 7919)
+    noise = torch.rand((1, extra, height, width), generator=generator) * config.input_scale
+    return torch.cat([estimate, noise.to(noisy.device)], dim=1)
+
+
 # -- devices ----------------------------------------------------------------------------
 def pick_device(name: str = "auto") -> torch.device:
     """``auto`` takes CUDA, then Apple MPS, then the CPU; a named device must exist."""
@@ -332,7 +372,7 @@ def fit(
     for iteration in range(1, limit + 1):
         optimiser.zero_grad(set_to_none=True)
         noise = torch.randn(z.shape, generator=generator).to(device) * config.jitter
-        out = net(z + noise if config.jitter > 0 and guide is None else z)
+        out = net(z + noise if config.jitter > 0 else z)
         if down is not None:
             prediction = down(out)
             loss = F.mse_loss(prediction, target)

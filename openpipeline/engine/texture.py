@@ -210,6 +210,9 @@ def restore(
             if guide is not None:
                 tile_guide = torch.from_numpy(np.ascontiguousarray(
                     guide[np.ix_(rows, cols)].transpose(2, 0, 1)))[None]
+            elif params.operation == "denoise" and not params.recipe:
+                assert sigma is not None
+                tile_guide = dip.guided_input(target, sigma, config, params.seed + index)
             circular = wrap and th == height and tw == width
             result = dip.fit(target, config, operation=params.operation, mask=tile_mask,
                              factor=factor, sigma=sigma, guide=tile_guide, seed=params.seed + index,
