@@ -429,17 +429,15 @@ def fit(
         if time_budget is not None and elapsed >= time_budget:
             stop_reason = "time budget"
             break
-        if not auto_stop:
-            continue
         if operation == "denoise" and target_mse is not None and iteration % 10 == 0:
             # The averaged output fits the image down to the noise: from here on it
             # would start to copy the noise (MSE(average, input) < σ²).
             with torch.no_grad():
                 fit_mse = float(F.mse_loss(average / weight_sum, target))
-            if fit_mse <= STOP_FRACTION * target_mse:
+            if auto_stop and fit_mse <= STOP_FRACTION * target_mse:
                 stop_reason = "noise level reached"
                 break
-        elif operation != "denoise" and iteration % 50 == 0:
+        elif auto_stop and operation != "denoise" and iteration % 50 == 0:
             predicted = _power_law_gain(losses, horizon=iteration)
             if predicted is not None and predicted < 0.01:
                 stop_reason = "converged"
