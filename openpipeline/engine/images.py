@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -51,6 +52,8 @@ class Image:
     pixels: NDArray[np.float32]
     channel_names: list[str]
     format: str
+    alpha_channel: int = -1
+    spec: Any = None  # the OpenImageIO ImageSpec, to write the result the same way
 
     @property
     def height(self) -> int:
@@ -85,11 +88,24 @@ def read_image(path: str | Path) -> Image:
     if pixels is None:
         raise EngineInputError(f"Image '{path.name}' is damaged and cannot be decoded.")
     array = np.asarray(pixels, dtype=np.float32).reshape(spec.height, spec.width, spec.nchannels)
-    return Image(array, list(spec.channelnames), str(spec.format))
+    if not np.isfinite(array).all():
+        raise EngineInputError(f"Image '{path.name}' holds NaN or infinite values; fix it first.")
+    return Image(array, list(spec.channelnames), str(spec.format), spec.alpha_channel, spec)
 
 
-def write_image(path: str | Path, pixels: NDArray[np.floating], dtype: str = "uint8") -> None:
-    """Write an image atomically (temporary name in the same folder, then rename)."""
+def write_image(
+    path: str | Path,
+    pixels: NDArray[np.floating],
+    dtype: str = "uint8",
+    channel_names: list[str] | tuple[str, ...] | None = None,
+    alpha_channel: int = -1,
+) -> None:
+    """Write an image atomically: a temporary name in the same folder, then a rename.
+
+    Args:
+        dtype: the file's pixel type ("uint8", "uint16", "half", "float").
+        channel_names, alpha_channel: kept as given (the input's, when restoring).
+    """
     import OpenImageIO as oiio
 
     path = Path(path)
@@ -98,15 +114,24 @@ def write_image(path: str | Path, pixels: NDArray[np.floating], dtype: str = "ui
         array = array[..., None]
     tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
     spec = oiio.ImageSpec(array.shape[1], array.shape[0], array.shape[2], dtype)
+    if channel_names:
+        spec.channelnames = tuple(channel_names)
+    spec.alpha_channel = alpha_channel
     out = oiio.ImageOutput.create(str(tmp))
-    if out is None or not out.open(str(tmp), spec):
-        raise EngineInputError(f"Cannot write image '{path.name}' ({oiio.geterror().strip()}).")
+    if out is None:
+        reason = oiio.geterror().strip() or "unknown format"
+        raise EngineInputError(f"Cannot write image '{path.name}' ({reason}).")
     try:
-        if not out.write_image(array):
-            raise EngineInputError(f"Cannot write image '{path.name}' ({out.geterror()}).")
-    finally:
-        out.close()
-    os.replace(tmp, path)
+        try:
+            if not out.open(str(tmp), spec) or not out.write_image(array):
+                raise EngineInputError(f"Cannot write image '{path.name}' ({out.geterror()}).")
+        finally:
+            out.close()
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
 
 
 class DensityMap:

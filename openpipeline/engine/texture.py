@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import glob
 import math
-import os
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from openpipeline.engine.errors import EngineInputError
+from openpipeline.engine.images import read_image, write_image
 from openpipeline.engine.noise import estimate_sigma
 from openpipeline.engine.progress import Progress, ProgressCallback, Reporter
 
@@ -254,49 +253,9 @@ def output_for(pattern: str, tile: str) -> Path:
     return Path(pattern.replace(UDIM_TOKEN, tile)) if tile else Path(pattern)
 
 
-def _write_like(path: Path, pixels: NDArray[np.float32], spec: Any) -> None:
-    import OpenImageIO as oiio
-
-    tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
-    out_spec = oiio.ImageSpec(pixels.shape[1], pixels.shape[0], pixels.shape[2], spec.format)
-    out_spec.channelnames = tuple(spec.channelnames)
-    out_spec.alpha_channel = spec.alpha_channel
-    output = oiio.ImageOutput.create(str(tmp))
-    if output is None:
-        raise EngineInputError(f"Cannot write '{path.name}': {oiio.geterror().strip() or 'unknown format'}.")
-    try:
-        if not output.open(str(tmp), out_spec):
-            raise EngineInputError(f"Cannot write '{path.name}': {output.geterror()}.")
-        if not output.write_image(np.ascontiguousarray(pixels)):
-            raise EngineInputError(f"Cannot write '{path.name}': {output.geterror()}.")
-    finally:
-        output.close()
-    os.replace(tmp, path)
-
-
 def _read(path: Path) -> tuple[NDArray[np.float32], Any]:
-    import OpenImageIO as oiio
-
-    from openpipeline.engine.images import quiet_native_stderr
-
-    if not path.is_file():
-        raise EngineInputError(f"Image '{path}' does not exist; check the path.")
-    with quiet_native_stderr():
-        source = oiio.ImageInput.open(str(path))
-        if source is None:
-            reason = oiio.geterror().strip() or "not an image"
-            raise EngineInputError(f"Cannot read image '{path.name}' ({reason}).")
-        try:
-            spec = source.spec()
-            pixels = source.read_image(0, 0, 0, spec.nchannels, "float")
-        finally:
-            source.close()
-    if pixels is None:
-        raise EngineInputError(f"Image '{path.name}' is damaged and cannot be decoded.")
-    array = np.asarray(pixels, np.float32).reshape(spec.height, spec.width, spec.nchannels)
-    if not np.isfinite(array).all():
-        raise EngineInputError(f"Image '{path.name}' holds NaN or infinite values; fix it first.")
-    return array, spec
+    image = read_image(path)
+    return image.pixels, image.spec
 
 
 def restore_file(
@@ -368,7 +327,7 @@ def restore_file(
         if str(spec.format) not in ("half", "float", "double"):
             full = np.clip(full, 0.0, 1.0)
         target = output_for(output, tile_name)
-        _write_like(target, full, spec)
+        write_image(target, full, str(spec.format), list(spec.channelnames), spec.alpha_channel)
         summary["files"].append(str(target))
         summary["iterations"] += result.stats["iterations"]
         summary["seconds"] += result.stats["seconds"]
