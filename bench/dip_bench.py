@@ -73,6 +73,7 @@ def main() -> None:
     parser.add_argument("--baseline-iterations", type=int, default=1500)
     parser.add_argument("--part", default="denoise", choices=("denoise", "inpaint", "upscale", "all"))
     parser.add_argument("--json", help="append rows to this JSON-lines file")
+    parser.add_argument("--budget", type=float, help="time budget (s) for inpainting and upscaling runs")
     parser.add_argument("--baseline-cache", help="JSON-lines file of earlier rows: reuse their baseline "
                         "figures (same machine, same code) instead of re-running the recipe")
     args = parser.parse_args()
@@ -137,8 +138,8 @@ def main() -> None:
     if args.part in ("inpaint", "all"):
         from skimage.restoration import inpaint_biharmonic
 
-        print("\n| image | mask | ours dB | ours s | iters | biharmonic dB |")
-        print("|---|---|---|---|---|---|")
+        print("\n| image | mask | ours dB | ours s | iters | stop | biharmonic dB |")
+        print("|---|---|---|---|---|---|---|")
         for name in images:
             clean = crop(name)
             rng = np.random.default_rng(0)
@@ -147,32 +148,36 @@ def main() -> None:
             for label, hole in masks.items():
                 damaged = clean * (1 - hole[..., None])
                 start = time.perf_counter()
-                ours = restore(damaged.astype(np.float32), RestoreParams(operation="inpaint", threads=1),
+                ours = restore(damaged.astype(np.float32), RestoreParams(operation="inpaint", threads=1,
+                                                                        time_budget=args.budget),
                                hole)
                 ours_s = time.perf_counter() - start
                 classic = inpaint_biharmonic(damaged, hole.astype(bool), channel_axis=-1)
                 emit({"image": name, "mask": label, "ours_db": psnr(ours.image, clean), "ours_s": ours_s,
                       "biharmonic_db": psnr(classic, clean)})
                 print(f"| {name} | {label} | {psnr(ours.image, clean):.2f} | {ours_s:.1f} | "
-                      f"{ours.stats['iterations']} | {psnr(classic, clean):.2f} |", flush=True)
+                      f"{ours.stats['iterations']} | {', '.join(ours.stats['stop_reasons'])} | "
+                      f"{psnr(classic, clean):.2f} |", flush=True)
 
     if args.part in ("upscale", "all"):
         from skimage.transform import resize
 
-        print("\n| image | factor | ours dB | ours s | iters | bicubic dB |")
-        print("|---|---|---|---|---|---|")
+        print("\n| image | factor | ours dB | ours s | iters | stop | bicubic dB |")
+        print("|---|---|---|---|---|---|---|")
         for name in images:
             clean = crop(name)
             low = dip.lanczos_downsampler(4, 3)(tensor(clean))[0].numpy().transpose(1, 2, 0)
             low = np.clip(low, 0, 1).astype(np.float32)
             start = time.perf_counter()
-            ours = restore(low, RestoreParams(operation="upscale", factor=4, threads=1))
+            ours = restore(low, RestoreParams(operation="upscale", factor=4, threads=1,
+                                              time_budget=args.budget))
             ours_s = time.perf_counter() - start
             bicubic = resize(low, clean.shape, order=3, anti_aliasing=False)
             emit({"image": name, "factor": 4, "ours_db": psnr(ours.image, clean), "ours_s": ours_s,
                   "bicubic_db": psnr(bicubic, clean)})
             print(f"| {name} | ×4 | {psnr(ours.image, clean):.2f} | {ours_s:.1f} | "
-                  f"{ours.stats['iterations']} | {psnr(bicubic, clean):.2f} |", flush=True)
+                  f"{ours.stats['iterations']} | {', '.join(ours.stats['stop_reasons'])} | "
+                  f"{psnr(bicubic, clean):.2f} |", flush=True)
 
 
 def text_mask(shape: tuple[int, int]) -> np.ndarray:

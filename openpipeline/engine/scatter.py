@@ -48,7 +48,6 @@ from openpipeline.engine.mesh import FloatArray, IntArray, Mesh, Samples, Surfac
 from openpipeline.engine.progress import ProgressCallback, Reporter
 
 METHODS = ("batch-ng", "online-ng", "gng")
-HEX_NQE = 5 / (18 * math.sqrt(3))  # 0.16037...: normalised quantisation error of the hexagonal lattice
 GNG_MAX_COUNT = 20_000
 
 
