@@ -763,7 +763,8 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
         sub.add_argument("--threads", type=int, help="CPU threads (default: the idle cores)")
         sub.add_argument("--seamless", action="store_true", help="keep a tileable texture tileable")
-        sub.add_argument("--tile", type=int, default=256, help="tile size in pixels (memory bound)")
+        sub.add_argument("--tile", type=int, default=512,
+                         help="tile size in pixels (bounds memory: 512 needs about 2 GB)")
         sub.add_argument("--normal-map", action="store_true", help="renormalise as a normal map")
         sub.add_argument("--process-alpha", action="store_true", help="restore alpha too")
         sub.add_argument("--max-iterations", type=int)
@@ -788,7 +789,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input")
     p.add_argument("--operation", default="denoise", choices=("denoise", "inpaint", "upscale", "flash"))
     p.add_argument("--factor", type=int, default=1)
-    p.add_argument("--tile", type=int, default=256)
+    p.add_argument("--tile", type=int, default=512)
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     p.add_argument("--threads", type=int)
 

@@ -37,7 +37,7 @@ class RuntimeModel:
         return float(self.a * (width * height / 1e6) ** self.b)
 
     def predict(self, width: int, height: int, operation: str = "denoise", factor: int = 1,
-                tile: int = 256, overlap: int = 32, iterations: int | None = None) -> float:
+                tile: int = 512, overlap: int = 32, iterations: int | None = None) -> float:
         """Predicted seconds for a whole image processed in tiles."""
         from openpipeline.engine.texture import tile_starts
 

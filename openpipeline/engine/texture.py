@@ -49,7 +49,7 @@ class RestoreParams:
     device: str = "auto"
     threads: int | None = None
     seamless: bool = False
-    tile: int = 256
+    tile: int = 512
     overlap: int = 32
     normal_map: bool = False
     process_alpha: bool = False
