@@ -272,3 +272,15 @@ def test_flash_no_flash_uses_the_flash_photo_as_input(tmp_path):
     assert result.returncode == 0, result.stderr
     out, _ = _read(tmp_path / "out.png")
     assert np.abs(out - clean * 0.5).mean() < np.abs(flash - clean * 0.5).mean()
+
+
+def test_predict_calibrates_once_and_estimates_a_job(tmp_path):
+    """`texture predict` fits the runtime model, caches it, and scales with the image."""
+    _write(tmp_path / "small.png", pattern(64), "uint8")
+    _write(tmp_path / "large.png", np.tile(pattern(64), (8, 8, 1)), "uint8")
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    small = run_cli("--json", "texture", "predict", str(tmp_path / "small.png"), "--threads", "1", env=env)
+    assert small.returncode == 0, small.stderr
+    assert list((tmp_path / "cache" / "openpipeline").glob("dip-runtime-*.json"))
+    large = run_cli("--json", "texture", "predict", str(tmp_path / "large.png"), "--threads", "1", env=env)
+    assert json.loads(large.stdout)["seconds"] > 4 * json.loads(small.stdout)["seconds"] > 0
