@@ -13,9 +13,11 @@ Two configurations share the code: :data:`RECIPE` is the published one (the
 benchmark's baseline), :data:`FAST` is ours (see :func:`fast_config`). The
 fitting loop averages the outputs (exponential weight 0.99) and stops by itself:
 denoising stops where MSE(output, input) reaches σ² (σ estimated when not
-given); inpainting and upscaling fit a power law ``L(t) = L∞ + A·t^−α`` to the
-loss and stop when the predicted further gain is negligible. A time budget caps
-any run; the result is always the best averaged output so far, and a loss that
+given); inpainting, upscaling and flash hold 5 % of the usable pixels out of the
+loss and stop once the averaged output's error on them has not improved for a
+third of the run (returning the best output they saw); without a held-out set a
+power law ``L(t) = L∞ + A·t^−α`` fitted to the loss stops the fit when the
+predicted further gain is negligible. A time budget caps any run, and a loss that
 jumps (a collapse) rolls the network back to its last good state.
 """
 
@@ -321,6 +323,7 @@ def fit(
     record_every: int = 0,
     clean: torch.Tensor | None = None,
     patience: int = 0,
+    holdout: float = 0.0,
 ) -> FitResult:
     """Fit one generator to one image (a tile) and return the averaged output.
 
@@ -335,6 +338,10 @@ def fit(
         record_every: record PSNR of the averaged output every n steps (needs clean).
         patience: with ``clean``, stop once the recorded PSNR has not improved for
             this many iterations (benchmarks use it to find a baseline's peak).
+        holdout: fraction of the usable pixels kept out of the loss as a validation
+            set. Their error can only fall while the fit generalises, so the fit stops
+            once it has not improved for a while, and the best averaged output by that
+            measure is returned (self-supervised early stopping; 0 turns it off).
 
     Cost: one forward and backward pass of the generator per iteration.
     """
@@ -356,6 +363,17 @@ def fit(
         z = z.contiguous(memory_format=torch.channels_last)
     down = lanczos_downsampler(factor, channels) if operation == "upscale" else None
     known = mask.to(device) if mask is not None else None
+    usable = known if known is not None else torch.ones((1, 1, target.shape[2], target.shape[3]),
+                                                        device=device)
+    train_weight = usable
+    check_weight: torch.Tensor | None = None
+    if holdout > 0:
+        split = torch.Generator(device="cpu").manual_seed(seed + 104729)
+        held = (torch.rand((1, 1, target.shape[2], target.shape[3]), generator=split) < holdout)
+        held_t = held.to(device=device, dtype=usable.dtype)
+        train_weight = usable * (1 - held_t)
+        check_weight = usable * held_t
+    best_check: tuple[float, int, torch.Tensor | None] = (math.inf, 0, None)  # error, iteration, output
     optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
     limit = max_iterations or config.max_iterations
     report = Reporter(progress)
@@ -375,13 +393,11 @@ def fit(
         optimiser.zero_grad(set_to_none=True)
         noise = torch.randn(z.shape, generator=generator).to(device) * config.jitter
         out = net(z + noise if config.jitter > 0 else z)
-        if down is not None:
-            prediction = down(out)
+        prediction = down(out) if down is not None else out
+        if check_weight is None and known is None:
             loss = F.mse_loss(prediction, target)
-        elif known is not None:
-            loss = ((out - target) ** 2 * known).sum() / (known.sum() * channels)
         else:
-            loss = F.mse_loss(out, target)
+            loss = ((prediction - target) ** 2 * train_weight).sum() / (train_weight.sum() * channels)
         loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
         optimiser.step()
         value = float(loss.detach())
@@ -429,7 +445,20 @@ def fit(
         if time_budget is not None and elapsed >= time_budget:
             stop_reason = "time budget"
             break
-        if operation == "denoise" and target_mse is not None and iteration % 10 == 0:
+        if check_weight is not None:
+            if iteration % 25 != 0:
+                continue
+            with torch.no_grad():
+                averaged = average / weight_sum
+                seen = down(averaged) if down is not None else averaged
+                check = float(((seen - target) ** 2 * check_weight).sum() / (check_weight.sum() * channels))
+            if check < best_check[0]:
+                best_check = (check, iteration, averaged.clone())
+            wait = max(200, best_check[1] // 3)
+            if auto_stop and iteration - best_check[1] >= wait:
+                stop_reason = "held-out pixels stopped improving"
+                break
+        elif operation == "denoise" and target_mse is not None and iteration % 10 == 0:
             # The averaged output fits the image down to the noise: from here on it
             # would start to copy the noise (MSE(average, input) < σ²).
             with torch.no_grad():
@@ -443,6 +472,8 @@ def fit(
                 stop_reason = "converged"
                 break
     assert average is not None
-    result = (average / weight_sum).detach().cpu().numpy()[0].astype(np.float32)
+    # with a validation set, the best output it saw (also when a budget ended the fit)
+    final = best_check[2] if best_check[2] is not None else average / weight_sum
+    result = final.detach().cpu().numpy()[0].astype(np.float32)
     return FitResult(result, iteration, time.perf_counter() - start, stop_reason, losses,
                      {"curve": curve, "wmv": wmv_curve, "parameters": parameter_count(net)})
