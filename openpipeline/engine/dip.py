@@ -14,8 +14,8 @@ benchmark's baseline), :data:`FAST` is ours (see :func:`fast_config`). The
 fitting loop averages the outputs (exponential weight 0.99) and stops by itself:
 denoising stops where MSE(output, input) reaches σ² (σ estimated when not
 given); inpainting, upscaling and flash hold 5 % of the usable pixels out of the
-loss and stop once the averaged output's error on them has not improved for a
-third of the run (returning the best output they saw); without a held-out set a
+loss and stop once the averaged output's error on them has not improved for half
+the run so far (at least 300 iterations), returning the best output they saw; without a held-out set a
 power law ``L(t) = L∞ + A·t^−α`` fitted to the loss stops the fit when the
 predicted further gain is negligible. A time budget caps any run, and a loss that
 jumps (a collapse) rolls the network back to its last good state.
@@ -454,7 +454,7 @@ def fit(
                 check = float(((seen - target) ** 2 * check_weight).sum() / (check_weight.sum() * channels))
             if check < best_check[0]:
                 best_check = (check, iteration, averaged.clone())
-            wait = max(200, best_check[1] // 3)
+            wait = max(300, best_check[1] // 2)
             if auto_stop and iteration - best_check[1] >= wait:
                 stop_reason = "held-out pixels stopped improving"
                 break
