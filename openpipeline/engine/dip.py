@@ -44,6 +44,8 @@ OPERATIONS = ("denoise", "inpaint", "upscale", "flash")
 # Denoising stops when MSE(averaged output, noisy input) falls to this fraction of σ̂²
 # (σ̂ estimated from the image, which sees the noise as clipping left it).
 STOP_FRACTION = 0.97
+# Fewest held-out pixels that make a usable validation set.
+MIN_HELD_OUT = 300
 
 
 @dataclass(frozen=True)
@@ -367,6 +369,8 @@ def fit(
                                                         device=device)
     train_weight = usable
     check_weight: torch.Tensor | None = None
+    if holdout > 0 and float(usable.sum()) * holdout < MIN_HELD_OUT:
+        holdout = 0.0  # too few pixels to judge by (a 32² low-res image): use the power law
     if holdout > 0:
         split = torch.Generator(device="cpu").manual_seed(seed + 104729)
         held = (torch.rand((1, 1, target.shape[2], target.shape[3]), generator=split) < holdout)
