@@ -483,7 +483,7 @@ def cmd_scatter(args: argparse.Namespace) -> None:
     from openpipeline.engine.images import DensityMap, read_image
     from openpipeline.engine.mesh import load_mesh
     from openpipeline.engine.progress import text_bar
-    from openpipeline.engine.scatter import ScatterParams, scatter
+    from openpipeline.engine.scatter import ScatterParams, require_uvs, scatter
 
     params = ScatterParams(count=args.count, spacing=args.spacing, method=args.method,
                            seed=args.seed)
@@ -496,11 +496,7 @@ def cmd_scatter(args: argparse.Namespace) -> None:
     mesh = load_mesh(args.mesh)
     density = None
     if args.density:
-        if not mesh.has_uvs:
-            raise EngineInputError(
-                f"Mesh '{Path(args.mesh).name}' has no UVs, so the density map cannot be placed on "
-                "it; lay out UVs first or scatter without --density."
-            )
+        require_uvs(mesh)  # before reading the image
         density = DensityMap(read_image(args.density), args.density_channel)
     progress = None if args.quiet else text_bar(sys.stderr)
     result = scatter(mesh, params, density, progress)

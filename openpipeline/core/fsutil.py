@@ -69,7 +69,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         os.replace(tmp, path)
     except BaseException:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
 
 
@@ -142,7 +142,7 @@ def create_exclusive(path: Path, data: bytes = b"") -> bool:
             os.close(fd)
         return True
     finally:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
 
 
 def copy_to_temp(source: Path, destination: Path) -> Path:
@@ -157,7 +157,7 @@ def copy_to_temp(source: Path, destination: Path) -> Path:
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
     except BaseException:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
     return tmp
 
@@ -168,7 +168,7 @@ def atomic_copy(source: Path, destination: Path) -> None:
     try:
         os.replace(tmp, destination)
     except BaseException:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
 
 
@@ -189,16 +189,12 @@ def move_if_present(source: Path, destination: Path) -> bool:
     return True
 
 
-def _unlink_quietly(path: Path) -> None:
+def unlink_quietly(path: Path) -> None:
+    """Remove a file that may already be gone."""
     try:
         os.unlink(path)
     except FileNotFoundError:
         pass
-
-
-def unlink_quietly(path: Path) -> None:
-    """Remove a file that may already be gone."""
-    _unlink_quietly(path)
 
 
 def pid_alive(pid: int) -> bool:

@@ -391,8 +391,6 @@ def fit(
     stop_reason = "iterations"
     iteration = 0
     target_mse = None if sigma is None else sigma**2
-    recent: list[torch.Tensor] = []  # raw outputs for the windowed moving variance (ES-WMV)
-    wmv_curve: list[tuple[int, float]] = []
     for iteration in range(1, limit + 1):
         optimiser.zero_grad(set_to_none=True)
         noise = torch.randn(z.shape, generator=generator).to(device) * config.jitter
@@ -417,13 +415,6 @@ def fit(
             snapshot = (copy.deepcopy(net.state_dict()), copy.deepcopy(optimiser.state_dict()))
         with torch.no_grad():
             current = out.detach()
-            if record_every:
-                recent.append(current)
-                if len(recent) > 50:
-                    recent.pop(0)
-                if iteration % 10 == 0 and len(recent) == 50:
-                    stack = torch.stack(recent)
-                    wmv_curve.append((iteration, float(((stack - stack.mean(0)) ** 2).mean())))
             weight_sum = config.average * weight_sum + (1 - config.average)
             if average is None:
                 average = current * (1 - config.average)
@@ -480,4 +471,4 @@ def fit(
     final = best_check[2] if best_check[2] is not None else average / weight_sum
     result = final.detach().cpu().numpy()[0].astype(np.float32)
     return FitResult(result, iteration, time.perf_counter() - start, stop_reason, losses,
-                     {"curve": curve, "wmv": wmv_curve, "parameters": parameter_count(net)})
+                     {"curve": curve, "parameters": parameter_count(net)})

@@ -119,13 +119,17 @@ def check_mesh(mesh: Mesh) -> Mesh:
     return mesh
 
 
+def _weld(vertices: FloatArray) -> IntArray:
+    """Each vertex's index among the distinct positions (vertices split at UV seams merge)."""
+    scale = float(np.abs(vertices).max()) or 1.0
+    keys = np.round(vertices / (scale * 1e-9)).astype(np.int64)
+    _, welded = np.unique(keys, axis=0, return_inverse=True)
+    return np.asarray(welded.reshape(-1), dtype=np.int64)
+
+
 def _welded_edges(mesh: Mesh) -> tuple[IntArray, IntArray]:
     """Edges between welded (coincident-merged) vertices, and how many faces share each."""
-    v, f = mesh.vertices, mesh.faces
-    scale = float(np.abs(v).max()) or 1.0
-    keys = np.round(v / (scale * 1e-9)).astype(np.int64)
-    _, welded = np.unique(keys, axis=0, return_inverse=True)
-    wf = welded.reshape(-1)[f]
+    wf = _weld(mesh.vertices)[mesh.faces]
     good = (wf[:, 0] != wf[:, 1]) & (wf[:, 1] != wf[:, 2]) & (wf[:, 0] != wf[:, 2])
     wf = wf[good]
     edges = np.sort(np.concatenate([wf[:, [0, 1]], wf[:, [1, 2]], wf[:, [2, 0]]]), 1)
@@ -324,10 +328,7 @@ def vertex_normals(mesh: Mesh) -> FloatArray:
     """Area-weighted vertex normals (vertices split at UV seams share their position's normal)."""
     v, f = mesh.vertices, mesh.faces
     cross = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    scale = float(np.abs(v).max()) or 1.0
-    keys = np.round(v / (scale * 1e-9)).astype(np.int64)
-    _, welded = np.unique(keys, axis=0, return_inverse=True)
-    welded = welded.reshape(-1)
+    welded = _weld(v)
     acc = np.zeros((welded.max() + 1, 3))
     for corner in range(3):
         np.add.at(acc, welded[f[:, corner]], cross)

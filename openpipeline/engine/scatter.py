@@ -115,15 +115,21 @@ class ScatterResult:
         return len(self.positions)
 
 
-def density_weight(mesh: Mesh, density: DensityMap | None) -> Any:
-    """The weight function of a density map (through UVs) times per-vertex weights."""
-    if density is None and mesh.vertex_weights is None:
-        return None
-    if density is not None and mesh.corner_uvs is None:
+def require_uvs(mesh: Mesh) -> None:
+    """A density map is placed through UVs: refuse a mesh without them, clearly."""
+    if mesh.corner_uvs is None:
         raise EngineInputError(
             f"Mesh '{mesh.name}' has no UVs, so the density map cannot be placed on it; "
             "lay out UVs first or scatter without --density."
         )
+
+
+def density_weight(mesh: Mesh, density: DensityMap | None) -> Any:
+    """The weight function of a density map (through UVs) times per-vertex weights."""
+    if density is None and mesh.vertex_weights is None:
+        return None
+    if density is not None:
+        require_uvs(mesh)
     corner_uvs = mesh.corner_uvs
     weights = mesh.vertex_weights
     faces = mesh.faces
@@ -201,16 +207,11 @@ def _finish(mesh: Mesh, on_surface: Samples, edges: IntArray | None) -> ScatterR
     )
 
 
-def _centroid_step(
-    points: FloatArray, samples: FloatArray, lam: float, neighbours: int = 1
-) -> tuple[FloatArray, IntArray]:
-    """One batch-NG / Lloyd step: neighbourhood-weighted sample means.
-
-    Returns the new means (a prototype with no samples keeps its place) and the
-    (sample, rank) index table of the query, for the neighbour graph.
-    """
+def _centroid_step(points: FloatArray, samples: FloatArray, lam: float) -> FloatArray:
+    """One batch-NG step (a Lloyd step when ``lam`` is 0): neighbourhood-weighted sample
+    means; a prototype with no samples keeps its place."""
     n = len(points)
-    k = neighbours if lam <= 0 else min(16, max(neighbours, math.ceil(lam * math.log(1e3))))
+    k = 1 if lam <= 0 else min(16, max(1, math.ceil(lam * math.log(1e3))))
     _, idx = cKDTree(points).query(samples, k=k, workers=-1)
     idx = idx.reshape(len(samples), k)
     if lam <= 0:
@@ -227,7 +228,7 @@ def _centroid_step(
     means = points.copy()
     filled = total > 0
     means[filled] = sums[filled] / total[filled, None]
-    return means, idx
+    return np.asarray(means, dtype=np.float64)
 
 
 def _graph(idx: IntArray) -> IntArray:
@@ -404,7 +405,7 @@ class _BatchNeuralGas:
         for epoch in range(epochs):
             lam = 2.0 * (0.1 ** (epoch / max(epochs - 1, 1)))
             samples = self.surface.sample(self.rng, m * len(points), self.power).positions
-            points, _ = _centroid_step(points, samples, lam)
+            points = _centroid_step(points, samples, lam)
             self._advance(len(samples), "neural gas", f"epoch {epoch + 1}/{epochs} λ={lam:.2f}")
         return points
 
@@ -414,11 +415,10 @@ class _BatchNeuralGas:
         polyak = min(self.params.polyak, max(epochs - 1, 1))
         average = np.zeros_like(points)
         averaged = 0
-        idx: IntArray | None = None
         samples: Samples | None = None
         for epoch in range(epochs):
             samples = self.surface.sample(self.rng, m * len(points), self.power)
-            means, idx = _centroid_step(points, samples.positions, 0.0)
+            means = _centroid_step(points, samples.positions, 0.0)
             omega = 1.8 if epoch < (epochs - polyak) else 1.0
             points = points + omega * (means - points)
             if epoch >= epochs - polyak:
@@ -426,7 +426,7 @@ class _BatchNeuralGas:
                 averaged += 1
             self._advance(len(samples.positions), "polish",
                           f"{len(points)} points, epoch {epoch + 1}/{epochs}")
-        assert idx is not None and samples is not None
+        assert samples is not None
         if averaged:
             points = average / averaged
         return points, self._delaunay(points, samples), samples
@@ -465,8 +465,6 @@ def _online_neural_gas(
     batch = max(64, count // 8)
     steps = max(40, 8 * count * 4 // batch // 4)
     k_max = 16
-    idx = np.zeros((0, 2), np.int64)
-    samples = surface.sample(rng, batch, power)
     for step in range(steps):
         frac = step / max(steps - 1, 1)
         eps = eps_i * (eps_f / eps_i) ** frac
