@@ -69,7 +69,7 @@ def test_denoise_improves_and_is_deterministic():
     second = restore(noisy, params)
     assert np.array_equal(first.image, second.image)
     assert psnr(first.image, clean) > psnr(noisy, clean) + 4
-    assert first.stats["stop_reasons"] == {"noise level reached": 1}
+    assert first.stats["stop_reasons"] == {"residual is white": 1}
     assert abs(first.stats["sigma"] - 25) < 5
 
 

@@ -10,15 +10,22 @@ the right moment restores the image. Data terms:
 * flash: the generator's input is the flash photo, fitted to the no-flash one
 
 Two configurations share the code: :data:`RECIPE` is the published one (the
-benchmark's baseline), :data:`FAST` is ours (see :func:`fast_config`). The
-fitting loop averages the outputs (exponential weight 0.99) and stops by itself:
-denoising stops where MSE(output, input) reaches σ² (σ estimated when not
-given); inpainting, upscaling and flash hold 5 % of the usable pixels out of the
-loss and stop once the averaged output's error on them has not improved for half
-the run so far (at least 300 iterations), returning the best output they saw; without a held-out set a
-power law ``L(t) = L∞ + A·t^−α`` fitted to the loss stops the fit when the
+benchmark's baseline), :func:`fast_config` is ours. The fitting loop averages the
+outputs (exponential weight 0.99) and stops by itself: denoising stops once the
+residual (input − averaged output) has turned white — its lag-one
+autocorrelation, positive while image structure is left in it, goes negative when
+the generator starts to copy the noise (a σ-free rule; MSE(output, input) falling
+well below σ̂² is the safety net for noise that is not white); inpainting,
+upscaling and flash hold 5 % of the usable pixels out of the loss and stop once
+the averaged output's error on them has not improved for half the run so far (at
+least 300 iterations), returning the best output they saw; without a held-out set
+a power law ``L(t) = L∞ + A·t^−α`` fitted to the loss stops the fit when the
 predicted further gain is negligible. A time budget caps any run, and a loss that
 jumps (a collapse) rolls the network back to its last good state.
+
+For denoising, :mod:`openpipeline.engine.texture` feeds the generator a classical
+estimate (see :func:`guided_input`) and passes its output through a last Wiener
+filter (:mod:`openpipeline.engine.classic`).
 """
 
 from __future__ import annotations
@@ -37,15 +44,38 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
+from openpipeline.engine.classic import dct_denoise
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.progress import ProgressCallback, Reporter
 
 OPERATIONS = ("denoise", "inpaint", "upscale", "flash")
-# Denoising stops when MSE(averaged output, noisy input) falls to this fraction of σ̂²
-# (σ̂ estimated from the image, which sees the noise as clipping left it).
-STOP_FRACTION = 0.97
+# Denoising stops when the residual (input − averaged output) has turned white: its
+# lag-one autocorrelation, positive while image structure is left in it, falls
+# below this once the generator starts to copy the noise's low frequencies.
+WHITENESS_STOP = -0.015
+# Safety net for noise that is not white (no whiteness stop): stop when
+# MSE(averaged output, input) falls to this fraction of σ̂².
+STOP_FRACTION = 0.8
 # Fewest held-out pixels that make a usable validation set.
 MIN_HELD_OUT = 300
+
+
+def residual_correlation(residual: torch.Tensor) -> float:
+    """Lag-one spatial autocorrelation of a (1, C, H, W) residual, across and down.
+
+    About 0 for white noise, positive while the residual still holds image
+    structure, negative once a fit has taken the noise's low frequencies.
+
+    Example:
+        >>> g = torch.Generator().manual_seed(0)
+        >>> abs(residual_correlation(torch.randn((1, 3, 64, 64), generator=g))) < 0.02
+        True
+    """
+    centred = residual - residual.mean(dim=(2, 3), keepdim=True)
+    across = (centred[..., :, 1:] * centred[..., :, :-1]).sum()
+    down = (centred[..., 1:, :] * centred[..., :-1, :]).sum()
+    energy = (centred * centred).sum()
+    return float((across + down) / (2 * energy)) if float(energy) > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -193,40 +223,14 @@ def lanczos_downsampler(factor: int, channels: int) -> Callable[[torch.Tensor], 
     return down
 
 
-def nl_means(image: torch.Tensor, sigma: float, patch: int = 5, search: int = 6,
-             strength: float = 0.8) -> torch.Tensor:
-    """Non-local means (Buades et al. 2005, the fast patch-averaged form).
-
-    Each pixel becomes the weighted mean of the pixels in a (2·search+1)² window,
-    weighted by ``exp(−max(d² − 2σ², 0) / (strength·σ)²)`` with d² the mean squared
-    difference of the patch around each. Our own implementation (no licence
-    strings attached); it is the classical estimate that guides the generator.
-
-    Cost: (2·search+1)² box-filtered difference images; ~50 ms for 128² on a CPU.
-    """
-    height, width = image.shape[2], image.shape[3]
-    padded = F.pad(image, (search,) * 4, mode="reflect")
-    numerator = torch.zeros_like(image)
-    denominator = torch.zeros((1, 1, height, width), dtype=image.dtype, device=image.device)
-    h2 = max((strength * sigma) ** 2, 1e-12)
-    half = patch // 2
-    for dy in range(2 * search + 1):
-        for dx in range(2 * search + 1):
-            shifted = padded[..., dy:dy + height, dx:dx + width]
-            difference = ((image - shifted) ** 2).mean(dim=1, keepdim=True)
-            distance = F.avg_pool2d(F.pad(difference, (half,) * 4, mode="reflect"), patch, stride=1)
-            weight = torch.exp(-torch.clamp(distance - 2 * sigma**2, min=0.0) / h2)
-            numerator += weight * shifted
-            denominator += weight
-    return numerator / denominator
-
-
-def guided_input(noisy: torch.Tensor, sigma: float, config: NetConfig, seed: int) -> torch.Tensor:
-    """The generator input for guided denoising: a non-local-means estimate of the
-    image plus noise channels (the DeepRED idea: a classical estimate steers the
-    prior, so the fit reaches its best in a fraction of the iterations)."""
+def guided_input(noisy: torch.Tensor, sigma: float, config: NetConfig, seed: int,
+                 circular: bool = False) -> torch.Tensor:
+    """The generator input for guided denoising: a classical estimate of the image
+    (sliding-window DCT, :func:`openpipeline.engine.classic.dct_denoise`) plus noise
+    channels (the DeepRED idea: a classical estimate steers the prior, so the fit
+    reaches its best in a fraction of the iterations)."""
     _, channels, height, width = noisy.shape
-    estimate = nl_means(noisy, sigma)
+    estimate = dct_denoise(noisy, sigma, circular)
     extra = max(config.input_channels - channels, 0)
     generator = torch.Generator(device="cpu").manual_seed(seed + 7919)
     noise = torch.rand((1, extra, height, width), generator=generator) * config.input_scale
@@ -453,14 +457,17 @@ def fit(
             if auto_stop and iteration - best_check[1] >= wait:
                 stop_reason = "held-out pixels stopped improving"
                 break
-        elif operation == "denoise" and target_mse is not None and iteration % 10 == 0:
-            # The averaged output fits the image down to the noise: from here on it
-            # would start to copy the noise (MSE(average, input) < σ²).
+        elif operation == "denoise" and auto_stop and iteration % 10 == 0:
+            # The residual turns white when the averaged output holds the image and
+            # not yet the noise; below σ̂² the output copies the noise whatever its colour.
             with torch.no_grad():
-                fit_mse = float(F.mse_loss(average / weight_sum, target))
-            if auto_stop and fit_mse <= STOP_FRACTION * target_mse:
-                stop_reason = "noise level reached"
-                break
+                residual = target - average / weight_sum
+                if residual_correlation(residual) <= WHITENESS_STOP:
+                    stop_reason = "residual is white"
+                    break
+                if target_mse is not None and float((residual**2).mean()) <= STOP_FRACTION * target_mse:
+                    stop_reason = "noise level reached"
+                    break
         elif auto_stop and operation != "denoise" and iteration % 50 == 0:
             predicted = _power_law_gain(losses, horizon=iteration)
             if predicted is not None and predicted < 0.01:

@@ -157,6 +157,7 @@ def restore(
     import torch
 
     from openpipeline.engine import dip
+    from openpipeline.engine.classic import dct_wiener
 
     params.check()
     device = dip.pick_device(params.device)
@@ -212,16 +213,22 @@ def restore(
             if guide is not None:
                 tile_guide = torch.from_numpy(np.ascontiguousarray(
                     guide[np.ix_(rows, cols)].transpose(2, 0, 1)))[None]
-            elif params.operation == "denoise" and not params.recipe:
-                assert sigma is not None
-                tile_guide = dip.guided_input(target, sigma, config, params.seed + index)
             circular = wrap and th == height and tw == width
+            guided = params.operation == "denoise" and not params.recipe
+            if guided:
+                assert sigma is not None
+                tile_guide = dip.guided_input(target, sigma, config, params.seed + index, circular)
             result = dip.fit(target, config, operation=params.operation, mask=tile_mask,
                              factor=factor, sigma=sigma, guide=tile_guide, seed=params.seed + index,
                              time_budget=budget, max_iterations=params.max_iterations,
                              circular=circular, device=device, progress=tile_progress,
                              holdout=HOLDOUT.get(params.operation, 0.0))
             restored = result.image.transpose(1, 2, 0)
+            if guided:  # the generator's output is the pilot of a last Wiener pass over the tile
+                assert sigma is not None
+                pilot = torch.from_numpy(np.ascontiguousarray(result.image))[None]
+                filtered = dct_wiener(target, pilot, sigma, circular).clamp(0, 1)
+                restored = filtered[0].numpy().transpose(1, 2, 0)
             if mask is not None:  # keep every known pixel exactly as it was
                 known3 = (mask[np.ix_(rows, cols)] <= 0)[..., None]
                 restored = np.where(known3, piece, restored)

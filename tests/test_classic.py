@@ -1,0 +1,82 @@
+"""The classical DCT filters and the whiteness test that stops denoising."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from openpipeline.engine import classic
+from openpipeline.engine.dip import residual_correlation
+from tests.test_texture import noisy_version, pattern
+
+
+def as_tensor(image: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    return -10 * math.log10(float(((a.clamp(0, 1) - b) ** 2).mean()))
+
+
+def test_transforms_are_orthonormal():
+    """White noise stays white with the same σ in the DCT and the colour space."""
+    for n in (4, 8):
+        dct = classic.dct_matrix(n)
+        assert torch.allclose(dct @ dct.T, torch.eye(n), atol=1e-6)
+    for channels in (1, 3, 4):
+        matrix = classic.colour_matrix(channels)
+        assert torch.allclose(matrix @ matrix.T, torch.eye(channels), atol=1e-6)
+
+
+def test_two_passes_denoise_and_a_better_pilot_helps():
+    """Hard threshold < Wiener with it as pilot < Wiener with the clean image as pilot."""
+    clean = as_tensor(pattern(64))
+    noisy = as_tensor(noisy_version(pattern(64), 25, seed=4))
+    sigma = 25 / 255
+    hard = classic.dct_hard_threshold(noisy, sigma)
+    two_pass = classic.dct_denoise(noisy, sigma)
+    oracle = classic.dct_wiener(noisy, clean, sigma)
+    assert psnr(noisy, clean) + 6 < psnr(hard, clean) < psnr(two_pass, clean) < psnr(oracle, clean)
+
+
+def test_bands_give_the_same_result_as_one_pass(monkeypatch):
+    """Working in bands of rows (bounded memory) changes nothing."""
+    noisy = as_tensor(noisy_version(pattern(48), 20, seed=2))
+    whole = classic.dct_denoise(noisy, 20 / 255)
+    monkeypatch.setattr(classic, "BAND", 5)
+    banded = classic.dct_denoise(noisy, 20 / 255)
+    assert torch.allclose(whole, banded, atol=1e-5)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 4])
+def test_any_channel_count(channels):
+    """Grey, two-channel and RGBA images are filtered channel for channel."""
+    image = np.repeat(pattern(40)[..., :1], channels, axis=-1)
+    noisy = as_tensor(noisy_version(image, 20, seed=1))
+    out = classic.dct_denoise(noisy, 20 / 255)
+    assert out.shape == noisy.shape
+    assert psnr(out, as_tensor(image)) > psnr(noisy, as_tensor(image)) + 5
+
+
+def test_circular_mode_wraps_around():
+    """Seamless mode: filtering a rolled image equals rolling the filtered image."""
+    noisy = as_tensor(noisy_version(pattern(48, periodic=True), 20, seed=3))
+    out = classic.dct_denoise(noisy, 20 / 255, circular=True)
+    rolled = classic.dct_denoise(torch.roll(noisy, (17, 9), dims=(2, 3)), 20 / 255, circular=True)
+    assert torch.allclose(torch.roll(out, (17, 9), dims=(2, 3)), rolled, atol=1e-5)
+
+
+def test_residual_correlation_tells_structure_from_copied_noise():
+    """Structure left in a residual reads positive, white noise ~0, high-passed noise negative."""
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.randn((1, 3, 96, 96), generator=generator)
+    structure = as_tensor(pattern(96)) - 0.5
+    blurred = F.avg_pool2d(F.pad(noise, (1, 1, 1, 1), mode="reflect"), 3, stride=1)
+    assert residual_correlation(structure + 0.1 * noise) > 0.5
+    assert abs(residual_correlation(noise)) < 0.02
+    assert residual_correlation(noise - blurred) < -0.1
+    assert residual_correlation(torch.zeros((1, 3, 8, 8))) == 0.0
