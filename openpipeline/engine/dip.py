@@ -44,7 +44,6 @@ import torch.nn.functional as F
 from numpy.typing import NDArray
 from torch import nn
 
-from openpipeline.engine.classic import dct_denoise
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.progress import ProgressCallback, Reporter
 
@@ -56,6 +55,9 @@ WHITENESS_STOP = -0.015
 # Safety net for noise that is not white (no whiteness stop): stop when
 # MSE(averaged output, input) falls to this fraction of σ̂².
 STOP_FRACTION = 0.8
+# A loss over 5× the best so far is a collapse only above this MSE (a fit that was
+# near-perfect may wobble by more than 5× without anything going wrong).
+COLLAPSE_FLOOR = 1e-4
 # Fewest held-out pixels that make a usable validation set.
 MIN_HELD_OUT = 300
 
@@ -223,18 +225,17 @@ def lanczos_downsampler(factor: int, channels: int) -> Callable[[torch.Tensor], 
     return down
 
 
-def guided_input(noisy: torch.Tensor, sigma: float, config: NetConfig, seed: int,
-                 circular: bool = False) -> torch.Tensor:
-    """The generator input for guided denoising: a classical estimate of the image
-    (sliding-window DCT, :func:`openpipeline.engine.classic.dct_denoise`) plus noise
-    channels (the DeepRED idea: a classical estimate steers the prior, so the fit
-    reaches its best in a fraction of the iterations)."""
-    _, channels, height, width = noisy.shape
-    estimate = dct_denoise(noisy, sigma, circular)
+def guided_input(estimate: torch.Tensor, config: NetConfig, seed: int) -> torch.Tensor:
+    """The generator input for a guided fit: a classical estimate of the image plus
+    noise channels (the DeepRED idea: a classical estimate steers the prior, so the
+    fit reaches its best in a fraction of the iterations). The texture engine uses
+    :func:`openpipeline.engine.classic.dct_denoise` for denoising and
+    :func:`openpipeline.engine.classic.harmonic_fill` for inpainting."""
+    _, channels, height, width = estimate.shape
     extra = max(config.input_channels - channels, 0)
     generator = torch.Generator(device="cpu").manual_seed(seed + 7919)
     noise = torch.rand((1, extra, height, width), generator=generator) * config.input_scale
-    return torch.cat([estimate, noise.to(noisy.device)], dim=1)
+    return torch.cat([estimate, noise.to(estimate.device)], dim=1)
 
 
 # -- devices ----------------------------------------------------------------------------
@@ -408,32 +409,33 @@ def fit(
         optimiser.step()
         value = float(loss.detach())
         losses.append(value)
-        if iteration > 50 and value > 5 * best_loss:  # collapse: roll back, slow down
+        if iteration > 50 and value > 5 * best_loss and value > COLLAPSE_FLOOR:
+            # a collapse: roll back and slow down (the budget and progress checks below still run)
             net.load_state_dict(snapshot[0])
             optimiser.load_state_dict(snapshot[1])
             for group in optimiser.param_groups:
                 group["lr"] *= 0.5
-            continue
-        best_loss = min(best_loss, value)
-        if iteration % 100 == 0:
-            snapshot = (copy.deepcopy(net.state_dict()), copy.deepcopy(optimiser.state_dict()))
-        with torch.no_grad():
-            current = out.detach()
-            weight_sum = config.average * weight_sum + (1 - config.average)
-            if average is None:
-                average = current * (1 - config.average)
-            else:
-                average = config.average * average + (1 - config.average) * current
-            averaged = average / weight_sum
-            if record_every and clean is not None and iteration % record_every == 0:
-                mse = float(F.mse_loss(averaged, clean.to(device)))
-                fit_mse = float(F.mse_loss(averaged, target)) if operation == "denoise" else 0.0
-                curve.append((iteration, time.perf_counter() - start,
-                              -10 * math.log10(max(mse, 1e-12)), fit_mse))
-                peak = max(curve, key=lambda row: row[2])
-                if patience and iteration - peak[0] >= patience:
-                    stop_reason = "past the peak"
-                    break
+        else:
+            best_loss = min(best_loss, value)
+            if iteration % 100 == 0:
+                snapshot = (copy.deepcopy(net.state_dict()), copy.deepcopy(optimiser.state_dict()))
+            with torch.no_grad():
+                current = out.detach()
+                weight_sum = config.average * weight_sum + (1 - config.average)
+                if average is None:
+                    average = current * (1 - config.average)
+                else:
+                    average = config.average * average + (1 - config.average) * current
+                averaged = average / weight_sum
+                if record_every and clean is not None and iteration % record_every == 0:
+                    mse = float(F.mse_loss(averaged, clean.to(device)))
+                    fit_mse = float(F.mse_loss(averaged, target)) if operation == "denoise" else 0.0
+                    curve.append((iteration, time.perf_counter() - start,
+                                  -10 * math.log10(max(mse, 1e-12)), fit_mse))
+                    peak = max(curve, key=lambda row: row[2])
+                    if patience and iteration - peak[0] >= patience:
+                        stop_reason = "past the peak"
+                        break
         elapsed = time.perf_counter() - start
         gain = None
         if target_mse is not None and operation == "denoise":
@@ -444,6 +446,7 @@ def fit(
         if time_budget is not None and elapsed >= time_budget:
             stop_reason = "time budget"
             break
+        assert average is not None  # set by the first iteration, which cannot be a collapse
         if check_weight is not None:
             if iteration % 25 != 0:
                 continue

@@ -157,7 +157,7 @@ def restore(
     import torch
 
     from openpipeline.engine import dip
-    from openpipeline.engine.classic import dct_wiener
+    from openpipeline.engine.classic import dct_denoise, dct_wiener, harmonic_fill
 
     params.check()
     device = dip.pick_device(params.device)
@@ -214,17 +214,22 @@ def restore(
                 tile_guide = torch.from_numpy(np.ascontiguousarray(
                     guide[np.ix_(rows, cols)].transpose(2, 0, 1)))[None]
             circular = wrap and th == height and tw == width
-            guided = params.operation == "denoise" and not params.recipe
-            if guided:
+            if params.operation == "denoise" and not params.recipe:
                 assert sigma is not None
-                tile_guide = dip.guided_input(target, sigma, config, params.seed + index, circular)
+                estimate = dct_denoise(target, sigma, circular)
+                tile_guide = dip.guided_input(estimate, config, params.seed + index)
+            elif params.operation == "inpaint" and not params.recipe:
+                assert tile_mask is not None
+                estimate = harmonic_fill(target, tile_mask, circular=circular)
+                tile_guide = dip.guided_input(estimate, config, params.seed + index)
             result = dip.fit(target, config, operation=params.operation, mask=tile_mask,
                              factor=factor, sigma=sigma, guide=tile_guide, seed=params.seed + index,
                              time_budget=budget, max_iterations=params.max_iterations,
                              circular=circular, device=device, progress=tile_progress,
                              holdout=HOLDOUT.get(params.operation, 0.0))
             restored = result.image.transpose(1, 2, 0)
-            if guided:  # the generator's output is the pilot of a last Wiener pass over the tile
+            if params.operation == "denoise" and not params.recipe:
+                # the generator's output is the pilot of a last Wiener pass over the tile
                 assert sigma is not None
                 pilot = torch.from_numpy(np.ascontiguousarray(result.image))[None]
                 filtered = dct_wiener(target, pilot, sigma, circular).clamp(0, 1)
