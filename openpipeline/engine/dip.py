@@ -23,9 +23,9 @@ a power law ``L(t) = L∞ + A·t^−α`` fitted to the loss stops the fit when t
 predicted further gain is negligible. A time budget caps any run, and a loss that
 jumps (a collapse) rolls the network back to its last good state.
 
-For denoising, :mod:`openpipeline.engine.texture` feeds the generator a classical
-estimate (see :func:`guided_input`) and passes its output through a last Wiener
-filter (:mod:`openpipeline.engine.classic`).
+For denoising and inpainting, :mod:`openpipeline.engine.texture` feeds the
+generator a classical estimate (see :func:`guided_input`); denoising then passes
+its output through a last Wiener filter (:mod:`openpipeline.engine.classic`).
 """
 
 from __future__ import annotations

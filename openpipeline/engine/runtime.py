@@ -20,7 +20,7 @@ import numpy as np
 
 # Iterations our stopping rules typically take on 128-256 px tiles (measured by the
 # benchmark); the prediction is a planning figure, not a promise.
-TYPICAL_ITERATIONS = {"denoise": 1200, "inpaint": 2500, "upscale": 2000, "flash": 1500}
+TYPICAL_ITERATIONS = {"denoise": 500, "inpaint": 2500, "upscale": 2000, "flash": 1500}
 
 
 @dataclass(frozen=True)
