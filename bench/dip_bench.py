@@ -2,6 +2,9 @@
 
 Run: ``.venv/bin/python bench/dip_bench.py [--images astronaut,coffee,chelsea]
 [--sigmas 15,25,50] [--seeds 0,1,2] [--part denoise|inpaint|upscale|all]``.
+The full grid's baselines take about three hours of CPU here; to spread them over
+the cores, run ``--baseline-only --seeds N --json base_N.jsonl`` per seed in
+parallel, concatenate the files, then run with ``--baseline-cache``.
 
 Denoising, on the centre 128×128 crops of scikit-image's images with clipped
 Gaussian noise, one CPU thread each, in one run:
@@ -85,7 +88,7 @@ def main() -> None:
     parser.add_argument("--images", default="astronaut,coffee,chelsea")
     parser.add_argument("--sigmas", default="15,25,50")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--baseline-iterations", type=int, default=1500)
+    parser.add_argument("--baseline-iterations", type=int, default=3000)
     parser.add_argument("--part", default="denoise", choices=("denoise", "inpaint", "upscale", "all"))
     parser.add_argument("--json", help="append rows to this JSON-lines file")
     parser.add_argument("--budget", type=float, help="time budget (s) for inpainting and upscaling runs")
