@@ -284,3 +284,27 @@ def test_predict_calibrates_once_and_estimates_a_job(tmp_path):
     assert list((tmp_path / "cache" / "openpipeline").glob("dip-runtime-*.json"))
     large = run_cli("--json", "texture", "predict", str(tmp_path / "large.png"), "--threads", "1", env=env)
     assert json.loads(large.stdout)["seconds"] > 4 * json.loads(small.stdout)["seconds"] > 0
+
+
+def test_a_fit_that_keeps_collapsing_still_honours_its_time_budget(monkeypatch):
+    """Roll-backs after loss jumps go through the budget check (they used to skip it)."""
+    target = torch.full((1, 3, 8, 8), 0.25)
+
+    class Flaky(torch.nn.Module):
+        """Fits the target perfectly for 60 steps, then jumps away on every step."""
+
+        def __init__(self, *args, **kwargs):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+            self.calls = 0
+
+        def forward(self, x):
+            self.calls += 1
+            value = target if self.calls <= 60 else 1 - target
+            return value + 0 * self.weight
+
+    monkeypatch.setattr(dip, "SkipNet", Flaky)
+    result = dip.fit(target, dip.fast_config("denoise"), auto_stop=False, time_budget=0.5,
+                     max_iterations=200_000)
+    assert result.stop_reason == "time budget"
+    assert result.iterations < 200_000
