@@ -177,6 +177,7 @@ def restore(
     else:
         config = dip.fast_config(params.operation, factor)
     wrap = params.seamless
+    guided_denoise = params.operation == "denoise" and not params.recipe
     tile = params.tile
     ys = tile_starts(height, tile, params.overlap, wrap)
     xs = tile_starts(width, tile, params.overlap, wrap)
@@ -214,7 +215,7 @@ def restore(
                 tile_guide = torch.from_numpy(np.ascontiguousarray(
                     guide[np.ix_(rows, cols)].transpose(2, 0, 1)))[None]
             circular = wrap and th == height and tw == width
-            if params.operation == "denoise" and not params.recipe:
+            if guided_denoise:
                 assert sigma is not None
                 estimate = dct_denoise(target, sigma, circular)
                 tile_guide = dip.guided_input(estimate, config, params.seed + index)
@@ -228,7 +229,7 @@ def restore(
                              circular=circular, device=device, progress=tile_progress,
                              holdout=HOLDOUT.get(params.operation, 0.0))
             restored = result.image.transpose(1, 2, 0)
-            if params.operation == "denoise" and not params.recipe:
+            if guided_denoise:
                 # the generator's output is the pilot of a last Wiener pass over the tile
                 assert sigma is not None
                 pilot = torch.from_numpy(np.ascontiguousarray(result.image))[None]
