@@ -36,8 +36,9 @@ import time
 import numpy as np
 import torch
 
-from openpipeline.engine import dip
 from openpipeline.engine.texture import RestoreParams, restore
+from openpipeline.engine.texture.fitting import fit
+from openpipeline.engine.texture.network import RECIPE, lanczos_downsampler
 
 
 def crop(name: str) -> np.ndarray:
@@ -62,7 +63,7 @@ def baseline(noisy: np.ndarray, clean: np.ndarray, seed: int, max_iterations: in
 
     It stops 300 iterations after its averaged PSNR stopped improving.
     """
-    result = dip.fit(tensor(noisy), dip.RECIPE, seed=seed, max_iterations=max_iterations,
+    result = fit(tensor(noisy), RECIPE, seed=seed, max_iterations=max_iterations,
                      auto_stop=False, clean=tensor(clean), record_every=25, patience=300)
     best = (-math.inf, 0.0, 0)
     for iteration, seconds, value, _ in result.stats["curve"]:
@@ -80,7 +81,7 @@ def recipe_rate(noisy: np.ndarray, seed: int) -> float:
     def stamp(progress) -> None:
         stamps[progress.values["iteration"]] = time.perf_counter()
 
-    dip.fit(tensor(noisy), dip.RECIPE, seed=seed, max_iterations=30, auto_stop=False, progress=stamp)
+    fit(tensor(noisy), RECIPE, seed=seed, max_iterations=30, auto_stop=False, progress=stamp)
     return (stamps[30] - stamps[10]) / 20
 
 
@@ -197,7 +198,7 @@ def main() -> None:
         print("|---|---|---|---|---|---|---|")
         for name in images:
             clean = crop(name)
-            low = dip.lanczos_downsampler(4, 3)(tensor(clean))[0].numpy().transpose(1, 2, 0)
+            low = lanczos_downsampler(4, 3)(tensor(clean))[0].numpy().transpose(1, 2, 0)
             low = np.clip(low, 0, 1).astype(np.float32)
             start = time.perf_counter()
             ours = restore(low, RestoreParams(operation="upscale", factor=4, threads=1,

@@ -24,11 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from openpipeline.engine import metrics
-from openpipeline.engine.images import DensityMap, Image
-from openpipeline.engine.mesh import Mesh
-from openpipeline.engine.primitives import icosphere, torus
-from openpipeline.engine.scatter import ScatterParams, scatter
+from openpipeline.engine.images import Image
+from openpipeline.engine.scatter import DensityMap, Mesh, ScatterParams, quality, scatter
+from openpipeline.engine.scatter.primitives import icosphere, torus
 
 
 def ten_to_one_map(width: int = 512, height: int = 256) -> DensityMap:
@@ -80,7 +78,7 @@ def main() -> None:
                          ("poisson disk (pcu)", lambda m=mesh, n=count: run_pcu(m, n, "poisson"))]
             for method, run in runs:
                 points, seconds = run()
-                figures = metrics.quality(mesh, points, samples=args.samples)
+                figures = quality.quality(mesh, points, samples=args.samples)
                 row = {"mesh": mesh_name, "count": count, "method": method, "points": len(points),
                        "seconds": seconds, **figures}
                 rows.append(row)
@@ -97,7 +95,7 @@ def main() -> None:
         result = scatter(ring, ScatterParams(count=count, seed=args.seed), density)
         seconds = time.perf_counter() - start
         assert result.uvs is not None
-        fit = metrics.density_fit(result.positions, density.lookup(result.uvs))
+        fit = quality.density_fit(result.positions, density.lookup(result.uvs))
         rows.append({"mesh": "torus", "count": count, "method": "batch-ng density", "seconds": seconds,
                      **fit})
         print(f"| batch-ng (ours) | {count} | {seconds:.2f} | {fit['slope']:.3f} | "

@@ -101,11 +101,10 @@ def scatter_demo(folder: Path) -> list[str]:
     """Scatter points over a ground plane by a density map; write the files and a picture."""
     import numpy as np
 
-    from openpipeline.engine import scatter_io
-    from openpipeline.engine.images import DensityMap, read_image, write_image
-    from openpipeline.engine.preview import top_view
-    from openpipeline.engine.primitives import plane
-    from openpipeline.engine.scatter import ScatterParams, scatter
+    from openpipeline.engine.images import read_image, write_image
+    from openpipeline.engine.scatter import DensityMap, ScatterParams, scatter, write_points
+    from openpipeline.engine.scatter.preview import top_view
+    from openpipeline.engine.scatter.primitives import plane
 
     folder.mkdir(parents=True, exist_ok=True)
     size = 256
@@ -122,7 +121,7 @@ def scatter_demo(folder: Path) -> list[str]:
     lines = [f"scattered {result.count} points on a ground plane by {density_path.name} "
              f"in {result.stats['seconds']:.1f} s"]
     for name in ("meadow_points.npz", "meadow_points.usda"):
-        scatter_io.write(result, folder / name)
+        write_points(result, folder / name)
         lines.append(f"wrote {name}")
     picture = folder / "meadow_scatter.png"
     write_image(picture, top_view(result.positions, 512, density, result.uvs), "uint8")

@@ -9,8 +9,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from openpipeline.engine import classic
-from openpipeline.engine.dip import residual_correlation
+from openpipeline.engine.texture import dct_filters
+from openpipeline.engine.texture.fitting import residual_correlation
+from openpipeline.engine.texture.harmonic_fill import harmonic_fill
 from tests.test_texture import noisy_version, pattern
 
 
@@ -25,10 +26,10 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 def test_transforms_are_orthonormal():
     """White noise stays white with the same σ in the DCT and the colour space."""
     for n in (4, 8):
-        dct = classic.dct_matrix(n)
+        dct = dct_filters.dct_matrix(n)
         assert torch.allclose(dct @ dct.T, torch.eye(n), atol=1e-6)
     for channels in (1, 3, 4):
-        matrix = classic.colour_matrix(channels)
+        matrix = dct_filters.colour_matrix(channels)
         assert torch.allclose(matrix @ matrix.T, torch.eye(channels), atol=1e-6)
 
 
@@ -37,18 +38,18 @@ def test_two_passes_denoise_and_a_better_pilot_helps():
     clean = as_tensor(pattern(64))
     noisy = as_tensor(noisy_version(pattern(64), 25, seed=4))
     sigma = 25 / 255
-    hard = classic.dct_hard_threshold(noisy, sigma)
-    two_pass = classic.dct_denoise(noisy, sigma)
-    oracle = classic.dct_wiener(noisy, clean, sigma)
+    hard = dct_filters.dct_hard_threshold(noisy, sigma)
+    two_pass = dct_filters.dct_denoise(noisy, sigma)
+    oracle = dct_filters.dct_wiener(noisy, clean, sigma)
     assert psnr(noisy, clean) + 6 < psnr(hard, clean) < psnr(two_pass, clean) < psnr(oracle, clean)
 
 
 def test_bands_give_the_same_result_as_one_pass(monkeypatch):
     """Working in bands of rows (bounded memory) changes nothing."""
     noisy = as_tensor(noisy_version(pattern(48), 20, seed=2))
-    whole = classic.dct_denoise(noisy, 20 / 255)
-    monkeypatch.setattr(classic, "BAND", 5)
-    banded = classic.dct_denoise(noisy, 20 / 255)
+    whole = dct_filters.dct_denoise(noisy, 20 / 255)
+    monkeypatch.setattr(dct_filters, "BAND", 5)
+    banded = dct_filters.dct_denoise(noisy, 20 / 255)
     assert torch.allclose(whole, banded, atol=1e-5)
 
 
@@ -57,7 +58,7 @@ def test_any_channel_count(channels):
     """Grey, two-channel and RGBA images are filtered channel for channel."""
     image = np.repeat(pattern(40)[..., :1], channels, axis=-1)
     noisy = as_tensor(noisy_version(image, 20, seed=1))
-    out = classic.dct_denoise(noisy, 20 / 255)
+    out = dct_filters.dct_denoise(noisy, 20 / 255)
     assert out.shape == noisy.shape
     assert psnr(out, as_tensor(image)) > psnr(noisy, as_tensor(image)) + 5
 
@@ -65,8 +66,8 @@ def test_any_channel_count(channels):
 def test_circular_mode_wraps_around():
     """Seamless mode: filtering a rolled image equals rolling the filtered image."""
     noisy = as_tensor(noisy_version(pattern(48, periodic=True), 20, seed=3))
-    out = classic.dct_denoise(noisy, 20 / 255, circular=True)
-    rolled = classic.dct_denoise(torch.roll(noisy, (17, 9), dims=(2, 3)), 20 / 255, circular=True)
+    out = dct_filters.dct_denoise(noisy, 20 / 255, circular=True)
+    rolled = dct_filters.dct_denoise(torch.roll(noisy, (17, 9), dims=(2, 3)), 20 / 255, circular=True)
     assert torch.allclose(torch.roll(out, (17, 9), dims=(2, 3)), rolled, atol=1e-5)
 
 
@@ -88,8 +89,8 @@ def test_harmonic_fill_keeps_known_pixels_and_fills_holes_smoothly():
     known = torch.ones((1, 1, 64, 64))
     known[..., 20:40, 8:56] = 0
     known[..., ::3, ::2] = 0  # and scattered missing pixels
-    filled = classic.harmonic_fill(clean * known, known)
+    filled = harmonic_fill(clean * known, known)
     assert torch.equal(filled[known.expand_as(filled) > 0], clean[known.expand_as(clean) > 0])
     holes = known.expand_as(clean) == 0
     assert (filled - clean)[holes].abs().mean() < 0.1 * clean[holes].abs().mean()
-    assert torch.isfinite(classic.harmonic_fill(clean, torch.zeros_like(known))).all()
+    assert torch.isfinite(harmonic_fill(clean, torch.zeros_like(known))).all()

@@ -8,12 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from openpipeline.engine import metrics, scatter_io
 from openpipeline.engine.errors import Cancelled, EngineInputError
-from openpipeline.engine.images import DensityMap, Image, read_image, write_image
-from openpipeline.engine.mesh import Mesh, check_mesh, load_mesh, triangulate
-from openpipeline.engine.primitives import icosphere, plane, torus
-from openpipeline.engine.scatter import ScatterParams, scatter, tangent_voronoi
+from openpipeline.engine.images import Image, read_image, write_image
+from openpipeline.engine.scatter import quality, writers
+from openpipeline.engine.scatter.density import DensityMap
+from openpipeline.engine.scatter.distribute import ScatterParams, scatter, tangent_voronoi
+from openpipeline.engine.scatter.mesh import Mesh, check_mesh, load_mesh, triangulate
+from openpipeline.engine.scatter.primitives import icosphere, plane, torus
 
 
 @pytest.fixture(scope="module")
@@ -25,11 +26,11 @@ def test_batch_ng_is_even_and_exact_on_a_torus(ring):
     """2,000 points: exact count, NQE within 3 % of the hexagonal optimum, no clumps."""
     result = scatter(ring, ScatterParams(count=2000, seed=1))
     assert result.count == 2000 and len(np.unique(result.ids)) == 2000
-    figures = metrics.quality(ring, result.positions, samples=300_000)
+    figures = quality.quality(ring, result.positions, samples=300_000)
     assert figures["nqe"] < 1.03
     assert figures["min_nn"] > 0.65
-    random_points = metrics.uniform_samples(ring, 2000, seed=3)[0]
-    assert metrics.quality(ring, random_points, samples=300_000)["nqe"] > 1.8
+    random_points = quality.uniform_samples(ring, 2000, seed=3)[0]
+    assert quality.quality(ring, random_points, samples=300_000)["nqe"] > 1.8
 
 
 def test_points_lie_on_the_surface_with_consistent_face_and_barycentrics(ring):
@@ -68,8 +69,8 @@ def test_density_map_is_followed(tmp_path):
     result = scatter(ground, ScatterParams(count=4000, seed=3), density)
     target = density.lookup(result.uvs)
     inner = (np.abs(result.positions[:, 0]) < 0.8) & (np.abs(result.positions[:, 2]) < 0.8)
-    fit = metrics.density_fit(result.positions, target)
-    fit_inner = metrics.density_fit(result.positions[inner], target[inner])
+    fit = quality.density_fit(result.positions, target)
+    fit_inner = quality.density_fit(result.positions[inner], target[inner])
     assert abs(fit_inner["slope"] - 1) < 0.15 and fit["correlation"] > 0.9
 
 
@@ -91,12 +92,12 @@ def test_other_methods_give_exact_counts_and_a_graph(ring, method):
     assert result.count == 300
     assert result.edges is not None and len(result.edges) > 300
     assert result.edges.max() < 300
-    assert metrics.quality(ring, result.positions, samples=100_000)["nqe"] < 1.6
+    assert quality.quality(ring, result.positions, samples=100_000)["nqe"] < 1.6
 
 
 def test_spacing_sets_the_count(ring):
     """A hexagonal spacing gives area / (√3/2 · d²) points."""
-    area = metrics.face_areas(ring.vertices, ring.faces).sum()
+    area = quality.face_areas(ring.vertices, ring.faces).sum()
     result = scatter(ring, ScatterParams(spacing=0.1, seed=0))
     assert result.count == round(area / (math.sqrt(3) / 2 * 0.01))
 
@@ -125,10 +126,10 @@ def test_progress_is_reported_and_cancel_stops(ring):
 def test_writers_produce_the_same_fields(ring, tmp_path):
     """npz, json and USD hold the same arrays; the USD file opens with usd-core."""
     result = scatter(ring, ScatterParams(count=200, seed=4))
-    scatter_io.write(result, tmp_path / "p.npz")
-    scatter_io.write(result, tmp_path / "p.json")
-    scatter_io.write(result, tmp_path / "p.usda")
-    scatter_io.write(result, tmp_path / "p.usd")
+    writers.write(result, tmp_path / "p.npz")
+    writers.write(result, tmp_path / "p.json")
+    writers.write(result, tmp_path / "p.usda")
+    writers.write(result, tmp_path / "p.usd")
     with np.load(tmp_path / "p.npz") as data:
         assert set(data.files) == {"positions", "normals", "face_ids", "barycentrics", "uvs", "ids",
                                    "edges"}
@@ -147,7 +148,7 @@ def test_writers_produce_the_same_fields(ring, tmp_path):
         assert len(instancer.GetProtoIndicesAttr().Get()) == 200
         assert len(instancer.GetOrientationsAttr().Get()) == 200
         assert list(instancer.GetIdsAttr().Get()) == list(range(200))
-    q = scatter_io.orientations(result.normals)
+    q = writers.orientations(result.normals)
     w, v = q[:, :1], q[:, 1:]
     up = np.array([0.0, 1.0, 0.0])
     turned = up + 2 * w * np.cross(v, up) + 2 * np.cross(v, np.cross(v, up))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from openpipeline.engine.images import write_image
-from openpipeline.engine.primitives import icosphere, torus
+from openpipeline.engine.scatter.primitives import icosphere, torus
 from tests.conftest import run_cli
 
 

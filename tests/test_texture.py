@@ -9,18 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from openpipeline.engine import dip
+from openpipeline.engine import devices
 from openpipeline.engine.errors import Cancelled, EngineInputError
-from openpipeline.engine.noise import estimate_sigma
-from openpipeline.engine.runtime import RuntimeModel, fit_power_law
-from openpipeline.engine.texture import (
-    RestoreParams,
-    feather,
-    renormalise_normals,
-    restore,
-    tile_starts,
-    udim_paths,
-)
+from openpipeline.engine.texture import fitting, network
+from openpipeline.engine.texture.duration_model import RuntimeModel, fit_power_law
+from openpipeline.engine.texture.noise_level import estimate_sigma
+from openpipeline.engine.texture.restore import RestoreParams, renormalise_normals, restore
+from openpipeline.engine.texture.tiles import feather, tile_starts
+from openpipeline.engine.texture.udim import udim_paths
 from tests.conftest import run_cli
 
 
@@ -48,8 +44,8 @@ def noisy_version(clean, sigma=25, seed=0):
 
 def test_the_recipe_network_has_the_published_size():
     """Our implementation of the published skip net has its 2.22 M parameters."""
-    assert dip.parameter_count(dip.SkipNet(dip.RECIPE, 3)) == 2_217_831
-    assert dip.parameter_count(dip.SkipNet(dip.fast_config("denoise"), 3)) < 200_000
+    assert network.parameter_count(network.SkipNet(network.RECIPE, 3)) == 2_217_831
+    assert network.parameter_count(network.SkipNet(network.fast_config("denoise"), 3)) < 200_000
 
 
 def test_noise_level_is_estimated():
@@ -253,11 +249,11 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, command, expected):
 
 def test_device_choice():
     """auto picks the CPU here; asking for CUDA without one is a clear error."""
-    assert dip.pick_device("auto").type in ("cpu", "cuda", "mps")
+    assert devices.pick_device("auto").type in ("cpu", "cuda", "mps")
     if not torch.cuda.is_available():
         with pytest.raises(EngineInputError, match="no CUDA"):
-            dip.pick_device("cuda")
-    assert dip.pick_threads(3) == 3 and dip.pick_threads() >= 1
+            devices.pick_device("cuda")
+    assert devices.pick_threads(3) == 3 and devices.pick_threads() >= 1
 
 
 def test_flash_no_flash_uses_the_flash_photo_as_input(tmp_path):
@@ -303,8 +299,8 @@ def test_a_fit_that_keeps_collapsing_still_honours_its_time_budget(monkeypatch):
             value = target if self.calls <= 60 else 1 - target
             return value + 0 * self.weight
 
-    monkeypatch.setattr(dip, "SkipNet", Flaky)
-    result = dip.fit(target, dip.fast_config("denoise"), auto_stop=False, time_budget=0.5,
+    monkeypatch.setattr(fitting, "SkipNet", Flaky)
+    result = fitting.fit(target, network.fast_config("denoise"), auto_stop=False, time_budget=0.5,
                      max_iterations=200_000)
     assert result.stop_reason == "time budget"
     assert result.iterations < 200_000

@@ -1,10 +1,10 @@
 """Safe file operations for shared storage (NFS, SMB, local disks).
 
-Every file is written to a hidden temporary name in its own folder, flushed and
-``fsync``-ed, then renamed into place, so a crash leaves the old file or the new
-one, never half of one. Exclusive creation (for version claims and locks) uses
-``O_CREAT | O_EXCL``, or a hard link of a complete temporary file where the
-content must appear at once.
+Every file is written through :mod:`openpipeline.atomic` (a hidden temporary name in
+its own folder, flushed and ``fsync``-ed, then renamed into place), so a crash
+leaves the old file or the new one, never half of one. Exclusive creation (for
+version claims and locks) uses ``O_CREAT | O_EXCL``, or a hard link of a complete
+temporary file where the content must appear at once.
 
 Fault injection: when the environment variable ``OPENPIPELINE_FAULT`` names a
 checkpoint, the process kills itself with ``SIGKILL`` when it reaches it. The
@@ -18,14 +18,25 @@ import json
 import os
 import shutil
 import signal
-import uuid
 from pathlib import Path
 from typing import Any
 
+from openpipeline.atomic import (
+    fsync_path,
+    is_temp_name,
+    publish,
+    temp_path_for,
+    unlink_quietly,
+    write_all,
+    write_bytes,
+)
 from openpipeline.core.errors import OpenPipelineError
 
+__all__ = ["atomic_copy", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "checkpoint",
+           "copy_to_temp", "create_exclusive", "dump_json", "is_temp_name", "move_if_present",
+           "pid_alive", "read_json", "temp_path_for", "unlink_quietly"]
+
 FAULT_ENV = "OPENPIPELINE_FAULT"
-TEMP_MARK = ".tmp-"
 
 
 def checkpoint(name: str) -> None:
@@ -37,45 +48,17 @@ def checkpoint(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def temp_path_for(path: Path) -> Path:
-    """A hidden temporary name in the same folder as ``path``."""
-    return path.with_name(f".{path.name}{TEMP_MARK}{uuid.uuid4().hex[:12]}")
-
-
-def is_temp_name(name: str) -> bool:
-    """True for names made by :func:`temp_path_for`."""
-    return name.startswith(".") and TEMP_MARK in name
-
-
-def _write_fd(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]
-    os.fsync(fd)
-
-
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file and a rename.
 
     Cost: one file create, one fsync, one rename.
     """
-    tmp = temp_path_for(path)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    try:
-        _write_fd(fd, data)
-    finally:
-        os.close(fd)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        unlink_quietly(tmp)
-        raise
+    write_bytes(path, data)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
     """Write UTF-8 text atomically (see :func:`atomic_write_bytes`)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    write_bytes(path, text.encode("utf-8"))
 
 
 def dump_json(data: Any) -> bytes:
@@ -85,7 +68,7 @@ def dump_json(data: Any) -> bytes:
 
 def atomic_write_json(path: Path, data: Any) -> None:
     """Write a JSON record atomically."""
-    atomic_write_bytes(path, dump_json(data))
+    write_bytes(path, dump_json(data))
 
 
 def read_json(path: Path) -> Any:
@@ -121,7 +104,7 @@ def create_exclusive(path: Path, data: bytes = b"") -> bool:
     tmp = temp_path_for(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        _write_fd(fd, data)
+        write_all(fd, data)
     finally:
         os.close(fd)
     try:
@@ -137,7 +120,7 @@ def create_exclusive(path: Path, data: bytes = b"") -> bool:
         except FileExistsError:
             return False
         try:
-            _write_fd(fd, data)
+            write_all(fd, data)
         finally:
             os.close(fd)
         return True
@@ -154,8 +137,7 @@ def copy_to_temp(source: Path, destination: Path) -> Path:
     tmp = temp_path_for(destination)
     try:
         shutil.copyfile(source, tmp)  # sendfile/copy_file_range where the OS has them
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
+        fsync_path(tmp)
     except BaseException:
         unlink_quietly(tmp)
         raise
@@ -164,12 +146,8 @@ def copy_to_temp(source: Path, destination: Path) -> Path:
 
 def atomic_copy(source: Path, destination: Path) -> None:
     """Copy a file so that ``destination`` is never seen half-written."""
-    tmp = copy_to_temp(source, destination)
-    try:
-        os.replace(tmp, destination)
-    except BaseException:
-        unlink_quietly(tmp)
-        raise
+    with publish(destination) as tmp:
+        shutil.copyfile(source, tmp)  # sendfile/copy_file_range where the OS has them
 
 
 def move_if_present(source: Path, destination: Path) -> bool:
@@ -187,14 +165,6 @@ def move_if_present(source: Path, destination: Path) -> bool:
     destination.parent.mkdir(parents=True, exist_ok=True)
     os.rename(source, destination)
     return True
-
-
-def unlink_quietly(path: Path) -> None:
-    """Remove a file that may already be gone."""
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def pid_alive(pid: int) -> bool:

@@ -1,6 +1,14 @@
-"""Compute engine (Deep Image Prior textures, neural-gas scattering).
+"""Compute engine: two products and what they share.
 
-numpy/torch only: never imports the pipeline core, Maya or Qt. The engines land
-with their own issues; this package exists now so the layer contracts in
-pyproject.toml guard it from the first line written here.
+- :mod:`.texture`: texture restoration with Deep Image Prior (denoise, inpaint,
+  upscale, flash/no-flash), its classical guides, noise estimation and duration model.
+- :mod:`.scatter`: points spread over meshes by neural gas, evenly or by density,
+  with an exact polish, quality metrics and writers.
+
+Shared by both, here: :mod:`.images` (image files), :mod:`.progress` (progress and
+cancellation), :mod:`.errors`, :mod:`.devices` (CUDA / MPS / CPU and threads); files
+are published through :mod:`openpipeline.atomic`.
+
+numpy/torch only: never imports the pipeline core, Maya or Qt; the two products do
+not import each other (import-linter contracts in pyproject.toml).
 """

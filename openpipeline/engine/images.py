@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from openpipeline.atomic import publish
 from openpipeline.engine.errors import EngineInputError
 
 
@@ -100,7 +100,7 @@ def write_image(
     channel_names: list[str] | tuple[str, ...] | None = None,
     alpha_channel: int = -1,
 ) -> None:
-    """Write an image atomically: a temporary name in the same folder, then a rename.
+    """Write an image atomically (see :func:`openpipeline.atomic.publish`).
 
     Args:
         dtype: the file's pixel type ("uint8", "uint16", "half", "float").
@@ -112,65 +112,17 @@ def write_image(
     array = np.ascontiguousarray(pixels, dtype=np.float32)
     if array.ndim == 2:
         array = array[..., None]
-    tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
     spec = oiio.ImageSpec(array.shape[1], array.shape[0], array.shape[2], dtype)
     if channel_names:
         spec.channelnames = tuple(channel_names)
     spec.alpha_channel = alpha_channel
-    out = oiio.ImageOutput.create(str(tmp))
-    if out is None:
-        reason = oiio.geterror().strip() or "unknown format"
-        raise EngineInputError(f"Cannot write image '{path.name}' ({reason}).")
-    try:
+    with publish(path) as tmp:
+        out = oiio.ImageOutput.create(str(tmp))
+        if out is None:
+            reason = oiio.geterror().strip() or "unknown format"
+            raise EngineInputError(f"Cannot write image '{path.name}' ({reason}).")
         try:
             if not out.open(str(tmp), spec) or not out.write_image(array):
                 raise EngineInputError(f"Cannot write image '{path.name}' ({out.geterror()}).")
         finally:
             out.close()
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
-
-
-class DensityMap:
-    """A density texture looked up through UVs (bilinear, wrapping like a tiling texture)."""
-
-    def __init__(self, image: Image, channel: str | int | None = None) -> None:
-        pixels = image.pixels
-        if channel is None:
-            index = 0 if pixels.shape[2] < 3 else None
-        elif isinstance(channel, int) or str(channel).isdigit():
-            index = int(channel)
-        elif channel in image.channel_names:
-            index = image.channel_names.index(channel)
-        else:
-            raise EngineInputError(
-                f"Density channel '{channel}' is not in the image (it has "
-                f"{', '.join(image.channel_names)})."
-            )
-        if index is None:
-            values = pixels[..., :3].mean(axis=2)  # luminance-like average of RGB
-        else:
-            if not 0 <= index < pixels.shape[2]:
-                raise EngineInputError(f"Density channel {index} is not in the image.")
-            values = pixels[..., index]
-        if not np.isfinite(values).all() or (values < 0).any():
-            raise EngineInputError("The density map has negative or non-finite values.")
-        self.values = values.astype(np.float64)
-
-    def lookup(self, uv: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Bilinear density at UVs (u to the right, v up; wrapped to 0..1)."""
-        h, w = self.values.shape
-        x = (uv[:, 0] % 1.0) * w - 0.5
-        y = (1.0 - (uv[:, 1] % 1.0)) * h - 0.5
-        x0 = np.floor(x).astype(np.int64)
-        y0 = np.floor(y).astype(np.int64)
-        fx, fy = x - x0, y - y0
-        x0m, x1m = x0 % w, (x0 + 1) % w
-        y0m, y1m = np.clip(y0, 0, h - 1), np.clip(y0 + 1, 0, h - 1)
-        v = self.values
-        top = v[y0m, x0m] * (1 - fx) + v[y0m, x1m] * fx
-        bottom = v[y1m, x0m] * (1 - fx) + v[y1m, x1m] * fx
-        return np.asarray(top * (1 - fy) + bottom * fy, dtype=np.float64)

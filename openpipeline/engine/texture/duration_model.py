@@ -17,6 +17,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from openpipeline.atomic import write_bytes
+from openpipeline.engine.texture.fitting import fit
+from openpipeline.engine.texture.network import fast_config
+from openpipeline.engine.texture.tiles import tile_starts
 
 # Iterations our stopping rules typically take on 128-256 px tiles (measured by the
 # benchmark); the prediction is a planning figure, not a promise.
@@ -39,8 +45,6 @@ class RuntimeModel:
     def predict(self, width: int, height: int, operation: str = "denoise", factor: int = 1,
                 tile: int = 512, overlap: int = 32, iterations: int | None = None) -> float:
         """Predicted seconds for a whole image processed in tiles."""
-        from openpipeline.engine.texture import tile_starts
-
         count = iterations or TYPICAL_ITERATIONS[operation]
         tiles_y = len(tile_starts(height, tile, overlap, False))
         tiles_x = len(tile_starts(width, tile, overlap, False))
@@ -59,18 +63,14 @@ def fit_power_law(samples: list[tuple[float, float]]) -> tuple[float, float]:
 def calibrate(device: str = "cpu", threads: int = 1, operation: str = "denoise",
               sizes: tuple[int, ...] = (48, 96, 160), iterations: int = 6) -> RuntimeModel:
     """Time a few iterations at a few sizes and fit the power law (a few seconds)."""
-    import torch
-
-    from openpipeline.engine import dip
-
     torch.set_num_threads(threads)
-    config = dip.fast_config(operation)
+    config = fast_config(operation)
     samples = []
     for size in sizes:
         image = torch.rand(1, 3, size, size)
-        dip.fit(image, config, max_iterations=2, auto_stop=False, device=torch.device(device))
+        fit(image, config, max_iterations=2, auto_stop=False, device=torch.device(device))
         start = time.perf_counter()
-        dip.fit(image, config, max_iterations=iterations, auto_stop=False, device=torch.device(device))
+        fit(image, config, max_iterations=iterations, auto_stop=False, device=torch.device(device))
         samples.append((size * size / 1e6, (time.perf_counter() - start) / iterations))
     a, b = fit_power_law(samples)
     return RuntimeModel(device, threads, operation, a, b)
@@ -91,9 +91,7 @@ def load_or_calibrate(device: str, threads: int, operation: str) -> RuntimeModel
     model = calibrate(device, threads, operation)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-        tmp.write_text(json.dumps(asdict(model)), encoding="utf-8")
-        os.replace(tmp, path)
+        write_bytes(path, json.dumps(asdict(model)).encode("utf-8"))
     except OSError:
         pass  # a read-only home still gets a prediction
     return model

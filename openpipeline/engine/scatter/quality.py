@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial import cKDTree
 
-from openpipeline.engine.mesh import FloatArray, IntArray, Mesh, face_areas
+from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Mesh, face_areas
 
 HEX_NQE = 5 / (18 * math.sqrt(3))
 

@@ -13,27 +13,38 @@ processed as one job.
 
 from __future__ import annotations
 
-import glob
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from numpy.typing import NDArray
 
+from openpipeline.engine.devices import pick_device, pick_threads
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.images import read_image, write_image
-from openpipeline.engine.noise import estimate_sigma
 from openpipeline.engine.progress import Progress, ProgressCallback, Reporter
+from openpipeline.engine.texture.dct_filters import dct_denoise, dct_wiener
+from openpipeline.engine.texture.fitting import OPERATIONS, fit
+from openpipeline.engine.texture.harmonic_fill import harmonic_fill
+from openpipeline.engine.texture.network import (
+    RECIPE,
+    RECIPE_INPAINT,
+    RECIPE_UPSCALE,
+    fast_config,
+    guided_input,
+)
+from openpipeline.engine.texture.noise_level import estimate_sigma
+from openpipeline.engine.texture.tiles import feather, tile_starts
+from openpipeline.engine.texture.udim import UDIM_TOKEN, output_for, udim_paths
 
 FACTORS = (2, 4, 8)
-# Fraction of pixels held out as a validation set, by operation (see dip.fit). Denoising
+# Fraction of pixels held out as a validation set, by operation (see fitting.fit). Denoising
 # stops on the noise level instead: on noisy pixels the held-out error is too flat.
 HOLDOUT = {"inpaint": 0.05, "upscale": 0.05, "flash": 0.05}
-UDIM_TOKEN = "<UDIM>"
 
 
 @dataclass(frozen=True)
@@ -60,8 +71,6 @@ class RestoreParams:
     recipe: bool = False  # the published configuration instead of ours
 
     def check(self) -> None:
-        from openpipeline.engine.dip import OPERATIONS
-
         if self.operation not in OPERATIONS:
             raise EngineInputError(f"Operation '{self.operation}' is not known; use {', '.join(OPERATIONS)}.")
         if self.operation == "upscale" and self.factor not in FACTORS:
@@ -109,33 +118,6 @@ def renormalise_normals(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
     return out
 
 
-# -- tiling ---------------------------------------------------------------------------
-def tile_starts(length: int, tile: int, overlap: int, wrap: bool) -> list[int]:
-    """Start offsets covering ``length`` (wrapping tiles may run past the end)."""
-    if length <= tile:
-        return [0]
-    step = tile - overlap
-    if wrap:
-        return list(range(0, length, step))
-    starts = list(range(0, length - tile + 1, step))
-    if starts[-1] + tile < length:
-        starts.append(length - tile)
-    return starts
-
-
-def feather(size_y: int, size_x: int, overlap: int) -> NDArray[np.float32]:
-    """Blending weights: 1 inside, linear ramps over the overlap at every edge."""
-    def ramp(n: int) -> NDArray[np.float32]:
-        if overlap == 0 or n <= 2 * overlap:
-            return np.ones(n, np.float32)
-        r = np.ones(n, np.float32)
-        edge = (np.arange(overlap, dtype=np.float32) + 0.5) / overlap
-        r[:overlap] = edge
-        r[-overlap:] = edge[::-1]
-        return r
-    return np.outer(ramp(size_y), ramp(size_x)).astype(np.float32)
-
-
 def restore(
     image: NDArray[np.float32],
     params: RestoreParams,
@@ -154,14 +136,9 @@ def restore(
         The restored (H·f, W·f, C) image and statistics (iterations, seconds, stop
         reasons, the σ used).
     """
-    import torch
-
-    from openpipeline.engine import dip
-    from openpipeline.engine.classic import dct_denoise, dct_wiener, harmonic_fill
-
     params.check()
-    device = dip.pick_device(params.device)
-    threads = dip.pick_threads(params.threads)
+    device = pick_device(params.device)
+    threads = pick_threads(params.threads)
     if device.type == "cpu":
         torch.set_num_threads(threads)
     factor = params.factor if params.operation == "upscale" else 1
@@ -172,10 +149,10 @@ def restore(
         if sigma <= 0:
             raise EngineInputError("The image shows no noise to remove (estimated σ is 0).")
     if params.recipe:
-        config = {"denoise": dip.RECIPE, "inpaint": dip.RECIPE_INPAINT, "flash": dip.RECIPE}.get(
-            params.operation) or dip.RECIPE_UPSCALE[factor]
+        config = {"denoise": RECIPE, "inpaint": RECIPE_INPAINT, "flash": RECIPE}.get(
+            params.operation) or RECIPE_UPSCALE[factor]
     else:
-        config = dip.fast_config(params.operation, factor)
+        config = fast_config(params.operation, factor)
     wrap = params.seamless
     guided_denoise = params.operation == "denoise" and not params.recipe
     tile = params.tile
@@ -218,12 +195,12 @@ def restore(
             if guided_denoise:
                 assert sigma is not None
                 estimate = dct_denoise(target, sigma, circular)
-                tile_guide = dip.guided_input(estimate, config, params.seed + index)
+                tile_guide = guided_input(estimate, config, params.seed + index)
             elif params.operation == "inpaint" and not params.recipe:
                 assert tile_mask is not None
                 estimate = harmonic_fill(target, tile_mask, circular=circular)
-                tile_guide = dip.guided_input(estimate, config, params.seed + index)
-            result = dip.fit(target, config, operation=params.operation, mask=tile_mask,
+                tile_guide = guided_input(estimate, config, params.seed + index)
+            result = fit(target, config, operation=params.operation, mask=tile_mask,
                              factor=factor, sigma=sigma, guide=tile_guide, seed=params.seed + index,
                              time_budget=budget, max_iterations=params.max_iterations,
                              circular=circular, device=device, progress=tile_progress,
@@ -252,24 +229,6 @@ def restore(
 
 
 # -- files ----------------------------------------------------------------------------
-def udim_paths(pattern: str) -> list[tuple[str, Path]]:
-    """``name.<UDIM>.ext`` → [(tile number, path)] of the tiles on disk; a plain name → itself."""
-    if UDIM_TOKEN in pattern:
-        wildcard = glob.escape(pattern).replace(UDIM_TOKEN, "[1-9][0-9][0-9][0-9]")
-        found = sorted(glob.glob(wildcard))
-        regex = re.compile(re.escape(pattern).replace(re.escape(UDIM_TOKEN), r"(\d{4})") + r"\Z")
-        tiles = [(m.group(1), Path(p)) for p in found if (m := regex.match(p))]
-        if not tiles:
-            raise EngineInputError(f"No UDIM tiles match '{pattern}'; expected files like "
-                                   f"{pattern.replace(UDIM_TOKEN, '1001')}.")
-        return tiles
-    return [("", Path(pattern))]
-
-
-def output_for(pattern: str, tile: str) -> Path:
-    return Path(pattern.replace(UDIM_TOKEN, tile)) if tile else Path(pattern)
-
-
 def _read(path: Path) -> tuple[NDArray[np.float32], Any]:
     image = read_image(path)
     return image.pixels, image.spec

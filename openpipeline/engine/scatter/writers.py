@@ -11,15 +11,14 @@ Files are written under a temporary name and renamed into place.
 from __future__ import annotations
 
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from openpipeline.atomic import publish
 from openpipeline.engine.errors import EngineInputError
-from openpipeline.engine.scatter import ScatterResult
+from openpipeline.engine.scatter.distribute import ScatterResult
 
 FORMATS = {".npz": "npz", ".json": "json", ".usda": "usd", ".usd": "usd", ".usdc": "usd"}
 
@@ -52,36 +51,22 @@ def fields(result: ScatterResult) -> dict[str, np.ndarray]:
     return data
 
 
-def _temp(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
-
-
 def write(result: ScatterResult, path: str | Path) -> Path:
-    """Write ``result`` in the format its extension names; returns the path."""
+    """Write ``result`` in the format its extension names, atomically; returns the path."""
     path = Path(path)
     kind = output_format(path)
-    tmp = _temp(path)
-    try:
+    with publish(path) as tmp:
         if kind == "npz":
             with open(tmp, "wb") as handle:
                 arrays: dict[str, Any] = dict(fields(result))
                 np.savez(handle, **arrays)
-                handle.flush()
-                os.fsync(handle.fileno())
         elif kind == "json":
             data: dict[str, Any] = {k: v.tolist() for k, v in fields(result).items()}
             data["stats"] = result.stats
             with open(tmp, "w", encoding="utf-8") as handle:
                 json.dump(data, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
         else:
             _write_usd(result, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if tmp.exists():
-            tmp.unlink()
-        raise
     return path
 
 

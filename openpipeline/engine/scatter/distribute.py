@@ -43,9 +43,9 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from openpipeline.engine.errors import EngineInputError
-from openpipeline.engine.images import DensityMap
-from openpipeline.engine.mesh import FloatArray, IntArray, Mesh, Samples, Surface, vertex_normals
 from openpipeline.engine.progress import ProgressCallback, Reporter
+from openpipeline.engine.scatter.density import DensityMap, density_weight
+from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Mesh, Samples, Surface, vertex_normals
 
 METHODS = ("batch-ng", "online-ng", "gng")
 GNG_MAX_COUNT = 20_000
@@ -113,37 +113,6 @@ class ScatterResult:
     @property
     def count(self) -> int:
         return len(self.positions)
-
-
-def require_uvs(mesh: Mesh) -> None:
-    """A density map is placed through UVs: refuse a mesh without them, clearly."""
-    if mesh.corner_uvs is None:
-        raise EngineInputError(
-            f"Mesh '{mesh.name}' has no UVs, so the density map cannot be placed on it; "
-            "lay out UVs first or scatter without --density."
-        )
-
-
-def density_weight(mesh: Mesh, density: DensityMap | None) -> Any:
-    """The weight function of a density map (through UVs) times per-vertex weights."""
-    if density is None and mesh.vertex_weights is None:
-        return None
-    if density is not None:
-        require_uvs(mesh)
-    corner_uvs = mesh.corner_uvs
-    weights = mesh.vertex_weights
-    faces = mesh.faces
-
-    def weight(face_ids: IntArray, bary: FloatArray) -> FloatArray:
-        value = np.ones(len(face_ids))
-        if density is not None and corner_uvs is not None:
-            uv = np.einsum("nk,nkc->nc", bary, corner_uvs[face_ids])
-            value = value * density.lookup(uv)
-        if weights is not None:
-            value = value * np.einsum("nk,nk->n", bary, weights[faces[face_ids]])
-        return np.asarray(value, dtype=np.float64)
-
-    return weight
 
 
 def scatter(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from openpipeline.engine.mesh import Mesh
+from openpipeline.engine.scatter.mesh import Mesh
 
 
 def _grid(nu: int, nv: int, wrap_u: bool, wrap_v: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

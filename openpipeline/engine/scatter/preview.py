@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-from openpipeline.engine.images import DensityMap
+from openpipeline.engine.scatter.density import DensityMap
 
 
 def top_view(

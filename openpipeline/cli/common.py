@@ -1,0 +1,106 @@
+"""What every area of the command line shares: output, project selection, argument types.
+
+Each area module (``projects``, ``items``, ``versions``, ``lifecycle``, ``scatter``,
+``texture``) has a ``register(cli)`` function that adds its sub-commands, each
+declared beside the function that handles it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from openpipeline.core.errors import UserError
+from openpipeline.core.items import Item, ItemRef
+from openpipeline.core.project import Project
+from openpipeline.core.selection import PROJECT_ENV, select_project
+
+__all__ = ["PROJECT_ENV", "CliError", "Commands", "emit", "item_from", "positive_int",
+           "project_from", "short_time"]
+
+Handler = Callable[[argparse.Namespace], None]
+
+
+class CliError(UserError):
+    """A usage error found by the CLI itself."""
+
+
+# -- output -------------------------------------------------------------------
+def emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> None:
+    """Print ``data`` as JSON under ``--json``, else the human text."""
+    if args.json:
+        print(json.dumps(data, indent=2, sort_keys=True, default=str))
+    else:
+        print(text() if callable(text) else text)
+
+
+def short_time(stamp: object) -> str:
+    """An ISO time stamp as ``YYYY-MM-DD HH:MM:SS`` (empty for None).
+
+    >>> short_time("2026-11-28T17:41:00.123456+00:00")
+    '2026-11-28 17:41:00'
+    """
+    if stamp is None:
+        return ""
+    return str(stamp)[:19].replace("T", " ")
+
+
+# -- project selection ----------------------------------------------------------
+def project_from(args: argparse.Namespace) -> Project:
+    """The project chosen by ``--project``, ``$OPENPIPELINE_PROJECT`` or the registry."""
+    return select_project(args.project, how="pass --project DIR, set OPENPIPELINE_PROJECT")
+
+
+def item_from(args: argparse.Namespace, address: str | None = None) -> Item:
+    """The item named by ``address`` (default: the ``item`` argument)."""
+    return project_from(args).item(ItemRef.parse(address or args.item))
+
+
+# -- argument types ---------------------------------------------------------------
+def positive_int(what: str) -> Callable[[str], int]:
+    """An argparse type for a whole number of at least 1; ``what`` names it in the error.
+
+    Text that is not a number is argparse's usage error; a number below 1 is a
+    one-sentence user error (exit 2), like every other refused value.
+
+    >>> positive_int("Count")("3")
+    3
+    """
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, not '{text}'") from None
+        if value < 1:
+            raise CliError(f"{what} must be a whole number of at least 1, not {value}.")
+        return value
+
+    return convert
+
+
+# -- the parser ---------------------------------------------------------------------
+@dataclass
+class Commands:
+    """The top-level sub-command table and the options every command takes."""
+
+    table: Any  # argparse's sub-parsers action (its type is private)
+    common: argparse.ArgumentParser
+
+    def leaf(self, group: Any, name: str, func: Handler, help_text: str) -> argparse.ArgumentParser:
+        """A command ``name`` in ``group`` (a sub-parsers action) handled by ``func``."""
+        sub: argparse.ArgumentParser = group.add_parser(name, parents=[self.common], help=help_text,
+                                                       description=help_text)
+        sub.set_defaults(func=func)
+        return sub
+
+    def command(self, name: str, func: Handler, help_text: str) -> argparse.ArgumentParser:
+        """A top-level command (``openpipeline NAME``)."""
+        return self.leaf(self.table, name, func, help_text)
+
+    def group(self, name: str, help_text: str) -> Any:
+        """A top-level group (``openpipeline NAME ACTION``); returns its sub-parsers action."""
+        sub = self.table.add_parser(name, help=help_text, description=help_text)
+        return sub.add_subparsers(dest=f"{name}_command", metavar="ACTION", required=True)

@@ -1,0 +1,108 @@
+"""``openpipeline archive|retrieve|delete|restore|lock ...``: an item's life after its saves."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from openpipeline.cli.common import Commands, emit, item_from, project_from, short_time
+from openpipeline.core import lifecycle
+from openpipeline.core.items import Item, ItemRef
+
+LOCK_ACTIONS = (("acquire", "check the item out"),
+                ("release", "give your check-out back"),
+                ("status", "who has the item checked out"),
+                ("steal", "take the check-out from its holder (recorded)"))
+
+
+def register(cli: Commands) -> None:
+    """Add the ``archive``, ``retrieve``, ``delete``, ``restore`` and ``lock`` commands."""
+    p = cli.command("archive", cmd_archive, "move old workshops and versions to the archive")
+    p.add_argument("item")
+    p.add_argument("--keep", type=int, help="how many of each to keep (default: project setting)")
+    p.add_argument("--note")
+    p = cli.command("retrieve", cmd_retrieve, "bring archived workshops and versions back")
+    p.add_argument("item")
+    p.add_argument("--workshop", type=int, action="append")
+    p.add_argument("--version", type=int, action="append")
+    p.add_argument("--note")
+    p = cli.command("delete", cmd_delete, "move an item to the deleted/ tree")
+    p.add_argument("item")
+    p.add_argument("--note")
+    p = cli.command("restore", cmd_restore, "bring a deleted item back")
+    p.add_argument("item")
+    p.add_argument("--stamp", help="which deletion (default: the newest)")
+    p.add_argument("--note")
+
+    lock = cli.group("lock", "check items out and in")
+    for action, help_text in LOCK_ACTIONS:
+        p = cli.leaf(lock, action, cmd_lock, help_text)
+        p.set_defaults(action=action)
+        p.add_argument("item")
+        p.add_argument("--note")
+
+
+def _moved(args: argparse.Namespace, item: Item, record: dict[str, Any] | None, verb: str,
+           nothing: str) -> None:
+    """Report an archive or a retrieve: what moved, or that nothing did."""
+    if record is None:
+        emit(args, None, nothing)
+        return
+    data = record["data"]
+    emit(args, record, f"{verb} {len(data['workshops'])} workshop(s) and "
+                       f"{len(data['versions'])} version(s) of '{item.ref}'.")
+
+
+def cmd_archive(args: argparse.Namespace) -> None:
+    item = item_from(args)
+    record = lifecycle.archive(item, args.keep, author=args.user, note=args.note or "")
+    _moved(args, item, record, "Archived", f"Nothing to archive in '{item.ref}'.")
+
+
+def cmd_retrieve(args: argparse.Namespace) -> None:
+    item = item_from(args)
+    record = lifecycle.retrieve(item, args.workshop, args.version, author=args.user,
+                                note=args.note or "")
+    _moved(args, item, record, "Retrieved", f"Nothing archived in '{item.ref}'.")
+
+
+def cmd_delete(args: argparse.Namespace) -> None:
+    item = item_from(args)
+    target = lifecycle.delete(item, author=args.user, note=args.note or "")
+    rel = item.project.relative(target)
+    emit(args, {"item": item.ref.address, "path": rel},
+         f"Moved '{item.ref}' to {rel}; 'openpipeline restore {item.ref}' brings it back.")
+
+
+def cmd_restore(args: argparse.Namespace) -> None:
+    item = lifecycle.restore(project_from(args), ItemRef.parse(args.item), args.stamp,
+                             author=args.user, note=args.note or "")
+    emit(args, {"item": item.ref.address, "path": item.rel}, f"Restored '{item.ref}' to {item.rel}.")
+
+
+def _lock_status_text(item: Item, status: dict[str, Any] | None) -> str:
+    if status is None:
+        return f"'{item.ref}' is not checked out."
+    return (f"'{item.ref}' is checked out by {status['user']} on {status['host']} since "
+            f"{short_time(status['acquired'])}" + (" (stale)." if status["stale"] else "."))
+
+
+def cmd_lock(args: argparse.Namespace) -> None:
+    item = item_from(args)
+    note = args.note or ""
+    if args.action == "acquire":
+        data = lifecycle.lock_acquire(item, author=args.user, note=note)
+        text = f"'{item.ref}' is checked out by {data['user']}."
+    elif args.action == "release":
+        data = lifecycle.lock_release(item, author=args.user, note=note)
+        text = f"'{item.ref}' is released."
+    elif args.action == "steal":
+        data = lifecycle.lock_steal(item, author=args.user, note=note)
+        taken = data["taken_from"]
+        text = (f"'{item.ref}' is now checked out by {data['lock']['user']}"
+                + (f" (taken from {taken['user']} on {taken['host']})." if taken else "."))
+    else:
+        status = lifecycle.lock_status(item)
+        data = {"item": item.ref.address, "lock": status}
+        text = _lock_status_text(item, status)
+    emit(args, data, text)

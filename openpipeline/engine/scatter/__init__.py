@@ -1,0 +1,21 @@
+"""Points spread over meshes by neural gas, evenly or following a density map.
+
+The public entry points; the modules hold the parts:
+
+- :mod:`.distribute`: the job (:class:`ScatterParams`) and the methods' drivers;
+- :mod:`.mesh`: meshes, surface sampling and closest points;
+- :mod:`.density`: density maps through UVs and per-vertex weights;
+- :mod:`.quality`: how even a distribution is (NQE, nearest-neighbour statistics);
+- :mod:`.writers`: ``.npz``, ``.json`` and USD output;
+- :mod:`.primitives`, :mod:`.preview`: test meshes and a picture of the result.
+"""
+
+from openpipeline.engine.scatter.density import DensityMap, require_uvs
+from openpipeline.engine.scatter.distribute import ScatterParams, ScatterResult, scatter
+from openpipeline.engine.scatter.mesh import Mesh, load_mesh
+from openpipeline.engine.scatter.quality import summary as quality_summary
+from openpipeline.engine.scatter.writers import output_format
+from openpipeline.engine.scatter.writers import write as write_points
+
+__all__ = ["DensityMap", "Mesh", "ScatterParams", "ScatterResult", "load_mesh", "output_format",
+           "quality_summary", "require_uvs", "scatter", "write_points"]
