@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
@@ -12,15 +10,11 @@ import torch.nn.functional as F
 from openpipeline.engine.texture import dct_filters
 from openpipeline.engine.texture.fitting import residual_correlation
 from openpipeline.engine.texture.harmonic_fill import harmonic_fill
-from tests.test_texture import noisy_version, pattern
+from tests.helpers.images import noisy_version, pattern, psnr
 
 
 def as_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
-
-
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return -10 * math.log10(float(((a.clamp(0, 1) - b) ** 2).mean()))
 
 
 def test_transforms_are_orthonormal():

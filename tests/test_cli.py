@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from tests.conftest import cli_json, maya_scene, run_cli, snapshot
+from tests.helpers.cli import cli_json, one_sentence, run_cli
+from tests.helpers.files import maya_scene, snapshot
 
 
 @pytest.fixture
@@ -16,14 +17,6 @@ def cli_project(tmp_path):
     assert result.returncode == 0, result.stderr
     assert run_cli("--project", str(root), "asset", "create", "prop", "chair").returncode == 0
     return root
-
-
-def _one_sentence(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, stderr
-    assert lines[0].startswith("openpipeline: ") and lines[0].rstrip().endswith((".", ")")), lines
-    assert "Traceback" not in stderr
-    return lines[0]
 
 
 def test_full_workflow_through_the_cli(cli_project, tmp_path):
@@ -116,7 +109,7 @@ def test_bad_input_exits_2_with_one_sentence_and_changes_nothing(cli_project, ar
     before = snapshot(cli_project)
     result = run_cli("--project", str(cli_project), *args)
     assert result.returncode == 2, (result.stdout, result.stderr)
-    assert expected in _one_sentence(result.stderr)
+    assert expected in one_sentence(result.stderr)
     assert snapshot(cli_project) == before
 
 
@@ -129,11 +122,11 @@ def test_corrupt_config_exits_2_and_changes_nothing(cli_project, tmp_path):
     result = run_cli("--project", str(cli_project), "workshop", "save", "asset/prop/chair",
                      str(scene), "--note", "x")
     assert result.returncode == 2
-    assert "not valid YAML" in _one_sentence(result.stderr)
+    assert "not valid YAML" in one_sentence(result.stderr)
     config.write_text("config_version: 1\nname: film\ncode: FILM\nfolders: {library: ../x}\n")
     result = run_cli("--project", str(cli_project), "item", "list")
     assert result.returncode == 2
-    assert "one plain folder name" in _one_sentence(result.stderr)
+    assert "one plain folder name" in one_sentence(result.stderr)
     assert snapshot(cli_project) == {**before, "openpipeline.yaml": snapshot(cli_project)[
         "openpipeline.yaml"]}
 
@@ -141,9 +134,9 @@ def test_corrupt_config_exits_2_and_changes_nothing(cli_project, tmp_path):
 def test_missing_project_and_bad_arguments_exit_2(tmp_path):
     """No project selected, a missing folder, or a malformed command line: exit code 2."""
     result = run_cli("item", "list")
-    assert result.returncode == 2 and "No project selected" in _one_sentence(result.stderr)
+    assert result.returncode == 2 and "No project selected" in one_sentence(result.stderr)
     result = run_cli("--project", str(tmp_path / "nope"), "item", "list")
-    assert result.returncode == 2 and "does not exist" in _one_sentence(result.stderr)
+    assert result.returncode == 2 and "does not exist" in one_sentence(result.stderr)
     result = run_cli("--project", str(tmp_path), "item", "list")
     assert result.returncode == 2 and "not an OpenPipeline project" in result.stderr
     assert run_cli("master").returncode == 2
@@ -169,7 +162,7 @@ def test_lock_held_by_someone_else_exits_2_naming_the_holder(cli_project, tmp_pa
     scene = maya_scene(tmp_path / "s.ma", "x")
     result = run_cli("--project", str(cli_project), "--user", "bob", "workshop", "save",
                      "asset/prop/chair", str(scene), "--note", "x")
-    assert result.returncode == 2 and "checked out by alice" in _one_sentence(result.stderr)
+    assert result.returncode == 2 and "checked out by alice" in one_sentence(result.stderr)
     result = run_cli("--project", str(cli_project), "--user", "bob", "workshop", "save",
                      "asset/prop/chair", str(scene), "--note", "x", "--ignore-lock")
     assert result.returncode == 0
@@ -183,7 +176,7 @@ def test_validator_failure_exits_2_and_force_masters(cli_project, tmp_path):
     assert run_cli(*p, "workshop", "save", "asset/prop/chair", str(bad), "--note", "x"
                    ).returncode == 0
     result = run_cli(*p, "master", "asset/prop/chair", "--note", "x")
-    assert result.returncode == 2 and "not a Maya ASCII file" in _one_sentence(result.stderr)
+    assert result.returncode == 2 and "not a Maya ASCII file" in one_sentence(result.stderr)
     forced = cli_json(*p, "master", "asset/prop/chair", "--note", "x", "--force")
     assert forced["data"]["forced"] is True
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from tests.conftest import REPO, maya_scene
+from tests.helpers.cli import REPO
+from tests.helpers.files import maya_scene
 
 WRITERS = 32
 

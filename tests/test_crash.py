@@ -17,7 +17,8 @@ import pytest
 import yaml
 
 from openpipeline.core import ItemRef, Project, versions
-from tests.conftest import cli_json, maya_scene, run_cli
+from tests.helpers.cli import cli_json, run_cli
+from tests.helpers.files import maya_scene
 
 pytestmark = pytest.mark.skipif(sys.platform.startswith("win"), reason="uses SIGKILL")
 

@@ -8,7 +8,7 @@ from openpipeline.core.errors import VersionNotFoundError
 from openpipeline.host import Host
 from openpipeline.host.actions import bring_in, master_scene, save_workshop
 from openpipeline.host.null import NullHost
-from tests.conftest import maya_scene
+from tests.helpers.files import maya_scene
 
 
 def test_null_host_is_a_host():

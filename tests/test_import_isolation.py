@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 
-from tests.conftest import REPO
+from tests.helpers.cli import REPO
 
 BLOCKER = textwrap.dedent("""
     import importlib.abc, sys

@@ -15,7 +15,7 @@ from openpipeline.core.errors import (
     UserError,
     VersionNotFoundError,
 )
-from tests.conftest import maya_scene, snapshot
+from tests.helpers.files import maya_scene, snapshot
 
 
 @pytest.fixture

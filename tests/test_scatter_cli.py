@@ -9,7 +9,7 @@ import pytest
 
 from openpipeline.engine.images import write_image
 from openpipeline.engine.scatter.primitives import icosphere, torus
-from tests.conftest import run_cli
+from tests.helpers.cli import one_sentence, run_cli
 
 
 def write_obj(mesh, path, with_uvs=True):
@@ -32,12 +32,6 @@ def files(tmp_path_factory):
     ramp = np.tile(np.linspace(0.1, 1.0, 128, dtype=np.float32)[None, :, None], (64, 1, 1))
     write_image(folder / "ramp.png", ramp, "uint8")
     return folder, ring, ball
-
-
-def _one_sentence(stderr):
-    lines = [line for line in stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("openpipeline: "), stderr
-    return lines[0]
 
 
 def test_scatter_with_a_density_map_writes_npz(files):
@@ -96,5 +90,5 @@ def test_bad_input_exits_2_and_writes_nothing(files, args, expected):
     filled[1] = str(folder / filled[1])
     result = run_cli("scatter", *filled)
     assert result.returncode == 2, (result.stdout, result.stderr)
-    assert expected in _one_sentence(result.stderr)
+    assert expected in one_sentence(result.stderr)
     assert not (folder / args[1]).exists()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
 import pytest
@@ -17,29 +16,8 @@ from openpipeline.engine.texture.noise_level import estimate_sigma
 from openpipeline.engine.texture.restore import RestoreParams, renormalise_normals, restore
 from openpipeline.engine.texture.tiles import feather, tile_starts
 from openpipeline.engine.texture.udim import udim_paths
-from tests.conftest import run_cli
-
-
-def pattern(size: int = 48, periodic: bool = False) -> np.ndarray:
-    """A smooth colourful texture (periodic when asked, so it tiles)."""
-    y, x = np.mgrid[0:size, 0:size] / size
-    if periodic:
-        r = 0.5 + 0.4 * np.sin(2 * np.pi * x) * np.cos(2 * np.pi * y)
-        g = 0.5 + 0.4 * np.cos(4 * np.pi * x)
-    else:
-        r = 0.5 + 0.4 * np.sin(5 * x + 2 * y)
-        g = 0.5 + 0.4 * np.cos(3 * y - x)
-    b = 0.5 + 0.3 * np.sin(2 * np.pi * (x + y))
-    return np.stack([r, g, b], -1).astype(np.float32)
-
-
-def psnr(a, b):
-    return -10 * math.log10(float(np.mean((a - b) ** 2)))
-
-
-def noisy_version(clean, sigma=25, seed=0):
-    rng = np.random.default_rng(seed)
-    return np.clip(clean + rng.normal(0, sigma / 255, clean.shape), 0, 1).astype(np.float32)
+from tests.helpers.cli import run_cli
+from tests.helpers.images import noisy_version, pattern, psnr
 
 
 def test_the_recipe_network_has_the_published_size():

@@ -12,7 +12,7 @@ from openpipeline.core.errors import (
     ValidationFailedError,
     VersionNotFoundError,
 )
-from tests.conftest import maya_scene, snapshot
+from tests.helpers.files import maya_scene, snapshot
 
 
 def test_workshops_get_consecutive_numbers_and_keep_their_notes(asset, tmp_path):

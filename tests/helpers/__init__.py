@@ -1,0 +1,1 @@
+"""What several test files share: real CLI processes, scene files, disk snapshots, images."""
