@@ -1,13 +1,15 @@
 # The two commands of the README:
 #   make demo   set everything up (first run) and run the demo
-#   make test   set everything up (first run) and run lint, types, layers and tests
+#   make test   set everything up (first run) and run lint, types, layers and all tests
+# For the edit-test loop: make check (the same checks, the slow tests left out).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 DEMO_DIR ?= demo_output
 
-.PHONY: demo test lint bench bench-scatter clean
+.PHONY: demo test check lint bench bench-core bench-scatter bench-texture clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "OpenPipeline needs Python 3.10 or newer"'
@@ -15,6 +17,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/openpipeline demo $(DEMO_DIR)
@@ -27,12 +33,21 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)
+check: lint
+	$(BIN)/python -m pytest -q -m "not slow"
+
+# Every benchmark. The texture grid takes hours of CPU (see bench/dip_bench.py for a
+# split run); each also runs alone.
+bench: bench-core bench-scatter bench-texture
+
+bench-core: $(STAMP)
 	$(BIN)/python bench/core_bench.py
 
-bench-scatter: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+bench-scatter: $(BENCH_STAMP)
 	$(BIN)/python bench/scatter_bench.py
 
+bench-texture: $(BENCH_STAMP)
+	$(BIN)/python bench/dip_bench.py --part all
+
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(DEMO_DIR) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -1,7 +1,7 @@
 """OpenPipeline Maya plug-in: builds the OpenPipeline menu (skipped in batch mode).
 
-Thin glue: every menu item calls a function of ``openpipeline.host.maya``, where
-the pipeline logic is plain Python tested without Maya.
+Thin glue: every menu item calls a function of ``openpipeline.host.menu``, plain
+Python tested without Maya through the ``Host`` protocol.
 Load with ``cmds.loadPlugin("openPipeline.py")`` once the module is installed.
 """
 
@@ -12,28 +12,29 @@ from typing import Any
 import maya.api.OpenMaya as om
 from maya import cmds, mel
 
+from openpipeline import __version__
+
 VENDOR = "OpenPipeline"
-VERSION = "0.1.0"
 MENU_NAME = "openPipelineMenu"
 
 MENU_ITEMS: list[tuple[str, str, str]] = [
     # label, annotation, python command
     ("Set Item...", "Tie the open scene to a pipeline item",
-     "import openpipeline.host.maya as m; m.menu_set_item()"),
+     "import openpipeline.host.menu as m; m.set_item()"),
     ("Save Workshop...", "Save the scene as the item's next workshop",
-     "import openpipeline.host.maya as m; m.menu_save_workshop()"),
+     "import openpipeline.host.menu as m; m.save_workshop()"),
     ("Master...", "Save a workshop and master it",
-     "import openpipeline.host.maya as m; m.menu_master()"),
+     "import openpipeline.host.menu as m; m.master()"),
     ("", "", ""),
     ("Reference Master...", "Reference an item's master",
-     "import openpipeline.host.maya as m; m.menu_bring_in('reference')"),
+     "import openpipeline.host.menu as m; m.bring_in('reference')"),
     ("Import Master...", "Import an item's master",
-     "import openpipeline.host.maya as m; m.menu_bring_in('import')"),
+     "import openpipeline.host.menu as m; m.bring_in('import')"),
     ("", "", ""),
     ("Check Out", "Lock the item for yourself",
-     "import openpipeline.host.maya as m; m.menu_lock(True)"),
-    ("Check In", "Release your lock", "import openpipeline.host.maya as m; m.menu_lock(False)"),
-    ("History", "Print the item's history", "import openpipeline.host.maya as m; m.menu_history()"),
+     "import openpipeline.host.menu as m; m.check_out(True)"),
+    ("Check In", "Release your lock", "import openpipeline.host.menu as m; m.check_out(False)"),
+    ("History", "Print the item's history", "import openpipeline.host.menu as m; m.history()"),
 ]
 
 
@@ -57,7 +58,7 @@ def _build_menu() -> None:
 
 
 def initializePlugin(plugin: Any) -> None:  # name required by Maya
-    om.MFnPlugin(plugin, VENDOR, VERSION, "Any")
+    om.MFnPlugin(plugin, VENDOR, __version__, "Any")
     _build_menu()
 
 

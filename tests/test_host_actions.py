@@ -23,7 +23,7 @@ def test_save_workshop_from_the_open_scene(asset, tmp_path):
     assert record["version"] == 1
     assert host.current_file() == asset.workshop_path(1)
     assert "in maya" in asset.workshop_path(1).read_text()
-    assert host.scene_info == {"openpipeline_item": "asset/prop/chair",
+    assert host.scene_infos == {"openpipeline_item": "asset/prop/chair",
                                "openpipeline_workshop": "1"}
 
 

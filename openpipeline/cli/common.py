@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openpipeline.core.errors import UserError
+from openpipeline.core.identity import short_time
 from openpipeline.core.items import Item, ItemRef
 from openpipeline.core.project import Project
 from openpipeline.core.selection import PROJECT_ENV, select_project
@@ -35,17 +36,6 @@ def emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> 
         print(json.dumps(data, indent=2, sort_keys=True, default=str))
     else:
         print(text() if callable(text) else text)
-
-
-def short_time(stamp: object) -> str:
-    """An ISO time stamp as ``YYYY-MM-DD HH:MM:SS`` (empty for None).
-
-    >>> short_time("2026-11-28T17:41:00.123456+00:00")
-    '2026-11-28 17:41:00'
-    """
-    if stamp is None:
-        return ""
-    return str(stamp)[:19].replace("T", " ")
 
 
 # -- project selection ----------------------------------------------------------

@@ -34,3 +34,14 @@ def now_iso() -> str:
 def parse_iso(text: str) -> _dt.datetime:
     """Parse a time written by :func:`now_iso`."""
     return _dt.datetime.fromisoformat(text)
+
+
+def short_time(stamp: object) -> str:
+    """An ISO time stamp as people read it, ``YYYY-MM-DD HH:MM:SS`` (empty for None).
+
+    >>> short_time("2026-11-28T17:41:00.123456+00:00")
+    '2026-11-28 17:41:00'
+    """
+    if stamp is None:
+        return ""
+    return str(stamp)[:19].replace("T", " ")

@@ -1,9 +1,12 @@
 """What the pipeline asks of a DCC, and the actions built on it.
 
-A :class:`Host` saves, opens, imports and references scene files. The Maya
-implementation lives in :mod:`openpipeline.host.maya` (the only module of the
-package that imports ``maya``); :mod:`openpipeline.host.null` is a host with no
-DCC, used by the CLI, farm scripts and tests.
+- :class:`Host` (here): the scene operations and the few dialogs the pipeline needs.
+- :mod:`.maya`: the Maya adapter, the only module of the package that imports ``maya``.
+- :mod:`.null`: a host with no DCC (CLI, farm scripts, tests).
+- :mod:`.actions`: pipeline actions on the open scene (save a workshop, master,
+  import or reference a master), written against :class:`Host`.
+- :mod:`.menu`: what the Maya menu and shelf buttons call: asks, runs an action,
+  shows the outcome, all through :class:`Host` (so it runs in tests too).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Protocol, runtime_checkable
 
 @runtime_checkable
 class Host(Protocol):
-    """The scene operations the pipeline needs from a DCC."""
+    """The scene operations and dialogs the pipeline needs from a DCC."""
 
     name: str
 
@@ -41,3 +44,21 @@ class Host(Protocol):
 
     def set_scene_info(self, key: str, value: str) -> None:
         """Store a string in the scene (Maya: ``fileInfo``)."""
+
+    def scene_info(self, key: str) -> str | None:
+        """A string stored in the scene by :meth:`set_scene_info`, or None."""
+
+    def ask(self, title: str, message: str) -> str | None:
+        """Ask the artist for a line of text; None when they cancel."""
+
+    def tell(self, message: str) -> None:
+        """Show a short, passing message (Maya: an in-view message)."""
+
+    def alert(self, message: str) -> None:
+        """Show a message the artist must acknowledge (a user error)."""
+
+    def warn(self, message: str) -> None:
+        """Report a problem that is not the artist's doing (Maya: a warning line)."""
+
+    def show_text(self, text: str) -> None:
+        """Show a block of text (Maya: printed to the Script Editor)."""
