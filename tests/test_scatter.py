@@ -12,8 +12,9 @@ from openpipeline.engine.errors import Cancelled, EngineInputError
 from openpipeline.engine.images import Image, read_image, write_image
 from openpipeline.engine.scatter import quality, writers
 from openpipeline.engine.scatter.density import DensityMap
-from openpipeline.engine.scatter.distribute import ScatterParams, scatter, tangent_voronoi
+from openpipeline.engine.scatter.distribute import ScatterParams, scatter
 from openpipeline.engine.scatter.mesh import Mesh, check_mesh, load_mesh, triangulate
+from openpipeline.engine.scatter.polish import tangent_voronoi
 from openpipeline.engine.scatter.primitives import icosphere, plane, torus
 
 
