@@ -14,8 +14,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
+from openpipeline.engine.scatter.graph import unique_edges
 from openpipeline.engine.scatter.mesh import FloatArray, IntArray
 
 
@@ -43,14 +45,6 @@ def centroid_step(points: FloatArray, samples: FloatArray, lam: float) -> FloatA
     return np.asarray(means, dtype=np.float64)
 
 
-def _pair_tables(k: int) -> tuple[IntArray, IntArray, np.ndarray]:
-    ia, ib = np.triu_indices(k, 1)
-    incidence = np.zeros((len(ia), k), np.int32)
-    incidence[np.arange(len(ia)), ia] = 1
-    incidence[np.arange(len(ia)), ib] = 1
-    return ia.astype(np.int64), ib.astype(np.int64), incidence
-
-
 def tangent_voronoi(
     points: FloatArray, normals: FloatArray, k: int = 8, want_edges: bool = True,
     neighbours: IntArray | None = None,
@@ -73,26 +67,67 @@ def tangent_voronoi(
 
     Cost: about k³ / 2 small float32 operations per point (≈ 3 µs for k = 8).
     """
-    n = len(points)
     if neighbours is None:
         _, found = cKDTree(points).query(points, k=k + 1, workers=-1)
         neighbours = found[:, 1:]
-    nbr = neighbours
-    d = points[nbr] - points[:, None, :]
+    t1, t2 = _tangent_frames(normals)
+    offsets, unit = _tangent_offsets(points, neighbours, t1, t2)
+    vx, vy, valid = _cell_vertices(offsets, k)
+    cx, cy = _polygon_centroids(vx, vy, valid)
+    cx = cx * unit[:, 0]
+    cy = cy * unit[:, 0]
+    centroids = points + cx[:, None] * t1 + cy[:, None] * t2
+    edges = _delaunay_edges(valid, neighbours, k) if want_edges else None
+    return centroids, edges, neighbours
+
+
+def _tangent_frames(normals: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Two unit tangents (t1, t2) per unit normal, with (t1, t2, normal) right-handed."""
     ref = np.where(np.abs(normals[:, :1]) < 0.9, np.array([[1.0, 0.0, 0.0]]), np.array([[0.0, 1.0, 0.0]]))
     t1 = np.cross(normals, ref)
     t1 /= np.linalg.norm(t1, axis=1, keepdims=True)
     t2 = np.cross(normals, t1)
-    # Local coordinates in units of the nearest-neighbour distance (float32 is then plenty).
+    return t1, t2
+
+
+def _tangent_offsets(
+    points: FloatArray, neighbours: IntArray, t1: FloatArray, t2: FloatArray,
+) -> tuple[NDArray[np.float32], FloatArray]:
+    """Each neighbour's offset laid into the tangent plane at its 3D length (N, k, 2).
+
+    The offsets are in units of the nearest neighbour's distance (returned, (N, 1)),
+    so float32 is then plenty.
+    """
+    d = points[neighbours] - points[:, None, :]
     q = np.stack([np.einsum("nkc,nc->nk", d, t1), np.einsum("nkc,nc->nk", d, t2)], -1)
     full = np.linalg.norm(d, axis=2)
     flat = np.linalg.norm(q, axis=2)
     unit = full[:, :1]
     q *= (full / np.maximum(flat, 1e-300) / unit)[..., None]
-    q32 = q.astype(np.float32)
-    b = 0.5 * np.einsum("nkc,nkc->nk", q32, q32)
-    ia, ib, incidence = _pair_tables(k)
-    qa, qb = q32[:, ia], q32[:, ib]
+    return q.astype(np.float32), unit
+
+
+def _bisector_pairs(k: int) -> tuple[IntArray, IntArray]:
+    """Every pair (a < b) of ``k`` neighbours: the bisectors that may meet at a cell vertex."""
+    first, second = np.triu_indices(k, 1)
+    return first.astype(np.int64), second.astype(np.int64)
+
+
+def _cell_vertices(
+    q: NDArray[np.float32], k: int,
+) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.bool_]]:
+    """Intersections (x, y) of each pair of bisectors, and which of them are cell vertices.
+
+    Args:
+        q: (N, k, 2) neighbour offsets in the tangent plane.
+
+    Returns:
+        x and y (N, pairs), and (N, pairs) True where the intersection satisfies every
+        bisector (a vertex of the point's cell); pairs are those of :func:`_bisector_pairs`.
+    """
+    b = 0.5 * np.einsum("nkc,nkc->nk", q, q)
+    ia, ib = _bisector_pairs(k)
+    qa, qb = q[:, ia], q[:, ib]
     det = qa[..., 0] * qb[..., 1] - qa[..., 1] * qb[..., 0]
     ok = np.abs(det) > 1e-6
     det = np.where(ok, det, np.float32(1.0))
@@ -100,14 +135,33 @@ def tangent_voronoi(
     vy = (qa[..., 0] * b[:, ib] - qb[..., 0] * b[:, ia]) / det
     valid = ok.copy()
     for other in range(k):  # one bisector at a time keeps the temporaries small
-        valid &= (vx * q32[:, None, other, 0] + vy * q32[:, None, other, 1]
+        valid &= (vx * q[:, None, other, 0] + vy * q[:, None, other, 1]
                   <= b[:, None, other] + np.float32(1e-5))
-    count = valid.sum(1)
-    # pseudo-angle: monotone in the true angle, no trigonometry
-    ax, ay = np.abs(vx), np.abs(vy)
+    return vx, vy, valid
+
+
+def pseudo_angle(x: NDArray[np.float32], y: NDArray[np.float32]) -> NDArray[np.float32]:
+    """A stand-in for the angle of (x, y) in [0, 4): monotone in the true angle, no trigonometry.
+
+    >>> pseudo_angle(np.array([1, 0, -1, 0], np.float32), np.array([0, 1, 0, -1], np.float32)).tolist()
+    [0.0, 1.0, 2.0, 3.0]
+    """
+    ax, ay = np.abs(x), np.abs(y)
     ratio = ay / np.maximum(ax + ay, np.float32(1e-30))
-    pseudo = np.where(vx >= 0, np.where(vy >= 0, ratio, 4 - ratio), np.where(vy >= 0, 2 - ratio, 2 + ratio))
-    pseudo = np.where(valid, pseudo, np.float32(np.inf))
+    angle = np.where(x >= 0, np.where(y >= 0, ratio, 4 - ratio), np.where(y >= 0, 2 - ratio, 2 + ratio))
+    return np.asarray(angle, dtype=np.float32)
+
+
+def _polygon_centroids(
+    vx: NDArray[np.float32], vy: NDArray[np.float32], valid: NDArray[np.bool_],
+) -> tuple[FloatArray, FloatArray]:
+    """Centroid of each convex polygon given by its ``valid`` vertices in any order.
+
+    The vertices are sorted by angle, then the shoelace formula gives area and
+    centroid; a polygon of under 3 vertices or no area gives (0, 0).
+    """
+    count = valid.sum(1)
+    pseudo = np.where(valid, pseudo_angle(vx, vy), np.float32(np.inf))
     order = np.argsort(pseudo, axis=1)
     sx = np.take_along_axis(vx, order, 1).astype(np.float64)
     sy = np.take_along_axis(vy, order, 1).astype(np.float64)
@@ -122,15 +176,16 @@ def tangent_voronoi(
     cy = np.where(use, (sy + ny) * cross, 0.0).sum(1)
     good = (count >= 3) & (area > 0)
     safe = np.where(good, 6 * area, 1.0)
-    cx = np.where(good, cx / safe, 0.0) * unit[:, 0]
-    cy = np.where(good, cy / safe, 0.0) * unit[:, 0]
-    centroids = points + cx[:, None] * t1 + cy[:, None] * t2
-    edges = None
-    if want_edges:
-        touches = (valid.astype(np.int32) @ incidence) > 0
-        rows = np.broadcast_to(np.arange(n)[:, None], (n, k))
-        low = np.minimum(rows[touches], nbr[touches]).astype(np.int64)
-        high = np.maximum(rows[touches], nbr[touches]).astype(np.int64)
-        keys = np.unique(low * n + high)
-        edges = np.stack([keys // n, keys % n], 1)
-    return centroids, edges, nbr
+    return np.where(good, cx / safe, 0.0), np.where(good, cy / safe, 0.0)
+
+
+def _delaunay_edges(valid: NDArray[np.bool_], neighbours: IntArray, k: int) -> IntArray:
+    """The edges from each point to the neighbours whose bisector carries a vertex of its cell."""
+    n = len(neighbours)
+    ia, ib = _bisector_pairs(k)
+    incidence = np.zeros((len(ia), k), np.int32)
+    incidence[np.arange(len(ia)), ia] = 1
+    incidence[np.arange(len(ia)), ib] = 1
+    touches = (valid.astype(np.int32) @ incidence) > 0
+    rows = np.broadcast_to(np.arange(n)[:, None], (n, k))
+    return unique_edges(rows[touches], neighbours[touches], n)
