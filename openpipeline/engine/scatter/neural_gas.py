@@ -57,6 +57,48 @@ class BatchSchedule:
     fine_exact_epochs: int
 
 
+OVER_RELAXATION = 1.8  # ω of the over-relaxed Lloyd steps
+EXACT_PLAIN_STEPS = 2  # the exact polish ends with this many plain (ω = 1) steps
+EXACT_WORK_PER_POINT = 4  # an exact step costs about as much as this many samples per point
+
+
+def coarse_to_fine_levels(count: int, base: int) -> list[int]:
+    """The point counts solved in turn: each a quarter of the next, the first at most ``base``.
+
+    >>> coarse_to_fine_levels(100_000, 16_000)
+    [6250, 25000, 100000]
+    >>> coarse_to_fine_levels(500, 16_000)
+    [500]
+    """
+    levels = [count]
+    while levels[-1] > base:
+        levels.append(math.ceil(levels[-1] / 4))
+    levels.reverse()
+    return levels
+
+
+def relaxation(epoch: int, epochs: int, plain: int) -> float:
+    """ω of a Lloyd step: over-relaxed, except plain (1) for the last ``plain`` of ``epochs``."""
+    return OVER_RELAXATION if epoch < epochs - plain else 1.0
+
+
+class WorkMeter:
+    """Progress as the share of the planned work done, counted in samples.
+
+    Fractions stop at 0.98: the rest is the caller's (projection, writing).
+    """
+
+    def __init__(self, report: Reporter, total: float = 0.0) -> None:
+        self.report = report
+        self.total = total
+        self.done = 0.0
+
+    def advance(self, amount: int, stage: str, message: str) -> None:
+        """Count ``amount`` more work done and report it."""
+        self.done += amount
+        self.report(stage, min(0.98, 0.98 * self.done / max(self.total, 1.0)), message)
+
+
 class BatchNeuralGas:
     """Batch neural gas, coarse-to-fine, with a sampled or an exact Lloyd polish."""
 
@@ -65,24 +107,17 @@ class BatchNeuralGas:
         self.surface = surface
         self.schedule = schedule
         self.rng = rng
-        self.report = report
         self.power = power
-        self.total_work = 0.0
-        self.done_work = 0.0
+        self.meter = WorkMeter(report)
         # Exact centroids need a closed surface (cells of border points would leak
         # past the border) and an even density (the centroid is unweighted).
         self.exact = surface.closed and power == 1.0
 
     def solve(self, count: int) -> tuple[FloatArray, IntArray, Samples]:
-        levels = [count]
-        while levels[-1] > self.schedule.multigrid_base:
-            levels.append(math.ceil(levels[-1] / 4))
-        levels.reverse()
+        """Exactly ``count`` points (not yet on the surface), their edges, and samples near them."""
         p = self.schedule
-        base = (p.ng_epochs + p.lloyd_epochs) * p.samples_per_point
-        base += 4 * p.exact_epochs if self.exact else 0
-        fine = 4 * p.fine_exact_epochs if self.exact else p.fine_epochs * p.fine_samples_per_point
-        self.total_work = sum(n * (base if i == 0 else fine) for i, n in enumerate(levels))
+        levels = coarse_to_fine_levels(count, p.multigrid_base)
+        self.meter.total = self.planned_work(levels)
         points = self.surface.sample(self.rng, levels[0], power=1.0).positions
         points = self._anneal(points)
         points, edges, hints = self._polish(points, p.lloyd_epochs, p.samples_per_point)
@@ -96,6 +131,15 @@ class BatchNeuralGas:
             else:
                 points, edges, hints = self._polish(points, p.fine_epochs, p.fine_samples_per_point)
         return points, edges, hints
+
+    def planned_work(self, levels: list[int]) -> int:
+        """The samples (or their equivalent) all levels will take, for progress."""
+        p = self.schedule
+        base = (p.ng_epochs + p.lloyd_epochs) * p.samples_per_point
+        base += EXACT_WORK_PER_POINT * p.exact_epochs if self.exact else 0
+        fine = (EXACT_WORK_PER_POINT * p.fine_exact_epochs if self.exact
+                else p.fine_epochs * p.fine_samples_per_point)
+        return sum(n * (base if i == 0 else fine) for i, n in enumerate(levels))
 
     def _polish_exact(self, points: FloatArray, hints: Samples, epochs: int
                       ) -> tuple[FloatArray, IntArray]:
@@ -112,15 +156,11 @@ class BatchNeuralGas:
                                                       neighbours=reuse)
             if found is not None:
                 edges = found
-            omega = 1.8 if epoch < epochs - 2 else 1.0
+            omega = relaxation(epoch, epochs, EXACT_PLAIN_STEPS)
             points = on_surface.positions + omega * (centroids - on_surface.positions)
-            self._advance(4 * len(points), "exact polish",
-                          f"{len(points)} points, step {epoch + 1}/{epochs}")
+            self.meter.advance(EXACT_WORK_PER_POINT * len(points), "exact polish",
+                               f"{len(points)} points, step {epoch + 1}/{epochs}")
         return points, edges
-
-    def _advance(self, n_samples: int, stage: str, message: str) -> None:
-        self.done_work += n_samples
-        self.report(stage, min(0.98, 0.98 * self.done_work / max(self.total_work, 1.0)), message)
 
     def _anneal(self, points: FloatArray) -> FloatArray:
         """Batch neural gas with λ annealed from 2 to 0.2 (truncated neighbourhood)."""
@@ -130,12 +170,12 @@ class BatchNeuralGas:
             lam = 2.0 * (0.1 ** (epoch / max(epochs - 1, 1)))
             samples = self.surface.sample(self.rng, m * len(points), self.power).positions
             points = centroid_step(points, samples, lam)
-            self._advance(len(samples), "neural gas", f"epoch {epoch + 1}/{epochs} λ={lam:.2f}")
+            self.meter.advance(len(samples), "neural gas", f"epoch {epoch + 1}/{epochs} λ={lam:.2f}")
         return points
 
     def _polish(self, points: FloatArray, epochs: int, m: int
                 ) -> tuple[FloatArray, IntArray, Samples]:
-        """Lloyd steps: over-relaxed first, then plain, with the last iterates averaged."""
+        """Lloyd steps: over-relaxed first, then plain, with the plain iterates averaged (Polyak)."""
         polyak = min(self.schedule.polyak, max(epochs - 1, 1))
         average = np.zeros_like(points)
         averaged = 0
@@ -143,13 +183,13 @@ class BatchNeuralGas:
         for epoch in range(epochs):
             samples = self.surface.sample(self.rng, m * len(points), self.power)
             means = centroid_step(points, samples.positions, 0.0)
-            omega = 1.8 if epoch < (epochs - polyak) else 1.0
+            omega = relaxation(epoch, epochs, polyak)
             points = points + omega * (means - points)
             if epoch >= epochs - polyak:
                 average += points
                 averaged += 1
-            self._advance(len(samples.positions), "polish",
-                          f"{len(points)} points, epoch {epoch + 1}/{epochs}")
+            self.meter.advance(len(samples.positions), "polish",
+                               f"{len(points)} points, epoch {epoch + 1}/{epochs}")
         assert samples is not None
         if averaged:
             points = average / averaged
@@ -179,35 +219,59 @@ class BatchNeuralGas:
         return refined
 
 
+ONLINE_STEP = (0.5, 0.005)  # ε, from the first step to the last (Martinetz & Schulten)
+ONLINE_RANGE = (10.0, 0.01)  # λ, likewise
+ONLINE_NEAREST = 16  # the neighbourhood is truncated to this many nearest prototypes
+
+
 def online_neural_gas(
     surface: Surface, count: int, rng: np.random.Generator,
     report: Reporter, power: float,
 ) -> tuple[FloatArray, IntArray, Samples]:
     """Mini-batch online neural gas with Martinetz & Schulten's schedules."""
     points = surface.sample(rng, count, power=1.0).positions
-    eps_i, eps_f, lam_i, lam_f = 0.5, 0.005, 10.0, 0.01
     batch = max(64, count // 8)
     steps = max(40, 8 * count * 4 // batch // 4)
-    k_max = 16
     for step in range(steps):
         frac = step / max(steps - 1, 1)
-        eps = eps_i * (eps_f / eps_i) ** frac
-        lam = lam_i * (lam_f / lam_i) ** frac
-        k = int(min(k_max, max(2, math.ceil(lam * math.log(1e3)))))
+        eps, lam, k = online_rates(frac)
         samples = surface.sample(rng, batch, power)
-        x = samples.positions
-        _, idx = cKDTree(points).query(x, k=k, workers=-1)
-        idx = idx.reshape(len(x), k)
-        h = eps * np.exp(-np.arange(k) / lam)
-        delta = h[None, :, None] * (x[:, None, :] - points[idx])
-        # average the pulls of one batch per prototype (order-independent, deterministic)
-        flat = idx.ravel()
-        total = np.bincount(flat, np.tile(h, len(x)), len(points))
-        pull = np.stack([np.bincount(flat, delta[..., c].ravel(), len(points)) for c in range(3)], 1)
-        moved = total > 0
-        points[moved] += pull[moved] / np.maximum(total[moved, None] / eps, 1.0)
+        _online_step(points, samples.positions, eps, lam, k)
         if step % 4 == 0:
             report("online ng", 0.95 * frac, f"step {step + 1}/{steps}")
     hints = surface.sample(rng, 8 * count, power)
     _, last = cKDTree(points).query(hints.positions, k=2, workers=-1)
     return points, hebbian_edges(last), hints
+
+
+def online_rates(frac: float) -> tuple[float, float, int]:
+    """ε, λ and the neighbours k to update, a fraction ``frac`` of the way through training.
+
+    ε and λ fall geometrically; k covers the neighbours of weight ``exp(-k / λ)`` over 1e-3.
+
+    >>> online_rates(0.0)
+    (0.5, 10.0, 16)
+    >>> online_rates(1.0)[2]
+    2
+    """
+    eps_i, eps_f = ONLINE_STEP
+    lam_i, lam_f = ONLINE_RANGE
+    eps = eps_i * (eps_f / eps_i) ** frac
+    lam = lam_i * (lam_f / lam_i) ** frac
+    k = int(min(ONLINE_NEAREST, max(2, math.ceil(lam * math.log(1e3)))))
+    return eps, lam, k
+
+
+def _online_step(points: FloatArray, x: FloatArray, eps: float, lam: float, k: int) -> None:
+    """Pull each prototype towards a batch of samples ``x`` (in place), the k-th nearest
+    prototype of a sample by ``eps · exp(-k / λ)``; a prototype's pulls are averaged."""
+    _, idx = cKDTree(points).query(x, k=k, workers=-1)
+    idx = idx.reshape(len(x), k)
+    h = eps * np.exp(-np.arange(k) / lam)
+    delta = h[None, :, None] * (x[:, None, :] - points[idx])
+    # average the pulls of one batch per prototype (order-independent, deterministic)
+    flat = idx.ravel()
+    total = np.bincount(flat, np.tile(h, len(x)), len(points))
+    pull = np.stack([np.bincount(flat, delta[..., c].ravel(), len(points)) for c in range(3)], 1)
+    moved = total > 0
+    points[moved] += pull[moved] / np.maximum(total[moved, None] / eps, 1.0)
