@@ -78,7 +78,7 @@ def main() -> None:
                          ("poisson disk (pcu)", lambda m=mesh, n=count: run_pcu(m, n, "poisson"))]
             for method, run in runs:
                 points, seconds = run()
-                figures = quality.quality(mesh, points, samples=args.samples)
+                figures = quality.evenness(mesh, points, samples=args.samples)
                 row = {"mesh": mesh_name, "count": count, "method": method, "points": len(points),
                        "seconds": seconds, **figures}
                 rows.append(row)

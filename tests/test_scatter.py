@@ -27,11 +27,11 @@ def test_batch_ng_is_even_and_exact_on_a_torus(ring):
     """2,000 points: exact count, NQE within 3 % of the hexagonal optimum, no clumps."""
     result = scatter(ring, ScatterParams(count=2000, seed=1))
     assert result.count == 2000 and len(np.unique(result.ids)) == 2000
-    figures = quality.quality(ring, result.positions, samples=300_000)
+    figures = quality.evenness(ring, result.positions, samples=300_000)
     assert figures["nqe"] < 1.03
     assert figures["min_nn"] > 0.65
     random_points = quality.uniform_samples(ring, 2000, seed=3)[0]
-    assert quality.quality(ring, random_points, samples=300_000)["nqe"] > 1.8
+    assert quality.evenness(ring, random_points, samples=300_000)["nqe"] > 1.8
 
 
 def test_points_lie_on_the_surface_with_consistent_face_and_barycentrics(ring):
@@ -93,7 +93,7 @@ def test_other_methods_give_exact_counts_and_a_graph(ring, method):
     assert result.count == 300
     assert result.edges is not None and len(result.edges) > 300
     assert result.edges.max() < 300
-    assert quality.quality(ring, result.positions, samples=100_000)["nqe"] < 1.6
+    assert quality.evenness(ring, result.positions, samples=100_000)["nqe"] < 1.6
 
 
 def test_spacing_sets_the_count(ring):
