@@ -44,7 +44,14 @@ GNG_MAX_COUNT = 20_000
 
 @dataclass(frozen=True)
 class ScatterParams:
-    """What to scatter. Give ``count`` or ``spacing`` (hexagonal spacing, scene units)."""
+    """What to scatter. Give ``count`` or ``spacing`` (hexagonal spacing, scene units).
+
+    Attributes:
+        method: one of :data:`METHODS`.
+        seed: the same seed gives the same bits on the same machine.
+        samples_per_point ... fine_exact_epochs: the stage lengths of ``batch-ng``
+            (see :class:`~openpipeline.engine.scatter.neural_gas.BatchSchedule`).
+    """
 
     count: int | None = None
     spacing: float | None = None
@@ -80,6 +87,7 @@ class ScatterParams:
         return int(self.count)
 
     def check(self) -> None:
+        """Refuse an unknown method or too few samples, before any work."""
         if self.method not in METHODS:
             raise EngineInputError(
                 f"Method '{self.method}' is not known; use one of {', '.join(METHODS)}."
@@ -134,13 +142,7 @@ def scatter(
     rng = np.random.default_rng(params.seed)
     start = time.perf_counter()
     train_power = 2.0 if weight is not None else 1.0
-    if params.method == "batch-ng":
-        solver = BatchNeuralGas(surface, params.batch_schedule(), rng, report, train_power)
-        points, edges, hints = solver.solve(count)
-    elif params.method == "online-ng":
-        points, edges, hints = online_neural_gas(surface, count, rng, report, train_power)
-    else:
-        points, edges, hints = growing_neural_gas(surface, count, rng, report, train_power)
+    points, edges, hints = _solve(surface, count, params, rng, report, train_power)
     report("projecting", 0.99, "snapping to the surface")
     projected = surface.project(points, hints)
     result = _finish(mesh, projected, edges)
@@ -151,7 +153,20 @@ def scatter(
     return result
 
 
+def _solve(
+    surface: Surface, count: int, params: ScatterParams, rng: np.random.Generator,
+    report: Reporter, power: float,
+) -> tuple[FloatArray, IntArray, Samples]:
+    """The points of ``params.method`` (near the surface), their edges, and samples near them."""
+    if params.method == "batch-ng":
+        return BatchNeuralGas(surface, params.batch_schedule(), rng, report, power).solve(count)
+    if params.method == "online-ng":
+        return online_neural_gas(surface, count, rng, report, power)
+    return growing_neural_gas(surface, count, rng, report, power)
+
+
 def _finish(mesh: Mesh, on_surface: Samples, edges: IntArray | None) -> ScatterResult:
+    """The result for points on the surface: interpolated normals and UVs, and ids."""
     faces = mesh.faces[on_surface.face_ids]
     bary = on_surface.barycentrics
     normals = np.einsum("nk,nkc->nc", bary, vertex_normals(mesh)[faces])

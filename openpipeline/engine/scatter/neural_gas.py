@@ -220,7 +220,7 @@ class BatchNeuralGas:
 
 
 ONLINE_STEP = (0.5, 0.005)  # ε, from the first step to the last (Martinetz & Schulten)
-ONLINE_RANGE = (10.0, 0.01)  # λ, likewise
+ONLINE_RANGE = (10.0, 0.01)  # λ, the neighbourhood range, likewise
 ONLINE_NEAREST = 16  # the neighbourhood is truncated to this many nearest prototypes
 
 
