@@ -20,13 +20,19 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from openpipeline.engine.images import Image
 from openpipeline.engine.scatter import DensityMap, Mesh, ScatterParams, quality, scatter
+from openpipeline.engine.scatter.mesh import FloatArray
 from openpipeline.engine.scatter.primitives import icosphere, torus
+
+Run = Callable[[], tuple[FloatArray, float]]  # a method to time: (points, seconds)
 
 
 def ten_to_one_map(width: int = 512, height: int = 256) -> DensityMap:
@@ -37,13 +43,13 @@ def ten_to_one_map(width: int = 512, height: int = 256) -> DensityMap:
     return DensityMap(Image(values[..., None].astype(np.float32), ["Y"], "float"))
 
 
-def run_ours(mesh: Mesh, count: int, seed: int) -> tuple[np.ndarray, float]:
+def run_ours(mesh: Mesh, count: int, seed: int) -> tuple[FloatArray, float]:
     start = time.perf_counter()
     result = scatter(mesh, ScatterParams(count=count, seed=seed))
     return result.positions, time.perf_counter() - start
 
 
-def run_pcu(mesh: Mesh, count: int, kind: str) -> tuple[np.ndarray, float]:
+def run_pcu(mesh: Mesh, count: int, kind: str) -> tuple[FloatArray, float]:
     import point_cloud_utils as pcu
 
     v = mesh.vertices.astype(np.float64)
@@ -67,20 +73,20 @@ def main() -> None:
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     meshes = {"torus": torus(), "icosphere": icosphere(5)}
-    rows = []
+    rows: list[dict[str, Any]] = []
     print("| mesh | N | method | points | seconds | NQE/hex | min NN | mean NN | coverage |")
     print("|---|---|---|---|---|---|---|---|---|")
     for mesh_name, mesh in meshes.items():
         for count in counts:
-            runs = [("batch-ng (ours)", lambda m=mesh, n=count: run_ours(m, n, args.seed))]
+            runs: list[tuple[str, Run]] = [("batch-ng (ours)", partial(run_ours, mesh, count, args.seed))]
             if not args.skip_baselines:
-                runs += [("geogram CVT (pcu lloyd)", lambda m=mesh, n=count: run_pcu(m, n, "lloyd")),
-                         ("poisson disk (pcu)", lambda m=mesh, n=count: run_pcu(m, n, "poisson"))]
+                runs += [("geogram CVT (pcu lloyd)", partial(run_pcu, mesh, count, "lloyd")),
+                         ("poisson disk (pcu)", partial(run_pcu, mesh, count, "poisson"))]
             for method, run in runs:
                 points, seconds = run()
-                figures = quality.quality(mesh, points, samples=args.samples)
-                row = {"mesh": mesh_name, "count": count, "method": method, "points": len(points),
-                       "seconds": seconds, **figures}
+                figures = quality.evenness(mesh, points, samples=args.samples)
+                row: dict[str, Any] = {"mesh": mesh_name, "count": count, "method": method,
+                                       "points": len(points), "seconds": seconds, **figures}
                 rows.append(row)
                 print(f"| {mesh_name} | {count} | {method} | {len(points)} | {seconds:.2f} | "
                       f"{figures['nqe']:.4f} | {figures['min_nn']:.3f} | {figures['mean_nn']:.3f} | "

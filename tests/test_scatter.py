@@ -12,8 +12,9 @@ from openpipeline.engine.errors import Cancelled, EngineInputError
 from openpipeline.engine.images import Image, read_image, write_image
 from openpipeline.engine.scatter import quality, writers
 from openpipeline.engine.scatter.density import DensityMap
-from openpipeline.engine.scatter.distribute import ScatterParams, scatter, tangent_voronoi
+from openpipeline.engine.scatter.distribute import ScatterParams, scatter
 from openpipeline.engine.scatter.mesh import Mesh, check_mesh, load_mesh, triangulate
+from openpipeline.engine.scatter.polish import tangent_voronoi
 from openpipeline.engine.scatter.primitives import icosphere, plane, torus
 
 
@@ -26,11 +27,11 @@ def test_batch_ng_is_even_and_exact_on_a_torus(ring):
     """2,000 points: exact count, NQE within 3 % of the hexagonal optimum, no clumps."""
     result = scatter(ring, ScatterParams(count=2000, seed=1))
     assert result.count == 2000 and len(np.unique(result.ids)) == 2000
-    figures = quality.quality(ring, result.positions, samples=300_000)
+    figures = quality.evenness(ring, result.positions, samples=300_000)
     assert figures["nqe"] < 1.03
     assert figures["min_nn"] > 0.65
     random_points = quality.uniform_samples(ring, 2000, seed=3)[0]
-    assert quality.quality(ring, random_points, samples=300_000)["nqe"] > 1.8
+    assert quality.evenness(ring, random_points, samples=300_000)["nqe"] > 1.8
 
 
 def test_points_lie_on_the_surface_with_consistent_face_and_barycentrics(ring):
@@ -52,7 +53,7 @@ def test_same_seed_same_bits_other_seed_other_points(ring):
     a = scatter(ring, ScatterParams(count=800, seed=7))
     b = scatter(ring, ScatterParams(count=800, seed=7))
     c = scatter(ring, ScatterParams(count=800, seed=8))
-    for field in ("positions", "normals", "face_ids", "barycentrics", "edges"):
+    for field in ("positions", "normals", "face_ids", "barycentrics", "uvs", "ids", "edges"):
         assert np.array_equal(getattr(a, field), getattr(b, field)), field
     assert not np.array_equal(a.positions, c.positions)
 
@@ -90,9 +91,13 @@ def test_other_methods_give_exact_counts_and_a_graph(ring, method):
     """online-ng and gng also return exactly N points on the surface, with edges."""
     result = scatter(ring, ScatterParams(count=300, seed=1, method=method))
     assert result.count == 300
+    corners = ring.vertices[ring.faces[result.face_ids]]
+    rebuilt = np.einsum("nk,nkc->nc", result.barycentrics, corners)
+    assert np.allclose(rebuilt, result.positions, atol=1e-9)
+    assert (result.barycentrics >= -1e-9).all()
     assert result.edges is not None and len(result.edges) > 300
     assert result.edges.max() < 300
-    assert quality.quality(ring, result.positions, samples=100_000)["nqe"] < 1.6
+    assert quality.evenness(ring, result.positions, samples=100_000)["nqe"] < 1.6
 
 
 def test_spacing_sets_the_count(ring):
@@ -103,7 +108,7 @@ def test_spacing_sets_the_count(ring):
 
 
 def test_tangent_voronoi_on_a_hexagonal_lattice():
-    """The exact cell centroid of a lattice point is the point itself; 3 edges per point."""
+    """The exact cell centroid of a lattice point is the point itself; six Delaunay neighbours each."""
     x, y = np.meshgrid(np.arange(30), np.arange(30))
     pts = np.stack([x + 0.5 * (y % 2), y * math.sqrt(3) / 2, np.zeros_like(x, float)], -1).reshape(-1, 3)
     normals = np.tile([0.0, 0.0, 1.0], (len(pts), 1))
@@ -112,6 +117,23 @@ def test_tangent_voronoi_on_a_hexagonal_lattice():
     assert np.abs(centroids[inner] - pts[inner]).max() < 1e-9
     degree = np.bincount(edges.ravel(), minlength=len(pts))
     assert (degree[inner] == 6).all() and table.shape == (len(pts), 8)
+
+
+def test_tangent_voronoi_finds_the_centroid_of_an_uneven_cell():
+    """Neighbours at x = +2 and -4, y = ±2 and (1.5, 1.5) give the cell [-2, 1] × [-1, 1]
+    less the corner beyond x + y = 1.5: its area-weighted centroid (not the mean of its
+    vertices), and the five as Delaunay neighbours."""
+    near = [[0, 0, 0], [2, 0, 0], [-4, 0, 0], [0, 2, 0], [0, -2, 0], [1.5, 1.5, 0]]
+    far = [[20, 20, 0], [20, -20, 0], [-20, 20, 0], [-20, -20, 0]]
+    pts = np.array(near + far, dtype=float)
+    normals = np.tile([0.0, 0.0, 1.0], (len(pts), 1))
+    centroids, edges, _ = tangent_voronoi(pts, normals)
+    # the rectangle (area 6, centroid (-0.5, 0)) less the triangle (1, 1), (1, 0.5), (0.5, 1)
+    corner_area, corner_centre = 0.125, 2.5 / 3
+    expected = np.array([-0.5 * 6 - corner_area * corner_centre, -corner_area * corner_centre, 0.0])
+    expected[:2] /= 6 - corner_area
+    assert np.abs(centroids[0] - expected).max() < 1e-5
+    assert edges[(edges == 0).any(axis=1)].tolist() == [[0, 1], [0, 2], [0, 3], [0, 4], [0, 5]]
 
 
 def test_progress_is_reported_and_cancel_stops(ring):
@@ -130,13 +152,18 @@ def test_writers_produce_the_same_fields(ring, tmp_path):
     writers.write(result, tmp_path / "p.json")
     writers.write(result, tmp_path / "p.usda")
     writers.write(result, tmp_path / "p.usd")
+    names = {"positions", "normals", "face_ids", "barycentrics", "uvs", "ids", "edges"}
     with np.load(tmp_path / "p.npz") as data:
-        assert set(data.files) == {"positions", "normals", "face_ids", "barycentrics", "uvs", "ids",
-                                   "edges"}
+        assert set(data.files) == names
         assert np.array_equal(data["positions"], result.positions)
+        for name in names:
+            assert np.array_equal(data[name], getattr(result, name)), name
     loaded = json.loads((tmp_path / "p.json").read_text())
     assert np.allclose(loaded["positions"], result.positions)
     assert loaded["edges"] == result.edges.tolist()
+    assert names <= set(loaded)
+    for name in names:
+        assert np.array_equal(loaded[name], getattr(result, name)), name
     from pxr import Usd, UsdGeom
 
     for name in ("p.usda", "p.usd"):

@@ -45,7 +45,12 @@ def test_scatter_with_a_density_map_writes_npz(files):
     assert summary["count"] == 600 and summary["density"] is True and summary["seconds"] > 0
     assert "done" in result.stderr or "%" in result.stderr  # the progress bar
     with np.load(out) as data:
+        assert set(data.files) == {"positions", "normals", "face_ids", "barycentrics", "uvs", "ids",
+                                   "edges"}
         assert data["positions"].shape == (600, 3) and data["uvs"].shape == (600, 2)
+        assert data["normals"].shape == data["barycentrics"].shape == (600, 3)
+        assert data["ids"].tolist() == list(range(600)) and data["face_ids"].shape == (600,)
+        assert data["edges"].shape[1] == 2 and len(data["edges"]) == summary["edges"]
         left = (data["uvs"][:, 0] % 1 < 0.5).sum()
     assert left < 300  # the ramp is denser on the right
 
@@ -81,14 +86,16 @@ def test_scatter_even_to_usd_is_deterministic(files):
     (["{folder}/empty.obj", "o.npz", "--count", "10"], "empty"),
 ])
 def test_bad_input_exits_2_and_writes_nothing(files, args, expected):
-    """Each bad input: exit code 2, one sentence, no output file."""
+    """Each bad input: exit code 2, one sentence, no output file (nor a temporary one)."""
     folder, ring, ball = files
     (folder / "broken.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nv 0 -1 0\n"
                                        "f 1 2 3\nf 1 2 4\nf 1 2 5\n")
     (folder / "empty.obj").write_text("# nothing here\n")
     filled = [a.format(ring=ring, ball=ball, folder=folder) for a in args]
     filled[1] = str(folder / filled[1])
+    before = sorted(folder.iterdir())
     result = run_cli("scatter", *filled)
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert expected in one_sentence(result.stderr)
     assert not (folder / args[1]).exists()
+    assert sorted(folder.iterdir()) == before

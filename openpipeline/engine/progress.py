@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TextIO
 
 from openpipeline.engine.errors import Cancelled
 
@@ -28,7 +28,7 @@ class Progress:
     values: dict[str, Any] = field(default_factory=dict)
 
 
-ProgressCallback = Callable[[Progress], Any]
+ProgressCallback = Callable[[Progress], object]  # False (or raising Cancelled) stops the work
 
 
 class Reporter:
@@ -49,7 +49,7 @@ class Reporter:
             raise Cancelled(f"Cancelled during {stage}.")
 
 
-def text_bar(out: Any, width: int = 30) -> ProgressCallback:
+def text_bar(out: TextIO, width: int = 30) -> ProgressCallback:
     """A progress callback that draws a one-line bar on ``out`` (a text stream)."""
     def draw(progress: Progress) -> None:
         filled = int(progress.fraction * width)

@@ -2,7 +2,11 @@
 
 The public entry points; the modules hold the parts:
 
-- :mod:`.distribute`: the job (:class:`ScatterParams`) and the methods' drivers;
+- :mod:`.distribute`: the job (:class:`ScatterParams`, :class:`ScatterResult`) and its driver;
+- :mod:`.neural_gas`, :mod:`.growing_gas`: the methods (batch and online neural gas,
+  growing neural gas);
+- :mod:`.polish`: Lloyd steps with sampled or exact (tangent-plane Voronoi) centroids;
+- :mod:`.graph`: neighbour graphs as edge lists;
 - :mod:`.mesh`: meshes, surface sampling and closest points;
 - :mod:`.density`: density maps through UVs and per-vertex weights;
 - :mod:`.quality`: how even a distribution is (NQE, nearest-neighbour statistics);

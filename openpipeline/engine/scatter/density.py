@@ -3,14 +3,11 @@ and from per-vertex weights."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
-from numpy.typing import NDArray
 
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.images import Image
-from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Mesh
+from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Mesh, WeightFunction
 
 
 class DensityMap:
@@ -37,9 +34,9 @@ class DensityMap:
             values = pixels[..., index]
         if not np.isfinite(values).all() or (values < 0).any():
             raise EngineInputError("The density map has negative or non-finite values.")
-        self.values = values.astype(np.float64)
+        self.values: FloatArray = values.astype(np.float64)
 
-    def lookup(self, uv: NDArray[np.float64]) -> NDArray[np.float64]:
+    def lookup(self, uv: FloatArray) -> FloatArray:
         """Bilinear density at UVs (u to the right, v up; wrapped to 0..1)."""
         h, w = self.values.shape
         x = (uv[:, 0] % 1.0) * w - 0.5
@@ -64,8 +61,9 @@ def require_uvs(mesh: Mesh) -> None:
         )
 
 
-def density_weight(mesh: Mesh, density: DensityMap | None) -> Any:
-    """The weight function of a density map (through UVs) times per-vertex weights."""
+def density_weight(mesh: Mesh, density: DensityMap | None) -> WeightFunction | None:
+    """The weight function of a density map (through UVs) times per-vertex weights;
+    None when there is neither."""
     if density is None and mesh.vertex_weights is None:
         return None
     if density is not None:

@@ -6,11 +6,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from openpipeline.engine.scatter.density import DensityMap
+from openpipeline.engine.scatter.mesh import FloatArray
 
 
 def top_view(
-    positions: NDArray[np.float64], size: int = 512, background: DensityMap | None = None,
-    uvs: NDArray[np.float64] | None = None, dot: int = 1,
+    positions: FloatArray, size: int = 512, background: DensityMap | None = None,
+    uvs: FloatArray | None = None, dot: int = 1,
 ) -> NDArray[np.float32]:
     """An RGB image of points seen from above; the density map, if given, tints the ground.
 

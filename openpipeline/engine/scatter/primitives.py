@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from openpipeline.engine.scatter.mesh import Mesh
+from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Mesh
 
 
-def _grid(nu: int, nv: int, wrap_u: bool, wrap_v: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _grid(nu: int, nv: int, wrap_u: bool, wrap_v: bool) -> tuple[IntArray, FloatArray, IntArray]:
     """Quads of a (nu × nv) parameter grid split into triangles, with corner UVs."""
     grid_u, grid_v = np.meshgrid(np.arange(nu), np.arange(nv), indexing="ij")
     iu, iv = grid_u.ravel(), grid_v.ravel()
     cols = nv if wrap_v else nv + 1
 
-    def vid(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    def vid(u: IntArray, v: IntArray) -> IntArray:
         return np.asarray((u % nu if wrap_u else u) * cols + (v % nv if wrap_v else v))
 
     a, b = vid(iu, iv), vid(iu + 1, iv)
@@ -48,7 +48,7 @@ def plane(size: float = 2.0, divisions: int = 32) -> Mesh:
 
 def icosphere(subdivisions: int = 5, radius: float = 1.0) -> Mesh:
     """A closed icosphere (no UVs)."""
-    import trimesh
+    import trimesh  # here, not at the top: it takes about 0.5 s to import
 
     sphere = trimesh.creation.icosphere(subdivisions=subdivisions, radius=radius)
     return Mesh(np.asarray(sphere.vertices, float), np.asarray(sphere.faces, np.int64), name="icosphere")

@@ -17,7 +17,7 @@ measure is independent of the method it judges.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 from scipy.spatial import cKDTree
@@ -25,6 +25,22 @@ from scipy.spatial import cKDTree
 from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Mesh, face_areas
 
 HEX_NQE = 5 / (18 * math.sqrt(3))
+
+
+class Evenness(TypedDict):
+    """The figures of :func:`evenness` (see the module's description)."""
+
+    nqe: float
+    min_nn: float
+    mean_nn: float
+    coverage: float
+
+
+class DensityFit(TypedDict):
+    """The figures of :func:`density_fit`."""
+
+    slope: float
+    correlation: float
 
 
 def uniform_samples(mesh: Mesh, count: int, seed: int) -> tuple[FloatArray, IntArray, FloatArray]:
@@ -41,12 +57,15 @@ def uniform_samples(mesh: Mesh, count: int, seed: int) -> tuple[FloatArray, IntA
 
 
 def hex_spacing(area: float, count: int) -> float:
+    """The spacing of ``count`` points on a hexagonal lattice covering ``area``."""
     return math.sqrt(2 * area / (math.sqrt(3) * count))
 
 
-def quality(mesh: Mesh, points: FloatArray, samples: int = 1_000_000, seed: int = 12345
-            ) -> dict[str, float]:
-    """NQE, nearest-neighbour and coverage figures of ``points`` on ``mesh``.
+def evenness(mesh: Mesh, points: FloatArray, samples: int = 1_000_000, seed: int = 12345) -> Evenness:
+    """How evenly ``points`` cover ``mesh``: NQE, nearest-neighbour spacing and coverage.
+
+    ``samples`` plain random surface samples (from ``seed``) measure the
+    quantisation error and the coverage.
 
     Cost: one k-d tree query per sample (about 1 s per million samples).
     """
@@ -66,7 +85,7 @@ def quality(mesh: Mesh, points: FloatArray, samples: int = 1_000_000, seed: int 
     }
 
 
-def density_fit(points: FloatArray, target: FloatArray, k: int = 12) -> dict[str, float]:
+def density_fit(points: FloatArray, target: FloatArray, k: int = 12) -> DensityFit:
     """Slope and correlation of log local density (k-NN) against log target density."""
     radius, _ = cKDTree(points).query(points, k=k + 1, workers=-1)
     local = k / (math.pi * radius[:, -1] ** 2)
@@ -76,6 +95,6 @@ def density_fit(points: FloatArray, target: FloatArray, k: int = 12) -> dict[str
     return {"slope": float(slope), "correlation": float(np.corrcoef(x, y)[0, 1])}
 
 
-def summary(mesh: Mesh, points: FloatArray, samples: int = 200_000) -> dict[str, Any]:
-    """A quick estimate for a CLI summary (fewer samples than the benchmark)."""
-    return quality(mesh, points, samples=samples)
+def summary(mesh: Mesh, points: FloatArray, samples: int = 200_000) -> Evenness:
+    """A quick :func:`evenness` estimate for a CLI summary (fewer samples than the benchmark)."""
+    return evenness(mesh, points, samples=samples)

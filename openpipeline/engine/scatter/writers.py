@@ -19,6 +19,7 @@ import numpy as np
 from openpipeline.atomic import publish
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.scatter.distribute import ScatterResult
+from openpipeline.engine.scatter.mesh import FloatArray, IntArray
 
 FORMATS = {".npz": "npz", ".json": "json", ".usda": "usd", ".usd": "usd", ".usdc": "usd"}
 
@@ -36,8 +37,9 @@ def output_format(path: str | Path) -> str:
     return FORMATS[suffix]
 
 
-def fields(result: ScatterResult) -> dict[str, np.ndarray]:
-    data = {
+def fields(result: ScatterResult) -> dict[str, FloatArray | IntArray]:
+    """The arrays every format holds, by field name (``uvs`` and ``edges`` when present)."""
+    data: dict[str, FloatArray | IntArray] = {
         "positions": result.positions.astype(np.float64),
         "normals": result.normals.astype(np.float64),
         "face_ids": result.face_ids.astype(np.int64),
@@ -58,6 +60,7 @@ def write(result: ScatterResult, path: str | Path) -> Path:
     with publish(path) as tmp:
         if kind == "npz":
             with open(tmp, "wb") as handle:
+                # Any: numpy's stub types **kwargs as its allow_pickle flag
                 arrays: dict[str, Any] = dict(fields(result))
                 np.savez(handle, **arrays)
         elif kind == "json":
@@ -70,7 +73,7 @@ def write(result: ScatterResult, path: str | Path) -> Path:
     return path
 
 
-def orientations(normals: np.ndarray) -> np.ndarray:
+def orientations(normals: FloatArray) -> FloatArray:
     """Unit quaternions (w, x, y, z) turning +Y onto each normal."""
     n = normals / np.linalg.norm(normals, axis=1, keepdims=True)
     w = 1.0 + n[:, 1]
@@ -81,7 +84,7 @@ def orientations(normals: np.ndarray) -> np.ndarray:
 
 
 def _write_usd(result: ScatterResult, path: Path) -> None:
-    from pxr import Gf, Sdf, Usd, UsdGeom, Vt
+    from pxr import Gf, Sdf, Usd, UsdGeom, Vt  # here, not at the top: only USD output needs it
 
     stage = Usd.Stage.CreateNew(str(path))
     UsdGeom.SetStageUpAxis(stage, UsdGeom.Tokens.y)

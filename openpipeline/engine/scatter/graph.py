@@ -1,0 +1,36 @@
+"""Neighbour graphs of scattered points, as (E, 2) edge lists.
+
+An edge list holds each undirected edge once, as (low, high) point indices, rows
+sorted; the writers store it as ``edges``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from openpipeline.engine.scatter.mesh import IntArray
+
+
+def unique_edges(first: IntArray, second: IntArray, count: int) -> IntArray:
+    """The undirected edges ``first[i]``–``second[i]``, each once, sorted.
+
+    ``count`` bounds the point indices (every index is below it).
+
+    >>> unique_edges(np.array([2, 0, 1]), np.array([0, 2, 0]), 3).tolist()
+    [[0, 1], [0, 2]]
+    """
+    low = np.minimum(first, second).astype(np.int64)
+    high = np.maximum(first, second).astype(np.int64)
+    keys = np.unique(low * count + high)
+    return np.stack([keys // count, keys % count], 1)
+
+
+def hebbian_edges(nearest_two: IntArray) -> IntArray:
+    """Competitive Hebbian learning: connect each sample's two nearest prototypes.
+
+    Args:
+        nearest_two: (S, 2) indices of each sample's nearest and second-nearest prototype.
+    """
+    keep = nearest_two[:, 0] != nearest_two[:, 1]
+    count = int(nearest_two.max()) + 1
+    return unique_edges(nearest_two[keep, 0], nearest_two[keep, 1], count)

@@ -1,0 +1,277 @@
+"""Neural gas: batch (the default method) and online (a quick preview).
+
+``batch-ng``
+    Batch neural gas (Cottrell et al. 2006): every epoch, fresh surface samples
+    are drawn and each prototype moves to the neighbourhood-weighted mean of
+    the samples, the k-th nearest prototype of a sample weighted
+    ``exp(-k / λ)``, λ annealed towards 0. The neighbourhood is truncated where
+    its weight falls under 1e-3 and found with a k-d tree. As λ reaches 0 this
+    is Lloyd's algorithm, which the final *polish* runs with over-relaxation
+    (ω = 1.8, then 1) and Polyak averaging of the last iterates. Large counts
+    are solved coarse-to-fine: the solution for N/4 points is refined by adding
+    the midpoints of its neighbour-graph edges (a hexagonal lattice refines to a
+    hexagonal lattice of half the spacing), so the fine level starts almost
+    converged.
+``online-ng``
+    Neural gas as published (Martinetz & Schulten 1991) on mini-batches, ε 0.5→0.005,
+    λ 10→0.01 (truncated to the 16 nearest): a quick preview.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from openpipeline.engine.progress import Reporter
+from openpipeline.engine.scatter.graph import hebbian_edges
+from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Samples, Surface
+from openpipeline.engine.scatter.polish import centroid_step, tangent_voronoi
+
+
+@dataclass(frozen=True)
+class BatchSchedule:
+    """How long each stage of batch neural gas runs (set by :class:`ScatterParams`).
+
+    Attributes:
+        samples_per_point, ng_epochs, lloyd_epochs: samples per point and epoch, and
+            the epochs of annealed neural gas and of sampled Lloyd polish, on the
+            coarsest level.
+        fine_epochs, fine_samples_per_point: the sampled polish of each finer level.
+        multigrid_base: levels are added (×4 points each) above this count.
+        polyak: the last iterates averaged in a sampled polish.
+        exact_epochs, fine_exact_epochs: exact (tangent-Voronoi) polish steps on the
+            coarsest and on each finer level (closed meshes, even density).
+    """
+
+    samples_per_point: int
+    ng_epochs: int
+    lloyd_epochs: int
+    fine_epochs: int
+    fine_samples_per_point: int
+    multigrid_base: int
+    polyak: int
+    exact_epochs: int
+    fine_exact_epochs: int
+
+
+OVER_RELAXATION = 1.8  # ω of the over-relaxed Lloyd steps
+EXACT_PLAIN_STEPS = 2  # the exact polish ends with this many plain (ω = 1) steps
+EXACT_WORK_PER_POINT = 4  # an exact step costs about as much as this many samples per point
+
+
+def coarse_to_fine_levels(count: int, base: int) -> list[int]:
+    """The point counts solved in turn: each a quarter of the next, the first at most ``base``.
+
+    >>> coarse_to_fine_levels(100_000, 16_000)
+    [6250, 25000, 100000]
+    >>> coarse_to_fine_levels(500, 16_000)
+    [500]
+    """
+    levels = [count]
+    while levels[-1] > base:
+        levels.append(math.ceil(levels[-1] / 4))
+    levels.reverse()
+    return levels
+
+
+def relaxation(epoch: int, epochs: int, plain: int) -> float:
+    """ω of a Lloyd step: over-relaxed, except plain (1) for the last ``plain`` of ``epochs``."""
+    return OVER_RELAXATION if epoch < epochs - plain else 1.0
+
+
+class WorkMeter:
+    """Progress as the share of the planned work done, counted in samples.
+
+    Fractions stop at 0.98: the rest is the caller's (projection, writing).
+    """
+
+    def __init__(self, report: Reporter, total: float = 0.0) -> None:
+        self.report = report
+        self.total = total
+        self.done = 0.0
+
+    def advance(self, amount: int, stage: str, message: str) -> None:
+        """Count ``amount`` more work done and report it."""
+        self.done += amount
+        self.report(stage, min(0.98, 0.98 * self.done / max(self.total, 1.0)), message)
+
+
+class BatchNeuralGas:
+    """Batch neural gas, coarse-to-fine, with a sampled or an exact Lloyd polish."""
+
+    def __init__(self, surface: Surface, schedule: BatchSchedule, rng: np.random.Generator,
+                 report: Reporter, power: float) -> None:
+        self.surface = surface
+        self.schedule = schedule
+        self.rng = rng
+        self.power = power
+        self.meter = WorkMeter(report)
+        # Exact centroids need a closed surface (cells of border points would leak
+        # past the border) and an even density (the centroid is unweighted).
+        self.exact = surface.closed and power == 1.0
+
+    def solve(self, count: int) -> tuple[FloatArray, IntArray, Samples]:
+        """Exactly ``count`` points (not yet on the surface), their edges, and samples near them."""
+        p = self.schedule
+        levels = coarse_to_fine_levels(count, p.multigrid_base)
+        self.meter.total = self.planned_work(levels)
+        points = self.surface.sample(self.rng, levels[0], power=1.0).positions
+        points = self._anneal(points)
+        points, edges, hints = self._polish(points, p.lloyd_epochs, p.samples_per_point)
+        if self.exact:
+            points, edges = self._polish_exact(points, hints, p.exact_epochs)
+        for n in levels[1:]:
+            points = self._refine(points, edges, hints, n)
+            if self.exact:
+                hints = self.surface.sample(self.rng, 2 * n)
+                points, edges = self._polish_exact(points, hints, p.fine_exact_epochs)
+            else:
+                points, edges, hints = self._polish(points, p.fine_epochs, p.fine_samples_per_point)
+        return points, edges, hints
+
+    def planned_work(self, levels: list[int]) -> int:
+        """The samples (or their equivalent) all levels will take, for progress."""
+        p = self.schedule
+        base = (p.ng_epochs + p.lloyd_epochs) * p.samples_per_point
+        base += EXACT_WORK_PER_POINT * p.exact_epochs if self.exact else 0
+        fine = (EXACT_WORK_PER_POINT * p.fine_exact_epochs if self.exact
+                else p.fine_epochs * p.fine_samples_per_point)
+        return sum(n * (base if i == 0 else fine) for i, n in enumerate(levels))
+
+    def _polish_exact(self, points: FloatArray, hints: Samples, epochs: int
+                      ) -> tuple[FloatArray, IntArray]:
+        """Lloyd steps with exact tangent-plane Voronoi centroids (closed, even meshes)."""
+        edges = np.zeros((0, 2), np.int64)
+        table: IntArray | None = None
+        for epoch in range(epochs):
+            on_surface = self.surface.project(points, hints, k=4)
+            normals = self.surface.mesh_face_normals[on_surface.face_ids]
+            last = epoch == epochs - 1
+            # neighbours are found afresh on the first and the last step, reused between
+            reuse = None if (epoch == 0 or last) else table
+            centroids, found, table = tangent_voronoi(on_surface.positions, normals, want_edges=last,
+                                                      neighbours=reuse)
+            if found is not None:
+                edges = found
+            omega = relaxation(epoch, epochs, EXACT_PLAIN_STEPS)
+            points = on_surface.positions + omega * (centroids - on_surface.positions)
+            self.meter.advance(EXACT_WORK_PER_POINT * len(points), "exact polish",
+                               f"{len(points)} points, step {epoch + 1}/{epochs}")
+        return points, edges
+
+    def _anneal(self, points: FloatArray) -> FloatArray:
+        """Batch neural gas with λ annealed from 2 to 0.2 (truncated neighbourhood)."""
+        epochs = self.schedule.ng_epochs
+        m = self.schedule.samples_per_point
+        for epoch in range(epochs):
+            lam = 2.0 * (0.1 ** (epoch / max(epochs - 1, 1)))
+            samples = self.surface.sample(self.rng, m * len(points), self.power).positions
+            points = centroid_step(points, samples, lam)
+            self.meter.advance(len(samples), "neural gas", f"epoch {epoch + 1}/{epochs} λ={lam:.2f}")
+        return points
+
+    def _polish(self, points: FloatArray, epochs: int, m: int
+                ) -> tuple[FloatArray, IntArray, Samples]:
+        """Lloyd steps: over-relaxed first, then plain, with the plain iterates averaged (Polyak)."""
+        polyak = min(self.schedule.polyak, max(epochs - 1, 1))
+        average = np.zeros_like(points)
+        averaged = 0
+        samples: Samples | None = None
+        for epoch in range(epochs):
+            samples = self.surface.sample(self.rng, m * len(points), self.power)
+            means = centroid_step(points, samples.positions, 0.0)
+            omega = relaxation(epoch, epochs, polyak)
+            points = points + omega * (means - points)
+            if epoch >= epochs - polyak:
+                average += points
+                averaged += 1
+            self.meter.advance(len(samples.positions), "polish",
+                               f"{len(points)} points, epoch {epoch + 1}/{epochs}")
+        assert samples is not None
+        if averaged:
+            points = average / averaged
+        return points, self._delaunay(points, samples), samples
+
+    def _delaunay(self, points: FloatArray, hints: Samples) -> IntArray:
+        """Delaunay edges from exact tangent-plane cells (competitive Hebbian learning
+        from samples misses edges where the density is low)."""
+        on_surface = self.surface.project(points, hints, k=4)
+        normals = self.surface.mesh_face_normals[on_surface.face_ids]
+        _, edges, _ = tangent_voronoi(on_surface.positions, normals)
+        assert edges is not None
+        return edges
+
+    def _refine(self, points: FloatArray, edges: IntArray, hints: Samples, count: int) -> FloatArray:
+        """Add edge midpoints (about 3 per point) and fix the total to exactly ``count``."""
+        mids = 0.5 * (points[edges[:, 0]] + points[edges[:, 1]])
+        room = count - len(points)
+        if len(mids) > room:
+            keep = np.sort(self.rng.choice(len(mids), size=room, replace=False))
+            mids = mids[keep]
+        mids = self.surface.project(mids, hints).positions
+        refined = np.concatenate([points, mids])
+        if len(refined) < count:
+            extra = self.surface.sample(self.rng, count - len(refined), power=1.0).positions
+            refined = np.concatenate([refined, extra])
+        return refined
+
+
+ONLINE_STEP = (0.5, 0.005)  # ε, from the first step to the last (Martinetz & Schulten)
+ONLINE_RANGE = (10.0, 0.01)  # λ, the neighbourhood range, likewise
+ONLINE_NEAREST = 16  # the neighbourhood is truncated to this many nearest prototypes
+
+
+def online_neural_gas(
+    surface: Surface, count: int, rng: np.random.Generator,
+    report: Reporter, power: float,
+) -> tuple[FloatArray, IntArray, Samples]:
+    """Mini-batch online neural gas with Martinetz & Schulten's schedules."""
+    points = surface.sample(rng, count, power=1.0).positions
+    batch = max(64, count // 8)
+    steps = max(40, 8 * count * 4 // batch // 4)
+    for step in range(steps):
+        frac = step / max(steps - 1, 1)
+        eps, lam, k = online_rates(frac)
+        samples = surface.sample(rng, batch, power)
+        _online_step(points, samples.positions, eps, lam, k)
+        if step % 4 == 0:
+            report("online ng", 0.95 * frac, f"step {step + 1}/{steps}")
+    hints = surface.sample(rng, 8 * count, power)
+    _, last = cKDTree(points).query(hints.positions, k=2, workers=-1)
+    return points, hebbian_edges(last), hints
+
+
+def online_rates(frac: float) -> tuple[float, float, int]:
+    """ε, λ and the neighbours k to update, a fraction ``frac`` of the way through training.
+
+    ε and λ fall geometrically; k covers the neighbours of weight ``exp(-k / λ)`` over 1e-3.
+
+    >>> online_rates(0.0)
+    (0.5, 10.0, 16)
+    >>> online_rates(1.0)[2]
+    2
+    """
+    eps_i, eps_f = ONLINE_STEP
+    lam_i, lam_f = ONLINE_RANGE
+    eps = eps_i * (eps_f / eps_i) ** frac
+    lam = lam_i * (lam_f / lam_i) ** frac
+    k = int(min(ONLINE_NEAREST, max(2, math.ceil(lam * math.log(1e3)))))
+    return eps, lam, k
+
+
+def _online_step(points: FloatArray, x: FloatArray, eps: float, lam: float, k: int) -> None:
+    """Pull each prototype towards a batch of samples ``x`` (in place), the k-th nearest
+    prototype of a sample by ``eps · exp(-k / λ)``; a prototype's pulls are averaged."""
+    _, idx = cKDTree(points).query(x, k=k, workers=-1)
+    idx = idx.reshape(len(x), k)
+    h = eps * np.exp(-np.arange(k) / lam)
+    delta = h[None, :, None] * (x[:, None, :] - points[idx])
+    # average the pulls of one batch per prototype (order-independent, deterministic)
+    flat = idx.ravel()
+    total = np.bincount(flat, np.tile(h, len(x)), len(points))
+    pull = np.stack([np.bincount(flat, delta[..., c].ravel(), len(points)) for c in range(3)], 1)
+    moved = total > 0
+    points[moved] += pull[moved] / np.maximum(total[moved, None] / eps, 1.0)
