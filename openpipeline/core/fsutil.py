@@ -30,7 +30,7 @@ from openpipeline.atomic import (
     write_all,
     write_bytes,
 )
-from openpipeline.core.errors import OpenPipelineError
+from openpipeline.core.errors import MetadataError
 
 __all__ = ["atomic_copy", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "checkpoint",
            "copy_to_temp", "create_exclusive", "dump_json", "is_temp_name", "move_if_present",
@@ -78,10 +78,6 @@ def read_json(path: Path) -> Any:
             return json.loads(handle.read().decode("utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise MetadataError(f"Metadata file '{path}' is damaged ({exc}).") from exc
-
-
-class MetadataError(OpenPipelineError):
-    """A metadata file written by OpenPipeline does not parse."""
 
 
 def create_exclusive(path: Path, data: bytes = b"") -> bool:

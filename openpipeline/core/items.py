@@ -353,17 +353,3 @@ class Item:
 def _looks_like_ours(name: str, stem: str) -> bool:
     return re.match(re.escape(stem) + r"_(workshop|version)_\d+\.", name) is not None
 
-
-def claim_number(folder: Path) -> int:
-    """Take the next free number in ``folder`` by exclusive creation.
-
-    Two processes never get the same number, and a number is never reused, even
-    when the save that took it died. Cost: one directory listing, then one
-    exclusive create per collision.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    taken = [int(entry.name) for entry in os.scandir(folder) if entry.name.isdigit()]
-    number = max(taken, default=0) + 1
-    while not fsutil.create_exclusive(folder / str(number)):
-        number += 1
-    return number

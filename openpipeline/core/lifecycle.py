@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from openpipeline.core import fsutil, history, journal
+from openpipeline.core.claims import claimed_numbers
 from openpipeline.core.errors import (
     ItemExistsError,
     ItemNotFoundError,
@@ -204,13 +205,6 @@ def restore(
 
 
 # -- rename ------------------------------------------------------------------
-def _numbers(item: Item, kind: str) -> list[int]:
-    try:
-        return sorted(int(e.name) for e in os.scandir(item.claims_dir(kind)) if e.name.isdigit())
-    except FileNotFoundError:
-        return []
-
-
 def rename(item: Item, new_name: str, *, author: str | None = None, note: str = "") -> Item:
     """Rename an item: its folder, its archive mirror and every file named after it.
 
@@ -247,9 +241,9 @@ def rename(item: Item, new_name: str, *, author: str | None = None, note: str = 
             continue
         pairs = [(member.master_path, renamed.master_path)]
         pairs += [(member.workshop_path(n), renamed.workshop_path(n))
-                  for n in _numbers(member, "workshop")]
+                  for n in claimed_numbers(member.claims_dir("workshop"))]
         pairs += [(member.version_path(n), renamed.version_path(n))
-                  for n in _numbers(member, "version")]
+                  for n in claimed_numbers(member.claims_dir("version"))]
         for old, new in pairs:
             # after the folder moves, the old file name lies in the new folders
             for old_at, new_at in ((old, new), (member.archived(old), renamed.archived(new))):

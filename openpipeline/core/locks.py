@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from openpipeline.core import fsutil
-from openpipeline.core.errors import BusyError, LockHeldError, UserError
+from openpipeline.core.errors import BusyError, LockHeldError, MetadataError, UserError
 from openpipeline.core.identity import current_host, current_user, now_iso
 
 
@@ -44,7 +44,7 @@ class LockInfo:
     @classmethod
     def from_record(cls, record: Any) -> LockInfo:
         if not isinstance(record, dict):
-            raise fsutil.MetadataError(f"Lock record is not a mapping: {record!r}.")
+            raise MetadataError(f"Lock record is not a mapping: {record!r}.")
         return cls(
             user=str(record.get("user", "unknown")),
             host=str(record.get("host", "unknown")),

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from openpipeline.core import fsutil, history, journal, validators
+from openpipeline.core.claims import claim_number
 from openpipeline.core.errors import LockHeldError, SourceFileError, ValidationFailedError
 from openpipeline.core.identity import current_user
-from openpipeline.core.items import Item, claim_number
+from openpipeline.core.items import Item
 
 
 def _check_lock(item: Item, author: str, ignore_lock: bool, action: str) -> None:
