@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from openpipeline.core import lifecycle, versions
+from openpipeline.core.address import ItemRef
 from openpipeline.core.errors import ValidationFailedError
-from openpipeline.core.items import ItemRef
 from openpipeline.core.project import Project
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from openpipeline.cli.common import CliError, Commands, emit, item_from, project_from, short_time
 from openpipeline.core import lifecycle
-from openpipeline.core.items import Item, ItemRef
+from openpipeline.core.address import ItemRef
+from openpipeline.core.items import Item
 
 
 def register(cli: Commands) -> None:

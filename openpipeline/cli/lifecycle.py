@@ -7,7 +7,8 @@ from typing import Any
 
 from openpipeline.cli.common import Commands, emit, item_from, project_from, short_time
 from openpipeline.core import lifecycle
-from openpipeline.core.items import Item, ItemRef
+from openpipeline.core.address import ItemRef
+from openpipeline.core.items import Item
 
 LOCK_ACTIONS = (("acquire", "check the item out"),
                 ("release", "give your check-out back"),

@@ -1,17 +1,10 @@
 """Items: asset types, assets, components, sequences, shots.
 
-An item is addressed everywhere as ``asset/<type>[/<asset>[/<component>]]`` or
-``shot/<sequence>[/<shot>[/<component>]]``. Assets, shots and components hold
-files (workshops, versions, a master); types and sequences only hold items.
-
-Each item folder has a hidden ``.op`` folder with ``item.json`` (its existence
-makes the item exist), the ``history`` of events, the check-out ``lock.json``,
-the version ``claims`` and the optional ``description.txt``.
-
-Example:
-    >>> ref = ItemRef.parse("asset/prop/chair/model")
-    >>> ref.kind, ref.name, str(ref.parent)
-    ('asset_component', 'model', 'asset/prop/chair')
+An :class:`Item` is an address (:class:`~openpipeline.core.address.ItemRef`) in a
+project: it knows the paths of its files (workshops, versions, the master, from
+the project's templates), its hidden ``.op`` metadata folder (see
+:mod:`openpipeline.core.layout`) and what its history says it holds now.
+Assets, shots and components hold files; types and sequences only hold items.
 """
 
 from __future__ import annotations
@@ -20,116 +13,25 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from openpipeline.core import fsutil, history
+from openpipeline.core.address import ItemRef
 from openpipeline.core.errors import (
     InvalidAddressError,
     ItemNotFoundError,
     VersionNotFoundError,
 )
+from openpipeline.core.layout import (
+    CLAIMS_FOLDER,
+    DESCRIPTION_FILE,
+    ITEM_FILE,
+    LOCK_FILE,
+    MASTER_MUTEX_FILE,
+    META_FOLDER,
+    ProjectLayout,
+)
 from openpipeline.core.locks import CheckOut, Mutex
-from openpipeline.core.names import validate_name
-
-if TYPE_CHECKING:
-    from openpipeline.core.project import Project
-
-TABS = ("asset", "shot")
-KINDS = {
-    "asset": ("asset_type", "asset", "asset_component"),
-    "shot": ("sequence", "shot", "shot_component"),
-}
-LEVEL_LABELS = {
-    "asset": ("Asset type", "Asset", "Component"),
-    "shot": ("Sequence", "Shot", "Component"),
-}
-META_FOLDER = ".op"
-ITEM_FILE = "item.json"
-
-
-@dataclass(frozen=True, order=True)
-class ItemRef:
-    """The address of an item: a tab and one to three names."""
-
-    tab: str
-    parts: tuple[str, ...]
-
-    @classmethod
-    def parse(cls, text: str) -> ItemRef:
-        """Parse and validate ``asset/<type>/<asset>[/<component>]`` or the shot form."""
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidAddressError(
-                "Item address is empty; use asset/<type>/<asset>[/<component>] or "
-                "shot/<sequence>/<shot>[/<component>]."
-            )
-        pieces = text.strip().strip("/").split("/")
-        tab, names = pieces[0], tuple(pieces[1:])
-        if tab not in TABS:
-            raise InvalidAddressError(
-                f"Item address '{text}' must start with 'asset/' or 'shot/'."
-            )
-        if not 1 <= len(names) <= 3:
-            raise InvalidAddressError(
-                f"Item address '{text}' must name 1 to 3 levels after '{tab}/', e.g. "
-                f"{'asset/prop/chair' if tab == 'asset' else 'shot/sq010/sh010'}."
-            )
-        for label, name in zip(LEVEL_LABELS[tab], names, strict=False):
-            validate_name(name, label)
-        return cls(tab, names)
-
-    @classmethod
-    def make(cls, tab: str, *names: str) -> ItemRef:
-        """Build an address from separate names, validating each one."""
-        if tab not in TABS or not 1 <= len(names) <= 3:
-            raise InvalidAddressError(f"An item is 'asset' or 'shot' with 1 to 3 names, not {tab!r}.")
-        for label, name in zip(LEVEL_LABELS[tab], names, strict=False):
-            validate_name(name, label)
-        return cls(tab, tuple(names))
-
-    @property
-    def kind(self) -> str:
-        return KINDS[self.tab][len(self.parts) - 1]
-
-    @property
-    def label(self) -> str:
-        return LEVEL_LABELS[self.tab][len(self.parts) - 1]
-
-    @property
-    def name(self) -> str:
-        return self.parts[-1]
-
-    @property
-    def address(self) -> str:
-        return "/".join((self.tab, *self.parts))
-
-    @property
-    def parent(self) -> ItemRef | None:
-        return ItemRef(self.tab, self.parts[:-1]) if len(self.parts) > 1 else None
-
-    @property
-    def holds_files(self) -> bool:
-        return len(self.parts) >= 2
-
-    @property
-    def is_component(self) -> bool:
-        return len(self.parts) == 3
-
-    def child(self, name: str) -> ItemRef:
-        if len(self.parts) >= 3:
-            raise InvalidAddressError(f"Item '{self.address}' cannot hold further items.")
-        validate_name(name, LEVEL_LABELS[self.tab][len(self.parts)])
-        return ItemRef(self.tab, (*self.parts, name))
-
-    def renamed(self, name: str) -> ItemRef:
-        validate_name(name, self.label)
-        return ItemRef(self.tab, (*self.parts[:-1], name))
-
-    def contains(self, other: ItemRef) -> bool:
-        """True if ``other`` is this item or lies below it."""
-        return other.tab == self.tab and other.parts[: len(self.parts)] == self.parts
-
-    def __str__(self) -> str:
-        return self.address
 
 
 @dataclass
@@ -142,7 +44,7 @@ class VersionEntry:
     event: dict[str, Any]
     path: Path
 
-    def to_dict(self, project: Project) -> dict[str, Any]:
+    def to_dict(self, project: ProjectLayout) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "number": self.number,
@@ -170,7 +72,7 @@ class ItemState:
 class Item:
     """An existing (or about to be created) item of a project."""
 
-    def __init__(self, project: Project, ref: ItemRef) -> None:
+    def __init__(self, project: ProjectLayout, ref: ItemRef) -> None:
         self.project = project
         self.ref = ref
         self.rel = project.item_relpath(ref)
@@ -246,14 +148,18 @@ class Item:
 
     @property
     def checkout(self) -> CheckOut:
-        return CheckOut(self.meta / "lock.json", self.project.config.lock_ttl_seconds)
+        return CheckOut(self.meta / LOCK_FILE, self.project.config.lock_ttl_seconds)
 
     @property
     def master_mutex(self) -> Mutex:
-        return Mutex(self.meta / "master.mutex", f"Mastering '{self.ref}'")
+        return Mutex(self.meta / MASTER_MUTEX_FILE, f"Mastering '{self.ref}'")
 
     def claims_dir(self, kind: str) -> Path:
-        return self.meta / "claims" / kind
+        return self.meta / CLAIMS_FOLDER / kind
+
+    @property
+    def description_file(self) -> Path:
+        return self.meta / DESCRIPTION_FILE
 
     # -- records -----------------------------------------------------------
     def info(self) -> dict[str, Any]:
@@ -266,7 +172,7 @@ class Item:
     @property
     def description(self) -> str:
         try:
-            return (self.meta / "description.txt").read_text(encoding="utf-8")
+            return self.description_file.read_text(encoding="utf-8")
         except FileNotFoundError:
             return ""
 
@@ -348,6 +254,10 @@ class Item:
 
     def children(self) -> list[ItemRef]:
         return self.project.list_items(self.ref, depth=1)
+
+    def subtree(self) -> list[Item]:
+        """This item and every item below it. Cost: one listing of the subtree."""
+        return [self, *(Item(self.project, ref) for ref in self.project.list_items(self.ref))]
 
 
 def _looks_like_ours(name: str, stem: str) -> bool:

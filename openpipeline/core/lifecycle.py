@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from openpipeline.core import fsutil, history, journal
+from openpipeline.core.address import ItemRef
 from openpipeline.core.claims import claimed_numbers
 from openpipeline.core.errors import (
     ItemExistsError,
@@ -24,7 +25,8 @@ from openpipeline.core.errors import (
     VersionNotFoundError,
 )
 from openpipeline.core.identity import current_user
-from openpipeline.core.items import ITEM_FILE, META_FOLDER, Item, ItemRef
+from openpipeline.core.items import Item
+from openpipeline.core.layout import ITEM_FILE, META_FOLDER, ProjectLayout
 from openpipeline.core.names import validate_name
 from openpipeline.core.project import Project
 
@@ -258,7 +260,7 @@ def rename(item: Item, new_name: str, *, author: str | None = None, note: str = 
     return new_item
 
 
-def _relocate(project: Project, path: Path, old_item: Item, new_item: Item) -> Path:
+def _relocate(project: ProjectLayout, path: Path, old_item: Item, new_item: Item) -> Path:
     """Where ``path`` lies once the item's folders have moved (it is checked there)."""
     rel = project.relative(path)
     for old_base, new_base in (

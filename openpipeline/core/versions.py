@@ -135,7 +135,7 @@ def master(
     project = item.project
     with item.master_mutex.held():
         fsutil.checkpoint("master.locked")
-        project.recover()
+        journal.recover(project.root, project.meta)  # finish a master a crash interrupted
         state = item.state()
         entry = item.workshop(workshop, state)
         if not entry.path.is_file():
