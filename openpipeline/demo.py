@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from openpipeline.core import lifecycle, versions
+from openpipeline.core import archive, checkout, removal, versions
 from openpipeline.core.address import ItemRef
 from openpipeline.core.errors import ValidationFailedError
 from openpipeline.core.project import Project
@@ -78,18 +78,18 @@ def build(target: Path) -> tuple[Project, list[str]]:
         versions.master(rig, note="try to master a broken file", author="bob")
     except ValidationFailedError as exc:
         log.append(f"validator blocked bob's master: {exc.report[0]['message']}")
-    lifecycle.lock_acquire(items["asset/character/hero/model"], author="alice",
-                           note="retopology")
+    checkout.acquire(items["asset/character/hero/model"], author="alice",
+                     note="retopology")
     log.append("alice checked out asset/character/hero/model")
-    archived = lifecycle.archive(items["asset/prop/chair"], keep=1, author="alice",
-                                 note="tidy up")
+    archived = archive.archive(items["asset/prop/chair"], keep=1, author="alice",
+                               note="tidy up")
     assert archived is not None
     log.append(f"archived chair workshops {archived['data']['workshops']} and versions "
                f"{archived['data']['versions']}")
-    lifecycle.delete(items["asset/prop/table"], author="bob", note="cut from the film")
+    removal.delete(items["asset/prop/table"], author="bob", note="cut from the film")
     log.append("bob deleted asset/prop/table")
-    lifecycle.restore(project, ItemRef.parse("asset/prop/table"), author="alice",
-                      note="back in the film")
+    removal.restore(project, ItemRef.parse("asset/prop/table"), author="alice",
+                    note="back in the film")
     log.append("alice restored asset/prop/table")
     for leftover in scratch.iterdir():
         leftover.unlink()

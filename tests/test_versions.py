@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openpipeline.core import ItemRef, lifecycle, validators, versions
+from openpipeline.core import ItemRef, checkout, validators, versions
 from openpipeline.core.errors import (
     InvalidAddressError,
     LockHeldError,
@@ -160,7 +160,7 @@ def test_types_hold_no_files(project, scene):
 
 def test_workshop_on_an_item_checked_out_by_someone_else_is_refused(asset, scene, project):
     """The message names the holder; --ignore-lock overrides it."""
-    lifecycle.lock_acquire(asset, author="alice")
+    checkout.acquire(asset, author="alice")
     before = snapshot(project.root)
     with pytest.raises(LockHeldError, match="checked out by alice"):
         versions.save_workshop(asset, scene, note="x", author="bob")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from openpipeline.cli.common import CliError, Commands, emit, item_from, project_from, short_time
-from openpipeline.core import lifecycle
+from openpipeline.core import checkout, notes, removal, rename
 from openpipeline.core.address import ItemRef
 from openpipeline.core.items import Item
 
@@ -128,7 +128,7 @@ def cmd_component_list(args: argparse.Namespace) -> None:
 
 def cmd_item_list(args: argparse.Namespace) -> None:
     if args.deleted:
-        rows = lifecycle.deleted_items(project_from(args))
+        rows = removal.deleted_items(project_from(args))
         emit(args, rows, lambda: "\n".join(
             f"{r['item']:<40} deleted {short_time(r['time'])} by {r['deleted_by']} "
             f"(stamp {r['stamp']})" for r in rows) or "No deleted items.")
@@ -153,7 +153,7 @@ def _item_summary(item: Item) -> dict[str, Any]:
         "kind": item.ref.kind,
         "path": item.rel,
         "description": item.description,
-        "lock": lifecycle.lock_status(item),
+        "lock": checkout.status(item),
         "children": [r.address for r in item.children()],
         "created": next((e for e in events if e.get("event") == "created"), None),
     }
@@ -236,21 +236,21 @@ def cmd_item_history(args: argparse.Namespace) -> None:
 # -- change -----------------------------------------------------------------------------
 def cmd_item_rename(args: argparse.Namespace) -> None:
     item = item_from(args)
-    new = lifecycle.rename(item, args.new_name, author=args.user, note=args.note or "")
+    new = rename.rename(item, args.new_name, author=args.user, note=args.note or "")
     emit(args, {"from": item.ref.address, "to": new.ref.address, "path": new.rel},
          f"Renamed '{item.ref}' to '{new.ref}'.")
 
 
 def cmd_item_describe(args: argparse.Namespace) -> None:
     item = item_from(args)
-    record = lifecycle.describe(item, args.text, author=args.user)
+    record = notes.describe(item, args.text, author=args.user)
     emit(args, record, f"Description of '{item.ref}' updated.")
 
 
 def cmd_item_preview(args: argparse.Namespace) -> None:
     item = item_from(args)
-    path = lifecycle.set_preview(item, Path(args.image), workshop=args.workshop,
-                                 version=args.version, author=args.user)
+    path = notes.set_preview(item, Path(args.image), workshop=args.workshop,
+                             version=args.version, author=args.user)
     rel = item.project.relative(path)
     emit(args, {"item": item.ref.address, "path": rel}, f"Preview stored at {rel}.")
 

@@ -6,7 +6,7 @@ import argparse
 from typing import Any
 
 from openpipeline.cli.common import Commands, emit, item_from, project_from, short_time
-from openpipeline.core import lifecycle
+from openpipeline.core import archive, checkout, removal
 from openpipeline.core.address import ItemRef
 from openpipeline.core.items import Item
 
@@ -56,28 +56,28 @@ def _moved(args: argparse.Namespace, item: Item, record: dict[str, Any] | None, 
 
 def cmd_archive(args: argparse.Namespace) -> None:
     item = item_from(args)
-    record = lifecycle.archive(item, args.keep, author=args.user, note=args.note or "")
+    record = archive.archive(item, args.keep, author=args.user, note=args.note or "")
     _moved(args, item, record, "Archived", f"Nothing to archive in '{item.ref}'.")
 
 
 def cmd_retrieve(args: argparse.Namespace) -> None:
     item = item_from(args)
-    record = lifecycle.retrieve(item, args.workshop, args.version, author=args.user,
-                                note=args.note or "")
+    record = archive.retrieve(item, args.workshop, args.version, author=args.user,
+                              note=args.note or "")
     _moved(args, item, record, "Retrieved", f"Nothing archived in '{item.ref}'.")
 
 
 def cmd_delete(args: argparse.Namespace) -> None:
     item = item_from(args)
-    target = lifecycle.delete(item, author=args.user, note=args.note or "")
+    target = removal.delete(item, author=args.user, note=args.note or "")
     rel = item.project.relative(target)
     emit(args, {"item": item.ref.address, "path": rel},
          f"Moved '{item.ref}' to {rel}; 'openpipeline restore {item.ref}' brings it back.")
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
-    item = lifecycle.restore(project_from(args), ItemRef.parse(args.item), args.stamp,
-                             author=args.user, note=args.note or "")
+    item = removal.restore(project_from(args), ItemRef.parse(args.item), args.stamp,
+                           author=args.user, note=args.note or "")
     emit(args, {"item": item.ref.address, "path": item.rel}, f"Restored '{item.ref}' to {item.rel}.")
 
 
@@ -92,18 +92,18 @@ def cmd_lock(args: argparse.Namespace) -> None:
     item = item_from(args)
     note = args.note or ""
     if args.action == "acquire":
-        data = lifecycle.lock_acquire(item, author=args.user, note=note)
+        data = checkout.acquire(item, author=args.user, note=note)
         text = f"'{item.ref}' is checked out by {data['user']}."
     elif args.action == "release":
-        data = lifecycle.lock_release(item, author=args.user, note=note)
+        data = checkout.release(item, author=args.user, note=note)
         text = f"'{item.ref}' is released."
     elif args.action == "steal":
-        data = lifecycle.lock_steal(item, author=args.user, note=note)
+        data = checkout.steal(item, author=args.user, note=note)
         taken = data["taken_from"]
         text = (f"'{item.ref}' is now checked out by {data['lock']['user']}"
                 + (f" (taken from {taken['user']} on {taken['host']})." if taken else "."))
     else:
-        status = lifecycle.lock_status(item)
+        status = checkout.status(item)
         data = {"item": item.ref.address, "lock": status}
         text = _lock_status_text(item, status)
     emit(args, data, text)

@@ -174,16 +174,16 @@ def menu_bring_in(mode: str) -> None:
 
 def menu_lock(acquire: bool) -> None:
     """Check the open scene's item out or in."""
-    from openpipeline.core import lifecycle
+    from openpipeline.core import checkout
 
     project, host = _session()
 
     def action() -> str:
         item = project.item(_current_item(host))
         if acquire:
-            lifecycle.lock_acquire(item)
+            checkout.acquire(item)
             return f"{item.ref} checked out"
-        lifecycle.lock_release(item)
+        checkout.release(item)
         return f"{item.ref} checked in"
 
     _report(host, action)
