@@ -59,16 +59,16 @@ def build(target: Path) -> tuple[Project, list[str]]:
         for n in range(1, saves + 1):
             author = "alice" if n % 2 else "bob"
             scene = _scene(scratch, f"{address.replace('/', '_')}_{n}", f"{address} pass {n}")
-            record = versions.save_workshop(items[address], scene, note=f"pass {n}",
-                                            author=author)
-            log.append(f"{author} saved workshop {record['version']} of {address}")
+            saved = versions.save_workshop(items[address], scene, note=f"pass {n}",
+                                           author=author)
+            log.append(f"{author} saved workshop {saved.version} of {address}")
     for address, workshop in (("asset/character/hero/model", 2), ("asset/character/hero/model", 4),
                               ("asset/prop/chair", 3), ("asset/prop/chair", 5),
                               ("shot/sq010/sh010", None)):
-        record = versions.master(items[address], workshop, note="approved in dailies",
-                                 author="alice")
-        kept = record["data"]["preserved_version"]
-        log.append(f"alice mastered workshop {record['data']['workshop']} of {address}"
+        mastered = versions.master(items[address], workshop, note="approved in dailies",
+                                   author="alice")
+        kept = mastered.data.preserved_version
+        log.append(f"alice mastered workshop {mastered.data.workshop} of {address}"
                    + (f" (old master kept as version {kept})" if kept else ""))
     broken = scratch / "broken.ma"
     broken.write_text("this is not a Maya file\n", encoding="utf-8")
@@ -84,8 +84,8 @@ def build(target: Path) -> tuple[Project, list[str]]:
     archived = archive.archive(items["asset/prop/chair"], keep=1, author="alice",
                                note="tidy up")
     assert archived is not None
-    log.append(f"archived chair workshops {archived['data']['workshops']} and versions "
-               f"{archived['data']['versions']}")
+    log.append(f"archived chair workshops {list(archived.data.workshops)} and versions "
+               f"{list(archived.data.versions)}")
     removal.delete(items["asset/prop/table"], author="bob", note="cut from the film")
     log.append("bob deleted asset/prop/table")
     removal.restore(project, ItemRef.parse("asset/prop/table"), author="alice",
@@ -212,7 +212,8 @@ def run(base: Path, as_json: bool = False) -> dict[str, Any]:
         "log": log,
         "tree": tree(project.root),
         "history": [
-            {k: e[k] for k in ("time", "author", "event", "version", "comment")}
+            {"time": e.time, "author": e.author, "event": e.event, "version": e.version,
+             "comment": e.comment}
             for e in chair.events()
         ],
     }

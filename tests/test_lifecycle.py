@@ -36,8 +36,8 @@ def test_archive_keeps_the_newest_and_moves_the_rest(busy_asset, project):
     """Archive keeps N of each and moves the rest into the archive mirror, nothing lost."""
     before = _files(project.root)
     record = archive.archive(busy_asset, keep=2)
-    assert record["data"]["workshops"] == [1, 2, 3]
-    assert record["data"]["versions"] == []
+    assert record.data.workshops == (1, 2, 3)
+    assert record.data.versions == ()
     assert (project.root / "archive/lib/prop/chair/workshop/chair_workshop_0001.ma").is_file()
     assert not busy_asset.workshop_path(1).exists()
     assert busy_asset.workshop_path(4).is_file()
@@ -61,7 +61,7 @@ def test_retrieve_brings_archived_versions_back(busy_asset, project):
     assert all(e.state == "active" for e in state.workshops.values())
     assert all(e.state == "active" for e in state.versions.values())
     assert not list((project.root / "archive").rglob("*.ma"))
-    events = [e["event"] for e in busy_asset.events()]
+    events = [e.event for e in busy_asset.events()]
     assert events.count("archive") == 1 and events.count("retrieve") == 2
 
 
@@ -81,10 +81,10 @@ def test_delete_and_restore_round_trip(busy_asset, project):
     assert not busy_asset.path.exists()
     assert [r.address for r in project.list_items()] == ["asset/prop"]
     deleted = removal.deleted_items(project)
-    assert [d["item"] for d in deleted] == ["asset/prop/chair"]
+    assert [d.item for d in deleted] == ["asset/prop/chair"]
     restored = removal.restore(project, ItemRef.parse("asset/prop/chair"))
     assert _files(project.root / "lib") == files_before
-    assert [e["event"] for e in restored.events()][-2:] == ["delete", "restore"]
+    assert [e.event for e in restored.events()][-2:] == ["delete", "restore"]
     assert project.item("asset/prop/chair/model").exists()
     with pytest.raises(ItemNotFoundError):
         removal.restore(project, ItemRef.parse("asset/prop/chair"))
@@ -112,7 +112,7 @@ def test_rename_moves_files_history_and_archive(busy_asset, project):
     assert (project.root / "lib/prop/stool/components/model/workshop/stool_model_workshop_0001.ma"
             ).is_file()
     assert not (project.root / "lib/prop/chair").exists()
-    assert new.events()[-1]["event"] == "rename"
+    assert new.events()[-1].event == "rename"
     state = new.state()
     assert state.workshops[1].path.is_file()  # archived, found under the new name
     assert new.uncommitted() == []
@@ -132,8 +132,9 @@ def test_lock_acquire_release_and_history(asset):
     """Check-out and check-in are recorded; only the holder releases."""
     checkout.acquire(asset, author="alice", note="rigging")
     status = checkout.status(asset)
-    assert status["user"] == "alice" and status["stale"] is False
-    assert status["pid"] > 0 and status["host"]
+    assert status is not None
+    assert status.holder.user == "alice" and status.stale is False
+    assert status.holder.pid > 0 and status.holder.host
     with pytest.raises(LockHeldError, match="alice"):
         checkout.acquire(asset, author="bob")
     with pytest.raises(LockHeldError):
@@ -142,7 +143,7 @@ def test_lock_acquire_release_and_history(asset):
     assert checkout.status(asset) is None
     with pytest.raises(UserError, match="not checked out"):
         checkout.release(asset, author="alice")
-    assert [e["event"] for e in asset.events()][-2:] == ["lock", "unlock"]
+    assert [e.event for e in asset.events()][-2:] == ["lock", "unlock"]
 
 
 def test_stale_lock_is_taken_over_and_steal_is_recorded(tmp_path):
@@ -154,17 +155,17 @@ def test_stale_lock_is_taken_over_and_steal_is_recorded(tmp_path):
     record = json.loads(lock_file.read_text())
     record["heartbeat"] = time.time() - 3600
     lock_file.write_text(json.dumps(record))
-    assert checkout.status(item)["stale"] is True
+    assert checkout.status(item).stale is True
     checkout.acquire(item, author="bob")
     steal = item.events()[-1]
-    assert steal["event"] == "steal" and steal["data"]["from"]["user"] == "alice"
-    assert steal["data"]["stale"] is True
+    assert steal.event == "steal" and steal.data.taken_from.user == "alice"
+    assert steal.data.stale is True
     result = checkout.steal(item, author="carol", note="bob is on holiday")
-    assert result["taken_from"]["user"] == "bob"
+    assert result.taken_from.user == "bob"
     last = item.events()[-1]
-    assert last["event"] == "steal" and last["data"]["from"]["user"] == "bob"
-    assert last["data"]["to"]["user"] == "carol" and last["comment"] == "bob is on holiday"
-    assert checkout.status(item)["user"] == "carol"
+    assert last.event == "steal" and last.data.taken_from.user == "bob"
+    assert last.data.holder.user == "carol" and last.comment == "bob is on holiday"
+    assert checkout.status(item).holder.user == "carol"
 
 
 def test_preview_images_are_stored_beside_the_item(busy_asset, tmp_path, project):
@@ -185,4 +186,4 @@ def test_describe_sets_the_description(asset):
     """The description is stored and the change is in the history."""
     notes.describe(asset, "Wooden chair, hero prop")
     assert asset.description == "Wooden chair, hero prop"
-    assert asset.events()[-1]["event"] == "describe"
+    assert asset.events()[-1].event == "describe"

@@ -8,16 +8,16 @@ retrieving moves them back. Nothing is deleted, and both are journalled (see
 
 from __future__ import annotations
 
-from typing import Any
-
 from openpipeline.core import history, journal
 from openpipeline.core.errors import UserError, VersionNotFoundError
+from openpipeline.core.events import ArchiveData, HistoryEvent, RetrieveData
 from openpipeline.core.items import Item
+from openpipeline.core.journal import EventStep, MoveStep, Step
 
 
 def archive(
     item: Item, keep: int | None = None, *, author: str | None = None, note: str = ""
-) -> dict[str, Any] | None:
+) -> HistoryEvent[ArchiveData] | None:
     """Move all but the newest ``keep`` workshops and versions to the archive.
 
     Returns:
@@ -30,20 +30,21 @@ def archive(
         raise UserError(f"Cannot keep {keep} versions; give 0 or more.")
     state = item.state()
     moved: dict[str, list[int]] = {"workshops": [], "versions": []}
-    steps: list[dict[str, Any]] = []
+    steps: list[Step] = []
     for kind, key in (("workshop", "workshops"), ("version", "versions")):
         active = state.active(kind)
         for entry in active[: max(len(active) - keep, 0)]:
             if not entry.path.exists():
                 continue
             moved[key].append(entry.number)
-            steps.append({"move": [project.relative(entry.path),
-                                   project.relative(item.archived(entry.path))]})
+            steps.append(MoveStep(project.relative(entry.path),
+                                  project.relative(item.archived(entry.path))))
     if not steps:
         return None
-    record = history.new_event("archive", item.ref.address, author=author, comment=note,
-                               data={**moved, "keep": keep})
-    steps.append({"event": [project.relative(item.meta), record]})
+    record = history.new_event(
+        item.ref.address, ArchiveData(tuple(moved["workshops"]), tuple(moved["versions"]), keep),
+        author=author, comment=note)
+    steps.append(EventStep(project.relative(item.meta), record))
     journal.run(project.root, project.meta, "archive", steps)
     return record
 
@@ -55,14 +56,14 @@ def retrieve(
     *,
     author: str | None = None,
     note: str = "",
-) -> dict[str, Any] | None:
+) -> HistoryEvent[RetrieveData] | None:
     """Bring archived workshops and versions back (all of them when none are named)."""
     item.require_files()
     project = item.project
     state = item.state()
     everything = workshops is None and versions is None
     moved: dict[str, list[int]] = {"workshops": [], "versions": []}
-    steps: list[dict[str, Any]] = []
+    steps: list[Step] = []
     for key, table, wanted, live_path in (
         ("workshops", state.workshops, workshops, item.workshop_path),
         ("versions", state.versions, versions, item.version_path),
@@ -77,12 +78,13 @@ def retrieve(
                     "'openpipeline item show'."
                 )
             moved[key].append(number)
-            steps.append({"move": [project.relative(entry.path),
-                                   project.relative(live_path(number))]})
+            steps.append(MoveStep(project.relative(entry.path),
+                                  project.relative(live_path(number))))
     if not steps:
         return None
-    record = history.new_event("retrieve", item.ref.address, author=author, comment=note,
-                               data=moved)
-    steps.append({"event": [project.relative(item.meta), record]})
+    record = history.new_event(
+        item.ref.address, RetrieveData(tuple(moved["workshops"]), tuple(moved["versions"])),
+        author=author, comment=note)
+    steps.append(EventStep(project.relative(item.meta), record))
     journal.run(project.root, project.meta, "retrieve", steps)
     return record

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,15 @@ from openpipeline.core.errors import (
     InvalidAddressError,
     ItemNotFoundError,
     VersionNotFoundError,
+)
+from openpipeline.core.events import (
+    ArchiveData,
+    EventData,
+    HistoryEvent,
+    MasterData,
+    MovedData,
+    WorkshopData,
+    is_event_of,
 )
 from openpipeline.core.layout import (
     CLAIMS_FOLDER,
@@ -41,7 +51,7 @@ class VersionEntry:
     kind: str  # "workshop" | "version"
     number: int
     state: str  # "active" | "archived"
-    event: dict[str, Any]
+    event: HistoryEvent[EventData]
     path: Path
 
     def to_dict(self, project: ProjectLayout) -> dict[str, Any]:
@@ -50,9 +60,9 @@ class VersionEntry:
             "number": self.number,
             "state": self.state,
             "path": project.relative(self.path),
-            "author": self.event.get("author"),
-            "time": self.event.get("time"),
-            "comment": self.event.get("comment"),
+            "author": self.event.author,
+            "time": self.event.time,
+            "comment": self.event.comment,
         }
 
 
@@ -62,7 +72,7 @@ class ItemState:
 
     workshops: dict[int, VersionEntry] = field(default_factory=dict)
     versions: dict[int, VersionEntry] = field(default_factory=dict)
-    master: dict[str, Any] | None = None
+    master: HistoryEvent[MasterData] | None = None
 
     def active(self, kind: str) -> list[VersionEntry]:
         table = self.workshops if kind == "workshop" else self.versions
@@ -120,23 +130,38 @@ class Item:
         values["stem"] = self.stem
         return values
 
-    def _file_path(self, key: str, number: int | None, ext: str) -> Path:
-        values = self._fields()
-        values["ext"] = ext
-        if number is not None:
-            values["number"] = f"{number:0{self.project.config.version_padding}d}"
-        return self.path / self.project.templates[key].render(**values)
+    def _numbered_paths(self, key: str, ext: str) -> Callable[[int], Path]:
+        """A function giving the path of number ``n`` from template ``key``.
+
+        The item's template fields are gathered once, so folding a long history
+        renders each path without gathering them again.
+        """
+        values = {**self._fields(), "ext": ext}
+        template = self.project.templates[key]
+        padding = self.project.config.version_padding
+
+        def path_of(number: int) -> Path:
+            return self.path / template.render(**values, number=f"{number:0{padding}d}")
+
+        return path_of
 
     @property
     def master_path(self) -> Path:
         key = "master_component" if self.ref.is_component else f"master_{self.ref.kind}"
-        return self._file_path(key, None, self.project.config.master_format)
+        values = {**self._fields(), "ext": self.project.config.master_format}
+        return self.path / self.project.templates[key].render(**values)
 
     def workshop_path(self, number: int) -> Path:
-        return self._file_path("workshop", number, self.project.config.workshop_format)
+        return self._workshop_paths()(number)
 
     def version_path(self, number: int) -> Path:
-        return self._file_path("version", number, self.project.config.master_format)
+        return self._version_paths()(number)
+
+    def _workshop_paths(self) -> Callable[[int], Path]:
+        return self._numbered_paths("workshop", self.project.config.workshop_format)
+
+    def _version_paths(self) -> Callable[[int], Path]:
+        return self._numbered_paths("version", self.project.config.master_format)
 
     @property
     def notes_dir(self) -> Path:
@@ -166,7 +191,8 @@ class Item:
         record = fsutil.read_json(self.meta / ITEM_FILE)
         return record if isinstance(record, dict) else {}
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(self) -> list[HistoryEvent[EventData]]:
+        """The item's history, oldest first (see :func:`history.read_events`)."""
         return history.read_events(self.meta)
 
     @property
@@ -176,36 +202,47 @@ class Item:
         except FileNotFoundError:
             return ""
 
-    def state(self, events: list[dict[str, Any]] | None = None) -> ItemState:
-        """Fold the history into what the item holds now."""
+    def state(self, events: list[HistoryEvent[EventData]] | None = None) -> ItemState:
+        """Fold the history into what the item holds now.
+
+        Cost: the history read (unless ``events`` is given) and one path per workshop
+        or version.
+        """
         state = ItemState()
+        workshop_path, version_path = self._workshop_paths(), self._version_paths()
         for event in self.events() if events is None else events:
-            kind = event.get("event")
-            data = event.get("data") or {}
-            if kind == "workshop":
-                number = int(event["version"])
+            if isinstance(event.data, WorkshopData) and event.version is not None:
+                number = event.version
                 state.workshops[number] = VersionEntry(
-                    "workshop", number, "active", event, self.workshop_path(number)
+                    "workshop", number, "active", event, workshop_path(number)
                 )
-            elif kind == "master":
+            elif is_event_of(event, MasterData):
                 state.master = event
-                preserved = data.get("preserved_version")
+                preserved = event.data.preserved_version
                 if preserved is not None:
-                    number = int(preserved)
-                    state.versions[number] = VersionEntry(
-                        "version", number, "active", event, self.version_path(number)
+                    state.versions[preserved] = VersionEntry(
+                        "version", preserved, "active", event, version_path(preserved)
                     )
-            elif kind in ("archive", "retrieve"):
-                new_state = "archived" if kind == "archive" else "active"
-                for key, table in (("workshops", state.workshops), ("versions", state.versions)):
-                    for number in data.get(key, []):
-                        entry = table.get(int(number))
-                        if entry is not None:
-                            entry.state = new_state
-                            live = (self.workshop_path if key == "workshops" else
-                                    self.version_path)(entry.number)
-                            entry.path = self.archived(live) if kind == "archive" else live
+            elif isinstance(event.data, MovedData):
+                self._fold_moved(state, event.data, workshop_path, version_path)
         return state
+
+    def _fold_moved(
+        self, state: ItemState, moved: MovedData, workshop_path: Callable[[int], Path],
+        version_path: Callable[[int], Path],
+    ) -> None:
+        """Mark what an archive (or a retrieve) moved, and where each file lies now."""
+        archived = isinstance(moved, ArchiveData)
+        for numbers, table, live_path in (
+            (moved.workshops, state.workshops, workshop_path),
+            (moved.versions, state.versions, version_path),
+        ):
+            for number in numbers:
+                entry = table.get(number)
+                if entry is not None:
+                    entry.state = "archived" if archived else "active"
+                    live = live_path(entry.number)
+                    entry.path = self.archived(live) if archived else live
 
     def workshop(self, number: int | None = None, state: ItemState | None = None) -> VersionEntry:
         """The latest active workshop, or the given one."""

@@ -8,20 +8,20 @@ Each change is recorded in the history (``describe``, ``preview``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from openpipeline.core import fsutil, history
 from openpipeline.core.errors import SourceFileError, VersionNotFoundError
+from openpipeline.core.events import DescribeData, HistoryEvent, PreviewData
 from openpipeline.core.items import Item
 
 PREVIEW_EXTENSIONS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".exr")
 
 
-def describe(item: Item, text: str, *, author: str | None = None) -> dict[str, Any]:
+def describe(item: Item, text: str, *, author: str | None = None) -> HistoryEvent[DescribeData]:
     """Set the item's description (a note shown in the browser)."""
     item.require()
     fsutil.atomic_write_text(item.description_file, text)
-    record = history.new_event("describe", item.ref.address, author=author, comment=text)
+    record = history.new_event(item.ref.address, DescribeData(), author=author, comment=text)
     history.write_event(item.meta, record)
     return record
 
@@ -49,8 +49,8 @@ def set_preview(
     target.parent.mkdir(parents=True, exist_ok=True)
     fsutil.atomic_copy(image, target)
     history.write_event(item.meta, history.new_event(
-        "preview", item.ref.address, author=author, version=workshop or version,
-        data={"path": item.project.relative(target)}))
+        item.ref.address, PreviewData(item.project.relative(target)), author=author,
+        version=workshop or version))
     return target
 
 

@@ -24,6 +24,7 @@ from openpipeline.core.config import (
     save_config,
 )
 from openpipeline.core.errors import ConfigError, ItemExistsError, ItemNotFoundError, UserError
+from openpipeline.core.events import CreatedData
 from openpipeline.core.identity import now_iso
 from openpipeline.core.items import Item
 from openpipeline.core.layout import ITEM_FILE, ProjectLayout
@@ -137,8 +138,7 @@ class Project(ProjectLayout):
         if description:
             fsutil.atomic_write_text(item.description_file, description)
         history.write_event(item.meta, history.new_event(
-            "created", ref.address, author=author, comment=description,
-            data={"kind": ref.kind, "path": item.rel}))
+            ref.address, CreatedData(ref.kind, item.rel), author=author, comment=description))
         record = {"schema": ITEM_SCHEMA, "kind": ref.kind, "created": now_iso(),
                   "id": os.urandom(8).hex()}
         if not fsutil.create_exclusive(item.meta / ITEM_FILE, fsutil.dump_json(record)):

@@ -9,18 +9,36 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from openpipeline.core import checkout, history, journal
 from openpipeline.core.address import ItemRef
 from openpipeline.core.errors import ItemExistsError, ItemNotFoundError
+from openpipeline.core.events import DeleteData, RestoreData
 from openpipeline.core.identity import current_user
 from openpipeline.core.items import Item
+from openpipeline.core.journal import EventStep, MoveStep
 from openpipeline.core.layout import META_FOLDER, ProjectLayout, is_item_folder
 from openpipeline.core.project import Project
 
 DELETED_MARK = "@"
+
+
+@dataclass(frozen=True)
+class DeletedItem:
+    """An item in the ``deleted/`` tree: its address, deletion stamp and folder."""
+
+    item: str
+    stamp: str
+    path: str
+    deleted_by: str
+    time: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"item": self.item, "stamp": self.stamp, "path": self.path,
+                "deleted_by": self.deleted_by, "time": self.time}
 
 
 def delete(item: Item, *, author: str | None = None, note: str = "") -> Path:
@@ -35,16 +53,16 @@ def delete(item: Item, *, author: str | None = None, note: str = "") -> Path:
     project = item.project
     stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
     target = project.deleted_root / f"{item.rel}{DELETED_MARK}{stamp}"
-    record = history.new_event("delete", item.ref.address, author=author, comment=note,
-                               data={"deleted_path": project.relative(target)})
+    record = history.new_event(item.ref.address, DeleteData(project.relative(target)),
+                               author=author, comment=note)
     journal.run(project.root, project.meta, "delete", [
-        {"event": [project.relative(item.meta), record]},
-        {"move": [item.rel, project.relative(target)]},
+        EventStep(project.relative(item.meta), record),
+        MoveStep(item.rel, project.relative(target)),
     ])
     return target
 
 
-def deleted_items(project: ProjectLayout) -> list[dict[str, Any]]:
+def deleted_items(project: ProjectLayout) -> list[DeletedItem]:
     """Items in the ``deleted/`` tree with their address and deletion stamp.
 
     Cost: a walk of the ``deleted/`` tree and a history read per deleted item.
@@ -56,17 +74,17 @@ def deleted_items(project: ProjectLayout) -> list[dict[str, Any]]:
             if DELETED_MARK in name and is_item_folder(os.path.join(folder, name)):
                 path = Path(folder) / name
                 events = history.read_events(path / META_FOLDER)
-                deletion = next((e for e in reversed(events) if e.get("event") == "delete"), None)
+                deletion = next((e for e in reversed(events) if e.event == "delete"), None)
                 if deletion is not None:
-                    found.append({
-                        "item": deletion["item"],
-                        "stamp": name.rsplit(DELETED_MARK, 1)[1],
-                        "path": project.relative(path),
-                        "deleted_by": deletion.get("author"),
-                        "time": deletion.get("time"),
-                    })
+                    found.append(DeletedItem(
+                        item=deletion.item,
+                        stamp=name.rsplit(DELETED_MARK, 1)[1],
+                        path=project.relative(path),
+                        deleted_by=deletion.author,
+                        time=deletion.time,
+                    ))
                 dirs.remove(name)
-    return sorted(found, key=lambda d: (d["item"], d["stamp"]))
+    return sorted(found, key=lambda d: (d.item, d.stamp))
 
 
 def restore(
@@ -74,9 +92,9 @@ def restore(
     note: str = ""
 ) -> Item:
     """Move a deleted item back to its place (the newest deletion by default)."""
-    candidates = [d for d in deleted_items(project) if d["item"] == ref.address]
+    candidates = [d for d in deleted_items(project) if d.item == ref.address]
     if stamp is not None:
-        candidates = [d for d in candidates if d["stamp"] == stamp]
+        candidates = [d for d in candidates if d.stamp == stamp]
     if not candidates:
         raise ItemNotFoundError(
             f"No deleted item '{ref}'{' with stamp ' + stamp if stamp else ''}; see "
@@ -94,10 +112,10 @@ def restore(
         if parent.holds_files:
             raise ItemNotFoundError(f"Cannot restore '{ref}': its parent '{parent}' is gone.")
         project.create_item(parent, author=author)
-    record = history.new_event("restore", ref.address, author=author, comment=note,
-                               data={"from": chosen["path"]})
+    record = history.new_event(ref.address, RestoreData(chosen.path), author=author,
+                               comment=note)
     journal.run(project.root, project.meta, "restore", [
-        {"move": [chosen["path"], item.rel]},
-        {"event": [project.relative(item.meta), record]},
+        MoveStep(chosen.path, item.rel),
+        EventStep(project.relative(item.meta), record),
     ])
     return item

@@ -8,14 +8,15 @@ All of it is one journalled operation (see :mod:`journal`).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from openpipeline.core import checkout, history, journal
 from openpipeline.core.address import ItemRef
 from openpipeline.core.claims import claimed_numbers
 from openpipeline.core.errors import ItemExistsError, UserError
+from openpipeline.core.events import RenameData
 from openpipeline.core.identity import current_user
 from openpipeline.core.items import Item
+from openpipeline.core.journal import EventStep, MoveStep, Step
 from openpipeline.core.layout import ProjectLayout
 from openpipeline.core.names import validate_name
 
@@ -41,14 +42,14 @@ def rename(item: Item, new_name: str, *, author: str | None = None, note: str = 
     checkout.refuse_if_held_below(item, author, "rename")
     old_archive = project.archive_root / item.rel
     new_archive = project.archive_root / new_item.rel
-    steps: list[dict[str, Any]] = [{"move": [item.rel, new_item.rel]}]
+    steps: list[Step] = [MoveStep(item.rel, new_item.rel)]
     if old_archive.exists():
         if new_archive.exists():
             raise ItemExistsError(
                 f"Cannot rename to '{new_ref}': its archive folder '{project.relative(new_archive)}' "
                 "already exists."
             )
-        steps.append({"move": [project.relative(old_archive), project.relative(new_archive)]})
+        steps.append(MoveStep(project.relative(old_archive), project.relative(new_archive)))
     for member in item.subtree():
         suffix = member.ref.parts[len(item.ref.parts):]
         renamed = Item(project, ItemRef(new_ref.tab, (*new_ref.parts, *suffix)))
@@ -64,11 +65,10 @@ def rename(item: Item, new_name: str, *, author: str | None = None, note: str = 
             for old_at, new_at in ((old, new), (member.archived(old), renamed.archived(new))):
                 moved_old = _relocate(project, old_at, item, new_item)
                 if old_at.exists() and moved_old != new_at:
-                    steps.append({"move": [project.relative(moved_old),
-                                           project.relative(new_at)]})
-    record = history.new_event("rename", new_ref.address, author=author, comment=note,
-                               data={"from": item.ref.address, "to": new_ref.address})
-    steps.append({"event": [project.relative(new_item.meta), record]})
+                    steps.append(MoveStep(project.relative(moved_old), project.relative(new_at)))
+    record = history.new_event(new_ref.address, RenameData(item.ref.address, new_ref.address),
+                               author=author, comment=note)
+    steps.append(EventStep(project.relative(new_item.meta), record))
     journal.run(project.root, project.meta, "rename", steps)
     return new_item
 

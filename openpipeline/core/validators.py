@@ -25,9 +25,10 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeGuard, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 from openpipeline.core.errors import ConfigError
+from openpipeline.core.events import ValidationProblem
 from openpipeline.core.items import Item
 
 
@@ -126,7 +127,7 @@ def active(specs: tuple[str, ...]) -> list[Validator]:
 
 def run(
     validators: list[Validator], context: ValidationContext, repair: bool
-) -> tuple[list[dict[str, Any]], list[str]]:
+) -> tuple[list[ValidationProblem], list[str]]:
     """Run validators; with ``repair``, first run the repair of each that complains.
 
     Returns:
@@ -140,8 +141,7 @@ def run(
                 validator.repair(context)
                 repaired.append(validator.name)
     problems = [
-        {"validator": validator.name, "message": message,
-         "repairable": can_repair(validator)}
+        ValidationProblem(validator.name, message, can_repair(validator))
         for validator in validators
         for message in validator.check(context)
     ]

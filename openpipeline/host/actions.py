@@ -28,10 +28,10 @@ def save_workshop(item: Item, host: Host, note: str, author: str | None = None,
     host.set_scene_info(SCENE_INFO_ITEM, item.ref.address)
     record = versions.save_workshop(item, writer=host.save_as, note=note, author=author,
                                     ignore_lock=ignore_lock)
-    final = item.project.root / record["data"]["path"]
-    host.set_scene_info(SCENE_INFO_VERSION, str(record["version"]))
+    final = item.project.root / record.data.path
+    host.set_scene_info(SCENE_INFO_VERSION, str(record.version))
     host.rename_current(final)
-    return record
+    return record.to_dict()
 
 
 def master_scene(
@@ -49,7 +49,7 @@ def master_scene(
         host.open(item.master_path)
     elif then == "new":
         host.new_scene()
-    return record
+    return record.to_dict()
 
 
 def bring_in(item: Item, host: Host, mode: str = "reference", workshop: int | None = None,

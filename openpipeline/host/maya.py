@@ -196,8 +196,8 @@ def menu_history() -> None:
     def action() -> str:
         item = project.item(_current_item(host))
         for event in item.events():
-            print(f"{event['time'][:19]}  {event['author']:<10} {event['event']:<9} "
-                  f"{event.get('version') or ''}  {event.get('comment', '')}")
+            print(f"{event.time[:19]}  {event.author:<10} {event.event:<9} "
+                  f"{event.version or ''}  {event.comment}")
         return f"History of {item.ref} printed to the Script Editor"
 
     _report(host, action)
