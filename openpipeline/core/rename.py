@@ -40,19 +40,41 @@ def rename(item: Item, new_name: str, *, author: str | None = None, note: str = 
     if new_item.path.exists():
         raise ItemExistsError(f"{new_ref.label} '{new_ref}' already exists.")
     checkout.refuse_if_held_below(item, author, "rename")
+    steps = [*_folder_moves(item, new_item), *_file_moves(item, new_item)]
+    record = history.new_event(new_ref.address, RenameData(item.ref.address, new_ref.address),
+                               author=author, comment=note)
+    steps.append(EventStep(project.relative(new_item.meta), record))
+    journal.run(project.root, project.meta, "rename", steps)
+    return new_item
+
+
+def _folder_moves(item: Item, new_item: Item) -> list[Step]:
+    """Move the item folder, and its archive mirror if it has one."""
+    project = item.project
     old_archive = project.archive_root / item.rel
     new_archive = project.archive_root / new_item.rel
     steps: list[Step] = [MoveStep(item.rel, new_item.rel)]
     if old_archive.exists():
         if new_archive.exists():
             raise ItemExistsError(
-                f"Cannot rename to '{new_ref}': its archive folder '{project.relative(new_archive)}' "
-                "already exists."
+                f"Cannot rename to '{new_item.ref}': its archive folder "
+                f"'{project.relative(new_archive)}' already exists."
             )
         steps.append(MoveStep(project.relative(old_archive), project.relative(new_archive)))
+    return steps
+
+
+def _file_moves(item: Item, new_item: Item) -> list[Step]:
+    """Rename every master, workshop and version file (live and archived) named after the item.
+
+    Cost: one listing of the subtree, two claim listings and a few ``stat`` calls per
+    file-holding item.
+    """
+    project = item.project
+    steps: list[Step] = []
     for member in item.subtree():
         suffix = member.ref.parts[len(item.ref.parts):]
-        renamed = Item(project, ItemRef(new_ref.tab, (*new_ref.parts, *suffix)))
+        renamed = Item(project, ItemRef(new_item.ref.tab, (*new_item.ref.parts, *suffix)))
         if not member.ref.holds_files:
             continue
         pairs = [(member.master_path, renamed.master_path)]
@@ -66,11 +88,7 @@ def rename(item: Item, new_name: str, *, author: str | None = None, note: str = 
                 moved_old = _relocate(project, old_at, item, new_item)
                 if old_at.exists() and moved_old != new_at:
                     steps.append(MoveStep(project.relative(moved_old), project.relative(new_at)))
-    record = history.new_event(new_ref.address, RenameData(item.ref.address, new_ref.address),
-                               author=author, comment=note)
-    steps.append(EventStep(project.relative(new_item.meta), record))
-    journal.run(project.root, project.meta, "rename", steps)
-    return new_item
+    return steps
 
 
 def _relocate(project: ProjectLayout, path: Path, old_item: Item, new_item: Item) -> Path:
