@@ -80,7 +80,12 @@ class ItemState:
 
 
 class Item:
-    """An existing (or about to be created) item of a project."""
+    """An existing (or about to be created) item of a project.
+
+    ``project`` is the :class:`~openpipeline.core.project.Project` it belongs to,
+    typed as the :class:`~openpipeline.core.layout.ProjectLayout` an item needs
+    (paths, config, listing), so that this module does not import the project's.
+    """
 
     def __init__(self, project: ProjectLayout, ref: ItemRef) -> None:
         self.project = project

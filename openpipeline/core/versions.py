@@ -143,7 +143,7 @@ def master(
     project = item.project
     with item.master_mutex.held():
         fsutil.checkpoint("master.locked")
-        journal.recover(project.root, project.meta)  # finish a master a crash interrupted
+        journal.recover(project.root, project.meta)  # finish what a crash interrupted
         entry = _workshop_file(item, workshop)
         master_path = item.master_path
         staged = fsutil.copy_to_temp(entry.path, master_path)
