@@ -16,9 +16,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from openpipeline.core import lifecycle, versions
+from openpipeline.core import archive, checkout, removal, versions
+from openpipeline.core.address import ItemRef
 from openpipeline.core.errors import ValidationFailedError
-from openpipeline.core.items import ItemRef
+from openpipeline.core.identity import short_time
 from openpipeline.core.project import Project
 
 
@@ -59,16 +60,16 @@ def build(target: Path) -> tuple[Project, list[str]]:
         for n in range(1, saves + 1):
             author = "alice" if n % 2 else "bob"
             scene = _scene(scratch, f"{address.replace('/', '_')}_{n}", f"{address} pass {n}")
-            record = versions.save_workshop(items[address], scene, note=f"pass {n}",
-                                            author=author)
-            log.append(f"{author} saved workshop {record['version']} of {address}")
+            saved = versions.save_workshop(items[address], scene, note=f"pass {n}",
+                                           author=author)
+            log.append(f"{author} saved workshop {saved.version} of {address}")
     for address, workshop in (("asset/character/hero/model", 2), ("asset/character/hero/model", 4),
                               ("asset/prop/chair", 3), ("asset/prop/chair", 5),
                               ("shot/sq010/sh010", None)):
-        record = versions.master(items[address], workshop, note="approved in dailies",
-                                 author="alice")
-        kept = record["data"]["preserved_version"]
-        log.append(f"alice mastered workshop {record['data']['workshop']} of {address}"
+        mastered = versions.master(items[address], workshop, note="approved in dailies",
+                                   author="alice")
+        kept = mastered.data.preserved_version
+        log.append(f"alice mastered workshop {mastered.data.workshop} of {address}"
                    + (f" (old master kept as version {kept})" if kept else ""))
     broken = scratch / "broken.ma"
     broken.write_text("this is not a Maya file\n", encoding="utf-8")
@@ -78,18 +79,18 @@ def build(target: Path) -> tuple[Project, list[str]]:
         versions.master(rig, note="try to master a broken file", author="bob")
     except ValidationFailedError as exc:
         log.append(f"validator blocked bob's master: {exc.report[0]['message']}")
-    lifecycle.lock_acquire(items["asset/character/hero/model"], author="alice",
-                           note="retopology")
+    checkout.acquire(items["asset/character/hero/model"], author="alice",
+                     note="retopology")
     log.append("alice checked out asset/character/hero/model")
-    archived = lifecycle.archive(items["asset/prop/chair"], keep=1, author="alice",
-                                 note="tidy up")
+    archived = archive.archive(items["asset/prop/chair"], keep=1, author="alice",
+                               note="tidy up")
     assert archived is not None
-    log.append(f"archived chair workshops {archived['data']['workshops']} and versions "
-               f"{archived['data']['versions']}")
-    lifecycle.delete(items["asset/prop/table"], author="bob", note="cut from the film")
+    log.append(f"archived chair workshops {list(archived.data.workshops)} and versions "
+               f"{list(archived.data.versions)}")
+    removal.delete(items["asset/prop/table"], author="bob", note="cut from the film")
     log.append("bob deleted asset/prop/table")
-    lifecycle.restore(project, ItemRef.parse("asset/prop/table"), author="alice",
-                      note="back in the film")
+    removal.restore(project, ItemRef.parse("asset/prop/table"), author="alice",
+                    note="back in the film")
     log.append("alice restored asset/prop/table")
     for leftover in scratch.iterdir():
         leftover.unlink()
@@ -212,7 +213,8 @@ def run(base: Path, as_json: bool = False) -> dict[str, Any]:
         "log": log,
         "tree": tree(project.root),
         "history": [
-            {k: e[k] for k in ("time", "author", "event", "version", "comment")}
+            {"time": e.time, "author": e.author, "event": e.event, "version": e.version,
+             "comment": e.comment}
             for e in chair.events()
         ],
     }
@@ -226,7 +228,7 @@ def run(base: Path, as_json: bool = False) -> dict[str, Any]:
     print("\n== History of asset/prop/chair")
     for e in summary["history"]:
         version = f"v{e['version']}" if e["version"] is not None else ""
-        print(f"  {e['time'][:19].replace('T', ' ')}  {e['author']:<6} {e['event']:<9} "
+        print(f"  {short_time(e['time'])}  {e['author']:<6} {e['event']:<9} "
               f"{version:<5} {e['comment']}")
     print(f"\nTry: openpipeline --project {os.path.relpath(project.root)} item show "
           "asset/prop/chair")

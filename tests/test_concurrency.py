@@ -39,9 +39,9 @@ def test_32_processes_saving_at_once_get_32_distinct_intact_versions(asset, proj
         data = entry.path.read_bytes()
         assert data in contents, f"workshop {number} is not an intact copy of any source"
         found.add(data)
-        writer = int(entry.event["comment"].split()[1])
+        writer = int(entry.event.comment.split()[1])
         assert data == sources[writer].read_bytes(), "workshop holds another writer's file"
     assert len(found) == WRITERS
-    workshop_events = [e for e in asset.events() if e["event"] == "workshop"]
+    workshop_events = [e for e in asset.events() if e.event == "workshop"]
     assert len(workshop_events) == WRITERS
     assert asset.uncommitted() == []

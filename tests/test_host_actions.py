@@ -20,7 +20,7 @@ def test_save_workshop_from_the_open_scene(asset, tmp_path):
     """The host writes the scene straight into the workshop; the scene is renamed after it."""
     host = NullHost(maya_scene(tmp_path / "open.ma", "in maya"))
     record = save_workshop(asset, host, "blocking")
-    assert record["version"] == 1
+    assert record.version == 1
     assert host.current_file() == asset.workshop_path(1)
     assert "in maya" in asset.workshop_path(1).read_text()
     assert host.scene_infos == {"openpipeline_item": "asset/prop/chair",
@@ -31,7 +31,7 @@ def test_master_scene_saves_masters_and_opens_the_master(asset, tmp_path):
     """openPipeline's Master: new workshop, master it, then open what was asked."""
     host = NullHost(maya_scene(tmp_path / "open.ma", "final"))
     record = master_scene(asset, host, "approved", then="master")
-    assert record["data"]["workshop"] == 1
+    assert record.data.workshop == 1
     assert host.current_file() == asset.master_path
     assert "final" in asset.master_path.read_text()
 

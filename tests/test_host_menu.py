@@ -32,7 +32,7 @@ def test_save_workshop_from_the_menu_saves_the_open_scene(project, asset, open_s
     host.set_scene_info(SCENE_INFO_ITEM, "asset/prop/chair")
     menu.save_workshop(host, project)
     assert "in maya" in asset.workshop_path(1).read_text()
-    assert asset.events()[-1]["comment"] == "blocking"
+    assert asset.events()[-1].comment == "blocking"
     assert host.shown == [("tell", "Saved workshop 1 of asset/prop/chair")]
 
 
@@ -67,7 +67,7 @@ def test_master_check_out_and_history_from_the_menu(project, asset, open_scene):
     menu.master(host, project)
     assert "in maya" in asset.master_path.read_text()
     menu.check_out(True, host, project)
-    assert asset.project.item("asset/prop/chair").events()[-1]["event"] == "lock"
+    assert asset.project.item("asset/prop/chair").events()[-1].event == "lock"
     menu.check_out(False, host, project)
     menu.history(host, project)
     kinds = [kind for kind, _ in host.shown]

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from openpipeline.core import ItemRef, Project, lifecycle, versions
+from openpipeline.core import ItemRef, Project, archive, checkout, notes, removal, rename, versions
 from openpipeline.core.errors import (
     ItemExistsError,
     ItemNotFoundError,
@@ -35,9 +35,9 @@ def _files(root):
 def test_archive_keeps_the_newest_and_moves_the_rest(busy_asset, project):
     """Archive keeps N of each and moves the rest into the archive mirror, nothing lost."""
     before = _files(project.root)
-    record = lifecycle.archive(busy_asset, keep=2)
-    assert record["data"]["workshops"] == [1, 2, 3]
-    assert record["data"]["versions"] == []
+    record = archive.archive(busy_asset, keep=2)
+    assert record.data.workshops == (1, 2, 3)
+    assert record.data.versions == ()
     assert (project.root / "archive/lib/prop/chair/workshop/chair_workshop_0001.ma").is_file()
     assert not busy_asset.workshop_path(1).exists()
     assert busy_asset.workshop_path(4).is_file()
@@ -45,29 +45,29 @@ def test_archive_keeps_the_newest_and_moves_the_rest(busy_asset, project):
     state = busy_asset.state()
     assert [e.number for e in state.active("workshop")] == [4, 5]
     assert state.workshops[1].state == "archived"
-    assert lifecycle.archive(busy_asset, keep=2) is None
+    assert archive.archive(busy_asset, keep=2) is None
 
 
 def test_retrieve_brings_archived_versions_back(busy_asset, project):
     """Retrieve moves archived files back to their places, each or all."""
-    lifecycle.archive(busy_asset, keep=0)
+    archive.archive(busy_asset, keep=0)
     assert busy_asset.state().active("workshop") == []
-    lifecycle.retrieve(busy_asset, workshops=[2])
+    archive.retrieve(busy_asset, workshops=[2])
     assert "work2" in busy_asset.workshop_path(2).read_text()
     with pytest.raises(VersionNotFoundError, match="not archived"):
-        lifecycle.retrieve(busy_asset, workshops=[2])
-    lifecycle.retrieve(busy_asset)
+        archive.retrieve(busy_asset, workshops=[2])
+    archive.retrieve(busy_asset)
     state = busy_asset.state()
     assert all(e.state == "active" for e in state.workshops.values())
     assert all(e.state == "active" for e in state.versions.values())
     assert not list((project.root / "archive").rglob("*.ma"))
-    events = [e["event"] for e in busy_asset.events()]
+    events = [e.event for e in busy_asset.events()]
     assert events.count("archive") == 1 and events.count("retrieve") == 2
 
 
 def test_archived_workshops_cannot_be_mastered_until_retrieved(busy_asset):
     """Asking for an archived workshop says how to bring it back."""
-    lifecycle.archive(busy_asset, keep=1)
+    archive.archive(busy_asset, keep=1)
     with pytest.raises(VersionNotFoundError, match="retrieve"):
         versions.master(busy_asset, 1, note="x")
 
@@ -76,34 +76,34 @@ def test_delete_and_restore_round_trip(busy_asset, project):
     """Delete moves the whole item into deleted/; restore brings it back intact."""
     project.create_item(ItemRef.parse("asset/prop/chair/model"))
     files_before = _files(project.root / "lib")
-    target = lifecycle.delete(busy_asset, note="cut")
+    target = removal.delete(busy_asset, note="cut")
     assert target.parent == project.root / "deleted/lib/prop"
     assert not busy_asset.path.exists()
     assert [r.address for r in project.list_items()] == ["asset/prop"]
-    deleted = lifecycle.deleted_items(project)
-    assert [d["item"] for d in deleted] == ["asset/prop/chair"]
-    restored = lifecycle.restore(project, ItemRef.parse("asset/prop/chair"))
+    deleted = removal.deleted_items(project)
+    assert [d.item for d in deleted] == ["asset/prop/chair"]
+    restored = removal.restore(project, ItemRef.parse("asset/prop/chair"))
     assert _files(project.root / "lib") == files_before
-    assert [e["event"] for e in restored.events()][-2:] == ["delete", "restore"]
+    assert [e.event for e in restored.events()][-2:] == ["delete", "restore"]
     assert project.item("asset/prop/chair/model").exists()
     with pytest.raises(ItemNotFoundError):
-        lifecycle.restore(project, ItemRef.parse("asset/prop/chair"))
+        removal.restore(project, ItemRef.parse("asset/prop/chair"))
 
 
 def test_restore_never_overwrites_a_new_item(busy_asset, project):
     """If a new item took the place, restore refuses instead of replacing it."""
-    lifecycle.delete(busy_asset)
+    removal.delete(busy_asset)
     project.create_item(ItemRef.parse("asset/prop/chair"))
     with pytest.raises(ItemExistsError):
-        lifecycle.restore(project, ItemRef.parse("asset/prop/chair"))
+        removal.restore(project, ItemRef.parse("asset/prop/chair"))
 
 
 def test_rename_moves_files_history_and_archive(busy_asset, project):
     """Renaming renames the folder, every derived file, components and the archive mirror."""
     model = project.create_item(ItemRef.parse("asset/prop/chair/model"))
     versions.save_workshop(model, maya_scene(project.root.parent / "m.ma", "model"), note="m")
-    lifecycle.archive(busy_asset, keep=3)
-    new = lifecycle.rename(busy_asset, "stool")
+    archive.archive(busy_asset, keep=3)
+    new = rename.rename(busy_asset, "stool")
     assert new.ref.address == "asset/prop/stool"
     assert "work3" in new.master_path.read_text()
     assert new.master_path.name == "stool_asset.ma"
@@ -112,7 +112,7 @@ def test_rename_moves_files_history_and_archive(busy_asset, project):
     assert (project.root / "lib/prop/stool/components/model/workshop/stool_model_workshop_0001.ma"
             ).is_file()
     assert not (project.root / "lib/prop/chair").exists()
-    assert new.events()[-1]["event"] == "rename"
+    assert new.events()[-1].event == "rename"
     state = new.state()
     assert state.workshops[1].path.is_file()  # archived, found under the new name
     assert new.uncommitted() == []
@@ -121,68 +121,69 @@ def test_rename_moves_files_history_and_archive(busy_asset, project):
 def test_rename_is_refused_while_someone_else_holds_the_lock(busy_asset, project):
     """A locked item (or component) cannot be renamed under its holder."""
     model = project.create_item(ItemRef.parse("asset/prop/chair/model"))
-    lifecycle.lock_acquire(model, author="alice")
+    checkout.acquire(model, author="alice")
     before = snapshot(project.root)
     with pytest.raises(LockHeldError, match="alice"):
-        lifecycle.rename(busy_asset, "stool", author="bob")
+        rename.rename(busy_asset, "stool", author="bob")
     assert snapshot(project.root) == before
 
 
 def test_lock_acquire_release_and_history(asset):
     """Check-out and check-in are recorded; only the holder releases."""
-    lifecycle.lock_acquire(asset, author="alice", note="rigging")
-    status = lifecycle.lock_status(asset)
-    assert status["user"] == "alice" and status["stale"] is False
-    assert status["pid"] > 0 and status["host"]
+    checkout.acquire(asset, author="alice", note="rigging")
+    status = checkout.status(asset)
+    assert status is not None
+    assert status.holder.user == "alice" and status.stale is False
+    assert status.holder.pid > 0 and status.holder.host
     with pytest.raises(LockHeldError, match="alice"):
-        lifecycle.lock_acquire(asset, author="bob")
+        checkout.acquire(asset, author="bob")
     with pytest.raises(LockHeldError):
-        lifecycle.lock_release(asset, author="bob")
-    lifecycle.lock_release(asset, author="alice")
-    assert lifecycle.lock_status(asset) is None
+        checkout.release(asset, author="bob")
+    checkout.release(asset, author="alice")
+    assert checkout.status(asset) is None
     with pytest.raises(UserError, match="not checked out"):
-        lifecycle.lock_release(asset, author="alice")
-    assert [e["event"] for e in asset.events()][-2:] == ["lock", "unlock"]
+        checkout.release(asset, author="alice")
+    assert [e.event for e in asset.events()][-2:] == ["lock", "unlock"]
 
 
 def test_stale_lock_is_taken_over_and_steal_is_recorded(tmp_path):
     """A lock past its TTL is taken over; stealing a live lock records from whom."""
     project = Project.create(tmp_path / "p", "demo", lock_ttl_seconds=60)
     item = project.create_item(ItemRef.parse("asset/prop/chair"))
-    lifecycle.lock_acquire(item, author="alice")
+    checkout.acquire(item, author="alice")
     lock_file = item.meta / "lock.json"
     record = json.loads(lock_file.read_text())
     record["heartbeat"] = time.time() - 3600
     lock_file.write_text(json.dumps(record))
-    assert lifecycle.lock_status(item)["stale"] is True
-    lifecycle.lock_acquire(item, author="bob")
+    assert checkout.status(item).stale is True
+    checkout.acquire(item, author="bob")
     steal = item.events()[-1]
-    assert steal["event"] == "steal" and steal["data"]["from"]["user"] == "alice"
-    assert steal["data"]["stale"] is True
-    result = lifecycle.lock_steal(item, author="carol", note="bob is on holiday")
-    assert result["taken_from"]["user"] == "bob"
+    assert steal.event == "steal" and steal.data.taken_from.user == "alice"
+    assert steal.data.stale is True
+    result = checkout.steal(item, author="carol", note="bob is on holiday")
+    assert result.taken_from.user == "bob"
     last = item.events()[-1]
-    assert last["event"] == "steal" and last["data"]["from"]["user"] == "bob"
-    assert last["data"]["to"]["user"] == "carol" and last["comment"] == "bob is on holiday"
-    assert lifecycle.lock_status(item)["user"] == "carol"
+    assert last.event == "steal" and last.data.taken_from.user == "bob"
+    assert last.data.holder.user == "carol" and last.comment == "bob is on holiday"
+    assert checkout.status(item).holder.user == "carol"
 
 
 def test_preview_images_are_stored_beside_the_item(busy_asset, tmp_path, project):
     """A preview per item and per version lands in notes/."""
     image = tmp_path / "shot.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\nfake")
-    path = lifecycle.set_preview(busy_asset, image)
+    path = notes.set_preview(busy_asset, image)
     assert project.relative(path) == "lib/prop/chair/notes/preview.png"
-    path = lifecycle.set_preview(busy_asset, image, workshop=3)
+    path = notes.set_preview(busy_asset, image, workshop=3)
     assert path.name == "workshop_0003.png"
     with pytest.raises(VersionNotFoundError):
-        lifecycle.set_preview(busy_asset, image, workshop=99)
+        notes.set_preview(busy_asset, image, workshop=99)
     with pytest.raises(UserError, match="must be one of"):
-        lifecycle.set_preview(busy_asset, tmp_path / "w1.ma")
+        notes.set_preview(busy_asset, tmp_path / "w1.ma")
 
 
 def test_describe_sets_the_description(asset):
     """The description is stored and the change is in the history."""
-    lifecycle.describe(asset, "Wooden chair, hero prop")
+    notes.describe(asset, "Wooden chair, hero prop")
     assert asset.description == "Wooden chair, hero prop"
-    assert asset.events()[-1]["event"] == "describe"
+    assert asset.events()[-1].event == "describe"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from openpipeline.core.address import ItemRef
 from openpipeline.core.errors import InvalidAddressError, InvalidNameError
-from openpipeline.core.items import ItemRef
 from openpipeline.core.names import MAX_NAME_LENGTH, validate_name
 
 BAD_NAMES = {

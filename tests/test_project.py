@@ -99,9 +99,9 @@ def test_paths_in_metadata_are_relative_and_resolve_on_other_platforms(tmp_path,
         "windows": "P:/projects/demo", "linux": str(tmp_path / "p"), "darwin": "/Volumes/demo"})
     chair = project.create_item(ItemRef.parse("asset/prop/chair"))
     record = versions.save_workshop(chair, scene, note="x")
-    stored = record["data"]["path"]
+    stored = record.data.path
     assert stored == "lib/prop/chair/workshop/chair_workshop_0001.ma"
-    on_disk = chair.events()[-1]["data"]["path"]
+    on_disk = chair.events()[-1].data.path
     assert on_disk == stored
     assert project.resolve(stored, "windows") == PureWindowsPath(
         r"P:\projects\demo\lib\prop\chair\workshop\chair_workshop_0001.ma")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from openpipeline.core import ItemRef, lifecycle, validators, versions
+from openpipeline.core import ItemRef, checkout, validators, versions
 from openpipeline.core.errors import (
     InvalidAddressError,
     LockHeldError,
@@ -20,20 +20,20 @@ def test_workshops_get_consecutive_numbers_and_keep_their_notes(asset, tmp_path)
     for n in range(1, 4):
         record = versions.save_workshop(asset, maya_scene(tmp_path / f"s{n}.ma", f"v{n}"),
                                         note=f"pass {n}", author=f"artist{n}")
-        assert record["version"] == n
+        assert record.version == n
     state = asset.state()
     assert sorted(state.workshops) == [1, 2, 3]
-    assert state.workshops[2].event["comment"] == "pass 2"
-    assert state.workshops[2].event["author"] == "artist2"
+    assert state.workshops[2].event.comment == "pass 2"
+    assert state.workshops[2].event.author == "artist2"
     assert "v2" in asset.workshop_path(2).read_text()
-    assert [e["event"] for e in asset.events()] == ["created", "workshop", "workshop", "workshop"]
+    assert [e.event for e in asset.events()] == ["created", "workshop", "workshop", "workshop"]
 
 
 def test_a_claimed_number_is_never_reused(asset, scene):
     """A number taken by a save that never finished is skipped, not reused."""
     (asset.claims_dir("workshop")).mkdir(parents=True, exist_ok=True)
     (asset.claims_dir("workshop") / "1").touch()
-    assert versions.save_workshop(asset, scene, note="x")["version"] == 2
+    assert versions.save_workshop(asset, scene, note="x").version == 2
 
 
 def test_numbers_go_past_9999(asset, scene):
@@ -41,7 +41,7 @@ def test_numbers_go_past_9999(asset, scene):
     asset.claims_dir("workshop").mkdir(parents=True, exist_ok=True)
     (asset.claims_dir("workshop") / "9999").touch()
     record = versions.save_workshop(asset, scene, note="x")
-    assert record["version"] == 10000
+    assert record.version == 10000
     assert asset.workshop_path(10000).name == "chair_workshop_10000.ma"
     assert asset.workshop_path(10000).is_file()
 
@@ -51,15 +51,15 @@ def test_master_preserves_the_previous_master_in_version(asset, tmp_path):
     versions.save_workshop(asset, maya_scene(tmp_path / "a.ma", "first"), note="a")
     versions.save_workshop(asset, maya_scene(tmp_path / "b.ma", "second"), note="b")
     first = versions.master(asset, 1, note="m1")
-    assert first["data"]["preserved_version"] is None
+    assert first.data.preserved_version is None
     assert "first" in asset.master_path.read_text()
     second = versions.master(asset, note="m2")
-    assert second["data"]["workshop"] == 2
-    assert second["data"]["preserved_version"] == 1
+    assert second.data.workshop == 2
+    assert second.data.preserved_version == 1
     assert "second" in asset.master_path.read_text()
     assert "first" in asset.version_path(1).read_text()
     state = asset.state()
-    assert state.master is not None and state.master["data"]["workshop"] == 2
+    assert state.master is not None and state.master.data.workshop == 2
     assert sorted(state.versions) == [1]
 
 
@@ -83,8 +83,8 @@ def test_validator_blocks_master_and_force_records_it(asset, tmp_path, project):
     assert info.value.report[0]["validator"] == "maya_file_header"
     assert snapshot(project.root) == before
     record = versions.master(asset, note="deadline", force=True)
-    assert record["data"]["forced"] is True
-    assert record["data"]["problems"][0]["validator"] == "maya_file_header"
+    assert record.data.forced is True
+    assert record.data.problems[0].validator == "maya_file_header"
     assert asset.master_path.read_text() == "not maya\n"
 
 
@@ -112,7 +112,7 @@ def test_repair_fixes_the_staged_copy_not_the_workshop(asset, tmp_path):
         record = versions.master(asset, note="fix", repair=True)
     finally:
         validators.unregister("needs_header")
-    assert record["data"]["repaired"] == ["needs_header"]
+    assert record.data.repaired == ("needs_header",)
     assert asset.master_path.read_text().startswith("//Maya ASCII")
     assert asset.workshop_path(1).read_text() == "body\n"
 
@@ -160,13 +160,13 @@ def test_types_hold_no_files(project, scene):
 
 def test_workshop_on_an_item_checked_out_by_someone_else_is_refused(asset, scene, project):
     """The message names the holder; --ignore-lock overrides it."""
-    lifecycle.lock_acquire(asset, author="alice")
+    checkout.acquire(asset, author="alice")
     before = snapshot(project.root)
     with pytest.raises(LockHeldError, match="checked out by alice"):
         versions.save_workshop(asset, scene, note="x", author="bob")
     assert snapshot(project.root) == before
     assert versions.save_workshop(asset, scene, note="x", author="bob", ignore_lock=True)
-    assert versions.save_workshop(asset, scene, note="mine", author="alice")["version"] == 2
+    assert versions.save_workshop(asset, scene, note="mine", author="alice").version == 2
 
 
 def test_uncommitted_files_are_reported_not_hidden(asset, scene):

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from openpipeline.core.address import ItemRef
 from openpipeline.core.errors import UserError
 from openpipeline.core.identity import short_time
-from openpipeline.core.items import Item, ItemRef
+from openpipeline.core.items import Item
 from openpipeline.core.project import Project
 from openpipeline.core.selection import PROJECT_ENV, select_project
 

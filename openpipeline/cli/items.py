@@ -7,8 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from openpipeline.cli.common import CliError, Commands, emit, item_from, project_from, short_time
-from openpipeline.core import lifecycle
-from openpipeline.core.items import Item, ItemRef
+from openpipeline.core import checkout, notes, removal, rename
+from openpipeline.core.address import ItemRef
+from openpipeline.core.items import Item
 
 
 def register(cli: Commands) -> None:
@@ -127,10 +128,10 @@ def cmd_component_list(args: argparse.Namespace) -> None:
 
 def cmd_item_list(args: argparse.Namespace) -> None:
     if args.deleted:
-        rows = lifecycle.deleted_items(project_from(args))
-        emit(args, rows, lambda: "\n".join(
-            f"{r['item']:<40} deleted {short_time(r['time'])} by {r['deleted_by']} "
-            f"(stamp {r['stamp']})" for r in rows) or "No deleted items.")
+        deleted = removal.deleted_items(project_from(args))
+        emit(args, [d.to_dict() for d in deleted], lambda: "\n".join(
+            f"{d.item:<40} deleted {short_time(d.time)} by {d.deleted_by} "
+            f"(stamp {d.stamp})" for d in deleted) or "No deleted items.")
         return
     if args.item:
         ref = ItemRef.parse(args.item)
@@ -147,25 +148,27 @@ def _item_summary(item: Item) -> dict[str, Any]:
     project = item.project
     events = item.events()
     state = item.state(events)
+    lock = checkout.status(item)
+    created = next((e for e in events if e.event == "created"), None)
     summary: dict[str, Any] = {
         "item": item.ref.address,
         "kind": item.ref.kind,
         "path": item.rel,
         "description": item.description,
-        "lock": lifecycle.lock_status(item),
+        "lock": None if lock is None else lock.to_dict(),
         "children": [r.address for r in item.children()],
-        "created": next((e for e in events if e.get("event") == "created"), None),
+        "created": None if created is None else created.to_dict(),
     }
     if item.ref.holds_files:
         master = state.master
         summary.update(
             master=None if master is None else {
                 "path": project.relative(item.master_path),
-                "workshop": master["data"].get("workshop"),
-                "author": master.get("author"),
-                "time": master.get("time"),
-                "comment": master.get("comment"),
-                "forced": master["data"].get("forced", False),
+                "workshop": master.data.workshop,
+                "author": master.author,
+                "time": master.time,
+                "comment": master.comment,
+                "forced": master.data.forced,
             },
             workshops=[e.to_dict(project) for _, e in sorted(state.workshops.items())],
             versions=[e.to_dict(project) for _, e in sorted(state.versions.items())],
@@ -224,32 +227,32 @@ def cmd_item_history(args: argparse.Namespace) -> None:
     def text() -> str:
         lines = []
         for e in events:
-            version = f" v{e['version']}" if e.get("version") is not None else ""
-            lines.append(f"{short_time(e.get('time', ''))}  {e['author']:<10} {e['event']:<9}"
-                         f"{version:<6} {e.get('comment', '')}".rstrip())
+            version = f" v{e.version}" if e.version is not None else ""
+            lines.append(f"{short_time(e.time)}  {e.author:<10} {e.event:<9}"
+                         f"{version:<6} {e.comment}".rstrip())
         return "\n".join(lines) or "No history."
 
-    emit(args, events, text)
+    emit(args, [e.to_dict() for e in events], text)
 
 
 # -- change -----------------------------------------------------------------------------
 def cmd_item_rename(args: argparse.Namespace) -> None:
     item = item_from(args)
-    new = lifecycle.rename(item, args.new_name, author=args.user, note=args.note or "")
+    new = rename.rename(item, args.new_name, author=args.user, note=args.note or "")
     emit(args, {"from": item.ref.address, "to": new.ref.address, "path": new.rel},
          f"Renamed '{item.ref}' to '{new.ref}'.")
 
 
 def cmd_item_describe(args: argparse.Namespace) -> None:
     item = item_from(args)
-    record = lifecycle.describe(item, args.text, author=args.user)
-    emit(args, record, f"Description of '{item.ref}' updated.")
+    record = notes.describe(item, args.text, author=args.user)
+    emit(args, record.to_dict(), f"Description of '{item.ref}' updated.")
 
 
 def cmd_item_preview(args: argparse.Namespace) -> None:
     item = item_from(args)
-    path = lifecycle.set_preview(item, Path(args.image), workshop=args.workshop,
-                                 version=args.version, author=args.user)
+    path = notes.set_preview(item, Path(args.image), workshop=args.workshop,
+                             version=args.version, author=args.user)
     rel = item.project.relative(path)
     emit(args, {"item": item.ref.address, "path": rel}, f"Preview stored at {rel}.")
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from openpipeline.cli.common import Commands, emit, item_from, project_from, short_time
-from openpipeline.core import lifecycle
-from openpipeline.core.items import Item, ItemRef
+from openpipeline.core import archive, checkout, removal
+from openpipeline.core.address import ItemRef
+from openpipeline.core.events import HistoryEvent, MovedData
+from openpipeline.core.items import Item
 
 LOCK_ACTIONS = (("acquire", "check the item out"),
                 ("release", "give your check-out back"),
@@ -42,67 +43,70 @@ def register(cli: Commands) -> None:
         p.add_argument("--note")
 
 
-def _moved(args: argparse.Namespace, item: Item, record: dict[str, Any] | None, verb: str,
-           nothing: str) -> None:
+def _moved(args: argparse.Namespace, item: Item, record: HistoryEvent[MovedData] | None,
+           verb: str, nothing: str) -> None:
     """Report an archive or a retrieve: what moved, or that nothing did."""
     if record is None:
         emit(args, None, nothing)
         return
-    data = record["data"]
-    emit(args, record, f"{verb} {len(data['workshops'])} workshop(s) and "
-                       f"{len(data['versions'])} version(s) of '{item.ref}'.")
+    data = record.data
+    emit(args, record.to_dict(), f"{verb} {len(data.workshops)} workshop(s) and "
+                                 f"{len(data.versions)} version(s) of '{item.ref}'.")
 
 
 def cmd_archive(args: argparse.Namespace) -> None:
     item = item_from(args)
-    record = lifecycle.archive(item, args.keep, author=args.user, note=args.note or "")
+    record = archive.archive(item, args.keep, author=args.user, note=args.note or "")
     _moved(args, item, record, "Archived", f"Nothing to archive in '{item.ref}'.")
 
 
 def cmd_retrieve(args: argparse.Namespace) -> None:
     item = item_from(args)
-    record = lifecycle.retrieve(item, args.workshop, args.version, author=args.user,
-                                note=args.note or "")
+    record = archive.retrieve(item, args.workshop, args.version, author=args.user,
+                              note=args.note or "")
     _moved(args, item, record, "Retrieved", f"Nothing archived in '{item.ref}'.")
 
 
 def cmd_delete(args: argparse.Namespace) -> None:
     item = item_from(args)
-    target = lifecycle.delete(item, author=args.user, note=args.note or "")
+    target = removal.delete(item, author=args.user, note=args.note or "")
     rel = item.project.relative(target)
     emit(args, {"item": item.ref.address, "path": rel},
          f"Moved '{item.ref}' to {rel}; 'openpipeline restore {item.ref}' brings it back.")
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
-    item = lifecycle.restore(project_from(args), ItemRef.parse(args.item), args.stamp,
-                             author=args.user, note=args.note or "")
+    item = removal.restore(project_from(args), ItemRef.parse(args.item), args.stamp,
+                           author=args.user, note=args.note or "")
     emit(args, {"item": item.ref.address, "path": item.rel}, f"Restored '{item.ref}' to {item.rel}.")
 
 
-def _lock_status_text(item: Item, status: dict[str, Any] | None) -> str:
+def _lock_status_text(item: Item, status: checkout.LockStatus | None) -> str:
     if status is None:
         return f"'{item.ref}' is not checked out."
-    return (f"'{item.ref}' is checked out by {status['user']} on {status['host']} since "
-            f"{short_time(status['acquired'])}" + (" (stale)." if status["stale"] else "."))
+    holder = status.holder
+    return (f"'{item.ref}' is checked out by {holder.user} on {holder.host} since "
+            f"{short_time(holder.acquired)}" + (" (stale)." if status.stale else "."))
 
 
 def cmd_lock(args: argparse.Namespace) -> None:
     item = item_from(args)
     note = args.note or ""
     if args.action == "acquire":
-        data = lifecycle.lock_acquire(item, author=args.user, note=note)
-        text = f"'{item.ref}' is checked out by {data['user']}."
+        lock = checkout.acquire(item, author=args.user, note=note)
+        data = lock.to_record()
+        text = f"'{item.ref}' is checked out by {lock.user}."
     elif args.action == "release":
-        data = lifecycle.lock_release(item, author=args.user, note=note)
+        data = checkout.release(item, author=args.user, note=note).to_record()
         text = f"'{item.ref}' is released."
     elif args.action == "steal":
-        data = lifecycle.lock_steal(item, author=args.user, note=note)
-        taken = data["taken_from"]
-        text = (f"'{item.ref}' is now checked out by {data['lock']['user']}"
-                + (f" (taken from {taken['user']} on {taken['host']})." if taken else "."))
+        stolen = checkout.steal(item, author=args.user, note=note)
+        data = stolen.to_dict()
+        taken = stolen.taken_from
+        text = (f"'{item.ref}' is now checked out by {stolen.lock.user}"
+                + (f" (taken from {taken.user} on {taken.host})." if taken else "."))
     else:
-        status = lifecycle.lock_status(item)
-        data = {"item": item.ref.address, "lock": status}
+        status = checkout.status(item)
+        data = {"item": item.ref.address, "lock": status.to_dict() if status else None}
         text = _lock_status_text(item, status)
     emit(args, data, text)

@@ -34,7 +34,7 @@ def cmd_workshop_save(args: argparse.Namespace) -> None:
     item = item_from(args)
     record = versions.save_workshop(item, Path(args.file), note=args.note, author=args.user,
                                     ignore_lock=args.ignore_lock)
-    emit(args, record, f"Saved workshop {record['version']} of '{item.ref}': {record['data']['path']}")
+    emit(args, record.to_dict(), f"Saved workshop {record.version} of '{item.ref}': {record.data.path}")
 
 
 def cmd_workshop_list(args: argparse.Namespace) -> None:
@@ -50,9 +50,9 @@ def cmd_master(args: argparse.Namespace) -> None:
     item = item_from(args)
     record = versions.master(item, args.workshop, note=args.note, author=args.user,
                              force=args.force, repair=args.repair, ignore_lock=args.ignore_lock)
-    data = record["data"]
-    kept = (f"; previous master kept as version {data['preserved_version']}"
-            if data["preserved_version"] is not None else "")
-    forced = f" (forced past {len(data['problems'])} problem(s))" if data["forced"] else ""
-    emit(args, record, f"Mastered workshop {data['workshop']} of '{item.ref}' to "
-                       f"{data['path']}{kept}{forced}.")
+    data = record.data
+    kept = (f"; previous master kept as version {data.preserved_version}"
+            if data.preserved_version is not None else "")
+    forced = f" (forced past {len(data.problems)} problem(s))" if data.forced else ""
+    emit(args, record.to_dict(), f"Mastered workshop {data.workshop} of '{item.ref}' to "
+                                 f"{data.path}{kept}{forced}.")

@@ -101,7 +101,26 @@ def _expect(data: Mapping[str, Any], key: str, kind: type | tuple[type, ...], so
 
 
 def config_from_dict(data: Any, source: str) -> ProjectConfig:
-    """Build a checked :class:`ProjectConfig` from parsed YAML."""
+    """Build a checked :class:`ProjectConfig` from parsed YAML.
+
+    Each group of settings has its own small parser below, run in this order;
+    the first problem found raises :class:`ConfigError` naming the setting and
+    ``source``.
+    """
+    settings = _check_shape(data, source)
+    values: dict[str, Any] = {}
+    for parse in (_parse_texts, _parse_users, _parse_formats, _parse_numbers):
+        values.update(parse(settings, source))
+    folders = _parse_folders(settings, source)
+    values["folders"] = folders
+    values["templates"] = _parse_templates(settings, folders, source)
+    for parse in (_parse_roots, _parse_validators):
+        values.update(parse(settings, source))
+    return ProjectConfig(**values)
+
+
+def _check_shape(data: Any, source: str) -> dict[str, Any]:
+    """A mapping of known settings, of this config version, with a name and a code."""
     if not isinstance(data, dict):
         raise ConfigError(f"{source} must hold a mapping of settings, not {type(data).__name__}.")
     unknown = sorted(set(map(str, data)) - _KEYS)
@@ -119,6 +138,11 @@ def config_from_dict(data: Any, source: str) -> ProjectConfig:
     for required in ("name", "code"):
         if required not in data:
             raise ConfigError(f"{source} lacks the required setting '{required}'.")
+    return data
+
+
+def _parse_texts(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Name, code, description, deadline, status and creation time (dates become text)."""
     values: dict[str, Any] = {}
     for key in ("name", "code", "description", "deadline", "status", "created"):
         if key in data:
@@ -146,12 +170,23 @@ def config_from_dict(data: Any, source: str) -> ProjectConfig:
             f"'status' in {source} must be one of {', '.join(STATUSES)}, not "
             f"{values['status']!r}."
         )
-    if "users" in data:
-        users = _expect(data, "users", list, source)
-        for user in users:
-            if not isinstance(user, str) or not user.strip():
-                raise ConfigError(f"'users' in {source} must list user names, not {user!r}.")
-        values["users"] = tuple(users)
+    return values
+
+
+def _parse_users(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """The project's user names."""
+    if "users" not in data:
+        return {}
+    users = _expect(data, "users", list, source)
+    for user in users:
+        if not isinstance(user, str) or not user.strip():
+            raise ConfigError(f"'users' in {source} must list user names, not {user!r}.")
+    return {"users": tuple(users)}
+
+
+def _parse_formats(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """The Maya file formats of masters and workshops."""
+    values: dict[str, Any] = {}
     for key in ("master_format", "workshop_format"):
         if key in data:
             if data[key] not in FORMATS:
@@ -159,6 +194,12 @@ def config_from_dict(data: Any, source: str) -> ProjectConfig:
                     f"'{key}' in {source} must be 'ma' or 'mb', not {data[key]!r}."
                 )
             values[key] = data[key]
+    return values
+
+
+def _parse_numbers(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Version padding, check-out time-to-live and how many versions archiving keeps."""
+    values: dict[str, Any] = {}
     for key, low, high in (
         ("version_padding", 1, 9),
         ("lock_ttl_seconds", 1, 10**9),
@@ -169,6 +210,11 @@ def config_from_dict(data: Any, source: str) -> ProjectConfig:
             if not low <= number <= high:
                 raise ConfigError(f"'{key}' in {source} must be between {low} and {high}.")
             values[key] = number
+    return values
+
+
+def _parse_folders(data: Mapping[str, Any], source: str) -> dict[str, str]:
+    """The layout's folder names: the defaults, with the config's changes."""
     folders = dict(DEFAULT_FOLDERS)
     if "folders" in data:
         given = _expect(data, "folders", dict, source)
@@ -183,32 +229,47 @@ def config_from_dict(data: Any, source: str) -> ProjectConfig:
                     f"Folder '{key}' in {source} must be one plain folder name, not {value!r}."
                 )
             folders[key] = value
-    values["folders"] = folders
+    return folders
+
+
+def _parse_templates(
+    data: Mapping[str, Any], folders: Mapping[str, str], source: str
+) -> dict[str, str]:
+    """The path templates: the defaults with the config's changes, checked together."""
     templates = dict(DEFAULT_TEMPLATES)
     if "templates" in data:
         templates.update(_expect(data, "templates", dict, source))
     check_templates(templates, folders)
-    values["templates"] = templates
-    if "roots" in data:
-        roots = _expect(data, "roots", dict, source) or {}
-        for key, value in roots.items():
-            if key not in PLATFORMS:
-                raise ConfigError(
-                    f"Unknown platform '{key}' under 'roots' in {source}; use "
-                    f"{', '.join(PLATFORMS)}."
-                )
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"Root for '{key}' in {source} must be a path, not {value!r}.")
-        values["roots"] = dict(roots)
-    if "validators" in data:
-        validators = _expect(data, "validators", list, source)
-        for spec in validators:
-            if not isinstance(spec, str) or ":" not in spec:
-                raise ConfigError(
-                    f"Validator {spec!r} in {source} must be written 'module:callable'."
-                )
-        values["validators"] = tuple(validators)
-    return ProjectConfig(**values)
+    return templates
+
+
+def _parse_roots(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """The project root per OS (``linux``, ``windows``, ``darwin``)."""
+    if "roots" not in data:
+        return {}
+    roots = _expect(data, "roots", dict, source) or {}
+    for key, value in roots.items():
+        if key not in PLATFORMS:
+            raise ConfigError(
+                f"Unknown platform '{key}' under 'roots' in {source}; use "
+                f"{', '.join(PLATFORMS)}."
+            )
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"Root for '{key}' in {source} must be a path, not {value!r}.")
+    return {"roots": dict(roots)}
+
+
+def _parse_validators(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """The studio validators, each written ``module:callable``."""
+    if "validators" not in data:
+        return {}
+    validators = _expect(data, "validators", list, source)
+    for spec in validators:
+        if not isinstance(spec, str) or ":" not in spec:
+            raise ConfigError(
+                f"Validator {spec!r} in {source} must be written 'module:callable'."
+            )
+    return {"validators": tuple(validators)}
 
 
 def load_config(root: Path) -> ProjectConfig:

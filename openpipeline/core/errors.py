@@ -13,6 +13,10 @@ class OpenPipelineError(Exception):
     """Base of every error raised by OpenPipeline."""
 
 
+class MetadataError(OpenPipelineError):
+    """A metadata file written by OpenPipeline does not parse or lacks what it must hold."""
+
+
 class UserError(OpenPipelineError):
     """An error caused by the input; nothing was changed on disk."""
 

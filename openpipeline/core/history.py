@@ -3,7 +3,8 @@
 Concurrent writers never touch the same file, so no writer can corrupt another's
 record, and each record appears whole (written to a temporary name, then
 linked into place). File names start with the time in nanoseconds, so a sorted
-listing is the history in order.
+listing is the history in order. What a record holds is in
+:mod:`openpipeline.core.events`.
 
 Events: ``created``, ``workshop``, ``master``, ``archive``, ``retrieve``,
 ``delete``, ``restore``, ``rename``, ``describe``, ``preview``, ``lock``,
@@ -16,82 +17,77 @@ import os
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 from openpipeline.core import fsutil
+from openpipeline.core.events import (
+    EVENTS,
+    SCHEMA,
+    EventData,
+    HistoryEvent,
+    PayloadT,
+    parse_event,
+)
 from openpipeline.core.identity import current_host, current_user, now_iso
 
 HISTORY_FOLDER = "history"
-SCHEMA = 1
-
-EVENTS = (
-    "created",
-    "workshop",
-    "master",
-    "archive",
-    "retrieve",
-    "delete",
-    "restore",
-    "rename",
-    "describe",
-    "preview",
-    "lock",
-    "unlock",
-    "steal",
-)
 
 
 def new_event(
-    event: str,
     item: str,
+    data: PayloadT,
     *,
     author: str | None = None,
     version: int | None = None,
     comment: str = "",
-    data: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Make an event record (not yet written).
+) -> HistoryEvent[PayloadT]:
+    """Make an event record (not yet written); its kind is the payload's.
 
-    The record carries its own file name under ``"file"`` so that a journal can
-    write it again after a crash without making a duplicate.
+    The record carries its own file name (``file``) so that a journal can write
+    it again after a crash without making a duplicate.
     """
-    if event not in EVENTS:
-        raise ValueError(f"unknown event {event!r}")
+    kind = data.KIND
+    if kind not in EVENTS:
+        raise ValueError(f"unknown event {kind!r}")
     event_id = uuid.uuid4().hex
-    return {
-        "schema": SCHEMA,
-        "id": event_id,
-        "event": event,
-        "item": item,
-        "time": now_iso(),
-        "author": author or current_user(),
-        "host": current_host(),
-        "pid": os.getpid(),
-        "version": version,
-        "comment": comment,
-        "data": data or {},
-        "file": f"{time.time_ns():020d}-{event}-{event_id[:12]}.json",
-    }
+    return HistoryEvent(
+        schema=SCHEMA,
+        id=event_id,
+        event=kind,
+        item=item,
+        time=now_iso(),
+        author=author or current_user(),
+        host=current_host(),
+        pid=os.getpid(),
+        version=version,
+        comment=comment,
+        data=data,
+        file=f"{time.time_ns():020d}-{kind}-{event_id[:12]}.json",
+    )
 
 
-def write_event(meta_dir: Path, record: dict[str, Any]) -> Path:
+def write_event(meta_dir: Path, record: HistoryEvent[EventData]) -> Path:
     """Write an event record into ``meta_dir/history``; idempotent by file name.
 
     Cost: one small file write with fsync.
     """
     folder = meta_dir / HISTORY_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / str(record["file"])
-    fsutil.create_exclusive(path, fsutil.dump_json(record))
+    path = folder / record.file
+    fsutil.create_exclusive(path, fsutil.dump_json(record.to_dict()))
     return path
 
 
-def read_events(meta_dir: Path) -> list[dict[str, Any]]:
+def read_events(meta_dir: Path) -> list[HistoryEvent[EventData]]:
     """All events of an item, oldest first.
+
+    A file that holds JSON but not an object is skipped, as it always was.
+
+    Raises:
+        MetadataError: an event file is damaged (it is named).
 
     Cost: one directory listing plus one small read per event.
     """
-    folder = meta_dir / HISTORY_FOLDER
+    folder = os.path.join(meta_dir, HISTORY_FOLDER)  # plain strings: the loop reads many files
     try:
         names = sorted(
             entry.name
@@ -102,7 +98,8 @@ def read_events(meta_dir: Path) -> list[dict[str, Any]]:
         return []
     events = []
     for name in names:
-        record = fsutil.read_json(folder / name)
-        if isinstance(record, dict):
-            events.append(record)
+        path = os.path.join(folder, name)
+        raw = fsutil.read_json(path)
+        if isinstance(raw, dict):
+            events.append(parse_event(raw, path))
     return events

@@ -1,135 +1,47 @@
 """Items: asset types, assets, components, sequences, shots.
 
-An item is addressed everywhere as ``asset/<type>[/<asset>[/<component>]]`` or
-``shot/<sequence>[/<shot>[/<component>]]``. Assets, shots and components hold
-files (workshops, versions, a master); types and sequences only hold items.
-
-Each item folder has a hidden ``.op`` folder with ``item.json`` (its existence
-makes the item exist), the ``history`` of events, the check-out ``lock.json``,
-the version ``claims`` and the optional ``description.txt``.
-
-Example:
-    >>> ref = ItemRef.parse("asset/prop/chair/model")
-    >>> ref.kind, ref.name, str(ref.parent)
-    ('asset_component', 'model', 'asset/prop/chair')
+An :class:`Item` is an address (:class:`~openpipeline.core.address.ItemRef`) in a
+project: it knows the paths of its files (workshops, versions, the master, from
+the project's templates), its hidden ``.op`` metadata folder (see
+:mod:`openpipeline.core.layout`) and what its history says it holds now.
+Assets, shots and components hold files; types and sequences only hold items.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from openpipeline.core import fsutil, history
+from openpipeline.core.address import ItemRef
 from openpipeline.core.errors import (
     InvalidAddressError,
     ItemNotFoundError,
     VersionNotFoundError,
 )
+from openpipeline.core.events import (
+    ArchiveData,
+    EventData,
+    HistoryEvent,
+    MasterData,
+    MovedData,
+    WorkshopData,
+    is_event_of,
+)
+from openpipeline.core.layout import (
+    CLAIMS_FOLDER,
+    DESCRIPTION_FILE,
+    ITEM_FILE,
+    LOCK_FILE,
+    MASTER_MUTEX_FILE,
+    META_FOLDER,
+    ProjectLayout,
+)
 from openpipeline.core.locks import CheckOut, Mutex
-from openpipeline.core.names import validate_name
-
-if TYPE_CHECKING:
-    from openpipeline.core.project import Project
-
-TABS = ("asset", "shot")
-KINDS = {
-    "asset": ("asset_type", "asset", "asset_component"),
-    "shot": ("sequence", "shot", "shot_component"),
-}
-LEVEL_LABELS = {
-    "asset": ("Asset type", "Asset", "Component"),
-    "shot": ("Sequence", "Shot", "Component"),
-}
-META_FOLDER = ".op"
-ITEM_FILE = "item.json"
-
-
-@dataclass(frozen=True, order=True)
-class ItemRef:
-    """The address of an item: a tab and one to three names."""
-
-    tab: str
-    parts: tuple[str, ...]
-
-    @classmethod
-    def parse(cls, text: str) -> ItemRef:
-        """Parse and validate ``asset/<type>/<asset>[/<component>]`` or the shot form."""
-        if not isinstance(text, str) or not text.strip():
-            raise InvalidAddressError(
-                "Item address is empty; use asset/<type>/<asset>[/<component>] or "
-                "shot/<sequence>/<shot>[/<component>]."
-            )
-        pieces = text.strip().strip("/").split("/")
-        tab, names = pieces[0], tuple(pieces[1:])
-        if tab not in TABS:
-            raise InvalidAddressError(
-                f"Item address '{text}' must start with 'asset/' or 'shot/'."
-            )
-        if not 1 <= len(names) <= 3:
-            raise InvalidAddressError(
-                f"Item address '{text}' must name 1 to 3 levels after '{tab}/', e.g. "
-                f"{'asset/prop/chair' if tab == 'asset' else 'shot/sq010/sh010'}."
-            )
-        for label, name in zip(LEVEL_LABELS[tab], names, strict=False):
-            validate_name(name, label)
-        return cls(tab, names)
-
-    @classmethod
-    def make(cls, tab: str, *names: str) -> ItemRef:
-        """Build an address from separate names, validating each one."""
-        if tab not in TABS or not 1 <= len(names) <= 3:
-            raise InvalidAddressError(f"An item is 'asset' or 'shot' with 1 to 3 names, not {tab!r}.")
-        for label, name in zip(LEVEL_LABELS[tab], names, strict=False):
-            validate_name(name, label)
-        return cls(tab, tuple(names))
-
-    @property
-    def kind(self) -> str:
-        return KINDS[self.tab][len(self.parts) - 1]
-
-    @property
-    def label(self) -> str:
-        return LEVEL_LABELS[self.tab][len(self.parts) - 1]
-
-    @property
-    def name(self) -> str:
-        return self.parts[-1]
-
-    @property
-    def address(self) -> str:
-        return "/".join((self.tab, *self.parts))
-
-    @property
-    def parent(self) -> ItemRef | None:
-        return ItemRef(self.tab, self.parts[:-1]) if len(self.parts) > 1 else None
-
-    @property
-    def holds_files(self) -> bool:
-        return len(self.parts) >= 2
-
-    @property
-    def is_component(self) -> bool:
-        return len(self.parts) == 3
-
-    def child(self, name: str) -> ItemRef:
-        if len(self.parts) >= 3:
-            raise InvalidAddressError(f"Item '{self.address}' cannot hold further items.")
-        validate_name(name, LEVEL_LABELS[self.tab][len(self.parts)])
-        return ItemRef(self.tab, (*self.parts, name))
-
-    def renamed(self, name: str) -> ItemRef:
-        validate_name(name, self.label)
-        return ItemRef(self.tab, (*self.parts[:-1], name))
-
-    def contains(self, other: ItemRef) -> bool:
-        """True if ``other`` is this item or lies below it."""
-        return other.tab == self.tab and other.parts[: len(self.parts)] == self.parts
-
-    def __str__(self) -> str:
-        return self.address
 
 
 @dataclass
@@ -139,18 +51,18 @@ class VersionEntry:
     kind: str  # "workshop" | "version"
     number: int
     state: str  # "active" | "archived"
-    event: dict[str, Any]
+    event: HistoryEvent[EventData]
     path: Path
 
-    def to_dict(self, project: Project) -> dict[str, Any]:
+    def to_dict(self, project: ProjectLayout) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "number": self.number,
             "state": self.state,
             "path": project.relative(self.path),
-            "author": self.event.get("author"),
-            "time": self.event.get("time"),
-            "comment": self.event.get("comment"),
+            "author": self.event.author,
+            "time": self.event.time,
+            "comment": self.event.comment,
         }
 
 
@@ -160,7 +72,7 @@ class ItemState:
 
     workshops: dict[int, VersionEntry] = field(default_factory=dict)
     versions: dict[int, VersionEntry] = field(default_factory=dict)
-    master: dict[str, Any] | None = None
+    master: HistoryEvent[MasterData] | None = None
 
     def active(self, kind: str) -> list[VersionEntry]:
         table = self.workshops if kind == "workshop" else self.versions
@@ -168,9 +80,14 @@ class ItemState:
 
 
 class Item:
-    """An existing (or about to be created) item of a project."""
+    """An existing (or about to be created) item of a project.
 
-    def __init__(self, project: Project, ref: ItemRef) -> None:
+    ``project`` is the :class:`~openpipeline.core.project.Project` it belongs to,
+    typed as the :class:`~openpipeline.core.layout.ProjectLayout` an item needs
+    (paths, config, listing), so that this module does not import the project's.
+    """
+
+    def __init__(self, project: ProjectLayout, ref: ItemRef) -> None:
         self.project = project
         self.ref = ref
         self.rel = project.item_relpath(ref)
@@ -218,23 +135,38 @@ class Item:
         values["stem"] = self.stem
         return values
 
-    def _file_path(self, key: str, number: int | None, ext: str) -> Path:
-        values = self._fields()
-        values["ext"] = ext
-        if number is not None:
-            values["number"] = f"{number:0{self.project.config.version_padding}d}"
-        return self.path / self.project.templates[key].render(**values)
+    def _numbered_paths(self, key: str, ext: str) -> Callable[[int], Path]:
+        """A function giving the path of number ``n`` from template ``key``.
+
+        The item's template fields are gathered once, so folding a long history
+        renders each path without gathering them again.
+        """
+        values = {**self._fields(), "ext": ext}
+        template = self.project.templates[key]
+        padding = self.project.config.version_padding
+
+        def path_of(number: int) -> Path:
+            return self.path / template.render(**values, number=f"{number:0{padding}d}")
+
+        return path_of
 
     @property
     def master_path(self) -> Path:
         key = "master_component" if self.ref.is_component else f"master_{self.ref.kind}"
-        return self._file_path(key, None, self.project.config.master_format)
+        values = {**self._fields(), "ext": self.project.config.master_format}
+        return self.path / self.project.templates[key].render(**values)
 
     def workshop_path(self, number: int) -> Path:
-        return self._file_path("workshop", number, self.project.config.workshop_format)
+        return self._workshop_paths()(number)
 
     def version_path(self, number: int) -> Path:
-        return self._file_path("version", number, self.project.config.master_format)
+        return self._version_paths()(number)
+
+    def _workshop_paths(self) -> Callable[[int], Path]:
+        return self._numbered_paths("workshop", self.project.config.workshop_format)
+
+    def _version_paths(self) -> Callable[[int], Path]:
+        return self._numbered_paths("version", self.project.config.master_format)
 
     @property
     def notes_dir(self) -> Path:
@@ -246,60 +178,76 @@ class Item:
 
     @property
     def checkout(self) -> CheckOut:
-        return CheckOut(self.meta / "lock.json", self.project.config.lock_ttl_seconds)
+        return CheckOut(self.meta / LOCK_FILE, self.project.config.lock_ttl_seconds)
 
     @property
     def master_mutex(self) -> Mutex:
-        return Mutex(self.meta / "master.mutex", f"Mastering '{self.ref}'")
+        return Mutex(self.meta / MASTER_MUTEX_FILE, f"Mastering '{self.ref}'")
 
     def claims_dir(self, kind: str) -> Path:
-        return self.meta / "claims" / kind
+        return self.meta / CLAIMS_FOLDER / kind
+
+    @property
+    def description_file(self) -> Path:
+        return self.meta / DESCRIPTION_FILE
 
     # -- records -----------------------------------------------------------
     def info(self) -> dict[str, Any]:
         record = fsutil.read_json(self.meta / ITEM_FILE)
         return record if isinstance(record, dict) else {}
 
-    def events(self) -> list[dict[str, Any]]:
+    def events(self) -> list[HistoryEvent[EventData]]:
+        """The item's history, oldest first (see :func:`history.read_events`)."""
         return history.read_events(self.meta)
 
     @property
     def description(self) -> str:
         try:
-            return (self.meta / "description.txt").read_text(encoding="utf-8")
+            return self.description_file.read_text(encoding="utf-8")
         except FileNotFoundError:
             return ""
 
-    def state(self, events: list[dict[str, Any]] | None = None) -> ItemState:
-        """Fold the history into what the item holds now."""
+    def state(self, events: list[HistoryEvent[EventData]] | None = None) -> ItemState:
+        """Fold the history into what the item holds now.
+
+        Cost: the history read (unless ``events`` is given) and one path per workshop
+        or version.
+        """
         state = ItemState()
+        workshop_path, version_path = self._workshop_paths(), self._version_paths()
         for event in self.events() if events is None else events:
-            kind = event.get("event")
-            data = event.get("data") or {}
-            if kind == "workshop":
-                number = int(event["version"])
+            if isinstance(event.data, WorkshopData) and event.version is not None:
+                number = event.version
                 state.workshops[number] = VersionEntry(
-                    "workshop", number, "active", event, self.workshop_path(number)
+                    "workshop", number, "active", event, workshop_path(number)
                 )
-            elif kind == "master":
+            elif is_event_of(event, MasterData):
                 state.master = event
-                preserved = data.get("preserved_version")
+                preserved = event.data.preserved_version
                 if preserved is not None:
-                    number = int(preserved)
-                    state.versions[number] = VersionEntry(
-                        "version", number, "active", event, self.version_path(number)
+                    state.versions[preserved] = VersionEntry(
+                        "version", preserved, "active", event, version_path(preserved)
                     )
-            elif kind in ("archive", "retrieve"):
-                new_state = "archived" if kind == "archive" else "active"
-                for key, table in (("workshops", state.workshops), ("versions", state.versions)):
-                    for number in data.get(key, []):
-                        entry = table.get(int(number))
-                        if entry is not None:
-                            entry.state = new_state
-                            live = (self.workshop_path if key == "workshops" else
-                                    self.version_path)(entry.number)
-                            entry.path = self.archived(live) if kind == "archive" else live
+            elif isinstance(event.data, MovedData):
+                self._fold_moved(state, event.data, workshop_path, version_path)
         return state
+
+    def _fold_moved(
+        self, state: ItemState, moved: MovedData, workshop_path: Callable[[int], Path],
+        version_path: Callable[[int], Path],
+    ) -> None:
+        """Mark what an archive (or a retrieve) moved, and where each file lies now."""
+        archived = isinstance(moved, ArchiveData)
+        for numbers, table, live_path in (
+            (moved.workshops, state.workshops, workshop_path),
+            (moved.versions, state.versions, version_path),
+        ):
+            for number in numbers:
+                entry = table.get(number)
+                if entry is not None:
+                    entry.state = "archived" if archived else "active"
+                    live = live_path(entry.number)
+                    entry.path = self.archived(live) if archived else live
 
     def workshop(self, number: int | None = None, state: ItemState | None = None) -> VersionEntry:
         """The latest active workshop, or the given one."""
@@ -349,21 +297,11 @@ class Item:
     def children(self) -> list[ItemRef]:
         return self.project.list_items(self.ref, depth=1)
 
+    def subtree(self) -> list[Item]:
+        """This item and every item below it. Cost: one listing of the subtree."""
+        return [self, *(Item(self.project, ref) for ref in self.project.list_items(self.ref))]
+
 
 def _looks_like_ours(name: str, stem: str) -> bool:
     return re.match(re.escape(stem) + r"_(workshop|version)_\d+\.", name) is not None
 
-
-def claim_number(folder: Path) -> int:
-    """Take the next free number in ``folder`` by exclusive creation.
-
-    Two processes never get the same number, and a number is never reused, even
-    when the save that took it died. Cost: one directory listing, then one
-    exclusive create per collision.
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    taken = [int(entry.name) for entry in os.scandir(folder) if entry.name.isdigit()]
-    number = max(taken, default=0) + 1
-    while not fsutil.create_exclusive(folder / str(number)):
-        number += 1
-    return number

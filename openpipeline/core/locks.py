@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from openpipeline.core import fsutil
-from openpipeline.core.errors import BusyError, LockHeldError, UserError
-from openpipeline.core.identity import current_host, current_user, now_iso
+from openpipeline.core.errors import BusyError, LockHeldError, MetadataError, UserError
+from openpipeline.core.identity import current_host, current_user, now_iso, short_time
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class LockInfo:
     @classmethod
     def from_record(cls, record: Any) -> LockInfo:
         if not isinstance(record, dict):
-            raise fsutil.MetadataError(f"Lock record is not a mapping: {record!r}.")
+            raise MetadataError(f"Lock record is not a mapping: {record!r}.")
         return cls(
             user=str(record.get("user", "unknown")),
             host=str(record.get("host", "unknown")),
@@ -68,7 +68,7 @@ class LockInfo:
         return time.time() - self.heartbeat
 
     def describe(self) -> str:
-        return f"{self.user} on {self.host} since {self.acquired[:19].replace('T', ' ')}"
+        return f"{self.user} on {self.host} since {short_time(self.acquired)}"
 
 
 def _read(path: Path) -> LockInfo | None:

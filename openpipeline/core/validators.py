@@ -25,12 +25,11 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Protocol, TypeGuard, runtime_checkable
 
 from openpipeline.core.errors import ConfigError
-
-if TYPE_CHECKING:
-    from openpipeline.core.items import Item
+from openpipeline.core.events import ValidationProblem
+from openpipeline.core.items import Item
 
 
 @dataclass(frozen=True)
@@ -45,9 +44,22 @@ class ValidationContext:
 
 @runtime_checkable
 class Validator(Protocol):
+    """What every validator has: a name and a check returning problem sentences."""
+
     name: str
 
     def check(self, context: ValidationContext) -> list[str]: ...
+
+
+class RepairingValidator(Validator, Protocol):
+    """A validator that can also fix the staged copy in place."""
+
+    def repair(self, context: ValidationContext) -> None: ...
+
+
+def can_repair(validator: Validator) -> TypeGuard[RepairingValidator]:
+    """True if the validator has a callable ``repair``."""
+    return callable(getattr(validator, "repair", None))
 
 
 class NonEmptyFile:
@@ -76,11 +88,11 @@ class MayaFileHeader:
         return []
 
 
-_REGISTERED: dict[str, Any] = {}
-BUILT_IN: tuple[Any, ...] = (NonEmptyFile(), MayaFileHeader())
+_REGISTERED: dict[str, Validator] = {}
+BUILT_IN: tuple[Validator, ...] = (NonEmptyFile(), MayaFileHeader())
 
 
-def register(validator: Any) -> None:
+def register(validator: Validator) -> None:
     """Add a validator for this process (replaces one of the same name)."""
     if not isinstance(validator, Validator):
         raise TypeError("a validator needs a 'name' and a 'check(context)' method")
@@ -92,7 +104,7 @@ def unregister(name: str) -> None:
     _REGISTERED.pop(name, None)
 
 
-def load(spec: str) -> Any:
+def load(spec: str) -> Validator:
     """Import ``module:callable`` and call it to get a validator."""
     module_name, _, attribute = spec.partition(":")
     try:
@@ -108,14 +120,14 @@ def load(spec: str) -> Any:
     return validator
 
 
-def active(specs: tuple[str, ...]) -> list[Any]:
+def active(specs: tuple[str, ...]) -> list[Validator]:
     """Built-ins, then registered, then the config's validators."""
     return [*BUILT_IN, *_REGISTERED.values(), *(load(spec) for spec in specs)]
 
 
 def run(
-    validators: list[Any], context: ValidationContext, repair: bool
-) -> tuple[list[dict[str, Any]], list[str]]:
+    validators: list[Validator], context: ValidationContext, repair: bool
+) -> tuple[list[ValidationProblem], list[str]]:
     """Run validators; with ``repair``, first run the repair of each that complains.
 
     Returns:
@@ -125,13 +137,11 @@ def run(
     repaired: list[str] = []
     if repair:
         for validator in validators:
-            fix = getattr(validator, "repair", None)
-            if callable(fix) and validator.check(context):
-                fix(context)
+            if can_repair(validator) and validator.check(context):
+                validator.repair(context)
                 repaired.append(validator.name)
     problems = [
-        {"validator": validator.name, "message": message,
-         "repairable": callable(getattr(validator, "repair", None))}
+        ValidationProblem(validator.name, message, can_repair(validator))
         for validator in validators
         for message in validator.check(context)
     ]

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from openpipeline.core import fsutil, history, journal, validators
+from openpipeline.core.claims import claim_number
 from openpipeline.core.errors import LockHeldError, SourceFileError, ValidationFailedError
+from openpipeline.core.events import HistoryEvent, MasterData, ValidationProblem, WorkshopData
 from openpipeline.core.identity import current_user
-from openpipeline.core.items import Item, claim_number
+from openpipeline.core.items import Item, VersionEntry
+from openpipeline.core.journal import EventStep, ReplaceStep, Step
 
 
 def _check_lock(item: Item, author: str, ignore_lock: bool, action: str) -> None:
@@ -52,7 +55,7 @@ def save_workshop(
     author: str | None = None,
     ignore_lock: bool = False,
     writer: Callable[[Path], None] | None = None,
-) -> dict[str, Any]:
+) -> HistoryEvent[WorkshopData]:
     """Save a file as the item's next workshop.
 
     Args:
@@ -80,29 +83,35 @@ def save_workshop(
     fsutil.checkpoint("workshop.claimed")
     final = item.workshop_path(number)
     final.parent.mkdir(parents=True, exist_ok=True)
-    if writer is None:
-        assert source is not None
-        staged = fsutil.copy_to_temp(source, final)
-    else:
-        staged = fsutil.temp_path_for(final)
-        writer(staged)
-        if not staged.is_file():
-            raise SourceFileError(f"The host did not write the workshop file '{staged}'.")
+    staged = _stage_workshop(final, source, writer)
     fsutil.checkpoint("workshop.staged")
     project = item.project
     record = history.new_event(
-        "workshop", item.ref.address, author=author, version=number, comment=note,
-        data={
-            "path": project.relative(final),
-            "source": str(source) if source is not None else "",
-            "size": staged.stat().st_size,
-        },
+        item.ref.address,
+        WorkshopData(path=project.relative(final),
+                     source=str(source) if source is not None else "",
+                     size=staged.stat().st_size),
+        author=author, version=number, comment=note,
     )
     journal.run(project.root, project.meta, "workshop", [
-        {"replace": [project.relative(staged), project.relative(final)]},
-        {"event": [project.relative(item.meta), record]},
+        ReplaceStep(project.relative(staged), project.relative(final)),
+        EventStep(project.relative(item.meta), record),
     ])
     return record
+
+
+def _stage_workshop(
+    final: Path, source: Path | None, writer: Callable[[Path], None] | None
+) -> Path:
+    """Put the new workshop's content at a hidden temporary name beside ``final``."""
+    if writer is None:
+        assert source is not None
+        return fsutil.copy_to_temp(source, final)
+    staged = fsutil.temp_path_for(final)
+    writer(staged)
+    if not staged.is_file():
+        raise SourceFileError(f"The host did not write the workshop file '{staged}'.")
+    return staged
 
 
 def master(
@@ -114,7 +123,7 @@ def master(
     force: bool = False,
     repair: bool = False,
     ignore_lock: bool = False,
-) -> dict[str, Any]:
+) -> HistoryEvent[MasterData]:
     """Promote a workshop (the latest by default) to the item's master path.
 
     The previous master is first preserved in ``version/`` under the next
@@ -134,62 +143,94 @@ def master(
     project = item.project
     with item.master_mutex.held():
         fsutil.checkpoint("master.locked")
-        project.recover()
-        state = item.state()
-        entry = item.workshop(workshop, state)
-        if not entry.path.is_file():
-            raise SourceFileError(
-                f"Workshop {entry.number} of '{item.ref}' is recorded but its file "
-                f"'{project.relative(entry.path)}' is missing."
-            )
+        journal.recover(project.root, project.meta)  # finish what a crash interrupted
+        entry = _workshop_file(item, workshop)
         master_path = item.master_path
         staged = fsutil.copy_to_temp(entry.path, master_path)
-        preserved_tmp: Path | None = None
+        preserved: _Preserved | None = None
         try:
             fsutil.checkpoint("master.staged")
-            context = validators.ValidationContext(
-                item=item, workshop=entry.number, staged=staged,
-                extension=project.config.master_format,
-            )
-            problems, repaired = validators.run(
-                validators.active(project.config.validators), context, repair)
-            if problems and not force:
-                raise ValidationFailedError(
-                    f"Master of '{item.ref}' blocked: {len(problems)} validator problem(s), "
-                    f"first: {problems[0]['message']} Fix the workshop, pass --repair, or "
-                    "--force to master anyway (recorded).",
-                    problems,
-                )
-            preserved: int | None = None
-            steps: list[dict[str, Any]] = []
-            if master_path.exists():
-                preserved = claim_number(item.claims_dir("version"))
-                version_path = item.version_path(preserved)
-                version_path.parent.mkdir(parents=True, exist_ok=True)
-                preserved_tmp = fsutil.copy_to_temp(master_path, version_path)
+            problems, repaired = _validate(item, entry.number, staged, force=force, repair=repair)
+            preserved = _stage_old_master(item)
+            if preserved is not None:
                 fsutil.checkpoint("master.preserved")
-                steps.append({"replace": [project.relative(preserved_tmp),
-                                          project.relative(version_path)]})
             record = history.new_event(
-                "master", item.ref.address, author=author, version=entry.number, comment=note,
-                data={
-                    "workshop": entry.number,
-                    "preserved_version": preserved,
-                    "path": project.relative(master_path),
-                    "size": staged.stat().st_size,
-                    "forced": bool(problems),
-                    "problems": problems,
-                    "repaired": repaired,
-                },
+                item.ref.address,
+                MasterData(workshop=entry.number,
+                           preserved_version=preserved.number if preserved else None,
+                           path=project.relative(master_path), size=staged.stat().st_size,
+                           forced=bool(problems), problems=tuple(problems),
+                           repaired=tuple(repaired)),
+                author=author, version=entry.number, comment=note,
             )
-            steps += [
-                {"replace": [project.relative(staged), project.relative(master_path)]},
-                {"event": [project.relative(item.meta), record]},
-            ]
+            steps: list[Step] = [] if preserved is None else [preserved.step(item)]
+            steps += [ReplaceStep(project.relative(staged), project.relative(master_path)),
+                      EventStep(project.relative(item.meta), record)]
         except BaseException:
             fsutil.unlink_quietly(staged)
-            if preserved_tmp is not None:
-                fsutil.unlink_quietly(preserved_tmp)
+            if preserved is not None:
+                fsutil.unlink_quietly(preserved.staged)
             raise
         journal.run(project.root, project.meta, "master", steps)
     return record
+
+
+def _workshop_file(item: Item, workshop: int | None) -> VersionEntry:
+    """The workshop to master, checked to be on disk."""
+    entry = item.workshop(workshop, item.state())
+    if not entry.path.is_file():
+        raise SourceFileError(
+            f"Workshop {entry.number} of '{item.ref}' is recorded but its file "
+            f"'{item.project.relative(entry.path)}' is missing."
+        )
+    return entry
+
+
+def _validate(
+    item: Item, workshop: int, staged: Path, *, force: bool, repair: bool
+) -> tuple[list[ValidationProblem], list[str]]:
+    """Run the project's validators on the staged master copy.
+
+    Returns:
+        The problems left and the names of the validators whose repair ran.
+
+    Raises:
+        ValidationFailedError: problems are left and ``force`` is off.
+    """
+    config = item.project.config
+    context = validators.ValidationContext(
+        item=item, workshop=workshop, staged=staged, extension=config.master_format,
+    )
+    problems, repaired = validators.run(validators.active(config.validators), context, repair)
+    if problems and not force:
+        raise ValidationFailedError(
+            f"Master of '{item.ref}' blocked: {len(problems)} validator problem(s), "
+            f"first: {problems[0].message} Fix the workshop, pass --repair, or "
+            "--force to master anyway (recorded).",
+            [problem.to_dict() for problem in problems],
+        )
+    return problems, repaired
+
+
+@dataclass(frozen=True)
+class _Preserved:
+    """The current master, copied to a hidden temporary name beside its version path."""
+
+    number: int
+    staged: Path
+    path: Path
+
+    def step(self, item: Item) -> ReplaceStep:
+        project = item.project
+        return ReplaceStep(project.relative(self.staged), project.relative(self.path))
+
+
+def _stage_old_master(item: Item) -> _Preserved | None:
+    """Claim the next version number and copy the master beside it (None: no master yet)."""
+    master_path = item.master_path
+    if not master_path.exists():
+        return None
+    number = claim_number(item.claims_dir("version"))
+    version_path = item.version_path(number)
+    version_path.parent.mkdir(parents=True, exist_ok=True)
+    return _Preserved(number, fsutil.copy_to_temp(master_path, version_path), version_path)

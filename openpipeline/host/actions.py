@@ -7,9 +7,10 @@ in Maya and, with :class:`openpipeline.host.null.NullHost`, in tests.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from openpipeline.core import versions
+from openpipeline.core.errors import VersionNotFoundError
+from openpipeline.core.events import HistoryEvent, MasterData, WorkshopData
 from openpipeline.core.items import Item
 from openpipeline.host import Host
 
@@ -18,7 +19,7 @@ SCENE_INFO_VERSION = "openpipeline_workshop"
 
 
 def save_workshop(item: Item, host: Host, note: str, author: str | None = None,
-                  ignore_lock: bool = False) -> dict[str, Any]:
+                  ignore_lock: bool = False) -> HistoryEvent[WorkshopData]:
     """Save the open scene as the item's next workshop and keep working in it.
 
     The host writes the scene straight to a temporary name beside the final one;
@@ -28,8 +29,8 @@ def save_workshop(item: Item, host: Host, note: str, author: str | None = None,
     host.set_scene_info(SCENE_INFO_ITEM, item.ref.address)
     record = versions.save_workshop(item, writer=host.save_as, note=note, author=author,
                                     ignore_lock=ignore_lock)
-    final = item.project.root / record["data"]["path"]
-    host.set_scene_info(SCENE_INFO_VERSION, str(record["version"]))
+    final = item.project.root / record.data.path
+    host.set_scene_info(SCENE_INFO_VERSION, str(record.version))
     host.rename_current(final)
     return record
 
@@ -37,13 +38,13 @@ def save_workshop(item: Item, host: Host, note: str, author: str | None = None,
 def master_scene(
     item: Item, host: Host, note: str, *, then: str = "workshop", author: str | None = None,
     force: bool = False, repair: bool = False,
-) -> dict[str, Any]:
+) -> HistoryEvent[MasterData]:
     """openPipeline's *Master*: save a new workshop from the scene, master it, then
     open the workshop (default), the master, or a new scene (``then``)."""
     if then not in ("workshop", "master", "new"):
         raise ValueError(f"then must be 'workshop', 'master' or 'new', not {then!r}")
     saved = save_workshop(item, host, note, author=author)
-    record = versions.master(item, saved["version"], note=note, author=author, force=force,
+    record = versions.master(item, saved.version, note=note, author=author, force=force,
                              repair=repair)
     if then == "master":
         host.open(item.master_path)
@@ -57,8 +58,6 @@ def bring_in(item: Item, host: Host, mode: str = "reference", workshop: int | No
     """Import or reference the item's master (or one of its workshops)."""
     path = item.workshop(workshop).path if workshop is not None else item.master_path
     if not path.is_file():
-        from openpipeline.core.errors import VersionNotFoundError
-
         raise VersionNotFoundError(f"'{item.ref}' has no master yet; master a workshop first.")
     namespace = namespace or item.stem
     if mode == "reference":

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from openpipeline.core import lifecycle
+from openpipeline.core import checkout
 from openpipeline.core.errors import OpenPipelineError, UserError
 from openpipeline.core.identity import short_time
 from openpipeline.core.items import Item
@@ -72,7 +72,7 @@ def save_workshop(host: Host | None = None, project: Project | None = None) -> N
         if note is None:
             return None
         record = actions.save_workshop(item, host, note)
-        return f"Saved workshop {record['version']} of {item.ref}"
+        return f"Saved workshop {record.version} of {item.ref}"
 
     _run(action, host, project)
 
@@ -85,7 +85,7 @@ def master(host: Host | None = None, project: Project | None = None) -> None:
         if note is None:
             return None
         record = actions.master_scene(item, host, note)
-        return f"Mastered {item.ref} (workshop {record['data']['workshop']})"
+        return f"Mastered {item.ref} (workshop {record.data.workshop})"
 
     _run(action, host, project)
 
@@ -107,9 +107,9 @@ def check_out(acquire: bool, host: Host | None = None, project: Project | None =
     def action(project: Project, host: Host) -> str:
         item = _scene_item(project, host)
         if acquire:
-            lifecycle.lock_acquire(item)
+            checkout.acquire(item)
             return f"{item.ref} checked out"
-        lifecycle.lock_release(item)
+        checkout.release(item)
         return f"{item.ref} checked in"
 
     _run(action, host, project)
@@ -120,8 +120,8 @@ def history(host: Host | None = None, project: Project | None = None) -> None:
     def action(project: Project, host: Host) -> str:
         item = _scene_item(project, host)
         host.show_text("\n".join(
-            f"{short_time(event.get('time'))}  {event['author']:<10} {event['event']:<9} "
-            f"{event.get('version') or ''}  {event.get('comment', '')}" for event in item.events()))
+            f"{short_time(event.time)}  {event.author:<10} {event.event:<9} "
+            f"{event.version or ''}  {event.comment}" for event in item.events()))
         return f"History of {item.ref} printed to the Script Editor"
 
     _run(action, host, project)

@@ -16,7 +16,7 @@ def main() -> None:
         time.sleep(0.002)
     project = Project.open(root)
     record = versions.save_workshop(project.item("asset/prop/chair"), Path(source), note=note)
-    print(record["version"])
+    print(record.version)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,38 @@
+"""Version claims: how a workshop or version number is taken, never twice.
+
+A number is taken by creating an empty file named after it, exclusively, in the
+item's ``.op/claims/<kind>`` folder; on a collision the next number is tried.
+Two processes never get the same number, and a number is never reused, even
+when the save that took it died.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from openpipeline.core import fsutil
+
+
+def claim_number(folder: Path) -> int:
+    """Take the next free number in ``folder`` by exclusive creation.
+
+    Cost: one directory listing, then one exclusive create per collision.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    taken = [int(entry.name) for entry in os.scandir(folder) if entry.name.isdigit()]
+    number = max(taken, default=0) + 1
+    while not fsutil.create_exclusive(folder / str(number)):
+        number += 1
+    return number
+
+
+def claimed_numbers(folder: Path) -> list[int]:
+    """Every number ever claimed in ``folder``, in order (none if it does not exist).
+
+    Cost: one directory listing.
+    """
+    try:
+        return sorted(int(entry.name) for entry in os.scandir(folder) if entry.name.isdigit())
+    except FileNotFoundError:
+        return []

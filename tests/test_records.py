@@ -1,0 +1,182 @@
+"""History events and journal files read back as typed records, byte for byte."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+
+import pytest
+
+from openpipeline.core import (
+    ItemRef,
+    Project,
+    archive,
+    checkout,
+    notes,
+    removal,
+    rename,
+    validators,
+    versions,
+)
+from openpipeline.core.errors import MetadataError
+from openpipeline.core.events import EVENTS, MasterData, OtherData, WorkshopData, parse_event
+from openpipeline.core.fsutil import dump_json, read_json
+from openpipeline.core.journal import EventStep, ReplaceStep, parse_record
+from tests.helpers.cli import run_cli
+from tests.helpers.files import maya_scene
+
+
+class Repairs:
+    """A repairable validator, so that a master records a repair."""
+
+    name = "adds_header"
+
+    def check(self, context):
+        return [] if context.staged.read_bytes().startswith(b"//Maya ASCII") else ["no header"]
+
+    def repair(self, context):
+        context.staged.write_bytes(b"//Maya ASCII 2025 scene\n" + context.staged.read_bytes())
+
+
+def _every_kind_of_event(project, tmp_path):
+    """Run every verb that records an event; returns the items they touched."""
+    chair = project.create_item(ItemRef.parse("asset/prop/chair"), description="a chair")
+    for n in range(1, 4):
+        versions.save_workshop(chair, maya_scene(tmp_path / f"w{n}.ma", f"w{n}"), note=f"w{n}")
+    versions.master(chair, 1, note="first")
+    bad = tmp_path / "bad.ma"
+    bad.write_text("not maya\n")
+    versions.save_workshop(chair, bad, note="bad")
+    versions.master(chair, note="forced", force=True)
+    validators.register(Repairs())
+    try:
+        versions.master(chair, note="repaired", repair=True, force=True)
+    finally:
+        validators.unregister("adds_header")
+    archive.archive(chair, keep=1)
+    archive.retrieve(chair, workshops=[1])
+    notes.describe(chair, "Wooden chair")
+    image = tmp_path / "shot.png"
+    image.write_bytes(b"\x89PNG\r\n\x1a\nfake")
+    notes.set_preview(chair, image, workshop=2)
+    checkout.acquire(chair, author="alice")
+    checkout.steal(chair, author="bob", note="holiday")
+    checkout.release(chair, author="bob")
+    table = project.create_item(ItemRef.parse("asset/prop/table"))
+    removal.delete(table)
+    removal.restore(project, table.ref)
+    return [rename.rename(chair, "stool"), project.item("asset/prop/table")]
+
+
+def test_every_event_file_round_trips_to_the_same_bytes(project, tmp_path):
+    """Each kind of event file, parsed and written again, gives back its exact bytes."""
+    touched = _every_kind_of_event(project, tmp_path)
+    kinds = set()
+    for item in touched:
+        for path in sorted((item.meta / "history").iterdir()):
+            event = parse_event(read_json(path), path)
+            assert dump_json(event.to_dict()) == path.read_bytes(), path.name
+            kinds.add(event.event)
+    assert kinds == set(EVENTS)
+
+
+def test_verbs_return_the_record_they_wrote(asset, tmp_path):
+    """The typed record a verb returns is the one on disk."""
+    saved = versions.save_workshop(asset, maya_scene(tmp_path / "a.ma", "a"), note="a")
+    mastered = versions.master(asset, note="m")
+    on_disk = asset.events()
+    assert on_disk[-2] == saved and on_disk[-1] == mastered
+    assert isinstance(saved.data, WorkshopData) and isinstance(mastered.data, MasterData)
+    assert mastered.data.workshop == saved.version == 1
+
+
+@pytest.mark.skipif(sys.platform.startswith("win"), reason="uses SIGKILL")
+def test_a_journal_file_round_trips_to_the_same_bytes(asset, project, tmp_path):
+    """A journal left by a killed master parses into typed steps and writes back the same bytes."""
+    versions.save_workshop(asset, maya_scene(tmp_path / "a.ma", "a"), note="a")
+    versions.master(asset, note="first")
+    result = run_cli("--project", str(project.root), "master", "asset/prop/chair", "--note", "x",
+                     env={"OPENPIPELINE_FAULT": "master.journaled"})
+    assert result.returncode == -signal.SIGKILL, result.stderr
+    (path,) = (project.meta / "journal").glob("*.json")
+    record = parse_record(read_json(path), path)
+    assert [type(step) for step in record.steps] == [ReplaceStep, ReplaceStep, EventStep]
+    assert record.op == "master" and record.steps[2].event.data.preserved_version == 1
+    assert dump_json(record.to_dict()) == path.read_bytes()
+
+
+def test_an_event_field_of_the_wrong_type_raises_metadata_error_naming_the_file(asset, scene):
+    """A history file whose version is not a number is reported as damaged, with its name."""
+    versions.save_workshop(asset, scene, note="x")
+    path = sorted((asset.meta / "history").iterdir())[-1]
+    record = json.loads(path.read_text())
+    record["version"] = "two"
+    path.write_text(json.dumps(record))
+    with pytest.raises(MetadataError, match="damaged") as info:
+        asset.events()
+    assert str(path) in str(info.value) and "'version'" in str(info.value)
+
+
+def test_a_payload_field_that_is_missing_raises_metadata_error_naming_the_file(asset, scene):
+    """A master event without its workshop number is reported as damaged, with its name."""
+    versions.save_workshop(asset, maya_scene(scene.parent / "m.ma", "m"), note="x")
+    versions.master(asset, note="m")
+    path = sorted((asset.meta / "history").iterdir())[-1]
+    record = json.loads(path.read_text())
+    del record["data"]["workshop"]
+    path.write_text(json.dumps(record))
+    with pytest.raises(MetadataError, match="'workshop' is missing") as info:
+        asset.state()
+    assert str(path) in str(info.value)
+
+
+def test_an_event_file_that_is_not_json_raises_metadata_error_naming_the_file(asset):
+    """Broken JSON in a history file is a MetadataError that names the file."""
+    path = next((asset.meta / "history").iterdir())
+    path.write_text("{broken")
+    with pytest.raises(MetadataError, match="damaged") as info:
+        asset.events()
+    assert str(path) in str(info.value)
+
+
+def test_a_workshop_event_without_a_version_is_damaged(asset, scene):
+    """A workshop event must name its number; without one the file is reported."""
+    versions.save_workshop(asset, scene, note="x")
+    path = sorted((asset.meta / "history").iterdir())[-1]
+    record = json.loads(path.read_text())
+    record["version"] = None
+    path.write_text(json.dumps(record))
+    with pytest.raises(MetadataError, match="must name its version"):
+        asset.state()
+
+
+def test_an_event_of_an_unknown_kind_is_kept_as_written(asset):
+    """An event kind from a newer version reads, keeps its payload and changes no state."""
+    created = asset.events()[0].to_dict()
+    future = {**created, "event": "approve", "data": {"by": "lead", "level": 2},
+              "file": "99999999999999999999-approve-000000000000.json"}
+    path = asset.meta / "history" / future["file"]
+    path.write_bytes(dump_json(future))
+    event = asset.events()[-1]
+    assert isinstance(event.data, OtherData) and event.data.fields == {"by": "lead", "level": 2}
+    assert dump_json(event.to_dict()) == path.read_bytes()
+    assert asset.state().workshops == {} and asset.state().master is None
+
+
+def test_a_history_file_that_is_not_a_json_object_is_skipped(asset):
+    """A history file holding a JSON list is skipped, as it always was."""
+    (asset.meta / "history" / "99999999999999999999-x.json").write_text("[1, 2]")
+    assert [e.event for e in asset.events()] == ["created"]
+
+
+def test_a_damaged_journal_raises_metadata_error_naming_the_file(project):
+    """A journal with a step of unknown kind is reported, with its name, before any step runs."""
+    folder = project.meta / "journal"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "00000000000000000001-master-000000000000.json"
+    path.write_bytes(dump_json({"op": "master", "pid": -1, "host": "elsewhere", "time": 0.0,
+                                "steps": [{"move": ["a", "b"]}, {"explode": ["x"]}]}))
+    with pytest.raises(MetadataError, match="unknown journal step") as info:
+        Project.open(project.root)
+    assert str(path) in str(info.value)
