@@ -37,8 +37,9 @@ import numpy as np
 import torch
 
 from openpipeline.engine.texture import RestoreParams, restore
-from openpipeline.engine.texture.fitting import fit
+from openpipeline.engine.texture.fitting import FitOptions, fit
 from openpipeline.engine.texture.network import RECIPE, lanczos_downsampler
+from openpipeline.engine.texture.probe import BenchmarkProbe
 
 
 def crop(name: str) -> np.ndarray:
@@ -63,8 +64,9 @@ def baseline(noisy: np.ndarray, clean: np.ndarray, seed: int, max_iterations: in
 
     It stops 300 iterations after its averaged PSNR stopped improving.
     """
-    result = fit(tensor(noisy), RECIPE, seed=seed, max_iterations=max_iterations,
-                     auto_stop=False, clean=tensor(clean), record_every=25, patience=300)
+    options = FitOptions(seed=seed, max_iterations=max_iterations, auto_stop=False)
+    result = fit(tensor(noisy), RECIPE, options=options,
+                 probe=BenchmarkProbe(tensor(clean), record_every=25, patience=300))
     best = (-math.inf, 0.0, 0)
     for iteration, seconds, value, _ in result.stats["curve"]:
         if value > best[0]:
@@ -81,7 +83,8 @@ def recipe_rate(noisy: np.ndarray, seed: int) -> float:
     def stamp(progress) -> None:
         stamps[progress.values["iteration"]] = time.perf_counter()
 
-    fit(tensor(noisy), RECIPE, seed=seed, max_iterations=30, auto_stop=False, progress=stamp)
+    fit(tensor(noisy), RECIPE, options=FitOptions(seed=seed, max_iterations=30, auto_stop=False),
+        progress=stamp)
     return (stamps[30] - stamps[10]) / 20
 
 

@@ -278,7 +278,7 @@ def test_a_fit_that_keeps_collapsing_still_honours_its_time_budget(monkeypatch):
             return value + 0 * self.weight
 
     monkeypatch.setattr(fitting, "SkipNet", Flaky)
-    result = fitting.fit(target, network.fast_config("denoise"), auto_stop=False, time_budget=0.5,
-                     max_iterations=200_000)
+    options = fitting.FitOptions(auto_stop=False, time_budget=0.5, max_iterations=200_000)
+    result = fitting.fit(target, network.fast_config("denoise"), options=options)
     assert result.stop_reason == "time budget"
     assert result.iterations < 200_000

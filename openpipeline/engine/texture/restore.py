@@ -28,7 +28,7 @@ from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.images import read_image, write_image
 from openpipeline.engine.progress import Progress, ProgressCallback, Reporter
 from openpipeline.engine.texture.dct_filters import dct_denoise, dct_wiener
-from openpipeline.engine.texture.fitting import OPERATIONS, fit
+from openpipeline.engine.texture.fitting import OPERATIONS, FitOptions, FitTask, fit
 from openpipeline.engine.texture.harmonic_fill import harmonic_fill
 from openpipeline.engine.texture.network import (
     RECIPE,
@@ -200,11 +200,12 @@ def restore(
                 assert tile_mask is not None
                 estimate = harmonic_fill(target, tile_mask, circular=circular)
                 tile_guide = guided_input(estimate, config, params.seed + index)
-            result = fit(target, config, operation=params.operation, mask=tile_mask,
-                             factor=factor, sigma=sigma, guide=tile_guide, seed=params.seed + index,
-                             time_budget=budget, max_iterations=params.max_iterations,
-                             circular=circular, device=device, progress=tile_progress,
-                             holdout=HOLDOUT.get(params.operation, 0.0))
+            task = FitTask(operation=params.operation, mask=tile_mask, factor=factor, sigma=sigma,
+                           guide=tile_guide, circular=circular)
+            options = FitOptions(seed=params.seed + index, device=device, time_budget=budget,
+                                 max_iterations=params.max_iterations,
+                                 holdout=HOLDOUT.get(params.operation, 0.0))
+            result = fit(target, config, task=task, options=options, progress=tile_progress)
             restored = result.image.transpose(1, 2, 0)
             if guided_denoise:
                 # the generator's output is the pilot of a last Wiener pass over the tile
