@@ -148,11 +148,12 @@ class _Model:
     optimiser: torch.optim.Optimizer
     draws: torch.Generator
     jitter: float
+    device: torch.device
 
     def step(self, data: _DataTerm) -> tuple[torch.Tensor, float]:
         """One gradient step on a jittered input: returns the output and the loss."""
         self.optimiser.zero_grad(set_to_none=True)
-        noise = torch.randn(self.z.shape, generator=self.draws).to(self.z.device) * self.jitter
+        noise = torch.randn(self.z.shape, generator=self.draws).to(self.device) * self.jitter
         out = self.net(self.z + noise if self.jitter > 0 else self.z)
         loss = data.loss(out)
         loss.backward()  # type: ignore[no-untyped-call]  # torch leaves it untyped
@@ -160,10 +161,17 @@ class _Model:
         return out, float(loss.detach())
 
 
-def _build_model(target: torch.Tensor, config: NetConfig, task: FitTask, draws: torch.Generator,
-                 device: torch.device) -> _Model:
-    """The generator and its input: ``task.guide``, or uniform noise drawn from ``draws``."""
-    _, channels, height, width = target.shape
+def _build_model(shape: torch.Size, config: NetConfig, task: FitTask, options: FitOptions) -> _Model:
+    """The generator and its input: ``task.guide``, or uniform noise.
+
+    Seeds both sources of randomness with ``options.seed``: torch's global generator
+    (the network's initial weights) and the fit's own generator, which draws the
+    input noise here and then the jitter of every step.
+    """
+    device = options.device or torch.device("cpu")
+    torch.manual_seed(options.seed)
+    draws = torch.Generator(device="cpu").manual_seed(options.seed)
+    _, channels, height, width = shape
     if task.guide is not None:
         z = task.guide.to(device)
         net = SkipNet(config, channels, task.circular, in_channels=task.guide.shape[1]).to(device)
@@ -175,7 +183,7 @@ def _build_model(target: torch.Tensor, config: NetConfig, task: FitTask, draws: 
         net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch stubs lack it
         z = z.contiguous(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(net.parameters(), lr=config.learning_rate)
-    return _Model(net, z, optimiser, draws, config.jitter)
+    return _Model(net, z, optimiser, draws, config.jitter, device)
 
 
 def _data_term(target: torch.Tensor, task: FitTask, options: FitOptions
@@ -208,6 +216,15 @@ def _stopping_rules(target: torch.Tensor, task: FitTask, options: FitOptions,
     elif task.operation != "denoise" and options.auto_stop:
         rules.append(PowerLawConverged())
     return rules
+
+
+def _final_image(average: OutputAverage, held_out: HeldOutPixels | None) -> NDArray[np.float32]:
+    """The averaged output; with a validation set, the best one it saw (also when a budget
+    ended the fit). (C, H, W) on the CPU."""
+    best = held_out.best_output if held_out is not None else None
+    final = best if best is not None else average.value
+    image: NDArray[np.float32] = final.detach().cpu().numpy()[0].astype(np.float32)
+    return image
 
 
 def _report(report: Reporter, task: FitTask, iteration: int, limit: int, loss: float) -> None:
@@ -253,11 +270,8 @@ def fit(
     Cost: one forward and backward pass of the generator per iteration.
     """
     task, options = task or FitTask(), options or FitOptions()
-    device = options.device or torch.device("cpu")
-    torch.manual_seed(options.seed)
-    draws = torch.Generator(device="cpu").manual_seed(options.seed)  # the input z, then each jitter
-    target = target.to(device)
-    model = _build_model(target, config, task, draws, device)
+    model = _build_model(target.shape, config, task, options)
+    target = target.to(model.device)
     data, held_out = _data_term(target, task, options)
     rules = _stopping_rules(target, task, options, held_out)
     limit = options.max_iterations or config.max_iterations
@@ -282,9 +296,6 @@ def fit(
         if reason is not None:
             stop_reason = reason
             break
-    # with a validation set, the best output it saw (also when a budget ended the fit)
-    best = held_out.best_output if held_out is not None else None
-    final = best if best is not None else average.value
-    image = final.detach().cpu().numpy()[0].astype(np.float32)
     stats = {"curve": curve.rows if curve is not None else [], "parameters": parameter_count(model.net)}
-    return FitResult(image, iteration, time.perf_counter() - start, stop_reason, losses, stats)
+    return FitResult(_final_image(average, held_out), iteration, time.perf_counter() - start, stop_reason,
+                     losses, stats)
