@@ -9,19 +9,18 @@ the right moment restores the image. Data terms:
 * upscale: ``‖d(f(z)) − x0‖²`` with d a Lanczos-2 downsampler
 * flash: the generator's input is the flash photo, fitted to the no-flash one
 
-The generator and its configurations are in :mod:`.network`. The fitting loop averages the
-outputs (exponential weight 0.99, :mod:`.averaging`) and stops by itself (the rules are in
-:mod:`.stopping`): denoising stops once the
-residual (input − averaged output) has turned white — its lag-one
-autocorrelation, positive while image structure is left in it, goes negative when
-the generator starts to copy the noise (a σ-free rule; MSE(output, input) falling
-well below σ̂² is the safety net for noise that is not white); inpainting,
-upscaling and flash hold 5 % of the usable pixels out of the loss and stop once
-the averaged output's error on them has not improved for half the run so far (at
-least 300 iterations), returning the best output they saw; without a held-out set
-a power law ``L(t) = L∞ + A·t^−α`` fitted to the loss stops the fit when the
-predicted further gain is negligible. A time budget caps any run, and a loss that
-jumps (a collapse) rolls the network back to its last good state (:mod:`.rollback`).
+The generator and its configurations are in :mod:`.network`. The fitting loop averages
+the outputs (exponential weight 0.99, :mod:`.averaging`) and stops by itself (the rules
+are in :mod:`.stopping`): denoising stops once the residual (input − averaged output)
+has turned white — its lag-one autocorrelation, positive while image structure is left
+in it, goes negative when the generator starts to copy the noise (a σ-free rule;
+MSE(output, input) falling well below σ̂² is the safety net for noise that is not
+white); inpainting, upscaling and flash hold 5 % of the usable pixels out of the loss
+and stop once the averaged output's error on them has not improved for half the run so
+far (at least 300 iterations), returning the best output they saw; without a held-out
+set a power law ``L(t) = L∞ + A·t^−α`` fitted to the loss stops the fit when the
+predicted further gain is negligible. A time budget caps any run, and a loss that jumps
+(a collapse) rolls the network back to its last good state (:mod:`.rollback`).
 Benchmarks watch a fit against the true image through :mod:`.probe`.
 
 For denoising and inpainting, :mod:`.restore` feeds the generator a classical

@@ -320,7 +320,8 @@ def restore(
     threads = pick_threads(params.threads)
     if device.type == "cpu":
         torch.set_num_threads(threads)
-    job = _Job(params, choose_config(params), _noise_level(image, params), device)
+    sigma = _noise_level(image, params)  # may refuse the image: before any other work
+    job = _Job(params, choose_config(params), sigma, device)
     height, width, channels = image.shape
     tiles = _tiles(height, width, params)
     canvas = _Canvas(height, width, channels, params.output_factor, params.overlap if len(tiles) > 1 else 0)
