@@ -32,13 +32,17 @@ import argparse
 import json
 import math
 import time
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
 
+from openpipeline.engine.progress import Progress
 from openpipeline.engine.texture import RestoreParams, restore
-from openpipeline.engine.texture.fitting import fit
+from openpipeline.engine.texture.fitting import FitOptions, fit
 from openpipeline.engine.texture.network import RECIPE, lanczos_downsampler
+from openpipeline.engine.texture.probe import BenchmarkProbe
 
 
 def crop(name: str) -> np.ndarray:
@@ -63,8 +67,9 @@ def baseline(noisy: np.ndarray, clean: np.ndarray, seed: int, max_iterations: in
 
     It stops 300 iterations after its averaged PSNR stopped improving.
     """
-    result = fit(tensor(noisy), RECIPE, seed=seed, max_iterations=max_iterations,
-                     auto_stop=False, clean=tensor(clean), record_every=25, patience=300)
+    options = FitOptions(seed=seed, max_iterations=max_iterations, auto_stop=False)
+    result = fit(tensor(noisy), RECIPE, options=options,
+                 probe=BenchmarkProbe(tensor(clean), record_every=25, patience=300))
     best = (-math.inf, 0.0, 0)
     for iteration, seconds, value, _ in result.stats["curve"]:
         if value > best[0]:
@@ -78,14 +83,21 @@ def recipe_rate(noisy: np.ndarray, seed: int) -> float:
     peak is priced at this run's speed and load."""
     stamps: dict[int, float] = {}
 
-    def stamp(progress) -> None:
+    def stamp(progress: Progress) -> None:
         stamps[progress.values["iteration"]] = time.perf_counter()
 
-    fit(tensor(noisy), RECIPE, seed=seed, max_iterations=30, auto_stop=False, progress=stamp)
+    fit(tensor(noisy), RECIPE, options=FitOptions(seed=seed, max_iterations=30, auto_stop=False),
+        progress=stamp)
     return (stamps[30] - stamps[10]) / 20
 
 
-def main() -> None:
+Emit = Callable[[dict[str, Any]], None]
+DENOISE_HEADER = ("| image | σ | seed | baseline best dB | baseline s to peak | ours dB | ours s | "
+                  "ours iters | stop | Δ dB | time ratio | target met | CBM3D dB | CBM3D s |\n"
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", default="astronaut,coffee,chelsea")
     parser.add_argument("--sigmas", default="15,25,50")
@@ -98,118 +110,150 @@ def main() -> None:
                         help="only run the recipe (rows for a later --baseline-cache)")
     parser.add_argument("--baseline-cache", help="JSON-lines file of earlier rows: reuse their baseline "
                         "figures (same machine, same code) instead of re-running the recipe")
-    args = parser.parse_args()
-    torch.set_num_threads(1)
-    images = args.images.split(",")
-    rows = []
+    return parser.parse_args(argv)
+
+
+def load_baseline_cache(path: str | None) -> dict[tuple[str, float, int], tuple[float, float, int]]:
+    """Baseline figures of earlier rows, by (image, σ, seed)."""
     cached: dict[tuple[str, float, int], tuple[float, float, int]] = {}
-    if args.baseline_cache:
-        with open(args.baseline_cache, encoding="utf-8") as handle:
+    if path:
+        with open(path, encoding="utf-8") as handle:
             for line in handle:
                 old = json.loads(line)
                 if "baseline_db" in old:
                     cached[(old["image"], float(old["sigma"]), int(old["seed"]))] = (
                         old["baseline_db"], old["baseline_s"], old["baseline_iteration"])
+    return cached
 
-    def emit(row: dict) -> None:
+
+def emitter(rows: list[dict[str, Any]], json_path: str | None) -> Emit:
+    """Collect a row, and append it to the JSON-lines file when there is one."""
+    def emit(row: dict[str, Any]) -> None:
         rows.append(row)
-        if args.json:
-            with open(args.json, "a", encoding="utf-8") as handle:
+        if json_path:
+            with open(json_path, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(row) + "\n")
+    return emit
 
-    if args.part in ("denoise", "all"):
-        try:
-            import bm3d
-        except ImportError:
-            bm3d = None
-        print("| image | σ | seed | baseline best dB | baseline s to peak | ours dB | ours s | ours iters | "
-              "stop | Δ dB | time ratio | target met | CBM3D dB | CBM3D s |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for name in images:
-            clean = crop(name)
-            for sigma in (float(s) for s in args.sigmas.split(",")):
-                for seed in (int(s) for s in args.seeds.split(",")):
-                    rng = np.random.default_rng(1000 * seed + int(sigma))
-                    noisy = np.clip(clean + rng.normal(0, sigma / 255, clean.shape), 0, 1).astype(np.float32)
-                    if args.baseline_only:
-                        base_db, base_s, base_it = baseline(noisy, clean, seed, args.baseline_iterations)
-                        emit({"image": name, "sigma": sigma, "seed": seed, "baseline_db": base_db,
-                              "baseline_s": base_s, "baseline_iteration": base_it})
-                        print(f"| {name} | {sigma:g} | {seed} | {base_db:.2f} | {base_s:.0f} "
-                              f"(it {base_it}) |", flush=True)
-                        continue
-                    start = time.perf_counter()
-                    ours = restore(noisy, RestoreParams(operation="denoise", seed=seed, threads=1))
-                    ours_s = time.perf_counter() - start
-                    ours_db = psnr(ours.image, clean)
-                    key = (name, sigma, seed)
-                    if key in cached:
-                        base_db, base_s, base_it = cached[key]
-                    else:
-                        base_db, base_s, base_it = baseline(noisy, clean, seed, args.baseline_iterations)
-                    rate = recipe_rate(noisy, seed)
-                    priced = base_it * rate  # the baseline's time to peak at this run's speed
-                    cbm3d_db = cbm3d_s = float("nan")
-                    if bm3d is not None:
-                        start = time.perf_counter()
-                        estimate = bm3d.bm3d_rgb(noisy, sigma / 255)
-                        cbm3d_s = time.perf_counter() - start
-                        cbm3d_db = psnr(np.asarray(estimate), clean)
-                    row = {"image": name, "sigma": sigma, "seed": seed, "baseline_db": base_db,
-                           "baseline_s": base_s, "baseline_iteration": base_it,
-                           "recipe_s_per_iteration": rate, "baseline_s_priced": priced, "ours_db": ours_db,
-                           "ours_s": ours_s, "ours_iterations": ours.stats["iterations"],
-                           "stop": list(ours.stats["stop_reasons"]), "sigma_estimate": ours.stats["sigma"],
-                           "cbm3d_db": cbm3d_db, "cbm3d_s": cbm3d_s}
-                    emit(row)
-                    passed = ours_db >= base_db - 0.1 and ours_s <= priced / 10
-                    print(f"| {name} | {sigma:g} | {seed} | {base_db:.2f} | {priced:.0f} (it {base_it}) | "
-                          f"{ours_db:.2f} | {ours_s:.1f} | {ours.stats['iterations']} | "
-                          f"{', '.join(ours.stats['stop_reasons'])} | {ours_db - base_db:+.2f} | "
-                          f"{priced / ours_s:.1f}× | {'yes' if passed else 'no'} | {cbm3d_db:.2f} | "
-                          f"{cbm3d_s:.1f} |", flush=True)
 
-    if args.part in ("inpaint", "all"):
-        from skimage.restoration import inpaint_biharmonic
+def cbm3d(noisy: np.ndarray, clean: np.ndarray, sigma: float) -> tuple[float, float]:
+    """CBM3D's PSNR and seconds on this image (NaN, NaN without the ``bm3d`` package)."""
+    try:
+        import bm3d
+    except ImportError:
+        return float("nan"), float("nan")
+    start = time.perf_counter()
+    estimate = bm3d.bm3d_rgb(noisy, sigma / 255)
+    return psnr(np.asarray(estimate), clean), time.perf_counter() - start
 
-        print("\n| image | mask | ours dB | ours s | iters | stop | biharmonic dB |")
-        print("|---|---|---|---|---|---|---|")
-        for name in images:
-            clean = crop(name)
-            rng = np.random.default_rng(0)
-            masks = {"50% random": (rng.random(clean.shape[:2]) < 0.5).astype(np.float32),
-                     "text": text_mask(clean.shape[:2])}
-            for label, hole in masks.items():
-                damaged = clean * (1 - hole[..., None])
-                start = time.perf_counter()
-                ours = restore(damaged.astype(np.float32), RestoreParams(operation="inpaint", threads=1,
-                                                                        time_budget=args.budget),
-                               hole)
-                ours_s = time.perf_counter() - start
-                classic = inpaint_biharmonic(damaged, hole.astype(bool), channel_axis=-1)
-                emit({"image": name, "mask": label, "ours_db": psnr(ours.image, clean), "ours_s": ours_s,
-                      "biharmonic_db": psnr(classic, clean)})
-                print(f"| {name} | {label} | {psnr(ours.image, clean):.2f} | {ours_s:.1f} | "
-                      f"{ours.stats['iterations']} | {', '.join(ours.stats['stop_reasons'])} | "
-                      f"{psnr(classic, clean):.2f} |", flush=True)
 
-    if args.part in ("upscale", "all"):
-        print("\n| image | factor | ours dB | ours s | iters | stop | bicubic dB |")
-        print("|---|---|---|---|---|---|---|")
-        for name in images:
-            clean = crop(name)
-            low = lanczos_downsampler(4, 3)(tensor(clean))[0].numpy().transpose(1, 2, 0)
-            low = np.clip(low, 0, 1).astype(np.float32)
+def baseline_row(name: str, sigma: float, seed: int, noisy: np.ndarray, clean: np.ndarray,
+                 iterations: int, emit: Emit) -> None:
+    """--baseline-only: the recipe's figures alone, for a later --baseline-cache."""
+    base_db, base_s, base_it = baseline(noisy, clean, seed, iterations)
+    emit({"image": name, "sigma": sigma, "seed": seed, "baseline_db": base_db,
+          "baseline_s": base_s, "baseline_iteration": base_it})
+    print(f"| {name} | {sigma:g} | {seed} | {base_db:.2f} | {base_s:.0f} (it {base_it}) |", flush=True)
+
+
+def denoise_row(name: str, sigma: float, seed: int, noisy: np.ndarray, clean: np.ndarray,
+                baseline_figures: tuple[float, float, int] | None, iterations: int, emit: Emit) -> None:
+    """Ours against the baseline (cached or run now) and CBM3D on one noisy image."""
+    start = time.perf_counter()
+    ours = restore(noisy, RestoreParams(operation="denoise", seed=seed, threads=1))
+    ours_s = time.perf_counter() - start
+    ours_db = psnr(ours.image, clean)
+    base_db, base_s, base_it = baseline_figures or baseline(noisy, clean, seed, iterations)
+    rate = recipe_rate(noisy, seed)
+    priced = base_it * rate  # the baseline's time to peak at this run's speed
+    cbm3d_db, cbm3d_s = cbm3d(noisy, clean, sigma)
+    emit({"image": name, "sigma": sigma, "seed": seed, "baseline_db": base_db,
+          "baseline_s": base_s, "baseline_iteration": base_it,
+          "recipe_s_per_iteration": rate, "baseline_s_priced": priced, "ours_db": ours_db,
+          "ours_s": ours_s, "ours_iterations": ours.stats["iterations"],
+          "stop": list(ours.stats["stop_reasons"]), "sigma_estimate": ours.stats["sigma"],
+          "cbm3d_db": cbm3d_db, "cbm3d_s": cbm3d_s})
+    passed = ours_db >= base_db - 0.1 and ours_s <= priced / 10
+    print(f"| {name} | {sigma:g} | {seed} | {base_db:.2f} | {priced:.0f} (it {base_it}) | "
+          f"{ours_db:.2f} | {ours_s:.1f} | {ours.stats['iterations']} | "
+          f"{', '.join(ours.stats['stop_reasons'])} | {ours_db - base_db:+.2f} | "
+          f"{priced / ours_s:.1f}× | {'yes' if passed else 'no'} | {cbm3d_db:.2f} | "
+          f"{cbm3d_s:.1f} |", flush=True)
+
+
+def denoise_table(args: argparse.Namespace, emit: Emit) -> None:
+    """Every image × σ × seed: clipped Gaussian noise, then one row each."""
+    cached = load_baseline_cache(args.baseline_cache)
+    print(DENOISE_HEADER)
+    for name in args.images.split(","):
+        clean = crop(name)
+        for sigma in (float(s) for s in args.sigmas.split(",")):
+            for seed in (int(s) for s in args.seeds.split(",")):
+                rng = np.random.default_rng(1000 * seed + int(sigma))
+                noisy = np.clip(clean + rng.normal(0, sigma / 255, clean.shape), 0, 1).astype(np.float32)
+                if args.baseline_only:
+                    baseline_row(name, sigma, seed, noisy, clean, args.baseline_iterations, emit)
+                else:
+                    denoise_row(name, sigma, seed, noisy, clean, cached.get((name, sigma, seed)),
+                                args.baseline_iterations, emit)
+
+
+def inpaint_table(args: argparse.Namespace, emit: Emit) -> None:
+    """Every image with 50 % random pixels missing and with a text mask, against biharmonic."""
+    from skimage.restoration import inpaint_biharmonic
+
+    print("\n| image | mask | ours dB | ours s | iters | stop | biharmonic dB |")
+    print("|---|---|---|---|---|---|---|")
+    for name in args.images.split(","):
+        clean = crop(name)
+        rng = np.random.default_rng(0)
+        masks = {"50% random": (rng.random(clean.shape[:2]) < 0.5).astype(np.float32),
+                 "text": text_mask(clean.shape[:2])}
+        for label, hole in masks.items():
+            damaged = clean * (1 - hole[..., None])
             start = time.perf_counter()
-            ours = restore(low, RestoreParams(operation="upscale", factor=4, threads=1,
-                                              time_budget=args.budget))
+            ours = restore(damaged.astype(np.float32), RestoreParams(operation="inpaint", threads=1,
+                                                                    time_budget=args.budget),
+                           hole)
             ours_s = time.perf_counter() - start
-            bicubic = aligned_bicubic(low, 4)
-            emit({"image": name, "factor": 4, "ours_db": psnr(ours.image, clean), "ours_s": ours_s,
-                  "bicubic_db": psnr(bicubic, clean)})
-            print(f"| {name} | ×4 | {psnr(ours.image, clean):.2f} | {ours_s:.1f} | "
+            classic = inpaint_biharmonic(damaged, hole.astype(bool), channel_axis=-1)
+            emit({"image": name, "mask": label, "ours_db": psnr(ours.image, clean), "ours_s": ours_s,
+                  "biharmonic_db": psnr(classic, clean)})
+            print(f"| {name} | {label} | {psnr(ours.image, clean):.2f} | {ours_s:.1f} | "
                   f"{ours.stats['iterations']} | {', '.join(ours.stats['stop_reasons'])} | "
-                  f"{psnr(bicubic, clean):.2f} |", flush=True)
+                  f"{psnr(classic, clean):.2f} |", flush=True)
+
+
+def upscale_table(args: argparse.Namespace, emit: Emit) -> None:
+    """Every image downsampled ×4 and upscaled back, against bicubic."""
+    print("\n| image | factor | ours dB | ours s | iters | stop | bicubic dB |")
+    print("|---|---|---|---|---|---|---|")
+    for name in args.images.split(","):
+        clean = crop(name)
+        low = lanczos_downsampler(4, 3)(tensor(clean))[0].numpy().transpose(1, 2, 0)
+        low = np.clip(low, 0, 1).astype(np.float32)
+        start = time.perf_counter()
+        ours = restore(low, RestoreParams(operation="upscale", factor=4, threads=1,
+                                          time_budget=args.budget))
+        ours_s = time.perf_counter() - start
+        bicubic = aligned_bicubic(low, 4)
+        emit({"image": name, "factor": 4, "ours_db": psnr(ours.image, clean), "ours_s": ours_s,
+              "bicubic_db": psnr(bicubic, clean)})
+        print(f"| {name} | ×4 | {psnr(ours.image, clean):.2f} | {ours_s:.1f} | "
+              f"{ours.stats['iterations']} | {', '.join(ours.stats['stop_reasons'])} | "
+              f"{psnr(bicubic, clean):.2f} |", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    torch.set_num_threads(1)
+    emit = emitter([], args.json)
+    if args.part in ("denoise", "all"):
+        denoise_table(args, emit)
+    if args.part in ("inpaint", "all"):
+        inpaint_table(args, emit)
+    if args.part in ("upscale", "all"):
+        upscale_table(args, emit)
 
 
 def aligned_bicubic(low: np.ndarray, factor: int) -> np.ndarray:

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from openpipeline.engine.texture import dct_filters
-from openpipeline.engine.texture.fitting import residual_correlation
 from openpipeline.engine.texture.harmonic_fill import harmonic_fill
+from openpipeline.engine.texture.stopping import residual_correlation
 from tests.helpers.images import noisy_version, pattern, psnr
 
 

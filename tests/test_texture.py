@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import numpy as np
 import pytest
@@ -225,13 +226,61 @@ def test_bad_input_exits_2_and_writes_nothing(tmp_path, command, expected):
     assert not list(tmp_path.glob(".*tmp*"))
 
 
-def test_device_choice():
-    """auto picks the CPU here; asking for CUDA without one is a clear error."""
-    assert devices.pick_device("auto").type in ("cpu", "cuda", "mps")
-    if not torch.cuda.is_available():
-        with pytest.raises(EngineInputError, match="no CUDA"):
-            devices.pick_device("cuda")
-    assert devices.pick_threads(3) == 3 and devices.pick_threads() >= 1
+def _machine(monkeypatch, cuda: bool, mps: bool) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: cuda)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: mps)
+
+
+def test_auto_device_takes_cuda_then_mps_then_the_cpu(monkeypatch):
+    """auto picks CUDA over MPS over the CPU, whichever the machine has."""
+    _machine(monkeypatch, cuda=True, mps=True)
+    assert devices.pick_device("auto") == torch.device("cuda")
+    _machine(monkeypatch, cuda=False, mps=True)
+    assert devices.pick_device("auto") == torch.device("mps")
+    _machine(monkeypatch, cuda=False, mps=False)
+    assert devices.pick_device("auto") == torch.device("cpu")
+    assert devices.pick_device() == torch.device("cpu")
+
+
+def test_a_named_device_must_exist(monkeypatch):
+    """Asking for a device the machine lacks, or an unknown one, is a clear error; the CPU always works."""
+    _machine(monkeypatch, cuda=False, mps=False)
+    with pytest.raises(EngineInputError, match="no CUDA"):
+        devices.pick_device("cuda")
+    with pytest.raises(EngineInputError, match="MPS is not available"):
+        devices.pick_device("mps")
+    with pytest.raises(EngineInputError, match="'tpu' is not known"):
+        devices.pick_device("tpu")
+    assert devices.pick_device("cpu") == torch.device("cpu")
+    _machine(monkeypatch, cuda=True, mps=True)
+    assert devices.pick_device("cuda") == torch.device("cuda")
+    assert devices.pick_device("mps") == torch.device("mps")
+
+
+def test_threads_are_the_idle_cores_and_at_least_one(monkeypatch):
+    """Unasked, the thread count is the cores minus the load (rounded), at least one; asked, as asked."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    for load, threads in ((0.0, 8), (2.6, 5), (2.4, 6), (7.8, 1), (20.0, 1)):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, 0.0, 0.0))
+        assert devices.pick_threads() == threads, load
+    assert devices.pick_threads(3) == 3 and devices.pick_threads(16) == 16
+    with pytest.raises(EngineInputError, match="at least 1"):
+        devices.pick_threads(0)
+
+
+def test_threads_without_a_load_average_or_a_core_count(monkeypatch):
+    """No load average (Windows, or an error) means every core; no core count means one thread."""
+    monkeypatch.setattr(os, "cpu_count", lambda: 6)
+    monkeypatch.delattr(os, "getloadavg")
+    assert devices.pick_threads() == 6
+
+    def unreadable() -> tuple[float, float, float]:
+        raise OSError("no load average")
+
+    monkeypatch.setattr(os, "getloadavg", unreadable, raising=False)
+    assert devices.pick_threads() == 6
+    monkeypatch.setattr(os, "cpu_count", lambda: None)
+    assert devices.pick_threads() == 1
 
 
 def test_flash_no_flash_uses_the_flash_photo_as_input(tmp_path):
@@ -278,7 +327,7 @@ def test_a_fit_that_keeps_collapsing_still_honours_its_time_budget(monkeypatch):
             return value + 0 * self.weight
 
     monkeypatch.setattr(fitting, "SkipNet", Flaky)
-    result = fitting.fit(target, network.fast_config("denoise"), auto_stop=False, time_budget=0.5,
-                     max_iterations=200_000)
+    options = fitting.FitOptions(auto_stop=False, time_budget=0.5, max_iterations=200_000)
+    result = fitting.fit(target, network.fast_config("denoise"), options=options)
     assert result.stop_reason == "time budget"
     assert result.iterations < 200_000

@@ -3,7 +3,9 @@
 The public entry points; the modules hold the parts:
 
 - :mod:`.restore`: jobs over images and files (alpha, HDR, normal maps, tiles, UDIMs);
-- :mod:`.fitting`: fitting one generator to one tile, and when to stop;
+- :mod:`.fitting`: fitting one generator to one tile; the loop's policies beside it:
+  :mod:`.stopping` (when to stop), :mod:`.rollback` (collapses), :mod:`.averaging`
+  (the averaged output), :mod:`.probe` (benchmark-only measurements);
 - :mod:`.network`: the generator and its configurations;
 - :mod:`.dct_filters`, :mod:`.harmonic_fill`: the classical estimates that guide it;
 - :mod:`.noise_level`: estimating σ; :mod:`.duration_model`: predicting a job's time;

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from openpipeline.atomic import write_bytes
-from openpipeline.engine.texture.fitting import fit
+from openpipeline.engine.texture.fitting import FitOptions, fit
 from openpipeline.engine.texture.network import fast_config
 from openpipeline.engine.texture.tiles import tile_starts
 
@@ -68,9 +68,10 @@ def calibrate(device: str = "cpu", threads: int = 1, operation: str = "denoise",
     samples = []
     for size in sizes:
         image = torch.rand(1, 3, size, size)
-        fit(image, config, max_iterations=2, auto_stop=False, device=torch.device(device))
+        fit(image, config, options=FitOptions(max_iterations=2, auto_stop=False, device=torch.device(device)))
         start = time.perf_counter()
-        fit(image, config, max_iterations=iterations, auto_stop=False, device=torch.device(device))
+        fit(image, config, options=FitOptions(max_iterations=iterations, auto_stop=False,
+                                               device=torch.device(device)))
         samples.append((size * size / 1e6, (time.perf_counter() - start) / iterations))
     a, b = fit_power_law(samples)
     return RuntimeModel(device, threads, operation, a, b)
