@@ -21,12 +21,14 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from openpipeline.core import ItemRef, Project, versions
+from openpipeline.core.items import Item
 
 
-def timed(fn, repeat: int) -> list[float]:
+def timed(fn: Callable[[], object], repeat: int) -> list[float]:
     samples = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -106,7 +108,7 @@ def main() -> None:
                 with open(dest, "rb+") as handle:
                     os.fsync(handle.fileno())
 
-            def save(source: Path = source, target=target) -> None:
+            def save(source: Path = source, target: Item = target) -> None:
                 versions.save_workshop(target, source, note="bench")
 
             # Interleaved pairs: the disk's write-back state affects both alike.

@@ -48,7 +48,7 @@ from openpipeline.engine.texture.probe import BenchmarkProbe
 def crop(name: str) -> np.ndarray:
     from skimage import data
 
-    image = getattr(data, name)().astype(np.float32) / 255.0
+    image: np.ndarray = getattr(data, name)().astype(np.float32) / 255.0
     h, w = image.shape[:2]
     return image[h // 2 - 64: h // 2 + 64, w // 2 - 64: w // 2 + 64]
 

@@ -190,6 +190,7 @@ def test_internal_errors_exit_1(cli_project):
     assert "damaged" in result.stderr and "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_demo_builds_a_project(tmp_path):
     """The demo builds a sample project and prints its tree."""
     result = run_cli("--json", "demo", str(tmp_path / "demo"))

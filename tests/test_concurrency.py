@@ -5,12 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from tests.helpers.cli import REPO
 from tests.helpers.files import maya_scene
 
 WRITERS = 32
 
 
+@pytest.mark.slow
 def test_32_processes_saving_at_once_get_32_distinct_intact_versions(asset, project, tmp_path):
     """32 writers → 32 distinct versions, each file intact, 32 history events."""
     go = tmp_path / "go"

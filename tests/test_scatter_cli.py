@@ -55,6 +55,7 @@ def test_scatter_with_a_density_map_writes_npz(files):
     assert left < 300  # the ramp is denser on the right
 
 
+@pytest.mark.slow
 def test_scatter_even_to_usd_is_deterministic(files):
     """Same seed → same points; the USD opens; the summary estimates NQE."""
     folder, _, ball = files

@@ -20,6 +20,9 @@ from openpipeline.engine.texture.udim import udim_paths
 from tests.helpers.cli import run_cli
 from tests.helpers.images import noisy_version, pattern, psnr
 
+# End-to-end runs of the texture engine: seconds each ('make check' leaves them out).
+pytestmark = pytest.mark.slow
+
 
 def test_the_recipe_network_has_the_published_size():
     """Our implementation of the published skip net has its 2.22 M parameters."""
