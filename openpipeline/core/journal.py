@@ -51,12 +51,22 @@ FOREIGN_STALE_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
-class ReplaceStep:
+class _PathPairStep:
+    """A step from one project-relative path to another, written as ``{KEY: [source, target]}``."""
+
+    KEY: ClassVar[str]
+    source: str
+    target: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {self.KEY: [self.source, self.target]}
+
+
+@dataclass(frozen=True)
+class ReplaceStep(_PathPairStep):
     """Rename a prepared temporary file over its final path (``os.replace``)."""
 
     KEY: ClassVar[str] = "replace"
-    source: str
-    target: str
 
     def apply(self, project_root: Path) -> None:
         """Run the step; running it again after it succeeded changes nothing."""
@@ -67,24 +77,16 @@ class ReplaceStep:
             if not dst.exists():
                 raise
 
-    def to_dict(self) -> dict[str, Any]:
-        return {self.KEY: [self.source, self.target]}
-
 
 @dataclass(frozen=True)
-class MoveStep:
+class MoveStep(_PathPairStep):
     """Rename a file or folder, never overwriting what is at the target."""
 
     KEY: ClassVar[str] = "move"
-    source: str
-    target: str
 
     def apply(self, project_root: Path) -> None:
         """Run the step; running it again after it succeeded changes nothing."""
         fsutil.move_if_present(project_root / self.source, project_root / self.target)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {self.KEY: [self.source, self.target]}
 
 
 @dataclass(frozen=True)
