@@ -21,8 +21,8 @@ from pathlib import Path
 
 TEMP_MARK = ".tmp-"
 
-__all__ = ["TEMP_MARK", "fsync_path", "is_temp_name", "publish", "temp_path_for", "unlink_quietly",
-           "write_all", "write_bytes"]
+__all__ = ["TEMP_MARK", "fsync_path", "is_temp_name", "publish", "publish_problem", "temp_path_for",
+           "unlink_quietly", "write_all", "write_bytes"]
 
 
 def temp_path_for(path: Path) -> Path:
@@ -112,3 +112,33 @@ def write_bytes(path: str | Path, data: bytes) -> None:
     except BaseException:
         unlink_quietly(tmp)
         raise
+
+
+def publish_problem(path: str | Path) -> str | None:
+    """Why ``path`` could not be published, in one sentence; None when it can.
+
+    Checked before long work starts, so a job that cannot write its result fails at
+    once instead of after hours: the folder must exist and be a folder, ``path`` must
+    not be a folder, and a temporary file must be creatable (and is removed) beside it.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> publish_problem(folder / "out.png") is None
+    True
+    >>> publish_problem(folder)
+    "Output '...' is a folder; give a file name."
+    """
+    path = Path(path)
+    folder = path.absolute().parent
+    if path.is_dir():
+        return f"Output '{path}' is a folder; give a file name."
+    if not folder.is_dir():
+        return f"Output folder '{folder}' does not exist; create it first."
+    probe = temp_path_for(path)
+    try:
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        return f"Cannot write into '{folder}' ({exc.strerror}); choose a folder you can write to."
+    os.close(fd)
+    unlink_quietly(probe)
+    return None
