@@ -45,6 +45,14 @@ def register(cli: Commands) -> None:
     p.add_argument("--remove-user", action="append")
     p.add_argument("--root-for", action="append", metavar="PLATFORM=PATH",
                    help="project root on linux, windows or darwin")
+    p = cli.leaf(project, "adopt", cmd_adopt,
+                 "adopt a project made by the MEL openPipeline (its files stay as they are)")
+    p.add_argument("root", help="the legacy project's folder")
+    p.add_argument("--registry", type=Path, metavar="FILE",
+                   help="the original's openPipeline_projects.xml, to read the project's settings")
+    p.add_argument("--name", help="our project name (default: the registry's, else the folder's)")
+    p.add_argument("--dry-run", action="store_true", help="report what would be adopted; write nothing")
+    p.add_argument("--activate", action="store_true")
 
 
 def _summary(project: Project) -> dict[str, Any]:
@@ -153,3 +161,24 @@ def cmd_edit(args: argparse.Namespace) -> None:
         raise CliError("Nothing to change; give at least one option (see --help).")
     project.edit(**changes)
     emit(args, _summary(project), f"Updated project '{project.config.name}'.")
+
+
+def cmd_adopt(args: argparse.Namespace) -> None:
+    from openpipeline.core import legacy  # here, not at the top: only adopt needs it
+
+    plan = legacy.plan_adoption(Path(args.root), registry=args.registry, name=args.name)
+    summary = plan.summary() if args.dry_run else legacy.adopt(plan)
+    if not args.dry_run:
+        registry.register(plan.config.name, plan.root, activate=args.activate)
+    summary["dry_run"] = args.dry_run
+
+    def text() -> str:
+        verb = "Would adopt" if args.dry_run else "Adopted"
+        lines = [f"{verb} legacy project '{summary['project']}' at {summary['root']}: "
+                 f"{summary['items']} items, {summary['events']} events, "
+                 f"{summary['workshops']} workshops, {summary['versions']} versions, "
+                 f"{summary['masters']} masters; its files are untouched."]
+        lines += [f"  warning: {warning}" for warning in summary["warnings"]]
+        return "\n".join(lines)
+
+    emit(args, summary, text)
