@@ -162,8 +162,11 @@ def read_registry(path: Path) -> list[LegacySettings]:
             f"Cannot read the openPipeline registry '{path}' ({exc.strerror or exc}); "
             "check the path given to --registry."
         ) from exc
+    # The writer splits each entry on '>' and prints two pieces a line, so a '>' inside a
+    # value is followed by a line break and the 7-space indent: undone here.
     entries = [
-        LegacySettings.from_fields({m.group(1): m.group(2) for m in _FIELD.finditer(block)})
+        LegacySettings.from_fields({m.group(1): m.group(2).replace(">\n       ", ">")
+                                    for m in _FIELD.finditer(block)})
         for block in _PROJECT.findall(text)
     ]
     if not entries:
