@@ -322,3 +322,16 @@ def test_plan_is_read_only(tmp_path):
     plan = plan_adoption(root, registry=registry)
     assert plan.summary()["events"] > 0 and _files(tmp_path) == before
     assert json.loads(json.dumps(plan.summary()))["project"] == "film"
+
+
+def test_missing_files_and_deleted_items_are_warned_about(tmp_path):
+    """A workshop the history names but the disk lacks, and the deleted/ folder, give warnings."""
+    spec = {**SPEC, "shots": {"sq010": {"sh020": {"workshops": 1, "deleted": True}}}}
+    root, registry = _legacy(tmp_path, spec)
+    (root / "lib/prop/table/wip/table_wip_0001.mb").unlink()
+    warnings = _adopt(root, registry)["warnings"]
+    assert any(w.startswith("lib/prop/table: the history names workshop(s) 1 ") for w in warnings)
+    assert any(w.startswith("deleted/ holds 1 item(s) the original deleted (sh020_deleted_0)")
+               for w in warnings)
+    assert [w["number"] for w in cli_json("--project", str(root), "item", "show",
+                                          "asset/prop/table")["workshops"]] == [1, 2]

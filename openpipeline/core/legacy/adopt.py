@@ -132,6 +132,7 @@ def plan_adoption(
     _check_legacy(path, settings)
     warnings: list[str] = []
     refs = _walk(path, settings, warnings)
+    _warn_deleted(path, settings, warnings)
     histories = {ref: _read_history(path, settings, ref) for ref in refs if ref.holds_files}
     config = _config(path, settings, refs, name, registry is None, warnings)
     layout = ProjectLayout(path, config)
@@ -206,6 +207,18 @@ def _children(root: Path, folder: Path, tab: str, parts: tuple[str, ...],
             continue
         refs.append(ref)
     return refs
+
+
+def _warn_deleted(root: Path, settings: LegacySettings, warnings: list[str]) -> None:
+    """Items the original deleted (``deleted/<name>_deleted_<j>``) are not adopted: say so."""
+    folder = settings.folders["deleted"]
+    try:
+        names = sorted(n for n in os.listdir(root / folder) if not n.startswith("."))
+    except OSError:
+        return
+    if names:
+        warnings.append(f"{folder}/ holds {len(names)} item(s) the original deleted "
+                        f"({', '.join(names)}); they are not adopted and stay as they are.")
 
 
 def _legacy_folder(root: Path, settings: LegacySettings, ref: ItemRef) -> Path:
@@ -496,6 +509,11 @@ class _ItemAdoption:
         for k in range(self.masters + 1, len(made) + 1):
             self.drafts.append(_Draft(f"master-file:{k}", _mtime(made[k - 1]),
                                       self._master_data(k, 0)))
+        lost = sorted(self.noted_workshops - set(self.files.workshops))
+        if lost:
+            self.warnings.append(
+                f"{self.item.rel}: the history names workshop(s) {', '.join(map(str, lost))} "
+                "but no such file is in the item or the archive; recorded them as they are.")
         missing = len(unnoted) + max(0, len(made) - self.masters)
         if missing:
             self.warnings.append(
