@@ -335,3 +335,15 @@ def test_missing_files_and_deleted_items_are_warned_about(tmp_path):
                for w in warnings)
     assert [w["number"] for w in cli_json("--project", str(root), "item", "show",
                                           "asset/prop/table")["workshops"]] == [1, 2]
+
+
+def test_a_folder_name_we_cannot_use_needs_name(tmp_path):
+    """Folder '2007_film' without a registry: refused in one sentence naming --name; --name works."""
+    root = tmp_path / "2007_film"
+    make_legacy_project(root, tmp_path / "reg" / "openPipeline_projects.xml",
+                        {"name": "film", "assets": {"prop": {"cup": {"workshops": 1}}}})
+    before = _files(root)
+    result = run_cli("project", "adopt", str(root))
+    assert result.returncode == 2 and "--name" in one_sentence(result.stderr)
+    assert _files(root) == before
+    assert _adopt(root, None, "--name", "film07")["project"] == "film07"
