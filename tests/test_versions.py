@@ -74,9 +74,8 @@ def test_master_of_a_missing_workshop_changes_nothing(asset, scene, project):
 
 def test_validator_blocks_master_and_force_records_it(asset, tmp_path, project):
     """A file that is not Maya ASCII blocks the master; --force masters and records why."""
-    bad = tmp_path / "bad.ma"
-    bad.write_text("not maya\n")
-    versions.save_workshop(asset, bad, note="oops")
+    versions.save_workshop(asset, maya_scene(tmp_path / "good.ma"), note="oops")
+    asset.workshop_path(1).write_text("not maya\n")  # damaged after the save
     before = snapshot(project.root)
     with pytest.raises(ValidationFailedError) as info:
         versions.master(asset, note="try")
@@ -102,9 +101,8 @@ class AddsHeader:
 
 def test_repair_fixes_the_staged_copy_not_the_workshop(asset, tmp_path):
     """--repair fixes the master copy; the workshop stays as the artist saved it."""
-    bad = tmp_path / "bad.ma"
-    bad.write_text("body\n")
-    versions.save_workshop(asset, bad, note="raw")
+    versions.save_workshop(asset, maya_scene(tmp_path / "good.ma"), note="raw")
+    asset.workshop_path(1).write_text("body;\n")  # edited by hand after the save
     validators.register(AddsHeader())
     try:
         with pytest.raises(ValidationFailedError, match="2 validator problem"):
@@ -114,7 +112,7 @@ def test_repair_fixes_the_staged_copy_not_the_workshop(asset, tmp_path):
         validators.unregister("needs_header")
     assert record.data.repaired == ("needs_header",)
     assert asset.master_path.read_text().startswith("//Maya ASCII")
-    assert asset.workshop_path(1).read_text() == "body\n"
+    assert asset.workshop_path(1).read_text() == "body;\n"
 
 
 def test_validators_from_the_config_are_loaded(tmp_path, project, scene):

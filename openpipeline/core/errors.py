@@ -8,6 +8,23 @@ The CLI turns it into exit code 2, the UI into a dialog. Any other
 
 from __future__ import annotations
 
+import logging
+
+LOG = logging.getLogger("openpipeline")
+_WARNED: set[str] = set()
+
+
+def warn_once(key: str, message: str) -> None:
+    """Warn about damaged metadata once per process and ``key`` (a file), on one line.
+
+    The warning goes to the ``openpipeline`` logger; with no logging set up (the
+    command line) Python prints it on stderr, in Maya it reaches the Script Editor.
+    """
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
+    LOG.warning("openpipeline: warning: %s", " ".join(message.split()))
+
 
 class OpenPipelineError(Exception):
     """Base of every error raised by OpenPipeline."""

@@ -7,10 +7,11 @@ from pathlib import Path
 
 
 def maya_scene(path: Path, body: str = "content", size: int = 0) -> Path:
-    """A small file that passes the Maya ASCII header check."""
+    """A small Maya ASCII file that passes the scene checks (header, last statement ended)."""
     text = f"//Maya ASCII 2025 scene\n// {body}\n"
     if size:
-        text += (body * (size // max(len(body), 1) + 1))[:size]
+        text += "// " + (body * (size // max(len(body), 1) + 1))[:size] + "\n"
+    text += 'requires maya "2025";\n'
     path.write_text(text, encoding="utf-8")
     return path
 
