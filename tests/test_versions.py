@@ -12,6 +12,7 @@ from openpipeline.core.errors import (
     ValidationFailedError,
     VersionNotFoundError,
 )
+from tests.helpers.cli import cli_json
 from tests.helpers.files import maya_scene, snapshot
 
 
@@ -174,3 +175,17 @@ def test_uncommitted_files_are_reported_not_hidden(asset, scene):
     stray.write_text("//Maya ASCII orphan\n")
     assert asset.uncommitted() == [asset.project.relative(stray)]
     assert 5 not in asset.state().workshops
+
+
+def test_a_version_row_shows_the_note_of_the_master_it_was(asset, tmp_path, project):
+    """item show: version 1 carries the author and note of the first master, not of its successor."""
+    versions.save_workshop(asset, maya_scene(tmp_path / "a.ma", "a"), note="a")
+    versions.master(asset, note="first master", author="alice")
+    versions.save_workshop(asset, maya_scene(tmp_path / "b.ma", "b"), note="b")
+    versions.master(asset, note="second master", author="bob")
+    versions.save_workshop(asset, maya_scene(tmp_path / "c.ma", "c"), note="c")
+    versions.master(asset, note="third master", author="carol")
+    shown = cli_json("--project", str(project.root), "item", "show", "asset/prop/chair")
+    rows = {row["number"]: (row["author"], row["comment"]) for row in shown["versions"]}
+    assert rows == {1: ("alice", "first master"), 2: ("bob", "second master")}
+    assert shown["master"]["author"] == "carol" and shown["master"]["comment"] == "third master"
