@@ -3,8 +3,8 @@
 ``openpipeline demo [DIR]`` creates ``DIR/demo-<time>/`` (never touching an
 earlier run) with assets, shots and components, several workshops by two
 artists, masters with earlier masters kept in ``version/``, a save refused because
-the file is no Maya scene, a master blocked by a studio validator, an archive, a check-out, a delete and a restore; then prints the
-file tree and one item's history.
+the file is no Maya scene, a master blocked by a studio validator, an archive, a
+check-out, a delete and a restore; then prints the file tree and one item's history.
 """
 
 from __future__ import annotations
