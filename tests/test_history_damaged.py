@@ -98,3 +98,12 @@ def test_a_user_error_on_an_item_with_damaged_history_changes_nothing(asset, pro
     assert "Traceback" not in result.stderr
     assert snapshot(project.root) == before
     one_sentence(result.stderr.split("\n", 1)[1])
+
+
+def test_a_damaged_item_record_reads_as_empty_with_a_warning(asset, caplog):
+    """An item.json that is not JSON reads as an empty record; the warning names the file."""
+    path = asset.meta / "item.json"
+    path.write_text("{broken")
+    assert asset.info() == {}
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and str(path) in warnings[0]

@@ -11,19 +11,21 @@ from __future__ import annotations
 import logging
 
 LOG = logging.getLogger("openpipeline")
-_WARNED: set[str] = set()
+_WARNED: set[tuple[str, str]] = set()
 
 
 def warn_once(key: str, message: str) -> None:
-    """Warn about damaged metadata once per process and ``key`` (a file), on one line.
+    """Warn about damaged metadata on one line, once per process for one ``key`` and message.
 
-    The warning goes to the ``openpipeline`` logger; with no logging set up (the
-    command line) Python prints it on stderr, in Maya it reaches the Script Editor.
+    ``key`` names what is damaged (a file). The warning goes to the ``openpipeline``
+    logger; with no logging set up (the command line) Python prints it on stderr,
+    in Maya it reaches the Script Editor.
     """
-    if key in _WARNED:
+    line = " ".join(message.split())
+    if (key, line) in _WARNED:
         return
-    _WARNED.add(key)
-    LOG.warning("openpipeline: warning: %s", " ".join(message.split()))
+    _WARNED.add((key, line))
+    LOG.warning("openpipeline: warning: %s", line)
 
 
 class OpenPipelineError(Exception):
