@@ -36,9 +36,10 @@ from openpipeline.core.events import (
     parse_event,
 )
 from openpipeline.core.identity import current_host, current_user, now_iso
+from openpipeline.core.layout import CLAIMS_FOLDER
 
 HISTORY_FOLDER = "history"
-SEQUENCE_CLAIMS = os.path.join("claims", "event")  # beside the workshop and version claims
+SEQUENCE_CLAIMS = os.path.join(CLAIMS_FOLDER, "event")  # beside the workshop and version claims
 
 
 def new_event(
