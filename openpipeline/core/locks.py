@@ -101,15 +101,20 @@ class LockInfo:
         return f"{self.user} on {self.host} since {short_time(self.acquired)}"
 
 
-def _read(path: Path) -> LockInfo | None:
-    """The lock at ``path`` (None if there is none); a damaged file reads as a stale lock."""
+def _read(path: Path, named: Path | None = None) -> LockInfo | None:
+    """The lock at ``path`` (None if there is none); a damaged file reads as a stale lock.
+
+    ``named`` is the lock file to name in the warning when ``path`` is where it
+    was just moved aside.
+    """
     try:
         return LockInfo.from_record(fsutil.read_json(path))
     except FileNotFoundError:
         return None
     except (MetadataError, ValueError, TypeError) as exc:
-        why = str(exc).rstrip(".")
-        warn_once(str(path), f"Lock file '{path}' is damaged ({why}); it counts as stale, so "
+        shown = named or path
+        why = str(exc.__cause__ or exc).rstrip(".")  # the JSON error, not read_json's wrapper
+        warn_once(str(shown), f"Lock file '{shown}' is damaged ({why}); it counts as stale, so "
                   "'openpipeline lock steal' or a new check-out replaces it.")
         return LockInfo.unreadable(why)
 
@@ -126,7 +131,7 @@ def _take_aside(path: Path, aside: Path, is_stale: Callable[[LockInfo], bool]) -
         path.rename(aside)
     except FileNotFoundError:
         return None
-    info = _read(aside)
+    info = _read(aside, named=path)
     if info is not None and not is_stale(info):
         try:
             os.link(aside, path)
@@ -257,7 +262,7 @@ class CheckOut:
             self.path.rename(aside)
         except FileNotFoundError:
             return None
-        return _read(aside)
+        return _read(aside, named=self.path)
 
 
 class Mutex:
