@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from openpipeline.core import Project, validators, versions
@@ -186,3 +188,17 @@ def test_a_blocked_master_by_a_builtin_check_does_not_suggest_repair(project, as
     assert result.returncode == 2
     sentence = one_sentence(result.stderr)
     assert "not a Maya ASCII file" in sentence and "--repair" not in sentence
+
+
+def test_a_project_setting_turns_the_save_refusal_into_a_warning(tmp_path, caplog):
+    """With save_scene_check set to 'warn' a foreign file is let through with one warning."""
+    png = _png(tmp_path)
+    refusing = SimpleNamespace(workshop_format="ma")
+    warning = SimpleNamespace(workshop_format="ma", save_scene_check="warn")
+    with pytest.raises(SourceFileError, match="not a Maya ASCII file"):
+        validators.refuse_foreign_scene(png, refusing)
+    assert caplog.records == []
+    validators.refuse_foreign_scene(png, warning)
+    (record,) = caplog.records
+    assert record.levelname == "WARNING" and str(png) in record.getMessage()
+    validators.refuse_foreign_scene(maya_scene(tmp_path / "ok.ma"), refusing)
