@@ -181,14 +181,15 @@ def check_scene_file(path: Path, expected_format: str) -> list[str]:
         >>> import tempfile, pathlib
         >>> png = pathlib.Path(tempfile.mkdtemp()) / "shot.png"
         >>> _ = png.write_bytes(b"\\x89PNG\\r\\n\\x1a\\n")
-        >>> check_scene_file(png, "ma")[0].endswith("this project's workshops are Maya ASCII (.ma) scenes.")
+        >>> check_scene_file(png, "ma")[0].endswith("give a whole Maya ASCII (.ma) scene, "
+        ...                                          "the format of this project's workshops.")
         True
     """
     problem = scene_problem(path, expected_format)
     if problem is None:
         return []
-    return [f"File '{path}' {problem}; this project's workshops are "
-            f"{FORMAT_LABELS[expected_format]} (.{expected_format}) scenes."]
+    return [f"File '{path}' {problem}; give a whole {FORMAT_LABELS[expected_format]} "
+            f"(.{expected_format}) scene, the format of this project's workshops."]
 
 
 SAVE_CHECK_KEY = "save_scene_check"  # project setting: "refuse" (default) or "warn"
