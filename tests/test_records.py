@@ -193,3 +193,16 @@ def test_a_damaged_journal_raises_metadata_error_naming_the_file(project):
     with pytest.raises(MetadataError, match="unknown journal step") as info:
         Project.open(project.root)
     assert str(path) in str(info.value)
+
+
+def test_an_unknown_event_holding_a_non_finite_number_is_skipped(asset, caplog):
+    """An unknown kind's payload with Infinity is skipped with a warning, so --json stays JSON."""
+    created = asset.events()[0].to_dict()
+    path = asset.meta / "history" / "99999999999999999999-approve-000000000000.json"
+    record = {**created, "event": "approve", "data": {"score": [1, float("inf")]},
+              "file": path.name}
+    path.write_text(json.dumps(record))
+    assert "Infinity" in path.read_text()
+    assert [e.event for e in asset.events()] == ["created"]
+    (warning,) = _warnings(caplog)
+    assert str(path) in warning and "non-finite" in warning

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,15 @@ def _numbers(raw: Mapping[str, Any], key: str) -> tuple[int, ...]:
     if any(type(value) is not int for value in values):
         raise Malformed(f"'{key}' must list whole numbers, not {values!r}")
     return tuple(values)
+
+
+def _require_finite(value: object, what: str) -> None:
+    """Refuse an Infinity or NaN anywhere inside ``value`` (a parsed JSON value)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Malformed(f"{what} holds the non-finite number {value!r}")
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for child in children:
+        _require_finite(child, what)
 
 
 TEXT, NUMBER, FLAG, LIST, MAPPING = (str,), (int,), (bool,), (list,), (dict,)
@@ -355,12 +365,16 @@ class StealData(EventData):
 
 @dataclass(frozen=True)
 class OtherData(EventData):
-    """The payload of an event kind this version does not know, kept as it was."""
+    """The payload of an event kind this version does not know, kept as it was.
+
+    Its numbers must be finite (JSON has no Infinity or NaN; output never holds one).
+    """
 
     fields: Mapping[str, Any]
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> OtherData:
+        _require_finite(raw, "the payload")
         return cls(dict(raw))
 
     def to_dict(self) -> dict[str, Any]:
