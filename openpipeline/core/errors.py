@@ -1,9 +1,11 @@
-"""Exception types of the pipeline core.
+"""Exception types of the pipeline core, and the warning about damaged metadata.
 
 A :class:`UserError` is something the user can fix (a bad name, a missing item, a
 held lock); its message is one sentence that says what was wrong and what to do.
 The CLI turns it into exit code 2, the UI into a dialog. Any other
-:class:`OpenPipelineError` is an internal fault (exit code 1).
+:class:`OpenPipelineError` is an internal fault (exit code 1). A metadata file
+that does not read (a history event, a lock, a description) is not an error of
+the command that meets it: the reader skips it and calls :func:`warn_once`.
 """
 
 from __future__ import annotations
