@@ -27,6 +27,8 @@ from pathlib import Path
 from openpipeline.core import ItemRef, Project, versions
 from openpipeline.core.items import Item
 
+END_OF_SCENE = b'\nrequires maya "2025";\n'  # a whole statement last: saves check for it
+
 
 def timed(fn: Callable[[], object], repeat: int) -> list[float]:
     samples = []
@@ -85,7 +87,7 @@ def main() -> None:
 
         item = project.item("asset/type00/asset0000")
         scene = tmp_path / "scene.ma"
-        scene.write_bytes(b"//Maya ASCII 2025 scene\n" + b"x" * 1000)
+        scene.write_bytes(b"//Maya ASCII 2025 scene\n//" + b"x" * 1000 + END_OF_SCENE)
         for n in range(100):
             versions.save_workshop(item, scene, note=f"note {n}")
         for n in range(99):
@@ -97,7 +99,7 @@ def main() -> None:
                    "bare_walk_s": walk_s, "history_events": events, "history_s": history_s}
         for label, size in (("small", 1024), ("large", int(args.save_mb * 1024 * 1024))):
             source = tmp_path / f"{label}.ma"
-            source.write_bytes(b"//Maya ASCII 2025 scene\n" + os.urandom(size))
+            source.write_bytes(b"//Maya ASCII 2025 scene\n" + os.urandom(size) + END_OF_SCENE)
             target = project.create_item(ItemRef("asset", ("savebench", label)))
             copies = tmp_path / "copies"
             copies.mkdir(exist_ok=True)

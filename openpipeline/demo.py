@@ -2,9 +2,9 @@
 
 ``openpipeline demo [DIR]`` creates ``DIR/demo-<time>/`` (never touching an
 earlier run) with assets, shots and components, several workshops by two
-artists, masters with earlier masters kept in ``version/``, a master blocked by
-a validator, an archive, a check-out, a delete and a restore; then prints the
-file tree and one item's history.
+artists, masters with earlier masters kept in ``version/``, a save refused because
+the file is no Maya scene, a master blocked by a studio validator, an archive, a
+check-out, a delete and a restore; then prints the file tree and one item's history.
 """
 
 from __future__ import annotations
@@ -16,10 +16,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from openpipeline.core import archive, checkout, removal, versions
+from openpipeline.core import archive, checkout, removal, validators, versions
 from openpipeline.core.address import ItemRef
-from openpipeline.core.errors import ValidationFailedError
+from openpipeline.core.errors import SourceFileError, ValidationFailedError
 from openpipeline.core.identity import short_time
+from openpipeline.core.items import Item
 from openpipeline.core.project import Project
 
 
@@ -33,6 +34,34 @@ def _scene(folder: Path, name: str, body: str) -> Path:
         encoding="utf-8",
     )
     return path
+
+
+class _NoTodo:
+    """A studio validator of the demo: a scene that still says TODO is not ready."""
+
+    name = "no_todo"
+
+    def check(self, context: validators.ValidationContext) -> list[str]:
+        return ["The scene still says TODO."] if b"TODO" in context.staged.read_bytes() else []
+
+
+def _refused_and_blocked(rig: Item, scratch: Path, log: list[str]) -> None:
+    """A save of a file that is no Maya scene is refused; a master is blocked by a validator."""
+    broken = scratch / "broken.ma"
+    broken.write_text("this is not a Maya file\n", encoding="utf-8")
+    try:
+        versions.save_workshop(rig, broken, note="exported from the wrong tool", author="bob")
+    except SourceFileError as exc:
+        log.append(f"bob's save was refused: {exc}")
+    unfinished = _scene(scratch, "rig_todo", "TODO: paint the skin weights")
+    versions.save_workshop(rig, unfinished, note="weights to do", author="bob")
+    validators.register(_NoTodo())
+    try:
+        versions.master(rig, note="try to master an unfinished rig", author="bob")
+    except ValidationFailedError as exc:
+        log.append(f"validator blocked bob's master: {exc.report[0]['message']}")
+    finally:
+        validators.unregister(_NoTodo.name)
 
 
 def build(target: Path) -> tuple[Project, list[str]]:
@@ -71,14 +100,7 @@ def build(target: Path) -> tuple[Project, list[str]]:
         kept = mastered.data.preserved_version
         log.append(f"alice mastered workshop {mastered.data.workshop} of {address}"
                    + (f" (old master kept as version {kept})" if kept else ""))
-    broken = scratch / "broken.ma"
-    broken.write_text("this is not a Maya file\n", encoding="utf-8")
-    rig = items["asset/character/hero/rig"]
-    versions.save_workshop(rig, broken, note="exported from the wrong tool", author="bob")
-    try:
-        versions.master(rig, note="try to master a broken file", author="bob")
-    except ValidationFailedError as exc:
-        log.append(f"validator blocked bob's master: {exc.report[0]['message']}")
+    _refused_and_blocked(items["asset/character/hero/rig"], scratch, log)
     checkout.acquire(items["asset/character/hero/model"], author="alice",
                      note="retopology")
     log.append("alice checked out asset/character/hero/model")

@@ -170,11 +170,10 @@ def test_lock_held_by_someone_else_exits_2_naming_the_holder(cli_project, tmp_pa
 
 def test_validator_failure_exits_2_and_force_masters(cli_project, tmp_path):
     """A validator problem blocks with exit code 2; --force masters and records it."""
-    bad = tmp_path / "bad.ma"
-    bad.write_text("not maya")
     p = ["--project", str(cli_project)]
-    assert run_cli(*p, "workshop", "save", "asset/prop/chair", str(bad), "--note", "x"
-                   ).returncode == 0
+    assert run_cli(*p, "workshop", "save", "asset/prop/chair", str(maya_scene(tmp_path / "a.ma")),
+                   "--note", "x").returncode == 0
+    (cli_project / "lib/prop/chair/workshop/chair_workshop_0001.ma").write_text("not maya")
     result = run_cli(*p, "master", "asset/prop/chair", "--note", "x")
     assert result.returncode == 2 and "not a Maya ASCII file" in one_sentence(result.stderr)
     forced = cli_json(*p, "master", "asset/prop/chair", "--note", "x", "--force")
@@ -182,9 +181,10 @@ def test_validator_failure_exits_2_and_force_masters(cli_project, tmp_path):
 
 
 def test_internal_errors_exit_1(cli_project):
-    """A damaged metadata file is an internal error: exit code 1, no traceback."""
-    history = cli_project / "lib/prop/chair/.op/history"
-    next(history.iterdir()).write_text("{broken")
+    """A damaged journal file is an internal error: exit code 1, no traceback."""
+    journal = cli_project / ".openpipeline/journal"
+    journal.mkdir(parents=True, exist_ok=True)
+    (journal / "00000000000000000001-master-000000000000.json").write_text("{broken")
     result = run_cli("--project", str(cli_project), "item", "history", "asset/prop/chair")
     assert result.returncode == 1
     assert "damaged" in result.stderr and "Traceback" not in result.stderr

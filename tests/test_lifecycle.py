@@ -15,6 +15,7 @@ from openpipeline.core.errors import (
     UserError,
     VersionNotFoundError,
 )
+from tests.helpers.cli import run_cli
 from tests.helpers.files import maya_scene, snapshot
 
 
@@ -187,3 +188,59 @@ def test_describe_sets_the_description(asset):
     notes.describe(asset, "Wooden chair, hero prop")
     assert asset.description == "Wooden chair, hero prop"
     assert asset.events()[-1].event == "describe"
+
+
+def _strict_json(text):
+    """Parse JSON that must hold no Infinity or NaN."""
+    def refuse(name):
+        raise ValueError(f"non-finite number {name} in the output")
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("heartbeat", ["Infinity", "-Infinity", "NaN", "1e400", '"soon"', "null"])
+def test_a_lock_with_a_non_finite_or_non_numeric_heartbeat_is_damaged_and_stale(
+        asset, project, scene, heartbeat):
+    """lock status --json prints valid JSON, calls the lock stale; it blocks nobody's save."""
+    checkout.acquire(asset, author="alice")
+    lock_file = asset.meta / "lock.json"
+    lock_file.write_text(lock_file.read_text().replace(
+        f'"heartbeat": {json.loads(lock_file.read_text())["heartbeat"]!r}',
+        f'"heartbeat": {heartbeat}'))
+    assert heartbeat in lock_file.read_text()
+    p = ["--project", str(project.root)]
+    result = run_cli(*p, "--json", "lock", "status", "asset/prop/chair")
+    assert result.returncode == 0, result.stderr
+    status = _strict_json(result.stdout)["lock"]
+    assert status["stale"] is True and status["damaged"]
+    assert str(lock_file) in result.stderr
+    saved = run_cli(*p, "--user", "bob", "workshop", "save", "asset/prop/chair", str(scene),
+                    "--note", "x")
+    assert saved.returncode == 0, saved.stderr
+
+
+@pytest.mark.parametrize("content", ["{broken", "[1]", '{"pid": "abc", "heartbeat": 1.0}'],
+                         ids=["not json", "not a mapping", "pid not a number"])
+def test_lock_steal_of_a_damaged_lock_succeeds_and_records_it(asset, project, content):
+    """A damaged lock.json: status and steal exit 0 with one warning; the stealer holds the lock."""
+    lock_file = asset.meta / "lock.json"
+    lock_file.write_text(content)
+    p = ["--project", str(project.root)]
+    status = run_cli(*p, "--json", "lock", "status", "asset/prop/chair")
+    assert status.returncode == 0, status.stderr
+    assert _strict_json(status.stdout)["lock"]["stale"] is True
+    stolen = run_cli(*p, "--json", "--user", "bob", "lock", "steal", "asset/prop/chair")
+    assert stolen.returncode == 0, stolen.stderr
+    (warning,) = [line for line in stolen.stderr.splitlines() if line.strip()]
+    assert warning.startswith("openpipeline: warning: ") and f"'{lock_file}'" in warning
+    assert checkout.status(asset).holder.user == "bob"
+    steal = asset.events()[-1]
+    assert steal.event == "steal" and steal.data.taken_from.damaged
+    assert [p.read_text() for p in (asset.meta / "released").iterdir()] == [content]
+
+
+def test_a_damaged_lock_is_taken_over_by_a_new_check_out(asset):
+    """lock acquire on a damaged lock file takes it over like a stale one, and says so."""
+    (asset.meta / "lock.json").write_text("{broken")
+    info = checkout.acquire(asset, author="carol")
+    assert info.user == "carol" and checkout.status(asset).holder.user == "carol"
+    assert asset.events()[-1].event == "steal"

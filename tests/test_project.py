@@ -10,6 +10,7 @@ import yaml
 from openpipeline.core import ItemRef, Project, versions
 from openpipeline.core.config import CONFIG_NAME
 from openpipeline.core.errors import ConfigError, ItemExistsError, ItemNotFoundError, UserError
+from tests.helpers.files import maya_binary_scene
 
 
 def test_new_project_has_openpipeline_layout(tmp_path):
@@ -42,7 +43,7 @@ def test_default_item_paths_follow_openpipeline(project, scene):
     assert shot.workshop_path(10000).name == "sh010_workshop_10000.ma"
 
 
-def test_studio_templates_change_the_layout(tmp_path, scene):
+def test_studio_templates_change_the_layout(tmp_path):
     """Every template can be changed in the config and the whole API follows it."""
     project = Project.create(
         tmp_path / "p", "studio",
@@ -56,7 +57,7 @@ def test_studio_templates_change_the_layout(tmp_path, scene):
     )
     chair = project.create_item(ItemRef.parse("asset/prop/chair"))
     assert chair.rel == "assets/prop/prop_chair"
-    versions.save_workshop(chair, scene, note="x")
+    versions.save_workshop(chair, maya_binary_scene(tmp_path / "chair.mb"), note="x")
     assert (project.root / "assets/prop/prop_chair/wip/chair.v001.mb").is_file()
     assert project.relative(chair.master_path) == "assets/prop/prop_chair/prop_chair_MASTER.mb"
     assert [r.address for r in project.list_items()] == ["asset/prop", "asset/prop/chair"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -45,9 +46,8 @@ def _every_kind_of_event(project, tmp_path):
     for n in range(1, 4):
         versions.save_workshop(chair, maya_scene(tmp_path / f"w{n}.ma", f"w{n}"), note=f"w{n}")
     versions.master(chair, 1, note="first")
-    bad = tmp_path / "bad.ma"
-    bad.write_text("not maya\n")
-    versions.save_workshop(chair, bad, note="bad")
+    bad = versions.save_workshop(chair, maya_scene(tmp_path / "w4.ma", "w4"), note="bad")
+    chair.workshop_path(bad.version).write_text("not maya\n")  # damaged after the save
     versions.master(chair, note="forced", force=True)
     validators.register(Repairs())
     try:
@@ -86,7 +86,9 @@ def test_verbs_return_the_record_they_wrote(asset, tmp_path):
     saved = versions.save_workshop(asset, maya_scene(tmp_path / "a.ma", "a"), note="a")
     mastered = versions.master(asset, note="m")
     on_disk = asset.events()
-    assert on_disk[-2] == saved and on_disk[-1] == mastered
+    assert on_disk[-2] == replace(saved, seq=on_disk[-2].seq)
+    assert on_disk[-1] == replace(mastered, seq=on_disk[-1].seq)
+    assert saved.seq is None and on_disk[-2].seq is not None  # claimed when written
     assert isinstance(saved.data, WorkshopData) and isinstance(mastered.data, MasterData)
     assert mastered.data.workshop == saved.version == 1
 
@@ -106,49 +108,57 @@ def test_a_journal_file_round_trips_to_the_same_bytes(asset, project, tmp_path):
     assert dump_json(record.to_dict()) == path.read_bytes()
 
 
-def test_an_event_field_of_the_wrong_type_raises_metadata_error_naming_the_file(asset, scene):
-    """A history file whose version is not a number is reported as damaged, with its name."""
+def _warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_an_event_field_of_the_wrong_type_is_skipped_with_a_warning_naming_the_file(
+        asset, scene, caplog):
+    """A history file whose version is not a number is skipped; one warning names it."""
     versions.save_workshop(asset, scene, note="x")
     path = sorted((asset.meta / "history").iterdir())[-1]
     record = json.loads(path.read_text())
     record["version"] = "two"
     path.write_text(json.dumps(record))
-    with pytest.raises(MetadataError, match="damaged") as info:
-        asset.events()
-    assert str(path) in str(info.value) and "'version'" in str(info.value)
+    assert [e.event for e in asset.events()] == ["created"]
+    asset.events()
+    (warning,) = _warnings(caplog)
+    assert str(path) in warning and "'version'" in warning and "damaged" in warning
 
 
-def test_a_payload_field_that_is_missing_raises_metadata_error_naming_the_file(asset, scene):
-    """A master event without its workshop number is reported as damaged, with its name."""
+def test_a_payload_field_that_is_missing_is_skipped_with_a_warning_naming_the_file(
+        asset, scene, caplog):
+    """A master event without its workshop number is skipped; the warning names the file."""
     versions.save_workshop(asset, maya_scene(scene.parent / "m.ma", "m"), note="x")
     versions.master(asset, note="m")
     path = sorted((asset.meta / "history").iterdir())[-1]
     record = json.loads(path.read_text())
     del record["data"]["workshop"]
     path.write_text(json.dumps(record))
-    with pytest.raises(MetadataError, match="'workshop' is missing") as info:
-        asset.state()
-    assert str(path) in str(info.value)
+    assert asset.state().master is None and list(asset.state().workshops) == [1]
+    (warning,) = _warnings(caplog)
+    assert str(path) in warning and "'workshop' is missing" in warning
 
 
-def test_an_event_file_that_is_not_json_raises_metadata_error_naming_the_file(asset):
-    """Broken JSON in a history file is a MetadataError that names the file."""
+def test_an_event_file_that_is_not_json_is_skipped_with_a_warning_naming_the_file(asset, caplog):
+    """Broken JSON in a history file is skipped, with a warning that names the file."""
     path = next((asset.meta / "history").iterdir())
     path.write_text("{broken")
-    with pytest.raises(MetadataError, match="damaged") as info:
-        asset.events()
-    assert str(path) in str(info.value)
+    assert asset.events() == []
+    (warning,) = _warnings(caplog)
+    assert str(path) in warning and "damaged" in warning
 
 
-def test_a_workshop_event_without_a_version_is_damaged(asset, scene):
-    """A workshop event must name its number; without one the file is reported."""
+def test_a_workshop_event_without_a_version_is_skipped(asset, scene, caplog):
+    """A workshop event must name its number; without one the file is skipped and named."""
     versions.save_workshop(asset, scene, note="x")
     path = sorted((asset.meta / "history").iterdir())[-1]
     record = json.loads(path.read_text())
     record["version"] = None
     path.write_text(json.dumps(record))
-    with pytest.raises(MetadataError, match="must name its version"):
-        asset.state()
+    assert asset.state().workshops == {}
+    (warning,) = _warnings(caplog)
+    assert str(path) in warning and "must name its version" in warning
 
 
 def test_an_event_of_an_unknown_kind_is_kept_as_written(asset):
@@ -164,10 +174,13 @@ def test_an_event_of_an_unknown_kind_is_kept_as_written(asset):
     assert asset.state().workshops == {} and asset.state().master is None
 
 
-def test_a_history_file_that_is_not_a_json_object_is_skipped(asset):
-    """A history file holding a JSON list is skipped, as it always was."""
-    (asset.meta / "history" / "99999999999999999999-x.json").write_text("[1, 2]")
+def test_a_history_file_that_is_not_a_json_object_is_skipped(asset, caplog):
+    """A history file holding a JSON list is skipped, as it always was, now with a warning."""
+    path = asset.meta / "history" / "99999999999999999999-x.json"
+    path.write_text("[1, 2]")
     assert [e.event for e in asset.events()] == ["created"]
+    (warning,) = _warnings(caplog)
+    assert str(path) in warning
 
 
 def test_a_damaged_journal_raises_metadata_error_naming_the_file(project):
@@ -180,3 +193,16 @@ def test_a_damaged_journal_raises_metadata_error_naming_the_file(project):
     with pytest.raises(MetadataError, match="unknown journal step") as info:
         Project.open(project.root)
     assert str(path) in str(info.value)
+
+
+def test_an_unknown_event_holding_a_non_finite_number_is_skipped(asset, caplog):
+    """An unknown kind's payload with Infinity is skipped with a warning, so --json stays JSON."""
+    created = asset.events()[0].to_dict()
+    path = asset.meta / "history" / "99999999999999999999-approve-000000000000.json"
+    record = {**created, "event": "approve", "data": {"score": [1, float("inf")]},
+              "file": path.name}
+    path.write_text(json.dumps(record))
+    assert "Infinity" in path.read_text()
+    assert [e.event for e in asset.events()] == ["created"]
+    (warning,) = _warnings(caplog)
+    assert str(path) in warning and "non-finite" in warning

@@ -12,6 +12,7 @@ from openpipeline.core.errors import (
     ValidationFailedError,
     VersionNotFoundError,
 )
+from tests.helpers.cli import cli_json
 from tests.helpers.files import maya_scene, snapshot
 
 
@@ -74,9 +75,8 @@ def test_master_of_a_missing_workshop_changes_nothing(asset, scene, project):
 
 def test_validator_blocks_master_and_force_records_it(asset, tmp_path, project):
     """A file that is not Maya ASCII blocks the master; --force masters and records why."""
-    bad = tmp_path / "bad.ma"
-    bad.write_text("not maya\n")
-    versions.save_workshop(asset, bad, note="oops")
+    versions.save_workshop(asset, maya_scene(tmp_path / "good.ma"), note="oops")
+    asset.workshop_path(1).write_text("not maya\n")  # damaged after the save
     before = snapshot(project.root)
     with pytest.raises(ValidationFailedError) as info:
         versions.master(asset, note="try")
@@ -102,9 +102,8 @@ class AddsHeader:
 
 def test_repair_fixes_the_staged_copy_not_the_workshop(asset, tmp_path):
     """--repair fixes the master copy; the workshop stays as the artist saved it."""
-    bad = tmp_path / "bad.ma"
-    bad.write_text("body\n")
-    versions.save_workshop(asset, bad, note="raw")
+    versions.save_workshop(asset, maya_scene(tmp_path / "good.ma"), note="raw")
+    asset.workshop_path(1).write_text("body;\n")  # edited by hand after the save
     validators.register(AddsHeader())
     try:
         with pytest.raises(ValidationFailedError, match="2 validator problem"):
@@ -114,7 +113,7 @@ def test_repair_fixes_the_staged_copy_not_the_workshop(asset, tmp_path):
         validators.unregister("needs_header")
     assert record.data.repaired == ("needs_header",)
     assert asset.master_path.read_text().startswith("//Maya ASCII")
-    assert asset.workshop_path(1).read_text() == "body\n"
+    assert asset.workshop_path(1).read_text() == "body;\n"
 
 
 def test_validators_from_the_config_are_loaded(tmp_path, project, scene):
@@ -176,3 +175,17 @@ def test_uncommitted_files_are_reported_not_hidden(asset, scene):
     stray.write_text("//Maya ASCII orphan\n")
     assert asset.uncommitted() == [asset.project.relative(stray)]
     assert 5 not in asset.state().workshops
+
+
+def test_a_version_row_shows_the_note_of_the_master_it_was(asset, tmp_path, project):
+    """item show: version 1 carries the author and note of the first master, not of its successor."""
+    versions.save_workshop(asset, maya_scene(tmp_path / "a.ma", "a"), note="a")
+    versions.master(asset, note="first master", author="alice")
+    versions.save_workshop(asset, maya_scene(tmp_path / "b.ma", "b"), note="b")
+    versions.master(asset, note="second master", author="bob")
+    versions.save_workshop(asset, maya_scene(tmp_path / "c.ma", "c"), note="c")
+    versions.master(asset, note="third master", author="carol")
+    shown = cli_json("--project", str(project.root), "item", "show", "asset/prop/chair")
+    rows = {row["number"]: (row["author"], row["comment"]) for row in shown["versions"]}
+    assert rows == {1: ("alice", "first master"), 2: ("bob", "second master")}
+    assert shown["master"]["author"] == "carol" and shown["master"]["comment"] == "third master"

@@ -14,13 +14,18 @@ from pathlib import Path
 from openpipeline.core import fsutil
 
 
+def _is_number(name: str) -> bool:
+    """A claim's name: plain ASCII digits ('²' is a digit to ``isdigit`` but not to ``int``)."""
+    return name.isascii() and name.isdigit()
+
+
 def claim_number(folder: Path) -> int:
     """Take the next free number in ``folder`` by exclusive creation.
 
     Cost: one directory listing, then one exclusive create per collision.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    taken = [int(entry.name) for entry in os.scandir(folder) if entry.name.isdigit()]
+    taken = [int(entry.name) for entry in os.scandir(folder) if _is_number(entry.name)]
     number = max(taken, default=0) + 1
     while not fsutil.create_exclusive(folder / str(number)):
         number += 1
@@ -33,6 +38,6 @@ def claimed_numbers(folder: Path) -> list[int]:
     Cost: one directory listing.
     """
     try:
-        return sorted(int(entry.name) for entry in os.scandir(folder) if entry.name.isdigit())
+        return sorted(int(entry.name) for entry in os.scandir(folder) if _is_number(entry.name))
     except FileNotFoundError:
         return []

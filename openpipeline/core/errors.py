@@ -1,12 +1,33 @@
-"""Exception types of the pipeline core.
+"""Exception types of the pipeline core, and the warning about damaged metadata.
 
 A :class:`UserError` is something the user can fix (a bad name, a missing item, a
 held lock); its message is one sentence that says what was wrong and what to do.
 The CLI turns it into exit code 2, the UI into a dialog. Any other
-:class:`OpenPipelineError` is an internal fault (exit code 1).
+:class:`OpenPipelineError` is an internal fault (exit code 1). A metadata file
+that does not read (a history event, a lock, a description) is not an error of
+the command that meets it: the reader skips it and calls :func:`warn_once`.
 """
 
 from __future__ import annotations
+
+import logging
+
+LOG = logging.getLogger("openpipeline")
+_WARNED: set[tuple[str, str]] = set()
+
+
+def warn_once(key: str, message: str) -> None:
+    """Warn about damaged metadata on one line, once per process for one ``key`` and message.
+
+    ``key`` names what is damaged (a file). The warning goes to the ``openpipeline``
+    logger; with no logging set up (the command line) Python prints it on stderr,
+    in Maya it reaches the Script Editor.
+    """
+    line = " ".join(message.split())
+    if (key, line) in _WARNED:
+        return
+    _WARNED.add((key, line))
+    LOG.warning("openpipeline: warning: %s", line)
 
 
 class OpenPipelineError(Exception):

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,15 @@ def _numbers(raw: Mapping[str, Any], key: str) -> tuple[int, ...]:
     if any(type(value) is not int for value in values):
         raise Malformed(f"'{key}' must list whole numbers, not {values!r}")
     return tuple(values)
+
+
+def _require_finite(value: object, what: str) -> None:
+    """Refuse an Infinity or NaN anywhere inside ``value`` (a parsed JSON value)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise Malformed(f"{what} holds the non-finite number {value!r}")
+    children = value.values() if isinstance(value, dict) else value if isinstance(value, list) else ()
+    for child in children:
+        _require_finite(child, what)
 
 
 TEXT, NUMBER, FLAG, LIST, MAPPING = (str,), (int,), (bool,), (list,), (dict,)
@@ -296,7 +306,7 @@ class PreviewData(EventData):
 def _lock_info(raw: object, what: str) -> LockInfo:
     try:
         return LockInfo.from_record(_mapping(raw, what))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, MetadataError) as exc:
         raise Malformed(f"{what} is not a lock record ({exc})") from None
 
 
@@ -355,12 +365,16 @@ class StealData(EventData):
 
 @dataclass(frozen=True)
 class OtherData(EventData):
-    """The payload of an event kind this version does not know, kept as it was."""
+    """The payload of an event kind this version does not know, kept as it was.
+
+    Its numbers must be finite (JSON has no Infinity or NaN; output never holds one).
+    """
 
     fields: Mapping[str, Any]
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> OtherData:
+        _require_finite(raw, "the payload")
         return cls(dict(raw))
 
     def to_dict(self) -> dict[str, Any]:
@@ -391,7 +405,11 @@ class HistoryEvent(Generic[DataT]):
 
     ``version`` is the workshop number the event is about (None if none);
     ``file`` is the event's own file name, so that a journal can write it again
-    after a crash without making a duplicate.
+    after a crash without making a duplicate. ``seq`` is the event's place in
+    its item's history, claimed exclusively when the file is written (see
+    :func:`openpipeline.core.history.write_event`); it orders the history, not
+    the clocks of the hosts that wrote it. Events written before sequences
+    existed have none (and no ``"seq"`` key on disk).
     """
 
     schema: int
@@ -406,13 +424,17 @@ class HistoryEvent(Generic[DataT]):
     comment: str
     data: DataT
     file: str
+    seq: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object written to the event file."""
-        return {"schema": self.schema, "id": self.id, "event": self.event, "item": self.item,
-                "time": self.time, "author": self.author, "host": self.host, "pid": self.pid,
-                "version": self.version, "comment": self.comment, "data": self.data.to_dict(),
-                "file": self.file}
+        """The JSON object written to the event file (``seq`` only when it has one)."""
+        record = {"schema": self.schema, "id": self.id, "event": self.event, "item": self.item,
+                  "time": self.time, "author": self.author, "host": self.host, "pid": self.pid,
+                  "version": self.version, "comment": self.comment,
+                  "data": self.data.to_dict(), "file": self.file}
+        if self.seq is not None:
+            record["seq"] = self.seq
+        return record
 
 
 def parse_event(raw: object, source: str | Path) -> HistoryEvent[EventData]:
@@ -431,12 +453,15 @@ def parse_event(raw: object, source: str | Path) -> HistoryEvent[EventData]:
         kind = record["event"]
         if kind == "workshop" and record["version"] is None:
             raise Malformed("a workshop event must name its version")
+        seq = record.get("seq")
+        if seq is not None and (type(seq) is not int or seq < 1):
+            raise Malformed(f"'seq' must be a whole number of at least 1, not {seq!r}")
         payload = PAYLOADS.get(kind, OtherData).from_dict(record["data"])
     except Malformed as exc:
         raise MetadataError(f"Metadata file '{source}' is damaged ({exc}).") from None
     return HistoryEvent(record["schema"], record["id"], kind, record["item"], record["time"],
                         record["author"], record["host"], record["pid"], record["version"],
-                        record["comment"], payload, record["file"])
+                        record["comment"], payload, record["file"], seq)
 
 
 def is_event_of(event: HistoryEvent[EventData], kind: type[PayloadT]) -> TypeGuard[HistoryEvent[PayloadT]]:

@@ -2,8 +2,13 @@
 
 Concurrent writers never touch the same file, so no writer can corrupt another's
 record, and each record appears whole (written to a temporary name, then
-linked into place). File names start with the time in nanoseconds, so a sorted
-listing is the history in order. What a record holds is in
+linked into place). Each event carries a sequence number (``seq``), claimed
+exclusively when it is written, like a version number (an empty file in the
+item's ``.op/claims/event`` folder), so the history is in the order the events
+were written whatever the clocks of the hosts that wrote them say. Events
+written before sequences existed have none; they come first, in the order of
+their file names (which start with the time in nanoseconds). A damaged event
+file is skipped with a warning that names it. What a record holds is in
 :mod:`openpipeline.core.events`.
 
 Events: ``created``, ``workshop``, ``master``, ``archive``, ``retrieve``,
@@ -16,9 +21,12 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 from openpipeline.core import fsutil
+from openpipeline.core.claims import claim_number
+from openpipeline.core.errors import MetadataError, warn_once
 from openpipeline.core.events import (
     EVENTS,
     SCHEMA,
@@ -28,8 +36,10 @@ from openpipeline.core.events import (
     parse_event,
 )
 from openpipeline.core.identity import current_host, current_user, now_iso
+from openpipeline.core.layout import CLAIMS_FOLDER
 
 HISTORY_FOLDER = "history"
+SEQUENCE_CLAIMS = os.path.join(CLAIMS_FOLDER, "event")  # beside the workshop and version claims
 
 
 def new_event(
@@ -68,22 +78,51 @@ def new_event(
 def write_event(meta_dir: Path, record: HistoryEvent[EventData]) -> Path:
     """Write an event record into ``meta_dir/history``; idempotent by file name.
 
-    Cost: one small file write with fsync.
+    A record without a sequence number gets the item's next one, claimed by
+    exclusive creation; a record whose file is already there (a journal
+    writing it again after a crash) is left as it is.
+
+    Cost: one directory listing of the claims, one empty file, one small file
+    write with fsync.
     """
     folder = meta_dir / HISTORY_FOLDER
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / record.file
+    if path.exists():
+        return path
+    if record.seq is None:
+        record = replace(record, seq=claim_number(meta_dir / SEQUENCE_CLAIMS))
     fsutil.create_exclusive(path, fsutil.dump_json(record.to_dict()))
     return path
 
 
+def _order(named: tuple[str, HistoryEvent[EventData]]) -> tuple[int, int, str]:
+    """Events without a sequence first, by file name (time); then by sequence."""
+    name, event = named
+    return (0, 0, name) if event.seq is None else (1, event.seq, name)
+
+
+def _read_one(path: str) -> HistoryEvent[EventData] | None:
+    """One event file, or None (with a warning naming it) if it is damaged."""
+    try:
+        raw = fsutil.read_json(path)
+        if not isinstance(raw, dict):
+            raise MetadataError(f"Metadata file '{path}' is damaged (it holds no JSON object).")
+        return parse_event(raw, path)
+    except MetadataError as exc:
+        warn_once(path, f"{exc} The event was skipped; repair or move the file.")
+    except FileNotFoundError:
+        pass  # moved away (renamed, deleted) since the listing
+    except OSError as exc:
+        warn_once(path, f"History file '{path}' cannot be read ({exc.strerror}); it was skipped.")
+    return None
+
+
 def read_events(meta_dir: Path) -> list[HistoryEvent[EventData]]:
-    """All events of an item, oldest first.
+    """All events of an item, oldest first (by sequence; see the module's notes).
 
-    A file that holds JSON but not an object is skipped, as it always was.
-
-    Raises:
-        MetadataError: an event file is damaged (it is named).
+    A damaged file (not JSON, not an object, a field missing or of the wrong
+    type) is skipped with one warning that names it; reading never fails on one.
 
     Cost: one directory listing plus one small read per event.
     """
@@ -96,10 +135,6 @@ def read_events(meta_dir: Path) -> list[HistoryEvent[EventData]]:
         )
     except FileNotFoundError:
         return []
-    events = []
-    for name in names:
-        path = os.path.join(folder, name)
-        raw = fsutil.read_json(path)
-        if isinstance(raw, dict):
-            events.append(parse_event(raw, path))
-    return events
+    named = [(name, event) for name in names
+             if (event := _read_one(os.path.join(folder, name))) is not None]
+    return [event for _, event in sorted(named, key=_order)]

@@ -21,7 +21,9 @@ from openpipeline.core.address import ItemRef
 from openpipeline.core.errors import (
     InvalidAddressError,
     ItemNotFoundError,
+    MetadataError,
     VersionNotFoundError,
+    warn_once,
 )
 from openpipeline.core.events import (
     ArchiveData,
@@ -193,7 +195,13 @@ class Item:
 
     # -- records -----------------------------------------------------------
     def info(self) -> dict[str, Any]:
-        record = fsutil.read_json(self.meta / ITEM_FILE)
+        """The item's record (``item.json``); empty, with a warning, if it is damaged."""
+        path = self.meta / ITEM_FILE
+        try:
+            record = fsutil.read_json(path)
+        except MetadataError as exc:
+            warn_once(str(path), f"{exc} It was read as empty; repair or move the file.")
+            return {}
         return record if isinstance(record, dict) else {}
 
     def events(self) -> list[HistoryEvent[EventData]]:
@@ -202,13 +210,27 @@ class Item:
 
     @property
     def description(self) -> str:
+        """The item's description; text that is not UTF-8 is shown with replacement marks."""
+        path = self.description_file
         try:
-            return self.description_file.read_text(encoding="utf-8")
+            data = fsutil.read_bytes(path)
         except FileNotFoundError:
             return ""
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            warn_once(str(path), f"Description file '{path}' is not UTF-8 text; it is shown "
+                      "with undecodable bytes replaced; set it again with 'openpipeline item "
+                      "describe'.")
+            return data.decode("utf-8", errors="replace")
 
     def state(self, events: list[HistoryEvent[EventData]] | None = None) -> ItemState:
         """Fold the history into what the item holds now.
+
+        A version row carries the ``master`` event of the master it was (its
+        author, time and note), not of the master that replaced it; only when
+        that event is not in the history (skipped as damaged) does it carry the
+        replacing one.
 
         Cost: the history read (unless ``events`` is given) and one path per workshop
         or version.
@@ -222,11 +244,11 @@ class Item:
                     "workshop", number, "active", event, workshop_path(number)
                 )
             elif is_event_of(event, MasterData):
-                state.master = event
+                was, state.master = state.master or event, event
                 preserved = event.data.preserved_version
                 if preserved is not None:
                     state.versions[preserved] = VersionEntry(
-                        "version", preserved, "active", event, version_path(preserved)
+                        "version", preserved, "active", was, version_path(preserved)
                     )
             elif isinstance(event.data, MovedData):
                 self._fold_moved(state, event.data, workshop_path, version_path)

@@ -16,6 +16,7 @@ the holder's user, host, pid, the time it was taken and a heartbeat.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 import uuid
@@ -26,13 +27,17 @@ from pathlib import Path
 from typing import Any
 
 from openpipeline.core import fsutil
-from openpipeline.core.errors import BusyError, LockHeldError, MetadataError, UserError
+from openpipeline.core.errors import BusyError, LockHeldError, MetadataError, UserError, warn_once
 from openpipeline.core.identity import current_host, current_user, now_iso, short_time
 
 
 @dataclass(frozen=True)
 class LockInfo:
-    """What a lock file says about its holder."""
+    """What a lock file says about its holder.
+
+    ``damaged`` says why the file could not be read as a lock (empty for a good
+    one); a damaged lock has no known holder and always counts as stale.
+    """
 
     user: str
     host: str
@@ -40,22 +45,42 @@ class LockInfo:
     acquired: str
     heartbeat: float
     reason: str = ""
+    damaged: str = ""
 
     @classmethod
     def from_record(cls, record: Any) -> LockInfo:
+        """The lock a record describes; missing fields get defaults (older files).
+
+        Raises:
+            MetadataError: the record is not a mapping.
+            ValueError: the pid is not a whole number or the heartbeat not a finite number.
+        """
         if not isinstance(record, dict):
             raise MetadataError(f"Lock record is not a mapping: {record!r}.")
+        heartbeat = record.get("heartbeat", 0.0)
+        if type(heartbeat) not in (int, float) or not math.isfinite(heartbeat):
+            raise ValueError(f"the heartbeat must be a finite number, not {heartbeat!r}")
+        pid = record.get("pid", -1)
+        if type(pid) is not int:
+            raise ValueError(f"the pid must be a whole number, not {pid!r}")
         return cls(
             user=str(record.get("user", "unknown")),
             host=str(record.get("host", "unknown")),
-            pid=int(record.get("pid", -1)),
+            pid=pid,
             acquired=str(record.get("acquired", "")),
-            heartbeat=float(record.get("heartbeat", 0.0)),
+            heartbeat=float(heartbeat),
             reason=str(record.get("reason", "")),
+            damaged=str(record.get("damaged", "")),
         )
 
+    @classmethod
+    def unreadable(cls, why: str) -> LockInfo:
+        """The stand-in for a lock file that cannot be read: no holder, stale."""
+        return cls(user="unknown", host="unknown", pid=-1, acquired="", heartbeat=0.0,
+                   damaged=why)
+
     def to_record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "user": self.user,
             "host": self.host,
             "pid": self.pid,
@@ -63,19 +88,35 @@ class LockInfo:
             "heartbeat": self.heartbeat,
             "reason": self.reason,
         }
+        if self.damaged:
+            record["damaged"] = self.damaged
+        return record
 
     def age(self) -> float:
         return time.time() - self.heartbeat
 
     def describe(self) -> str:
+        if self.damaged:
+            return f"a damaged lock file ({self.damaged})"
         return f"{self.user} on {self.host} since {short_time(self.acquired)}"
 
 
-def _read(path: Path) -> LockInfo | None:
+def _read(path: Path, named: Path | None = None) -> LockInfo | None:
+    """The lock at ``path`` (None if there is none); a damaged file reads as a stale lock.
+
+    ``named`` is the lock file to name in the warning when ``path`` is where it
+    was just moved aside.
+    """
     try:
         return LockInfo.from_record(fsutil.read_json(path))
     except FileNotFoundError:
         return None
+    except (MetadataError, ValueError, TypeError) as exc:
+        shown = named or path
+        why = str(exc.__cause__ or exc).rstrip(".")  # the JSON error, not read_json's wrapper
+        warn_once(str(shown), f"Lock file '{shown}' is damaged ({why}); it counts as stale, so "
+                  "'openpipeline lock steal' or a new check-out replaces it.")
+        return LockInfo.unreadable(why)
 
 
 def _take_aside(path: Path, aside: Path, is_stale: Callable[[LockInfo], bool]) -> LockInfo | None:
@@ -90,7 +131,7 @@ def _take_aside(path: Path, aside: Path, is_stale: Callable[[LockInfo], bool]) -
         path.rename(aside)
     except FileNotFoundError:
         return None
-    info = _read(aside)
+    info = _read(aside, named=path)
     if info is not None and not is_stale(info):
         try:
             os.link(aside, path)
@@ -124,7 +165,8 @@ class CheckOut:
         return _read(self.path)
 
     def is_stale(self, info: LockInfo) -> bool:
-        return info.age() > self.ttl_seconds
+        """True if the heartbeat is older than the TTL, or the lock file is damaged."""
+        return bool(info.damaged) or info.age() > self.ttl_seconds
 
     def holder_other_than(self, user: str) -> LockInfo | None:
         """The live holder if it is somebody other than ``user``."""
@@ -153,7 +195,7 @@ class CheckOut:
             held = self.status()
             if held is None:
                 continue
-            if held.user == user:
+            if held.user == user and not held.damaged:
                 refreshed = LockInfo(**{**held.to_record(), "heartbeat": time.time(),
                                         "host": info.host, "pid": info.pid})
                 fsutil.atomic_write_json(self.path, refreshed.to_record())
@@ -220,7 +262,7 @@ class CheckOut:
             self.path.rename(aside)
         except FileNotFoundError:
             return None
-        return _read(aside)
+        return _read(aside, named=self.path)
 
 
 class Mutex:

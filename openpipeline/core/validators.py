@@ -23,11 +23,12 @@ Example:
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeGuard, runtime_checkable
+from typing import BinaryIO, Protocol, TypeGuard, runtime_checkable
 
-from openpipeline.core.errors import ConfigError
+from openpipeline.core.errors import ConfigError, SourceFileError, warn_once
 from openpipeline.core.events import ValidationProblem
 from openpipeline.core.items import Item
 
@@ -74,18 +75,142 @@ class NonEmptyFile:
 
 
 class MayaFileHeader:
-    """A ``.ma`` master must start like a Maya ASCII file, a ``.mb`` like Maya binary."""
+    """A master must be a whole Maya scene of the project's format (see :func:`scene_problem`)."""
 
     name = "maya_file_header"
 
     def check(self, context: ValidationContext) -> list[str]:
-        with open(context.staged, "rb") as handle:
-            head = handle.read(16)
-        if context.extension == "ma" and not head.startswith(b"//Maya ASCII"):
-            return [f"Workshop {context.workshop} is not a Maya ASCII file (no '//Maya ASCII' header)."]
-        if context.extension == "mb" and head[:4] not in (b"FOR4", b"FOR8"):
-            return [f"Workshop {context.workshop} is not a Maya binary file (no IFF header)."]
+        problem = scene_problem(context.staged, context.extension)
+        return [] if problem is None else [f"Workshop {context.workshop} {problem}."]
+
+
+FORMAT_LABELS = {"ma": "Maya ASCII", "mb": "Maya binary"}
+_BLOCK = 1 << 16
+
+
+def scene_problem(path: Path, expected_format: str) -> str | None:
+    """Why ``path`` is not a whole Maya scene of ``expected_format`` (None if it is).
+
+    ``ma``: the ``//Maya ASCII`` header, and a last statement that ends with ``;``
+    (the last line that is neither blank nor a ``//`` comment), so a file cut
+    short mid-statement fails. ``mb``: the top-level IFF chunks (``FOR4`` or
+    ``FOR8`` forms, big-endian sizes, the first a ``Maya`` form) tile the file
+    exactly. Any other format is not checked. The text completes a sentence
+    whose subject is the file: ``is not a Maya ASCII file (...)``.
+
+    Cost: the first bytes and the last statement (``ma``), one small read per
+    top-level chunk (``mb``).
+    """
+    label = FORMAT_LABELS.get(expected_format)
+    if label is None:
+        return None
+    with open(path, "rb") as handle:
+        if expected_format == "ma":
+            why = _ascii_problem(handle)
+        else:
+            why = _binary_problem(handle, os.fstat(handle.fileno()).st_size)
+    return None if why is None else f"is not a {why}"
+
+
+def _ascii_problem(handle: BinaryIO) -> str | None:
+    if not handle.read(12).startswith(b"//Maya ASCII"):
+        return "Maya ASCII file (no '//Maya ASCII' header)"
+    last = _last_statement_line(handle)
+    if last is None:
+        return "complete Maya ASCII file (it holds no statement; it may be cut short)"
+    if not last.endswith(b";"):
+        return ("complete Maya ASCII file (its last statement does not end with ';'; "
+                "it may be cut short)")
+    return None
+
+
+def _last_statement_line(handle: BinaryIO) -> bytes | None:
+    """The last line that is neither blank nor a ``//`` comment, read from the end."""
+    position = handle.seek(0, os.SEEK_END)
+    carry = b""
+    while position > 0:
+        step = min(_BLOCK, position)
+        position -= step
+        handle.seek(position)
+        lines = (handle.read(step) + carry).split(b"\n")
+        carry = lines.pop(0) if position > 0 else b""
+        for line in reversed(lines):
+            text = line.strip()
+            if text and not text.startswith(b"//"):
+                return text
+    return None
+
+
+_FORMS = {b"FOR4": (8, 4), b"FOR8": (16, 8)}  # tag: (header size, alignment)
+
+
+def _binary_problem(handle: BinaryIO, size: int) -> str | None:
+    """Walk the top-level IFF chunks; they must tile the file exactly."""
+    offset = 0
+    while offset < size:
+        handle.seek(offset)
+        head = handle.read(20)
+        form = _FORMS.get(head[:4])
+        if form is None:
+            where = "" if offset == 0 else f" at byte {offset}"
+            return f"Maya binary file (no IFF form header{where})"
+        header, alignment = form
+        if len(head) < header + 4:
+            return f"complete Maya binary file (its chunk at byte {offset} is cut short)"
+        length = int.from_bytes(head[header // 2:header], "big")
+        if offset == 0 and head[header:header + 4] != b"Maya":
+            return "Maya binary file (its first form is not a 'Maya' form)"
+        end = offset + header + length
+        if end > size:
+            return (f"complete Maya binary file (its chunk at byte {offset} needs "
+                    f"{end - size} more bytes; it may be cut short)")
+        offset = end if end == size else end + (-end % alignment)
+    if offset != size:
+        return "complete Maya binary file (its chunks do not add up to its size)"
+    return None
+
+
+def check_scene_file(path: Path, expected_format: str) -> list[str]:
+    """Problems that keep ``path`` from being saved as a workshop of ``expected_format``.
+
+    Returns:
+        One sentence per problem (none if the file is a whole scene of that
+        format, or the format is not a Maya one).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> png = pathlib.Path(tempfile.mkdtemp()) / "shot.png"
+        >>> _ = png.write_bytes(b"\\x89PNG\\r\\n\\x1a\\n")
+        >>> check_scene_file(png, "ma")[0].endswith("give a whole Maya ASCII (.ma) scene, "
+        ...                                          "the format of this project's workshops.")
+        True
+    """
+    problem = scene_problem(path, expected_format)
+    if problem is None:
         return []
+    return [f"File '{path}' {problem}; give a whole {FORMAT_LABELS[expected_format]} "
+            f"(.{expected_format}) scene, the format of this project's workshops."]
+
+
+SAVE_CHECK_KEY = "save_scene_check"  # project setting: "refuse" (default) or "warn"
+
+
+def refuse_foreign_scene(path: Path, config: object) -> None:
+    """Refuse to save ``path`` as a workshop unless it is a whole scene of the project's format.
+
+    The project's ``save_scene_check`` setting, where it has one, set to ``warn``
+    turns the refusal into a warning.
+
+    Raises:
+        SourceFileError: the file is not a scene of the project's workshop format.
+    """
+    problems = check_scene_file(path, str(getattr(config, "workshop_format", "ma")))
+    if not problems:
+        return
+    if getattr(config, SAVE_CHECK_KEY, "refuse") == "warn":
+        warn_once(f"save:{path}", problems[0])
+        return
+    raise SourceFileError(problems[0])
 
 
 _REGISTERED: dict[str, Validator] = {}

@@ -79,11 +79,18 @@ def save_workshop(
             raise SourceFileError("No file given to save as a workshop.")
         source = Path(source)
         _check_source(source)
+        validators.refuse_foreign_scene(source, item.project.config)
     number = claim_number(item.claims_dir("workshop"))
     fsutil.checkpoint("workshop.claimed")
     final = item.workshop_path(number)
     final.parent.mkdir(parents=True, exist_ok=True)
     staged = _stage_workshop(final, source, writer)
+    if writer is not None:
+        try:
+            validators.refuse_foreign_scene(staged, item.project.config)
+        except SourceFileError:
+            fsutil.unlink_quietly(staged)
+            raise
     fsutil.checkpoint("workshop.staged")
     project = item.project
     record = history.new_event(
@@ -203,10 +210,11 @@ def _validate(
     )
     problems, repaired = validators.run(validators.active(config.validators), context, repair)
     if problems and not force:
+        can_repair = not repair and any(problem.repairable for problem in problems)
         raise ValidationFailedError(
             f"Master of '{item.ref}' blocked: {len(problems)} validator problem(s), "
-            f"first: {problems[0].message} Fix the workshop, pass --repair, or "
-            "--force to master anyway (recorded).",
+            f"first: {problems[0].message} Fix the workshop, "
+            f"{'pass --repair, ' if can_repair else ''}or --force to master anyway (recorded).",
             [problem.to_dict() for problem in problems],
         )
     return problems, repaired
