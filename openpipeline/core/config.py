@@ -3,6 +3,14 @@
 The file is read with ``yaml.safe_load`` and checked strictly: an unknown key, a
 wrong type or a bad template is a :class:`~openpipeline.core.errors.ConfigError`
 naming the key, so a hand-edit mistake is caught before anything is written.
+
+A file written by OpenPipeline starts with :data:`WHOLE_NOTE` and ends with
+:data:`END_LINE`. A file that carries the note but not the end line was cut short
+(a copy or an editor's save that did not finish) and is refused: YAML would read
+the part that is left as a smaller, valid config, and items would vanish. A file
+without the note (written by hand) is read as it is; the values between the two
+lines may be edited freely. A checksum is not used: it would refuse every hand
+edit of a file OpenPipeline wrote.
 """
 
 from __future__ import annotations
@@ -33,6 +41,13 @@ FORMATS = ("ma", "mb")
 STATUSES = ("active", "on_hold", "finished", "archived")
 PLATFORMS = ("linux", "windows", "darwin")
 _FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z", re.ASCII)
+HEADER = "# OpenPipeline project config. Edit with care; it is checked on every load."
+END_LINE = "# End of the OpenPipeline project config."
+WHOLE_NOTE = f"# Keep the last line ('{END_LINE}'): without it this file counts as cut short."
+# Folders side by side: those at the project root, and those inside an item's folder.
+ROOT_FOLDERS = ("library", "scenes", "archive", "deleted", "textures", "renders", "particles",
+                "scripts")
+ITEM_FOLDERS = ("components", "workshop", "version", "notes")
 
 
 @dataclass(frozen=True)
@@ -229,7 +244,43 @@ def _parse_folders(data: Mapping[str, Any], source: str) -> dict[str, str]:
                     f"Folder '{key}' in {source} must be one plain folder name, not {value!r}."
                 )
             folders[key] = value
+    _check_folders_apart(folders, source)
     return folders
+
+
+def _check_folders_apart(folders: Mapping[str, str], source: str) -> None:
+    """Refuse two layout folders with one name: their contents would be mistaken for each other.
+
+    ``library: scenes`` would list every shot as an asset; the check ignores case, as
+    Windows and macOS file systems do.
+    """
+    for group in (ROOT_FOLDERS, ITEM_FOLDERS):
+        seen: dict[str, str] = {}
+        for key in group:
+            name = folders[key].lower()
+            if name in seen:
+                raise ConfigError(
+                    f"Folders '{seen[name]}' and '{key}' in {source} are both named "
+                    f"'{folders[key]}'; give each layout folder its own name."
+                )
+            seen[name] = key
+
+
+def _check_tabs_apart(templates: Mapping[str, str], folders: Mapping[str, str],
+                      source: str) -> None:
+    """Refuse asset and shot templates that start in the same folder of the project root."""
+    firsts = []
+    for key in ("asset", "shot"):
+        first = templates[key].split("/")[0]
+        try:
+            firsts.append(first.format_map(folders).lower())
+        except (KeyError, ValueError):  # an item field: the tab has no folder of its own
+            return
+    if firsts[0] == firsts[1]:
+        raise ConfigError(
+            f"Templates 'asset' and 'shot' in {source} both start in the folder "
+            f"'{firsts[0]}', so shots would be listed as assets; start them in different folders."
+        )
 
 
 def _parse_templates(
@@ -240,6 +291,7 @@ def _parse_templates(
     if "templates" in data:
         templates.update(_expect(data, "templates", dict, source))
     check_templates(templates, folders)
+    _check_tabs_apart(templates, folders, source)
     return templates
 
 
@@ -287,6 +339,7 @@ def load_config(root: Path) -> ProjectConfig:
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read the project config '{path}' ({exc}).") from exc
+    _check_whole(text, path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -298,11 +351,25 @@ def load_config(root: Path) -> ProjectConfig:
     return config_from_dict(data, f"'{path}'")
 
 
+def _check_whole(text: str, path: Path) -> None:
+    """Refuse a file that OpenPipeline wrote (it carries the note) but that lost its end line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if WHOLE_NOTE in lines and lines[-1] != END_LINE:
+        raise ConfigError(
+            f"The project config '{path}' was cut short (its last line '{END_LINE}' is "
+            "missing); restore the file from a backup or a copy of the project."
+        )
+
+
+def config_text(config: ProjectConfig) -> str:
+    """The file content written for ``config``: note, settings, end line."""
+    body = yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
+    return f"{HEADER}\n{WHOLE_NOTE}\n{body}{END_LINE}\n"
+
+
 def save_config(root: Path, config: ProjectConfig) -> None:
     """Write the config atomically (comments in a hand-edited file are not kept)."""
-    text = "# OpenPipeline project config. Edit with care; it is checked on every load.\n"
-    text += yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
-    fsutil.atomic_write_text(root / CONFIG_NAME, text)
+    fsutil.atomic_write_text(root / CONFIG_NAME, config_text(config))
 
 
 def new_config(name: str, **settings: Any) -> ProjectConfig:
@@ -313,4 +380,5 @@ def new_config(name: str, **settings: Any) -> ProjectConfig:
     return config_from_dict({**base.to_dict(), **settings}, source="the new project's settings")
 
 
-__all__ = ["CONFIG_NAME", "ProjectConfig", "load_config", "new_config", "save_config"]
+__all__ = ["CONFIG_NAME", "END_LINE", "WHOLE_NOTE", "ProjectConfig", "config_text", "load_config",
+           "new_config", "save_config"]
