@@ -31,7 +31,7 @@ def test_config_cut_mid_folder_name_names_the_missing_end_line(tmp_path):
     path = project.root / CONFIG_NAME
     text = path.read_text(encoding="utf-8")
     path.write_text(text[: text.index("scenes: scenes") + len("scenes: sce")], encoding="utf-8")
-    with pytest.raises(ConfigError, match="was cut short .its last line .* is missing"):
+    with pytest.raises(ConfigError, match=r"was cut short .its last line .* is missing"):
         Project.open(project.root)
 
 

@@ -24,6 +24,8 @@ def register(cli: Commands) -> None:
     p.add_argument("--status")
     p.add_argument("--format", choices=("ma", "mb"), help="master and workshop format")
     p.add_argument("--no-activate", action="store_true", help="do not make it the active project")
+    p.add_argument("--force", action="store_true",
+                   help="register the name even if it is registered for another folder")
     p = cli.leaf(project, "register", cmd_register, "register an existing project folder")
     p.add_argument("root")
     p.add_argument("--activate", action="store_true")
@@ -58,8 +60,15 @@ def cmd_create(args: argparse.Namespace) -> None:
             settings[key] = getattr(args, key)
     if args.format:
         settings.update(master_format=args.format, workshop_format=args.format)
-    project = Project.create(Path(args.root), args.name, **settings)
-    registry.register(project.config.name, project.root, activate=not args.no_activate)
+    made: list[Project] = []
+
+    def create() -> Path:  # run under the registry mutex, once the name is known to be free
+        made.append(Project.create(Path(args.root), args.name, **settings))
+        return made[0].root
+
+    registry.register_new(args.name, Path(args.root), create, replace=args.force,
+                          activate=not args.no_activate)
+    project = made[0]
     emit(args, _summary(project), f"Created project '{project.config.name}' at {project.root}.")
 
 
