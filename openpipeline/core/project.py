@@ -32,6 +32,8 @@ from openpipeline.core.locks import Mutex
 from openpipeline.core.names import validate_name
 
 ITEM_SCHEMA = 1
+# The settings that decide where an item's folder and files lie.
+LAYOUT_SETTINGS = ("folders", "templates", "version_padding", "master_format", "workshop_format")
 
 
 class Project(ProjectLayout):
@@ -90,10 +92,26 @@ class Project(ProjectLayout):
         return journal.recover(self.root, self.meta)
 
     def edit(self, **changes: Any) -> ProjectConfig:
-        """Change settings (checked like a loaded file) and save them atomically."""
+        """Change settings (checked like a loaded file) and save them atomically.
+
+        A change of where files lie (formats, padding, folders, templates) is refused
+        while files saved under the current settings exist: they would be orphaned.
+
+        Cost: one config read and write; for a layout change, every item's history.
+        """
         with Mutex(self.meta / "config.mutex", "Editing the project config").held():
             current = load_config(self.root)
             updated = current.edited(**changes)
+            orphaned = orphaned_paths(ProjectLayout(self.root, current),
+                                      ProjectLayout(self.root, updated))
+            if orphaned:
+                changed = ", ".join(k for k in LAYOUT_SETTINGS
+                                    if getattr(current, k) != getattr(updated, k))
+                raise ConfigError(
+                    f"Changing {changed} would orphan {len(orphaned)} existing file(s) or item "
+                    f"folder(s) (first: '{orphaned[0]}'); keep the setting, or create a new "
+                    "project for the new layout and migrate the work into it."
+                )
             save_config(self.root, updated)
         self.config = updated
         self.__dict__.pop("templates", None)
@@ -144,3 +162,38 @@ class Project(ProjectLayout):
         if not fsutil.create_exclusive(item.meta / ITEM_FILE, fsutil.dump_json(record)):
             raise ItemExistsError(f"{ref.label} '{ref}' was created by somebody else just now.")
         return item
+
+
+def orphaned_paths(old: ProjectLayout, new: ProjectLayout) -> list[str]:
+    """Existing item folders and files that ``new`` settings would look for elsewhere.
+
+    Returns the paths (relative to the root) that lie where ``old`` puts them and
+    where ``new`` does not: item folders, workshops and versions (archived ones
+    too) and masters. Empty when no layout setting changed.
+
+    Cost: nothing when no layout setting changed; else one listing of the items and
+    one history read and a few ``stat`` calls per item.
+    """
+    if all(getattr(old.config, k) == getattr(new.config, k) for k in LAYOUT_SETTINGS):
+        return []
+    found: list[str] = []
+    for ref in old.list_items():
+        before, after = Item(old, ref), Item(new, ref)
+        if before.rel != after.rel:
+            found.append(before.rel)
+        elif ref.holds_files:
+            found.extend(old.relative(path) for path in _moved_files(before, after))
+    return found
+
+
+def _moved_files(before: Item, after: Item) -> list[Path]:
+    """The item's existing files whose path differs between ``before`` and ``after``."""
+    events = before.events()
+    old_state, new_state = before.state(events), after.state(events)
+    pairs = [(before.master_path, after.master_path)]
+    for old_table, new_table in ((old_state.workshops, new_state.workshops),
+                                 (old_state.versions, new_state.versions)):
+        pairs.extend((entry.path, new_table[number].path)
+                     for number, entry in old_table.items())
+    return [old_path for old_path, new_path in pairs
+            if old_path != new_path and old_path.exists()]
