@@ -86,3 +86,20 @@ def test_asset_and_shot_templates_in_one_folder_are_refused(tmp_path):
         Project.create(tmp_path / "p", "film",
                        templates={"asset": "{scenes}/{type}/{asset}"})
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize("tail", [
+    "folders:\n  library: assets\n  scenes:\n",
+    "templates:\n  shot:\n",
+    "templates:\n  shot: '{scenes}/{seq\n",
+    "roots:\n  linux:\n",
+    "users:\n- ann\n-\n",
+])
+def test_hand_written_config_ending_mid_structure_is_refused(tmp_path, tail):
+    """A hand-written config (no note) that stops inside a setting is refused, not read smaller."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / CONFIG_NAME).write_text("config_version: 1\nname: film\ncode: FILM\n" + tail,
+                                    encoding="utf-8")
+    with pytest.raises(ConfigError):
+        load_config(root)

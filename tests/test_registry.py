@@ -87,3 +87,16 @@ def test_non_text_path_in_the_registry_is_a_clear_user_error(tmp_path, isolated_
         assert result.returncode == 2, result.stderr
         line = one_sentence(result.stderr)
         assert str(registry) in line and "project register" in line
+
+
+def test_register_refuses_a_name_registered_for_another_folder(tmp_path, isolated_user):
+    """'project register DIR' whose name is registered elsewhere exits 2 unless --force."""
+    first, copy = tmp_path / "first", tmp_path / "copy"
+    assert run_cli("project", "create", "film", "--root", str(first)).returncode == 0
+    assert run_cli("project", "create", "film", "--root", str(copy), "--force").returncode == 0
+    result = run_cli("project", "register", str(first))
+    assert result.returncode == 2
+    assert "already registered at" in one_sentence(result.stderr)
+    assert _registry(isolated_user)["projects"]["film"] == str(copy)
+    assert cli_json("project", "register", str(first), "--force")["root"] == str(first)
+    assert _registry(isolated_user)["projects"]["film"] == str(first)

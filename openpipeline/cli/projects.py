@@ -29,6 +29,8 @@ def register(cli: Commands) -> None:
     p = cli.leaf(project, "register", cmd_register, "register an existing project folder")
     p.add_argument("root")
     p.add_argument("--activate", action="store_true")
+    p.add_argument("--force", action="store_true",
+                   help="register the name even if it is registered for another folder")
     p = cli.leaf(project, "unregister", cmd_unregister, "forget a project (files stay)")
     p.add_argument("name")
     cli.leaf(project, "list", cmd_list, "list registered projects")
@@ -74,7 +76,8 @@ def cmd_create(args: argparse.Namespace) -> None:
 
 def cmd_register(args: argparse.Namespace) -> None:
     project = Project.open(Path(args.root))
-    registry.register(project.config.name, project.root, activate=args.activate)
+    registry.register_new(project.config.name, project.root, lambda: project.root,
+                          replace=args.force, activate=args.activate)
     emit(args, _summary(project), f"Registered project '{project.config.name}' at {project.root}.")
 
 

@@ -2,6 +2,8 @@
 
 An explicit choice (a folder or a registered name) wins, then the
 ``OPENPIPELINE_PROJECT`` environment variable, then the registry's active project.
+A folder given explicitly is opened without reading the registry, so a damaged
+registry never stands between an artist and a project whose folder they name.
 """
 
 from __future__ import annotations
