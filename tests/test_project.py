@@ -7,7 +7,7 @@ from pathlib import PureWindowsPath
 import pytest
 import yaml
 
-from openpipeline.core import ItemRef, Project, versions
+from openpipeline.core import ItemRef, Project, removal, versions
 from openpipeline.core.config import CONFIG_NAME
 from openpipeline.core.errors import ConfigError, ItemExistsError, ItemNotFoundError, UserError
 from tests.helpers.files import snapshot
@@ -191,3 +191,16 @@ def test_layout_edit_is_allowed_before_any_file_is_saved(asset, project, scene):
     chair = reopened.item("asset/prop/chair")
     record = versions.save_workshop(chair, scene, note="one")
     assert record.data.path.endswith("chair_workshop_001.mb")
+
+
+def test_edit_counts_deleted_items_that_hold_files(project, scene):
+    """A deleted item with a saved workshop blocks a layout change: restoring it would orphan it."""
+    chair = project.create_item(ItemRef.parse("asset/prop/chair"))
+    project.create_item(ItemRef.parse("asset/prop/lamp"))
+    versions.save_workshop(chair, scene, note="one")
+    removal.delete(chair)
+    with pytest.raises(ConfigError, match=r"would orphan 1 existing .*first: 'deleted/"):
+        project.edit(workshop_format="mb")
+    removal.delete(project.item("asset/prop/lamp"))
+    with pytest.raises(ConfigError, match="would orphan 1 existing"):
+        project.edit(workshop_format="mb")

@@ -27,7 +27,7 @@ from openpipeline.core.errors import ConfigError, ItemExistsError, ItemNotFoundE
 from openpipeline.core.events import CreatedData
 from openpipeline.core.identity import now_iso
 from openpipeline.core.items import Item
-from openpipeline.core.layout import ITEM_FILE, ProjectLayout
+from openpipeline.core.layout import ITEM_FILE, META_FOLDER, ProjectLayout, is_item_folder
 from openpipeline.core.locks import Mutex
 from openpipeline.core.names import validate_name
 
@@ -169,7 +169,8 @@ def orphaned_paths(old: ProjectLayout, new: ProjectLayout) -> list[str]:
 
     Returns the paths (relative to the root) that lie where ``old`` puts them and
     where ``new`` does not: item folders, workshops and versions (archived ones
-    too) and masters. Empty when no layout setting changed.
+    too), masters, and deleted items holding files (a restore would bring them back
+    under the new layout). Empty when no layout setting changed.
 
     Cost: nothing when no layout setting changed; else one listing of the items and
     one history read and a few ``stat`` calls per item.
@@ -183,7 +184,31 @@ def orphaned_paths(old: ProjectLayout, new: ProjectLayout) -> list[str]:
             found.append(before.rel)
         elif ref.holds_files:
             found.extend(old.relative(path) for path in _moved_files(before, after))
+    found.extend(_deleted_with_files(old))
     return found
+
+
+def _deleted_with_files(layout: ProjectLayout) -> list[str]:
+    """Deleted items holding saved files: restored under a new layout, they would be orphaned."""
+    found = []
+    for folder, dirs, _files in os.walk(layout.deleted_root):
+        for name in sorted(dirs):
+            path = os.path.join(folder, name)
+            if is_item_folder(path):
+                dirs.remove(name)
+                if _holds_saved_files(path):
+                    found.append(layout.relative(Path(path)))
+    return found
+
+
+def _holds_saved_files(folder: str) -> bool:
+    """True if a file lies below ``folder`` outside the items' hidden metadata folders."""
+    for _folder, dirs, files in os.walk(folder):
+        if META_FOLDER in dirs:
+            dirs.remove(META_FOLDER)
+        if files:
+            return True
+    return False
 
 
 def _moved_files(before: Item, after: Item) -> list[Path]:
