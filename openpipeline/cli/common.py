@@ -43,9 +43,12 @@ def error_json(message: str, problems: list[dict[str, object]] | None = None) ->
     """What a failed command prints on stdout under ``--json``: the sentence and the problems.
 
     >>> print(error_json("No project selected."))
-    {"error": "No project selected.", "problems": []}
+    {
+      "error": "No project selected.",
+      "problems": []
+    }
     """
-    return json.dumps({"error": message, "problems": problems or []}, sort_keys=True,
+    return json.dumps({"error": message, "problems": problems or []}, indent=2, sort_keys=True,
                       default=str)
 
 

@@ -357,7 +357,7 @@ def _check_whole(text: str, path: Path) -> None:
     if WHOLE_NOTE in lines and lines[-1] != END_LINE:
         raise ConfigError(
             f"The project config '{path}' was cut short (its last line '{END_LINE}' is "
-            "missing); restore the file from a backup or a copy of the project."
+            "missing); restore it from a backup, or complete it by hand and end it with that line."
         )
 
 
