@@ -204,3 +204,12 @@ def test_edit_counts_deleted_items_that_hold_files(project, scene):
     removal.delete(project.item("asset/prop/lamp"))
     with pytest.raises(ConfigError, match="would orphan 1 existing"):
         project.edit(workshop_format="mb")
+
+
+def test_edit_refuses_renaming_a_shared_folder_that_holds_files(project):
+    """Renaming the textures folder is refused once it holds a file, allowed while it is empty."""
+    project.edit(folders={"renders": "images"})
+    (project.root / "textures" / "wood.exr").write_bytes(b"texels")
+    with pytest.raises(ConfigError, match=r"would orphan 1 existing .*first: 'textures'"):
+        project.edit(folders={"renders": "images", "textures": "maps"})
+    assert Project.open(project.root).config.folders["textures"] == "textures"

@@ -34,6 +34,8 @@ from openpipeline.core.names import validate_name
 ITEM_SCHEMA = 1
 # The settings that decide where an item's folder and files lie.
 LAYOUT_SETTINGS = ("folders", "templates", "version_padding", "master_format", "workshop_format")
+# Root folders for files that are not items' (textures, renders...): renamed, their files stay behind.
+SHARED_FOLDERS = ("textures", "renders", "particles", "scripts")
 
 
 class Project(ProjectLayout):
@@ -169,8 +171,9 @@ def orphaned_paths(old: ProjectLayout, new: ProjectLayout) -> list[str]:
 
     Returns the paths (relative to the root) that lie where ``old`` puts them and
     where ``new`` does not: item folders, workshops and versions (archived ones
-    too), masters, and deleted items holding files (a restore would bring them back
-    under the new layout). Empty when no layout setting changed.
+    too), masters, deleted items holding files (a restore would bring them back
+    under the new layout), and renamed shared folders (``textures``...) holding
+    files. Empty when no layout setting changed.
 
     Cost: nothing when no layout setting changed; else one listing of the items and
     one history read and a few ``stat`` calls per item.
@@ -185,6 +188,10 @@ def orphaned_paths(old: ProjectLayout, new: ProjectLayout) -> list[str]:
         elif ref.holds_files:
             found.extend(old.relative(path) for path in _moved_files(before, after))
     found.extend(_deleted_with_files(old))
+    for key in SHARED_FOLDERS:
+        folder = old.root / old.config.folders[key]
+        if old.config.folders[key] != new.config.folders[key] and _holds_saved_files(str(folder)):
+            found.append(old.relative(folder))
     return found
 
 
