@@ -295,3 +295,15 @@ def test_blank_note_is_refused_for_save_and_master(cli_project, tmp_path, note):
         assert "note is empty" in one_sentence(result.stderr)
         assert "note is empty" in json.loads(result.stdout)["error"]
     assert snapshot(cli_project) == before
+
+
+def test_malformed_command_line_is_one_sentence_and_json(tmp_path):
+    """A missing argument or a bad value: exit 2, one sentence naming --help, JSON under --json."""
+    result = run_cli("master")
+    assert result.returncode == 2
+    assert "'openpipeline master --help'" in one_sentence(result.stderr)
+    result = run_cli("--json", "master", "asset/a/b", "--note", "x", "--workshop", "two")
+    assert result.returncode == 2
+    line = one_sentence(result.stderr)
+    assert json.loads(result.stdout) == {"error": line.removeprefix("openpipeline: "),
+                                         "problems": []}

@@ -19,10 +19,11 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from openpipeline import __version__
 from openpipeline.cli import items, lifecycle, projects, scatter, texture, versions
-from openpipeline.cli.common import PROJECT_ENV, Commands, error_json
+from openpipeline.cli.common import PROJECT_ENV, CliError, Commands, error_json
 from openpipeline.core.errors import OpenPipelineError, UserError
 from openpipeline.engine.errors import Cancelled, EngineInputError
 
@@ -36,6 +37,17 @@ def cmd_demo(args: argparse.Namespace) -> None:
     demo.run(Path(args.dir), as_json=args.json)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a malformed command line reported like every other user error.
+
+    The usage text is left out: one sentence names the problem and the ``--help``
+    to read, and ``--json`` gets its error object (see :func:`main`).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message[:1].upper()}{message[1:]}; see '{self.prog} --help'.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     common = argparse.ArgumentParser(add_help=False)
@@ -44,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--user", default=argparse.SUPPRESS,
                         help="author name to record (default: $OPENPIPELINE_USER or login)")
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="openpipeline",
         description="Asset and shot pipeline: workshops, masters, check-out, history.",
     )
