@@ -201,3 +201,109 @@ def test_demo_builds_a_project(tmp_path):
     events = [e["event"] for e in summary["history"]]
     assert events.count("workshop") == 5 and events.count("master") == 2
     assert "archive" in events
+
+
+def test_project_edit_that_would_orphan_workshops_exits_2(cli_project, tmp_path):
+    """'project edit --workshop-format/--master-format mb' with saved files: exit 2, no change."""
+    p = ["--project", str(cli_project)]
+    scene = maya_scene(tmp_path / "s.ma", "x")
+    assert run_cli(*p, "workshop", "save", "asset/prop/chair", str(scene), "--note", "a"
+                   ).returncode == 0
+    assert run_cli(*p, "master", "asset/prop/chair", "--note", "m").returncode == 0
+    before = snapshot(cli_project)
+    for option in ("--workshop-format", "--master-format"):
+        result = run_cli(*p, "project", "edit", option, "mb")
+        assert result.returncode == 2, result.stderr
+        line = one_sentence(result.stderr)
+        assert "would orphan 1 existing" in line and "new project" in line
+    assert snapshot(cli_project) == before
+    assert cli_json(*p, "item", "show", "asset/prop/chair")["uncommitted"] == []
+
+
+def test_archive_and_retrieve_with_nothing_to_do_print_an_object(cli_project):
+    """With nothing to move, --json prints the item and empty lists, not null."""
+    p = ["--project", str(cli_project)]
+    empty = {"workshops": [], "versions": []}
+    assert cli_json(*p, "archive", "asset/prop/chair") == {
+        "item": "asset/prop/chair", "archived": empty}
+    assert cli_json(*p, "retrieve", "asset/prop/chair") == {
+        "item": "asset/prop/chair", "retrieved": empty}
+
+
+def test_archive_under_json_names_what_moved(cli_project, tmp_path):
+    """An archive that moves files prints the same 'archived' lists beside the event's fields."""
+    p = ["--project", str(cli_project)]
+    scene = maya_scene(tmp_path / "s.ma", "x")
+    for n in range(3):
+        assert run_cli(*p, "workshop", "save", "asset/prop/chair", str(scene), "--note", f"{n}"
+                       ).returncode == 0
+    archived = cli_json(*p, "archive", "asset/prop/chair", "--keep", "1")
+    assert archived["archived"] == {"workshops": [1, 2], "versions": []}
+    assert archived["event"] == "archive" and archived["item"] == "asset/prop/chair"
+
+
+def test_user_error_under_json_prints_an_error_object(cli_project):
+    """Under --json a user error prints {"error", "problems"} on stdout and the sentence on stderr."""
+    result = run_cli("--project", str(cli_project), "--json", "asset", "create", "prop", "ch/air")
+    assert result.returncode == 2
+    line = one_sentence(result.stderr)
+    assert json.loads(result.stdout) == {"error": line.removeprefix("openpipeline: "),
+                                         "problems": []}
+    result = run_cli("--project", str(cli_project), "item", "show", "asset/prop/nope", "--json")
+    assert result.returncode == 2
+    assert "does not exist" in json.loads(result.stdout)["error"]
+
+
+def test_blocked_master_under_json_prints_the_validator_report(cli_project, tmp_path):
+    """A master blocked by a validator prints the problems on stdout under --json; exit 2."""
+    bad = tmp_path / "bad.ma"
+    bad.write_text("not maya")
+    p = ["--project", str(cli_project)]
+    assert run_cli(*p, "workshop", "save", "asset/prop/chair", str(bad), "--note", "x"
+                   ).returncode == 0
+    result = run_cli(*p, "--json", "master", "asset/prop/chair", "--note", "x")
+    assert result.returncode == 2
+    printed = json.loads(result.stdout)
+    assert printed["error"] == one_sentence(result.stderr).removeprefix("openpipeline: ")
+    assert len(printed["problems"]) == 1
+    assert "not a Maya ASCII file" in json.dumps(printed["problems"])
+
+
+def test_internal_error_under_json_prints_an_error_object(cli_project):
+    """An internal error under --json prints the error object too, and still exits 1."""
+    history = cli_project / "lib/prop/chair/.op/history"
+    next(history.iterdir()).write_text("{broken")
+    result = run_cli("--project", str(cli_project), "--json", "item", "history",
+                     "asset/prop/chair")
+    assert result.returncode == 1
+    printed = json.loads(result.stdout)
+    assert "damaged" in printed["error"] and printed["problems"] == []
+
+
+@pytest.mark.parametrize("note", ["", "   "])
+def test_blank_note_is_refused_for_save_and_master(cli_project, tmp_path, note):
+    """'--note' that says nothing is refused for 'workshop save' and 'master': exit 2, no change."""
+    p = ["--project", str(cli_project)]
+    scene = maya_scene(tmp_path / "s.ma", "x")
+    assert run_cli(*p, "workshop", "save", "asset/prop/chair", str(scene), "--note", "a"
+                   ).returncode == 0
+    before = snapshot(cli_project)
+    for args in (["workshop", "save", "asset/prop/chair", str(scene)],
+                 ["master", "asset/prop/chair"]):
+        result = run_cli(*p, "--json", *args, "--note", note)
+        assert result.returncode == 2, result.stderr
+        assert "note is empty" in one_sentence(result.stderr)
+        assert "note is empty" in json.loads(result.stdout)["error"]
+    assert snapshot(cli_project) == before
+
+
+def test_malformed_command_line_is_one_sentence_and_json(tmp_path):
+    """A missing argument or a bad value: exit 2, one sentence naming --help, JSON under --json."""
+    result = run_cli("master")
+    assert result.returncode == 2
+    assert "'openpipeline master --help'" in one_sentence(result.stderr)
+    result = run_cli("--json", "master", "asset/a/b", "--note", "x", "--workshop", "two")
+    assert result.returncode == 2
+    line = one_sentence(result.stderr)
+    assert json.loads(result.stdout) == {"error": line.removeprefix("openpipeline: "),
+                                         "problems": []}

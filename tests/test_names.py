@@ -62,3 +62,11 @@ def test_bad_addresses_are_refused(text):
     """Malformed addresses raise a user error."""
     with pytest.raises((InvalidAddressError, InvalidNameError)):
         ItemRef.parse(text)
+
+
+def test_a_lone_dot_is_reported_as_given():
+    """The name '.' is refused naming '.', not '..'."""
+    with pytest.raises(InvalidNameError) as info:
+        validate_name(".", "Asset")
+    assert str(info.value) == (
+        "Asset name '.' may only contain letters, digits and '_' (found '.').")

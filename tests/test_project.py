@@ -7,10 +7,10 @@ from pathlib import PureWindowsPath
 import pytest
 import yaml
 
-from openpipeline.core import ItemRef, Project, versions
+from openpipeline.core import ItemRef, Project, removal, versions
 from openpipeline.core.config import CONFIG_NAME
 from openpipeline.core.errors import ConfigError, ItemExistsError, ItemNotFoundError, UserError
-from tests.helpers.files import maya_binary_scene
+from tests.helpers.files import maya_binary_scene, snapshot
 
 
 def test_new_project_has_openpipeline_layout(tmp_path):
@@ -148,3 +148,68 @@ def test_project_edit_is_checked_and_saved(project):
     with pytest.raises(ConfigError):
         project.edit(status="sleeping")
     assert Project.open(project.root).config.status == "on_hold"
+
+
+LAYOUT_EDITS = [
+    {"master_format": "mb"},
+    {"workshop_format": "mb"},
+    {"version_padding": 3},
+    {"templates": {"workshop": "{workshop}/{stem}.w{number}.{ext}"}},
+    {"folders": {"library": "assets"}},
+]
+
+
+@pytest.mark.parametrize("changes", LAYOUT_EDITS, ids=[next(iter(c)) for c in LAYOUT_EDITS])
+def test_edit_that_would_orphan_saved_files_is_refused(asset, project, scene, changes):
+    """A layout edit is refused while files saved under the old layout exist; nothing changes."""
+    versions.save_workshop(asset, scene, note="one")
+    versions.master(asset, note="m1")
+    versions.master(asset, note="m2")
+    before = snapshot(project.root)
+    with pytest.raises(ConfigError, match=r"would orphan \d+ existing file.*new project"):
+        project.edit(**changes)
+    assert snapshot(project.root) == before
+    reopened = Project.open(project.root)
+    assert reopened.item("asset/prop/chair").uncommitted() == []
+    assert reopened.config == project.config
+
+
+def test_edit_counts_the_files_it_would_orphan(asset, project, scene):
+    """The refusal says how many files would be orphaned: two workshops, one version, the master."""
+    versions.save_workshop(asset, scene, note="one")
+    versions.save_workshop(asset, scene, note="two")
+    versions.master(asset, note="m1")
+    versions.master(asset, note="m2")
+    with pytest.raises(ConfigError, match="would orphan 4 existing"):
+        project.edit(version_padding=5, master_format="mb")
+
+
+def test_layout_edit_is_allowed_before_any_file_is_saved(asset, project, tmp_path):
+    """With items but no saved files, the formats and padding may change."""
+    project.edit(master_format="mb", workshop_format="mb", version_padding=3)
+    reopened = Project.open(project.root)
+    chair = reopened.item("asset/prop/chair")
+    record = versions.save_workshop(chair, maya_binary_scene(tmp_path / "scene.mb"), note="one")
+    assert record.data.path.endswith("chair_workshop_001.mb")
+
+
+def test_edit_counts_deleted_items_that_hold_files(project, scene):
+    """A deleted item with a saved workshop blocks a layout change: restoring it would orphan it."""
+    chair = project.create_item(ItemRef.parse("asset/prop/chair"))
+    project.create_item(ItemRef.parse("asset/prop/lamp"))
+    versions.save_workshop(chair, scene, note="one")
+    removal.delete(chair)
+    with pytest.raises(ConfigError, match=r"would orphan 1 existing .*first: 'deleted/"):
+        project.edit(workshop_format="mb")
+    removal.delete(project.item("asset/prop/lamp"))
+    with pytest.raises(ConfigError, match="would orphan 1 existing"):
+        project.edit(workshop_format="mb")
+
+
+def test_edit_refuses_renaming_a_shared_folder_that_holds_files(project):
+    """Renaming the textures folder is refused once it holds a file, allowed while it is empty."""
+    project.edit(folders={"renders": "images"})
+    (project.root / "textures" / "wood.exr").write_bytes(b"texels")
+    with pytest.raises(ConfigError, match=r"would orphan 1 existing .*first: 'textures'"):
+        project.edit(folders={"renders": "images", "textures": "maps"})
+    assert Project.open(project.root).config.folders["textures"] == "textures"

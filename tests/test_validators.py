@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
 from openpipeline.core import Project, validators, versions
 from openpipeline.core.address import ItemRef
-from openpipeline.core.errors import SourceFileError, ValidationFailedError
+from openpipeline.core.config import CONFIG_NAME, ProjectConfig
+from openpipeline.core.errors import ConfigError, SourceFileError, ValidationFailedError
 from tests.helpers.cli import one_sentence, run_cli
 from tests.helpers.files import maya_binary_scene, maya_scene, snapshot
 
@@ -193,8 +192,8 @@ def test_a_blocked_master_by_a_builtin_check_does_not_suggest_repair(project, as
 def test_a_project_setting_turns_the_save_refusal_into_a_warning(tmp_path, caplog):
     """With save_scene_check set to 'warn' a foreign file is let through with one warning."""
     png = _png(tmp_path)
-    refusing = SimpleNamespace(workshop_format="ma")
-    warning = SimpleNamespace(workshop_format="ma", save_scene_check="warn")
+    refusing = ProjectConfig(name="p", code="P")
+    warning = ProjectConfig(name="p", code="P", save_scene_check="warn")
     with pytest.raises(SourceFileError, match="not a Maya ASCII file"):
         validators.refuse_foreign_scene(png, refusing)
     assert caplog.records == []
@@ -202,3 +201,16 @@ def test_a_project_setting_turns_the_save_refusal_into_a_warning(tmp_path, caplo
     (record,) = caplog.records
     assert record.levelname == "WARNING" and str(png) in record.getMessage()
     validators.refuse_foreign_scene(maya_scene(tmp_path / "ok.ma"), refusing)
+
+
+def test_the_save_check_setting_is_read_from_the_project_config(project, tmp_path):
+    """'save_scene_check: warn' in openpipeline.yaml lets a PNG be saved; another value is refused."""
+    config = project.root / CONFIG_NAME
+    config.write_text(config.read_text().replace("save_scene_check: refuse", "save_scene_check: warn"))
+    chair = Project.open(project.root).create_item(ItemRef.parse("asset/prop/chair"))
+    assert Project.open(project.root).config.save_scene_check == "warn"
+    versions.save_workshop(chair, _png(tmp_path), note="reference image")
+    assert chair.workshop_path(1).is_file()
+    config.write_text(config.read_text().replace("save_scene_check: warn", "save_scene_check: maybe"))
+    with pytest.raises(ConfigError, match="save_scene_check"):
+        Project.open(project.root)

@@ -19,10 +19,11 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from openpipeline import __version__
 from openpipeline.cli import items, lifecycle, projects, scatter, texture, versions
-from openpipeline.cli.common import PROJECT_ENV, Commands
+from openpipeline.cli.common import PROJECT_ENV, CliError, Commands, error_json
 from openpipeline.core.errors import OpenPipelineError, UserError
 from openpipeline.engine.errors import Cancelled, EngineInputError
 
@@ -36,6 +37,17 @@ def cmd_demo(args: argparse.Namespace) -> None:
     demo.run(Path(args.dir), as_json=args.json)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a malformed command line reported like every other user error.
+
+    The usage text is left out: one sentence names the problem and the ``--help``
+    to read, and ``--json`` gets its error object (see :func:`main`).
+    """
+
+    def error(self, message: str) -> NoReturn:
+        raise CliError(f"{message[:1].upper()}{message[1:]}; see '{self.prog} --help'.")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree."""
     common = argparse.ArgumentParser(add_help=False)
@@ -44,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--user", default=argparse.SUPPRESS,
                         help="author name to record (default: $OPENPIPELINE_USER or login)")
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="openpipeline",
         description="Asset and shot pipeline: workshops, masters, check-out, history.",
     )
@@ -60,27 +72,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _fail(message: str, code: int, as_json: bool, problems: object = None) -> int:
+    """Say why the command failed: one sentence on stderr and, under ``--json``, on stdout too.
+
+    The JSON object holds the sentence and ``problems`` (a blocked master's validator
+    report; empty for every other error). Returns ``code``, the exit code.
+    """
+    print(f"openpipeline: {message}", file=sys.stderr)
+    if as_json:
+        print(error_json(message, problems if isinstance(problems, list) else []))
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code."""
     parser = build_parser()
+    as_json = "--json" in (sys.argv[1:] if argv is None else argv)  # before parsing succeeds
     try:
         args = parser.parse_args(argv)  # a type converter may refuse a value with a UserError
+        as_json = bool(args.json)
         args.func(args)
     except (UserError, EngineInputError) as exc:
-        print(f"openpipeline: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"{exc}", 2, as_json, getattr(exc, "report", None))
     except Cancelled as exc:
-        print(f"openpipeline: {exc}", file=sys.stderr)
-        return 130
+        return _fail(f"{exc}", 130, as_json)
     except KeyboardInterrupt:
-        print("openpipeline: interrupted.", file=sys.stderr)
-        return 130
+        return _fail("interrupted.", 130, as_json)
     except Exception as exc:
         if os.environ.get(DEBUG_ENV):
             traceback.print_exc()
         kind = "error" if isinstance(exc, OpenPipelineError) else f"internal error ({type(exc).__name__})"
-        print(f"openpipeline: {kind}: {exc} (set {DEBUG_ENV}=1 for details).", file=sys.stderr)
-        return 1
+        return _fail(f"{kind}: {exc} (set {DEBUG_ENV}=1 for details).", 1, as_json)
     return 0
 
 

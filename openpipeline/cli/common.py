@@ -20,8 +20,8 @@ from openpipeline.core.items import Item
 from openpipeline.core.project import Project
 from openpipeline.core.selection import PROJECT_ENV, select_project
 
-__all__ = ["PROJECT_ENV", "CliError", "Commands", "emit", "item_from", "positive_int",
-           "project_from", "short_time"]
+__all__ = ["PROJECT_ENV", "CliError", "Commands", "emit", "error_json", "item_from", "note_text",
+           "positive_int", "project_from", "short_time"]
 
 Handler = Callable[[argparse.Namespace], None]
 
@@ -37,6 +37,19 @@ def emit(args: argparse.Namespace, data: Any, text: str | Callable[[], str]) -> 
         print(json.dumps(data, indent=2, sort_keys=True, default=str))
     else:
         print(text() if callable(text) else text)
+
+
+def error_json(message: str, problems: list[dict[str, object]] | None = None) -> str:
+    """What a failed command prints on stdout under ``--json``: the sentence and the problems.
+
+    >>> print(error_json("No project selected."))
+    {
+      "error": "No project selected.",
+      "problems": []
+    }
+    """
+    return json.dumps({"error": message, "problems": problems or []}, indent=2, sort_keys=True,
+                      default=str)
 
 
 # -- project selection ----------------------------------------------------------
@@ -70,6 +83,17 @@ def positive_int(what: str) -> Callable[[str], int]:
         return value
 
     return convert
+
+
+def note_text(text: str) -> str:
+    """An argparse type for a note that must say something (``--note`` of saves and masters).
+
+    >>> note_text(" fixed the hands ")
+    ' fixed the hands '
+    """
+    if not text.strip():
+        raise CliError("The note is empty; say in --note what changed, e.g. --note 'fixed the hands'.")
+    return text
 
 
 # -- the parser ---------------------------------------------------------------------

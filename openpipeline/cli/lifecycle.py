@@ -45,13 +45,20 @@ def register(cli: Commands) -> None:
 
 def _moved(args: argparse.Namespace, item: Item, record: HistoryEvent[MovedData] | None,
            verb: str, nothing: str) -> None:
-    """Report an archive or a retrieve: what moved, or that nothing did."""
+    """Report an archive or a retrieve: what moved, or that nothing did.
+
+    Under ``--json`` both print an object with the item and, under ``archived`` or
+    ``retrieved``, the numbers moved (empty lists when nothing moved); a move
+    also carries the history event's fields.
+    """
+    key = verb.lower()
     if record is None:
-        emit(args, None, nothing)
+        emit(args, {"item": item.ref.address, key: {"workshops": [], "versions": []}}, nothing)
         return
     data = record.data
-    emit(args, record.to_dict(), f"{verb} {len(data.workshops)} workshop(s) and "
-                                 f"{len(data.versions)} version(s) of '{item.ref}'.")
+    moved = {"workshops": list(data.workshops), "versions": list(data.versions)}
+    emit(args, {**record.to_dict(), key: moved}, f"{verb} {len(data.workshops)} workshop(s) and "
+                                                 f"{len(data.versions)} version(s) of '{item.ref}'.")
 
 
 def cmd_archive(args: argparse.Namespace) -> None:

@@ -24,9 +24,13 @@ def register(cli: Commands) -> None:
     p.add_argument("--status")
     p.add_argument("--format", choices=("ma", "mb"), help="master and workshop format")
     p.add_argument("--no-activate", action="store_true", help="do not make it the active project")
+    p.add_argument("--force", action="store_true",
+                   help="register the name even if it is registered for another folder")
     p = cli.leaf(project, "register", cmd_register, "register an existing project folder")
     p.add_argument("root")
     p.add_argument("--activate", action="store_true")
+    p.add_argument("--force", action="store_true",
+                   help="register the name even if it is registered for another folder")
     p = cli.leaf(project, "unregister", cmd_unregister, "forget a project (files stay)")
     p.add_argument("name")
     cli.leaf(project, "list", cmd_list, "list registered projects")
@@ -66,14 +70,22 @@ def cmd_create(args: argparse.Namespace) -> None:
             settings[key] = getattr(args, key)
     if args.format:
         settings.update(master_format=args.format, workshop_format=args.format)
-    project = Project.create(Path(args.root), args.name, **settings)
-    registry.register(project.config.name, project.root, activate=not args.no_activate)
+    made: list[Project] = []
+
+    def create() -> Path:  # run under the registry mutex, once the name is known to be free
+        made.append(Project.create(Path(args.root), args.name, **settings))
+        return made[0].root
+
+    registry.register_new(args.name, Path(args.root), create, replace=args.force,
+                          activate=not args.no_activate)
+    project = made[0]
     emit(args, _summary(project), f"Created project '{project.config.name}' at {project.root}.")
 
 
 def cmd_register(args: argparse.Namespace) -> None:
     project = Project.open(Path(args.root))
-    registry.register(project.config.name, project.root, activate=args.activate)
+    registry.register_new(project.config.name, project.root, lambda: project.root,
+                          replace=args.force, activate=args.activate)
     emit(args, _summary(project), f"Registered project '{project.config.name}' at {project.root}.")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from openpipeline.cli.common import Commands, emit, item_from, short_time
+from openpipeline.cli.common import Commands, emit, item_from, note_text, short_time
 from openpipeline.core import versions
 
 
@@ -15,7 +15,7 @@ def register(cli: Commands) -> None:
     p = cli.leaf(workshop, "save", cmd_workshop_save, "save FILE as the item's next workshop")
     p.add_argument("item")
     p.add_argument("file")
-    p.add_argument("--note", required=True, help="what changed")
+    p.add_argument("--note", required=True, type=note_text, help="what changed")
     p.add_argument("--ignore-lock", action="store_true",
                    help="save even if somebody else has the item checked out")
     p = cli.leaf(workshop, "list", cmd_workshop_list, "list an item's workshops")
@@ -24,7 +24,7 @@ def register(cli: Commands) -> None:
     p = cli.command("master", cmd_master, "promote a workshop to the item's master")
     p.add_argument("item")
     p.add_argument("--workshop", type=int, help="workshop number (default: the latest)")
-    p.add_argument("--note", required=True)
+    p.add_argument("--note", required=True, type=note_text, help="what this master is")
     p.add_argument("--force", action="store_true", help="master despite validator problems")
     p.add_argument("--repair", action="store_true", help="run validators' repairs first")
     p.add_argument("--ignore-lock", action="store_true")

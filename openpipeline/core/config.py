@@ -3,6 +3,14 @@
 The file is read with ``yaml.safe_load`` and checked strictly: an unknown key, a
 wrong type or a bad template is a :class:`~openpipeline.core.errors.ConfigError`
 naming the key, so a hand-edit mistake is caught before anything is written.
+
+A file written by OpenPipeline starts with :data:`WHOLE_NOTE` and ends with
+:data:`END_LINE`. A file that carries the note but not the end line was cut short
+(a copy or an editor's save that did not finish) and is refused: YAML would read
+the part that is left as a smaller, valid config, and items would vanish. A file
+without the note (written by hand) is read as it is; the values between the two
+lines may be edited freely. A checksum is not used: it would refuse every hand
+edit of a file OpenPipeline wrote.
 """
 
 from __future__ import annotations
@@ -33,6 +41,15 @@ FORMATS = ("ma", "mb")
 STATUSES = ("active", "on_hold", "finished", "archived")
 PLATFORMS = ("linux", "windows", "darwin")
 _FOLDER_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z", re.ASCII)
+HEADER = "# OpenPipeline project config. Edit with care; it is checked on every load."
+END_LINE = "# End of the OpenPipeline project config."
+WHOLE_NOTE = f"# Keep the last line ('{END_LINE}'): without it this file counts as cut short."
+# Folders side by side: those at the project root, and those inside an item's folder.
+ROOT_FOLDERS = ("library", "scenes", "archive", "deleted", "textures", "renders", "particles",
+                "scripts")
+ITEM_FOLDERS = ("components", "workshop", "version", "notes")
+
+SAVE_SCENE_CHECKS = ("refuse", "warn")
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,9 @@ class ProjectConfig:
     lock_ttl_seconds: int = 8 * 3600
     archive_keep: int = 3
     validators: tuple[str, ...] = ()
+    # What 'workshop save' does with a file that is not a whole scene of workshop_format:
+    # "refuse" it (one sentence, nothing written) or "warn" and save it anyway.
+    save_scene_check: str = "refuse"
 
     def compiled_templates(self) -> dict[str, Template]:
         return check_templates(self.templates, self.folders)
@@ -78,6 +98,7 @@ class ProjectConfig:
             "lock_ttl_seconds": self.lock_ttl_seconds,
             "archive_keep": self.archive_keep,
             "validators": list(self.validators),
+            "save_scene_check": self.save_scene_check,
         }
 
     def edited(self, **changes: Any) -> ProjectConfig:
@@ -185,7 +206,7 @@ def _parse_users(data: Mapping[str, Any], source: str) -> dict[str, Any]:
 
 
 def _parse_formats(data: Mapping[str, Any], source: str) -> dict[str, Any]:
-    """The Maya file formats of masters and workshops."""
+    """The Maya file formats of masters and workshops, and how strictly saves are checked."""
     values: dict[str, Any] = {}
     for key in ("master_format", "workshop_format"):
         if key in data:
@@ -194,6 +215,11 @@ def _parse_formats(data: Mapping[str, Any], source: str) -> dict[str, Any]:
                     f"'{key}' in {source} must be 'ma' or 'mb', not {data[key]!r}."
                 )
             values[key] = data[key]
+    if "save_scene_check" in data:
+        if data["save_scene_check"] not in SAVE_SCENE_CHECKS:
+            raise ConfigError(f"'save_scene_check' in {source} must be 'refuse' or 'warn', "
+                              f"not {data['save_scene_check']!r}.")
+        values["save_scene_check"] = data["save_scene_check"]
     return values
 
 
@@ -229,7 +255,43 @@ def _parse_folders(data: Mapping[str, Any], source: str) -> dict[str, str]:
                     f"Folder '{key}' in {source} must be one plain folder name, not {value!r}."
                 )
             folders[key] = value
+    _check_folders_apart(folders, source)
     return folders
+
+
+def _check_folders_apart(folders: Mapping[str, str], source: str) -> None:
+    """Refuse two layout folders with one name: their contents would be mistaken for each other.
+
+    ``library: scenes`` would list every shot as an asset; the check ignores case, as
+    Windows and macOS file systems do.
+    """
+    for group in (ROOT_FOLDERS, ITEM_FOLDERS):
+        seen: dict[str, str] = {}
+        for key in group:
+            name = folders[key].lower()
+            if name in seen:
+                raise ConfigError(
+                    f"Folders '{seen[name]}' and '{key}' in {source} are both named "
+                    f"'{folders[key]}'; give each layout folder its own name."
+                )
+            seen[name] = key
+
+
+def _check_tabs_apart(templates: Mapping[str, str], folders: Mapping[str, str],
+                      source: str) -> None:
+    """Refuse asset and shot templates that start in the same folder of the project root."""
+    firsts = []
+    for key in ("asset", "shot"):
+        first = templates[key].split("/")[0]
+        try:
+            firsts.append(first.format_map(folders).lower())
+        except (KeyError, ValueError):  # an item field: the tab has no folder of its own
+            return
+    if firsts[0] == firsts[1]:
+        raise ConfigError(
+            f"Templates 'asset' and 'shot' in {source} both start in the folder "
+            f"'{firsts[0]}', so shots would be listed as assets; start them in different folders."
+        )
 
 
 def _parse_templates(
@@ -240,6 +302,7 @@ def _parse_templates(
     if "templates" in data:
         templates.update(_expect(data, "templates", dict, source))
     check_templates(templates, folders)
+    _check_tabs_apart(templates, folders, source)
     return templates
 
 
@@ -287,6 +350,7 @@ def load_config(root: Path) -> ProjectConfig:
         ) from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read the project config '{path}' ({exc}).") from exc
+    _check_whole(text, path)
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -298,11 +362,25 @@ def load_config(root: Path) -> ProjectConfig:
     return config_from_dict(data, f"'{path}'")
 
 
+def _check_whole(text: str, path: Path) -> None:
+    """Refuse a file that OpenPipeline wrote (it carries the note) but that lost its end line."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if WHOLE_NOTE in lines and lines[-1] != END_LINE:
+        raise ConfigError(
+            f"The project config '{path}' was cut short (its last line '{END_LINE}' is "
+            "missing); restore it from a backup, or complete it by hand and end it with that line."
+        )
+
+
+def config_text(config: ProjectConfig) -> str:
+    """The file content written for ``config``: note, settings, end line."""
+    body = yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
+    return f"{HEADER}\n{WHOLE_NOTE}\n{body}{END_LINE}\n"
+
+
 def save_config(root: Path, config: ProjectConfig) -> None:
     """Write the config atomically (comments in a hand-edited file are not kept)."""
-    text = "# OpenPipeline project config. Edit with care; it is checked on every load.\n"
-    text += yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True)
-    fsutil.atomic_write_text(root / CONFIG_NAME, text)
+    fsutil.atomic_write_text(root / CONFIG_NAME, config_text(config))
 
 
 def new_config(name: str, **settings: Any) -> ProjectConfig:
@@ -313,4 +391,5 @@ def new_config(name: str, **settings: Any) -> ProjectConfig:
     return config_from_dict({**base.to_dict(), **settings}, source="the new project's settings")
 
 
-__all__ = ["CONFIG_NAME", "ProjectConfig", "load_config", "new_config", "save_config"]
+__all__ = ["CONFIG_NAME", "END_LINE", "WHOLE_NOTE", "ProjectConfig", "config_text", "load_config",
+           "new_config", "save_config"]

@@ -79,7 +79,7 @@ def validate_name(
             f"use at most {MAX_NAME_LENGTH}."
         )
     if not _NAME.match(name):
-        if name in (".", "..") or ".." in name:
+        if ".." in name:
             raise InvalidNameError(
                 f"{what} name '{name}' may only contain letters, digits and '_' (found '..')."
             )

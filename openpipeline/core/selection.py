@@ -2,17 +2,23 @@
 
 An explicit choice (a folder or a registered name) wins, then the
 ``OPENPIPELINE_PROJECT`` environment variable, then the registry's active project.
+A folder given explicitly is opened without reading the registry, so a damaged
+registry never stands between an artist and a project whose folder they name.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from pathlib import Path
 
 from openpipeline.core import registry
-from openpipeline.core.errors import ProjectNotFoundError
+from openpipeline.core.config import CONFIG_NAME
+from openpipeline.core.errors import ConfigError, ProjectNotFoundError
 from openpipeline.core.project import Project
 
 PROJECT_ENV = "OPENPIPELINE_PROJECT"
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z", re.ASCII)  # a project name (see core/names.py)
 
 
 def select_project(chosen: str | None = None, *, how: str = "set OPENPIPELINE_PROJECT") -> Project:
@@ -28,10 +34,28 @@ def select_project(chosen: str | None = None, *, how: str = "set OPENPIPELINE_PR
     """
     chosen = chosen or os.environ.get(PROJECT_ENV)
     if chosen:
-        return Project.open(registry.lookup(chosen))
+        return Project.open(_folder_of(chosen))
     active = registry.active_path()
     if active is None:
         raise ProjectNotFoundError(
             f"No project selected; {how}, or run 'openpipeline project activate NAME'."
         )
     return Project.open(active)
+
+
+def _folder_of(chosen: str) -> Path:
+    """The folder of an explicit choice; a folder is opened without reading the registry.
+
+    Text that cannot be a project name (``/mnt/film``, ``./film``) is a folder. A plain
+    word is looked up in the registry first; if the registry cannot be read and the
+    word names a project folder, that folder is used, so a damaged registry never
+    blocks a project given explicitly.
+    """
+    if not _NAME.match(chosen):
+        return Path(chosen)
+    try:
+        return registry.lookup(chosen)
+    except ConfigError:
+        if (Path(chosen) / CONFIG_NAME).is_file():
+            return Path(chosen)
+        raise

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol, TypeGuard, runtime_checkable
 
+from openpipeline.core.config import ProjectConfig
 from openpipeline.core.errors import ConfigError, SourceFileError, warn_once
 from openpipeline.core.events import ValidationProblem
 from openpipeline.core.items import Item
@@ -192,22 +193,19 @@ def check_scene_file(path: Path, expected_format: str) -> list[str]:
             f"(.{expected_format}) scene, the format of this project's workshops."]
 
 
-SAVE_CHECK_KEY = "save_scene_check"  # project setting: "refuse" (default) or "warn"
-
-
-def refuse_foreign_scene(path: Path, config: object) -> None:
+def refuse_foreign_scene(path: Path, config: ProjectConfig) -> None:
     """Refuse to save ``path`` as a workshop unless it is a whole scene of the project's format.
 
-    The project's ``save_scene_check`` setting, where it has one, set to ``warn``
-    turns the refusal into a warning.
+    The project's ``save_scene_check`` setting set to ``warn`` turns the refusal into
+    a warning.
 
     Raises:
         SourceFileError: the file is not a scene of the project's workshop format.
     """
-    problems = check_scene_file(path, str(getattr(config, "workshop_format", "ma")))
+    problems = check_scene_file(path, config.workshop_format)
     if not problems:
         return
-    if getattr(config, SAVE_CHECK_KEY, "refuse") == "warn":
+    if config.save_scene_check == "warn":
         warn_once(f"save:{path}", problems[0])
         return
     raise SourceFileError(problems[0])
