@@ -256,11 +256,10 @@ def test_user_error_under_json_prints_an_error_object(cli_project):
 
 def test_blocked_master_under_json_prints_the_validator_report(cli_project, tmp_path):
     """A master blocked by a validator prints the problems on stdout under --json; exit 2."""
-    bad = tmp_path / "bad.ma"
-    bad.write_text("not maya")
     p = ["--project", str(cli_project)]
-    assert run_cli(*p, "workshop", "save", "asset/prop/chair", str(bad), "--note", "x"
-                   ).returncode == 0
+    assert run_cli(*p, "workshop", "save", "asset/prop/chair", str(maya_scene(tmp_path / "s.ma")),
+                   "--note", "x").returncode == 0
+    (cli_project / "lib/prop/chair/workshop/chair_workshop_0001.ma").write_text("not maya")
     result = run_cli(*p, "--json", "master", "asset/prop/chair", "--note", "x")
     assert result.returncode == 2
     printed = json.loads(result.stdout)
@@ -271,8 +270,9 @@ def test_blocked_master_under_json_prints_the_validator_report(cli_project, tmp_
 
 def test_internal_error_under_json_prints_an_error_object(cli_project):
     """An internal error under --json prints the error object too, and still exits 1."""
-    history = cli_project / "lib/prop/chair/.op/history"
-    next(history.iterdir()).write_text("{broken")
+    journal = cli_project / ".openpipeline/journal"
+    journal.mkdir(parents=True, exist_ok=True)
+    (journal / "00000000000000000001-master-000000000000.json").write_text("{broken")
     result = run_cli("--project", str(cli_project), "--json", "item", "history",
                      "asset/prop/chair")
     assert result.returncode == 1
