@@ -83,7 +83,8 @@ def _summary(args: argparse.Namespace, params: Any, result: Any, even_on: Any) -
     if even_on is not None:
         quality = quality_summary(even_on, result.positions)
         summary["nqe_estimate"] = round(quality["nqe"], 4)
-        summary["min_nn"] = round(quality["min_nn"], 3)
+        if result.count > 1:  # one point has no nearest neighbour
+            summary["min_nn"] = round(quality["min_nn"], 3)
     summary["bounds"] = [np.round(result.positions.min(0), 4).tolist(),
                          np.round(result.positions.max(0), 4).tolist()]
     return summary

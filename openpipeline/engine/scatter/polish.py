@@ -25,7 +25,7 @@ def centroid_step(points: FloatArray, samples: FloatArray, lam: float) -> FloatA
     """One batch-NG step (a Lloyd step when ``lam`` is 0): neighbourhood-weighted sample
     means; a prototype with no samples keeps its place."""
     n = len(points)
-    k = 1 if lam <= 0 else min(16, max(1, math.ceil(lam * math.log(1e3))))
+    k = 1 if lam <= 0 else min(16, n, max(1, math.ceil(lam * math.log(1e3))))
     _, idx = cKDTree(points).query(samples, k=k, workers=-1)
     idx = idx.reshape(len(samples), k)
     if lam <= 0:
@@ -65,8 +65,14 @@ def tangent_voronoi(
         Centroids (3D, in the tangent planes; a point whose cell was not found keeps
         its place), Delaunay edges (E, 2) when asked for, and the neighbour table.
 
+    With ``k`` or fewer other points, ``k`` is cut to their number (a single point keeps
+    its place and has no edges).
+
     Cost: about k³ / 2 small float32 operations per point (≈ 3 µs for k = 8).
     """
+    k = min(k, len(points) - 1)
+    if k < 1:
+        return points.copy(), np.zeros((0, 2), np.int64), np.zeros((len(points), 0), np.int64)
     if neighbours is None:
         _, found = cKDTree(points).query(points, k=k + 1, workers=-1)
         neighbours = found[:, 1:]

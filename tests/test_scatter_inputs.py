@@ -1,0 +1,53 @@
+"""The scatter command at the edges of its inputs: tiny counts, huge jobs, odd meshes and outputs.
+
+Every case either succeeds with exactly N points on the surface or exits 2 with one
+sentence and nothing written, before any work is done.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from openpipeline.engine.scatter.distribute import ScatterParams, scatter
+from openpipeline.engine.scatter.primitives import icosphere, plane
+from tests.helpers.cli import one_sentence, run_cli
+from tests.test_scatter_cli import write_obj
+
+METHODS = ("batch-ng", "online-ng", "gng")
+
+
+def assert_on_surface(mesh, result, count):
+    """Exactly ``count`` points, each rebuilt from its face and barycentrics; unit normals."""
+    assert result.count == count and result.positions.shape == (count, 3)
+    corners = mesh.vertices[mesh.faces[result.face_ids]]
+    rebuilt = np.einsum("nk,nkc->nc", result.barycentrics, corners)
+    assert np.allclose(rebuilt, result.positions, atol=1e-9)
+    assert (result.barycentrics >= -1e-9).all()
+    assert np.isfinite(result.normals).all()
+    assert np.allclose(np.linalg.norm(result.normals, axis=1), 1)
+    if result.edges is not None and len(result.edges):
+        assert result.edges.max() < count
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_small_count_works_for_every_method(method):
+    """Counts 1 to 17 (fewer points than the neighbours asked for) give exactly N points."""
+    for mesh in (plane(divisions=4), icosphere(1)):
+        for count in (1, 2, 3, 5, 9, 13, 15, 17):
+            result = scatter(mesh, ScatterParams(count=count, seed=1, method=method))
+            assert_on_surface(mesh, result, count)
+
+
+def test_one_point_through_the_cli_gives_strict_json(tmp_path):
+    """`--count 1 --json` exits 0 with one point and a summary that is strict JSON."""
+    mesh = write_obj(plane(divisions=4), tmp_path / "plane.obj")
+    result = run_cli("scatter", str(mesh), str(tmp_path / "o.npz"), "--count", "1", "--json",
+                     "--quiet")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout, parse_constant=lambda name: pytest.fail(name))
+    assert summary["count"] == 1 and result.stderr == ""
+    with np.load(tmp_path / "o.npz") as data:
+        assert data["positions"].shape == (1, 3)
