@@ -51,3 +51,19 @@ def test_one_point_through_the_cli_gives_strict_json(tmp_path):
     assert summary["count"] == 1 and result.stderr == ""
     with np.load(tmp_path / "o.npz") as data:
         assert data["positions"].shape == (1, 3)
+
+
+FAR_APART = ("v 0 0 0\nv 1 0 0\nv 1 0 -1\nv 1e12 0 0\nv 1e12 1 0\nv 1e12 1 1\n"
+             "f 1 2 3\nf 4 5 6\n")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_parts_far_apart_scatter_without_warnings(tmp_path, method):
+    """Two triangles 1e12 apart: exit 0, exactly N points, and nothing at all on stderr."""
+    mesh = tmp_path / "far.obj"
+    mesh.write_text(FAR_APART)
+    out = tmp_path / "o.npz"
+    result = run_cli("scatter", str(mesh), str(out), "--count", "50", "--quiet", "--method", method)
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    with np.load(out) as data:
+        assert data["positions"].shape == (50, 3) and np.isfinite(data["normals"]).all()

@@ -138,9 +138,10 @@ def _welded_edges(mesh: Mesh) -> tuple[IntArray, IntArray]:
 
 
 def is_closed(mesh: Mesh) -> bool:
-    """True when every edge is shared by exactly two faces (no border)."""
+    """True when every edge is shared by exactly two faces (no border); a mesh whose faces
+    all weld to points (no edge at all) is not closed."""
     _, counts = _welded_edges(mesh)
-    return bool((counts == 2).all())
+    return bool(len(counts) and (counts == 2).all())
 
 
 def face_areas(vertices: FloatArray, faces: IntArray) -> FloatArray:

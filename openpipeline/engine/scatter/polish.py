@@ -20,6 +20,8 @@ from scipy.spatial import cKDTree
 from openpipeline.engine.scatter.graph import unique_edges
 from openpipeline.engine.scatter.mesh import FloatArray, IntArray
 
+OFFSET_LIMIT = 1e6  # tangent offsets, in nearest-neighbour distances, are clipped to this
+
 
 def centroid_step(points: FloatArray, samples: FloatArray, lam: float) -> FloatArray:
     """One batch-NG step (a Lloyd step when ``lam`` is 0): neighbourhood-weighted sample
@@ -109,7 +111,13 @@ def _tangent_offsets(
     full = np.linalg.norm(d, axis=2)
     flat = np.linalg.norm(q, axis=2)
     unit = full[:, :1]
-    q *= (full / np.maximum(flat, 1e-300) / unit)[..., None]
+    # A neighbour straight along the normal (flat 0) or on top of the point (unit 0)
+    # has no tangent offset; it stays at 0 instead of dividing by zero.
+    stretch = np.divide(full, flat, out=np.zeros_like(full), where=flat > 0)
+    q *= (stretch / np.where(unit > 0, unit, 1.0))[..., None]
+    # Offsets are clipped where float32 would overflow (a neighbour a million
+    # nearest-neighbour distances away bounds no cell).
+    np.clip(q, -OFFSET_LIMIT, OFFSET_LIMIT, out=q)
     return q.astype(np.float32), unit
 
 
