@@ -7,6 +7,7 @@ sentence and nothing written, before any work is done.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,3 +68,42 @@ def test_parts_far_apart_scatter_without_warnings(tmp_path, method):
     assert result.returncode == 0 and result.stderr == "", result.stderr
     with np.load(out) as data:
         assert data["positions"].shape == (50, 3) and np.isfinite(data["normals"]).all()
+
+
+def unwritable_folder(tmp_path):
+    """A folder this process cannot create files in (read-only; /sys when running as root)."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    for candidate in (folder, Path("/sys")):
+        try:
+            (candidate / "probe").touch()
+        except OSError:
+            return candidate
+        (candidate / "probe").unlink()
+    pytest.skip("no folder here refuses writes")
+
+
+@pytest.mark.parametrize("mesh_text,out,extra,expected", [
+    (None, "o.npz", ["--seed", "-1"], "Seed must be a whole number of at least 0"),
+    (None, "taken.npz", [], "is a folder"),
+    (None, "{read_only}/o.npz", [], "Cannot write into"),
+    ("v 0 0 0\nv 1e200 0 0\nv 1e200 0 -1e200\nf 1 2 3\n", "o.npz", [], "scale it first"),
+    ("v 0 0 0\nv 1e-90 0 0\nv 0 0 1e-90\nf 1 2 3\n", "o.npz", [], "scale it first"),
+    ("v 0 0 0\nv 1 0 0\nv 1 0 -1\nv 0 0 -1\nf 1 2 3\nf 0 1 3\n", "o.npz", [], "index 0 on line 6"),
+])
+def test_plain_user_input_exits_2_before_any_work(tmp_path, mesh_text, out, extra, expected):
+    """A negative seed, a folder or a read-only folder as output, coordinates of 1e200 or
+    1e-90, an OBJ face index 0: exit 2, one sentence, no progress drawn, nothing written."""
+    mesh = tmp_path / "mesh.obj"
+    if mesh_text is None:
+        write_obj(plane(divisions=4), mesh)
+    else:
+        mesh.write_text(mesh_text)
+    (tmp_path / "taken.npz").mkdir()
+    target = out.format(read_only=unwritable_folder(tmp_path)) if "{" in out else str(tmp_path / out)
+    before = sorted(tmp_path.rglob("*"))
+    result = run_cli("scatter", str(mesh), target, "--count", "200", *extra)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert expected in one_sentence(result.stderr)  # one line: no progress bar was drawn
+    assert sorted(tmp_path.rglob("*")) == before and not Path(target).is_file()

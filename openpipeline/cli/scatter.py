@@ -23,9 +23,24 @@ def register(cli: Commands) -> None:
     p.add_argument("--spacing", type=float, help="hexagonal spacing instead of a count")
     p.add_argument("--density", help="density map image, looked up through the mesh UVs")
     p.add_argument("--density-channel", help="channel name or index (default: R or the mean of RGB)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_number, default=0, help="0 or more (default 0)")
     p.add_argument("--method", default="batch-ng", choices=("batch-ng", "online-ng", "gng"))
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def seed_number(text: str) -> int:
+    """An argparse type for a seed: a whole number of at least 0.
+
+    >>> seed_number("7")
+    7
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not '{text}'") from None
+    if value < 0:
+        raise CliError(f"Seed must be a whole number of at least 0, not {value}.")
+    return value
 
 
 def cmd_scatter(args: argparse.Namespace) -> None:
@@ -34,8 +49,8 @@ def cmd_scatter(args: argparse.Namespace) -> None:
     from openpipeline.engine.scatter import (
         DensityMap,
         ScatterParams,
+        check_output,
         load_mesh,
-        output_format,
         require_uvs,
         scatter,
         write_points,
@@ -48,7 +63,7 @@ def cmd_scatter(args: argparse.Namespace) -> None:
         raise CliError("Give the number of points with --count N (or a --spacing).")
     if args.count is not None:
         params.resolve_count(1.0)  # refuses a count below 1 before any file is read
-    output_format(args.out)
+    check_output(args.out)  # a folder, a missing or read-only folder: refused before any work
     mesh = load_mesh(args.mesh)
     density = None
     if args.density:

@@ -87,13 +87,15 @@ class ScatterParams:
         return int(self.count)
 
     def check(self) -> None:
-        """Refuse an unknown method or too few samples, before any work."""
+        """Refuse an unknown method, too few samples or a negative seed, before any work."""
         if self.method not in METHODS:
             raise EngineInputError(
                 f"Method '{self.method}' is not known; use one of {', '.join(METHODS)}."
             )
         if self.samples_per_point < 1 or self.fine_samples_per_point < 1:
             raise EngineInputError("Samples per point must be at least 1.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise EngineInputError(f"Seed must be a whole number of at least 0, not {self.seed}.")
 
     def batch_schedule(self) -> BatchSchedule:
         """The stage lengths of the ``batch-ng`` method, as these parameters set them."""
