@@ -1,7 +1,7 @@
 """The ``openpipeline`` command.
 
 Exit codes: 0 on success, 2 on a user error (one sentence on stderr, nothing
-changed on disk), 1 on an internal error, 130 when cancelled. Every command takes
+changed on disk), 1 on an internal error, 130 when cancelled (Ctrl-C or SIGTERM). Every command takes
 ``--json`` for scripts. ``--project DIR|NAME`` (before the sub-command) or the
 ``OPENPIPELINE_PROJECT`` environment variable selects the project; otherwise the
 registry's active project is used.
@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from openpipeline import __version__
@@ -60,12 +63,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM (what farm managers and ``kill`` send) raises
+    KeyboardInterrupt like Ctrl-C, so half-written files are cleaned up on the way out
+    (:func:`openpipeline.atomic.publish`) and the command exits 130 with one sentence.
+
+    Only the main thread can take signals; elsewhere the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)  # a type converter may refuse a value with a UserError
-        args.func(args)
+        with sigterm_as_interrupt():
+            args.func(args)
     except (UserError, EngineInputError) as exc:
         print(f"openpipeline: {exc}", file=sys.stderr)
         return 2
