@@ -107,3 +107,37 @@ def test_plain_user_input_exits_2_before_any_work(tmp_path, mesh_text, out, extr
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert expected in one_sentence(result.stderr)  # one line: no progress bar was drawn
     assert sorted(tmp_path.rglob("*")) == before and not Path(target).is_file()
+
+
+QUAD = "v 0 0 0\nv 1 0 0\nv 1 0 -1\nv 0 0 -1\nf 1 2 3\nf 1 3 4\n"
+
+
+@pytest.mark.parametrize("extra,expected", [
+    (["--spacing", "1e-9"], "1,154,700,538,379,251,456 points (batch-ng) need about"),
+    (["--spacing", "1e-200"], "too small"),
+    (["--count", "1000000000000"], "raise --max-points and --max-memory"),
+    (["--count", "99999999999", "--method", "online-ng"], "of memory and"),
+    (["--count", "500", "--max-memory", "1M"], "over the memory limit set (1.05 MB)"),
+    (["--count", "500", "--max-points", "499"], "over the limit of 499 points"),
+    (["--count", "500", "--max-memory", "lots"], "not understood"),
+])
+def test_jobs_beyond_the_limits_are_refused_before_any_work(tmp_path, extra, expected):
+    """Spacing 1e-9 (≈1.15e18 points), 1e12 points, a memory or point limit below the job's
+    estimate: exit 2 with the numbers in one sentence, no progress drawn, nothing written."""
+    mesh = tmp_path / "quad.obj"
+    mesh.write_text(QUAD)
+    result = run_cli("scatter", str(mesh), str(tmp_path / "o.npz"), *extra)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert expected in one_sentence(result.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["quad.obj"]
+
+
+def test_raised_limits_let_a_job_run(tmp_path):
+    """The same job runs once --max-memory and --max-points are raised above its estimate."""
+    mesh = tmp_path / "quad.obj"
+    mesh.write_text(QUAD)
+    result = run_cli("scatter", str(mesh), str(tmp_path / "o.npz"), "--count", "500",
+                     "--max-memory", "2G", "--max-points", "500", "--quiet")
+    assert result.returncode == 0, result.stderr
+    with np.load(tmp_path / "o.npz") as data:
+        assert data["positions"].shape == (500, 3)

@@ -25,7 +25,18 @@ def register(cli: Commands) -> None:
     p.add_argument("--density-channel", help="channel name or index (default: R or the mean of RGB)")
     p.add_argument("--seed", type=seed_number, default=0, help="0 or more (default 0)")
     p.add_argument("--method", default="batch-ng", choices=("batch-ng", "online-ng", "gng"))
+    p.add_argument("--max-memory", type=memory_size,
+                   help="refuse a job estimated to need more (e.g. 4G; default: the memory available)")
+    p.add_argument("--max-points", type=positive_int("The point limit"),
+                   help="refuse a job of more points (default 100,000,000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def memory_size(text: str) -> int:
+    """An argparse type for a memory size (``4G``, ``512M``); refused with one sentence."""
+    from openpipeline.engine.scatter.budget import parse_size
+
+    return parse_size(text)
 
 
 def seed_number(text: str) -> int:
@@ -55,9 +66,10 @@ def cmd_scatter(args: argparse.Namespace) -> None:
         scatter,
         write_points,
     )
+    from openpipeline.engine.scatter.mesh import is_closed, mesh_area
 
     params = ScatterParams(count=args.count, spacing=args.spacing, method=args.method,
-                           seed=args.seed)
+                           seed=args.seed, max_memory=args.max_memory, max_points=args.max_points)
     params.check()
     if args.count is None and args.spacing is None:
         raise CliError("Give the number of points with --count N (or a --spacing).")
@@ -65,6 +77,9 @@ def cmd_scatter(args: argparse.Namespace) -> None:
         params.resolve_count(1.0)  # refuses a count below 1 before any file is read
     check_output(args.out)  # a folder, a missing or read-only folder: refused before any work
     mesh = load_mesh(args.mesh)
+    # too big for this machine: refused before the density map is read or any work done
+    params.check_cost(params.resolve_count(mesh_area(mesh)), len(mesh.faces), bool(args.density),
+                      is_closed(mesh))
     density = None
     if args.density:
         require_uvs(mesh)  # before reading the image

@@ -176,6 +176,11 @@ def is_closed(mesh: Mesh) -> bool:
     return bool(len(counts) and (counts == 2).all())
 
 
+def mesh_area(mesh: Mesh) -> float:
+    """The surface area of ``mesh`` (what a spacing's point count is worked out from)."""
+    return float(face_areas(mesh.vertices, mesh.faces).sum())
+
+
 def face_areas(vertices: FloatArray, faces: IntArray) -> FloatArray:
     tri = vertices[faces]
     return np.asarray(0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1))
