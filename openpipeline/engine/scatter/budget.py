@@ -18,8 +18,9 @@ process that runs it; N points, F faces). The peak is the largest of these momen
   2 hints a point, not s).
 
 ``gng`` adds ``GNG_NODE_BYTES`` a node (its edges in dictionaries and sets). Every method
-adds ``MESH_BYTES`` per face (the sampler's arrays, welding, normals) and ``FIXED_BYTES``
-(allocator slack, k-d tree buffers).
+adds ``MESH_BYTES`` per face (the sampler's arrays, welding, normals), ``FIXED_BYTES``
+(allocator slack, k-d tree buffers) and ``SUMMARY_BYTES`` (the command's evenness summary,
+200,000 probe samples with their triangles).
 
 Checked against measured peak RSS above the process's own (2 shared CPU cores; estimate /
 measured): batch-ng on a plane 84/62 MB at 10k points, 547/448 MB at 100k, 1586/1378 MB
@@ -47,6 +48,7 @@ PROJECT_BYTES = 4096  # projecting one point: 8 candidate triangles × 64 float6
 GNG_NODE_BYTES = 1200  # a growing-gas node: its edges in two dictionaries and a set
 MESH_BYTES = 1200  # per face: the sampler's arrays, welding, vertex normals
 FIXED_BYTES = 24 * 2**20  # allocator slack, k-d tree buffers, thread stacks
+SUMMARY_BYTES = 200_000 * 200  # the command's evenness summary: 200,000 probe samples
 SECONDS_PER_POINT = {"batch-ng": 150e-6, "online-ng": 100e-6}  # two CPU cores
 GNG_SECONDS_PER_POINT_SQUARED = 6e-6  # gng finds each sample's nearest node among all of them
 DEFAULT_MAX_POINTS = 100_000_000  # about three hours of batch-ng on two cores
@@ -89,7 +91,8 @@ def estimate(count: int, method: str, faces: int, density: bool, *, samples_per_
     kept = 2 if method == "batch-ng" and closed and not density else per_point
     project = count * (PROJECT_BYTES + kept * HINT_BYTES)
     gas = GNG_NODE_BYTES * count if method == "gng" else 0
-    memory = float(max(anneal, sampling, project) + gas + MESH_BYTES * faces + FIXED_BYTES)
+    fixed = MESH_BYTES * faces + FIXED_BYTES + SUMMARY_BYTES
+    memory = float(max(anneal, sampling, project) + gas + fixed)
     if method == "gng":
         return Cost(memory, GNG_SECONDS_PER_POINT_SQUARED * float(count) ** 2)
     return Cost(memory, SECONDS_PER_POINT.get(method, SECONDS_PER_POINT["batch-ng"]) * count)
