@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.scatter.distribute import ScatterParams, scatter
 from openpipeline.engine.scatter.primitives import icosphere, plane
 from tests.helpers.cli import one_sentence, run_cli
@@ -141,3 +142,13 @@ def test_raised_limits_let_a_job_run(tmp_path):
     assert result.returncode == 0, result.stderr
     with np.load(tmp_path / "o.npz") as data:
         assert data["positions"].shape == (500, 3)
+
+
+def test_the_engine_refuses_a_negative_seed_and_takes_numpy_integers():
+    """ScatterParams: seed -1 or 1.5 is a one-sentence input error; a numpy integer is a seed."""
+    ground = plane(divisions=2)
+    for bad in (-1, 1.5):
+        with pytest.raises(EngineInputError, match="Seed must be a whole number of at least 0"):
+            scatter(ground, ScatterParams(count=5, seed=bad))
+    same = scatter(ground, ScatterParams(count=5, seed=np.int64(3)))
+    assert np.array_equal(same.positions, scatter(ground, ScatterParams(count=5, seed=3)).positions)

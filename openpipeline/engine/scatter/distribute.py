@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, fields
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -106,7 +107,7 @@ class ScatterParams:
             )
         if self.samples_per_point < 1 or self.fine_samples_per_point < 1:
             raise EngineInputError("Samples per point must be at least 1.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or self.seed < 0:
             raise EngineInputError(f"Seed must be a whole number of at least 0, not {self.seed}.")
 
     def check_cost(self, count: int, faces: int, density: bool, closed: bool = False) -> Cost:
