@@ -11,7 +11,7 @@ process that runs it; N points, F faces). The peak is the largest of these momen
   ``fine_samples_per_point`` above it; ``online-ng`` and ``gng``: the 8 hints a point):
   ``N · s · (SAMPLE_BYTES·o + HINT_BYTES)``, the temporaries of drawing each sample
   (o = 1; with a density map o = ``DENSITY_SAMPLE_FACTOR``: 4 candidates a sample and
-  their weight lookups) and the kept samples with their k-d tree;
+  their bilinear lookups through the map) and the kept samples with their k-d tree;
 * *projecting* the N points onto the surface beside those s hints:
   ``N · (PROJECT_BYTES + s · HINT_BYTES)``, 8 candidate triangles a point with about 64
   float64 of Ericson's closest-point temporaries each (a closed mesh's exact polish keeps
@@ -22,11 +22,21 @@ adds ``MESH_BYTES`` per face (the sampler's arrays, welding, normals), ``FIXED_B
 (allocator slack, k-d tree buffers) and ``SUMMARY_BYTES`` (the command's evenness summary,
 200,000 probe samples with their triangles).
 
-Checked against measured peak RSS above the process's own (2 shared CPU cores; estimate /
-measured): batch-ng on a plane 84/62 MB at 10k points, 547/448 MB at 100k, 1586/1378 MB
-at 300k; on a closed icosphere 88/63, 463/393, 1325/1173 MB; with per-vertex density
-weights 118/83 and 778/627 MB; online-ng 77/43 and 525/424 MB; gng at 5k points 59/27 MB.
-``tests/test_scatter_properties.py`` holds the estimate above the measured peak.
+Checked against the peak RSS of the command measured in a fresh process (above the
+process's own, after a first small job; 2 shared CPU cores), estimate / measured:
+
+=============================  ==============  ================
+job                            10,000 points   100,000 points
+=============================  ==============  ================
+batch-ng, open plane           124 / 63 MB     587 / 444 MB
+batch-ng, closed icosphere     128 / 64 MB     503 / 390 MB
+batch-ng, plane, density map   215 / 112 MB    1298 / 922 MB
+online-ng, open plane          117 / 43 MB     565 / 423 MB
+gng, open plane (3,000)        86 / 32 MB
+=============================  ==============  ================
+
+``tests/test_scatter_properties.py`` checks the estimate against the measured peak of
+every job it generates.
 
 The time estimate is ``SECONDS_PER_POINT`` of the method times N, and for ``gng``
 ``GNG_SECONDS_PER_POINT_SQUARED`` times N² (two CPU cores, measured).
@@ -42,7 +52,7 @@ from openpipeline.engine.errors import EngineInputError
 
 ANNEAL_NEIGHBOURS = 14  # k of batch-NG's first epoch: ceil(2 · ln 1000)
 SAMPLE_BYTES = 160  # temporaries of drawing one uniform sample (indices, u, v, positions)
-DENSITY_SAMPLE_FACTOR = 4  # with a density map: 4 candidates a sample, each with weight lookups
+DENSITY_SAMPLE_FACTOR = 7  # with a density map: 4 candidates a sample and their map lookups
 HINT_BYTES = 110  # a kept sample (position, face, barycentrics: 56) and its share of a k-d tree
 PROJECT_BYTES = 4096  # projecting one point: 8 candidate triangles × 64 float64
 GNG_NODE_BYTES = 1200  # a growing-gas node: its edges in two dictionaries and a set
