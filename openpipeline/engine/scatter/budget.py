@@ -86,7 +86,7 @@ def estimate(count: int, method: str, faces: int, density: bool, *, samples_per_
     Counts above ``COSTED_POINTS`` are costed as that many (they are refused either way).
 
     >>> round(estimate(10_000, "batch-ng", 2048, False).memory / 1e6)
-    84
+    124
     """
     count = min(count, COSTED_POINTS)
     sample = SAMPLE_BYTES * (DENSITY_SAMPLE_FACTOR if density else 1)
