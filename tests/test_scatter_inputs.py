@@ -121,6 +121,7 @@ QUAD = "v 0 0 0\nv 1 0 0\nv 1 0 -1\nv 0 0 -1\nf 1 2 3\nf 1 3 4\n"
     (["--count", "500", "--max-memory", "1M"], "over the memory limit set (1.05 MB)"),
     (["--count", "500", "--max-points", "499"], "over the limit of 499 points"),
     (["--count", "500", "--max-memory", "lots"], "not understood"),
+    (["--count", "20001", "--method", "gng"], "Growing neural gas adds one node at a time"),
 ])
 def test_jobs_beyond_the_limits_are_refused_before_any_work(tmp_path, extra, expected):
     """Spacing 1e-9 (≈1.15e18 points), 1e12 points, a memory or point limit below the job's

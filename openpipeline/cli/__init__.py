@@ -1,8 +1,8 @@
 """The ``openpipeline`` command.
 
 Exit codes: 0 on success, 2 on a user error (one sentence on stderr, nothing
-changed on disk), 1 on an internal error, 130 when cancelled (Ctrl-C or SIGTERM). Every command takes
-``--json`` for scripts. ``--project DIR|NAME`` (before the sub-command) or the
+changed on disk), 1 on an internal error, 130 when cancelled (Ctrl-C or SIGTERM).
+Every command takes ``--json`` for scripts. ``--project DIR|NAME`` (before the sub-command) or the
 ``OPENPIPELINE_PROJECT`` environment variable selects the project; otherwise the
 registry's active project is used.
 

@@ -111,8 +111,13 @@ class ScatterParams:
             raise EngineInputError(f"Seed must be a whole number of at least 0, not {self.seed}.")
 
     def check_cost(self, count: int, faces: int, density: bool, closed: bool = False) -> Cost:
-        """Refuse a job of ``count`` points that is over the limits, before any work;
-        returns its estimated cost (:mod:`.budget`)."""
+        """Refuse a job of ``count`` points that is over the limits (gng's count, memory,
+        points), before any work; returns its estimated cost (:mod:`.budget`)."""
+        if self.method == "gng" and count > GNG_MAX_COUNT:
+            raise EngineInputError(
+                f"Growing neural gas adds one node at a time; use at most {GNG_MAX_COUNT} points "
+                "with it, or the batch-ng method."
+            )
         cost = estimate(count, self.method, faces, density,
                         samples_per_point=self.samples_per_point,
                         fine_samples_per_point=self.fine_samples_per_point,
@@ -158,11 +163,6 @@ def scatter(
     weight = density_weight(mesh, density)
     surface = Surface(mesh, weight)
     count = params.resolve_count(surface.area)
-    if params.method == "gng" and count > GNG_MAX_COUNT:
-        raise EngineInputError(
-            f"Growing neural gas adds one node at a time; use at most {GNG_MAX_COUNT} points with "
-            "it, or the batch-ng method."
-        )
     params.check_cost(count, len(mesh.faces), weight is not None, surface.closed)
     report = Reporter(progress)
     rng = np.random.default_rng(params.seed)
