@@ -1,8 +1,8 @@
 """The ``openpipeline`` command.
 
 Exit codes: 0 on success, 2 on a user error (one sentence on stderr, nothing
-changed on disk), 1 on an internal error, 130 when cancelled. Every command takes
-``--json`` for scripts. ``--project DIR|NAME`` (before the sub-command) or the
+changed on disk), 1 on an internal error, 130 when cancelled (Ctrl-C or SIGTERM).
+Every command takes ``--json`` for scripts. ``--project DIR|NAME`` (before the sub-command) or the
 ``OPENPIPELINE_PROJECT`` environment variable selects the project; otherwise the
 registry's active project is used.
 
@@ -15,9 +15,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -84,6 +87,28 @@ def _fail(message: str, code: int, as_json: bool, problems: object = None) -> in
     return code
 
 
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM (what farm managers and ``kill`` send) raises
+    KeyboardInterrupt like Ctrl-C, so half-written files are cleaned up on the way out
+    (:func:`openpipeline.atomic.publish`) and the command exits 130 with one sentence.
+
+    Only the main thread can take signals; elsewhere the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code."""
     parser = build_parser()
@@ -91,7 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)  # a type converter may refuse a value with a UserError
         as_json = bool(args.json)
-        args.func(args)
+        with sigterm_as_interrupt():
+            args.func(args)
     except (UserError, EngineInputError) as exc:
         return _fail(f"{exc}", 2, as_json, getattr(exc, "report", None))
     except Cancelled as exc:

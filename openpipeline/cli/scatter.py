@@ -23,9 +23,35 @@ def register(cli: Commands) -> None:
     p.add_argument("--spacing", type=float, help="hexagonal spacing instead of a count")
     p.add_argument("--density", help="density map image, looked up through the mesh UVs")
     p.add_argument("--density-channel", help="channel name or index (default: R or the mean of RGB)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_number, default=0, help="0 or more (default 0)")
     p.add_argument("--method", default="batch-ng", choices=("batch-ng", "online-ng", "gng"))
+    p.add_argument("--max-memory", type=memory_size,
+                   help="refuse a job estimated to need more (e.g. 4G; default: the memory available)")
+    p.add_argument("--max-points", type=positive_int("The point limit"),
+                   help="refuse a job of more points (default 100,000,000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def memory_size(text: str) -> int:
+    """An argparse type for a memory size (``4G``, ``512M``); refused with one sentence."""
+    from openpipeline.engine.scatter.budget import parse_size
+
+    return parse_size(text)
+
+
+def seed_number(text: str) -> int:
+    """An argparse type for a seed: a whole number of at least 0.
+
+    >>> seed_number("7")
+    7
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not '{text}'") from None
+    if value < 0:
+        raise CliError(f"Seed must be a whole number of at least 0, not {value}.")
+    return value
 
 
 def cmd_scatter(args: argparse.Namespace) -> None:
@@ -34,22 +60,26 @@ def cmd_scatter(args: argparse.Namespace) -> None:
     from openpipeline.engine.scatter import (
         DensityMap,
         ScatterParams,
+        check_output,
         load_mesh,
-        output_format,
         require_uvs,
         scatter,
         write_points,
     )
+    from openpipeline.engine.scatter.mesh import is_closed, mesh_area
 
     params = ScatterParams(count=args.count, spacing=args.spacing, method=args.method,
-                           seed=args.seed)
+                           seed=args.seed, max_memory=args.max_memory, max_points=args.max_points)
     params.check()
     if args.count is None and args.spacing is None:
         raise CliError("Give the number of points with --count N (or a --spacing).")
     if args.count is not None:
         params.resolve_count(1.0)  # refuses a count below 1 before any file is read
-    output_format(args.out)
+    check_output(args.out)  # a folder, a missing or read-only folder: refused before any work
     mesh = load_mesh(args.mesh)
+    # too big for this machine: refused before the density map is read or any work done
+    params.check_cost(params.resolve_count(mesh_area(mesh)), len(mesh.faces), bool(args.density),
+                      is_closed(mesh))
     density = None
     if args.density:
         require_uvs(mesh)  # before reading the image
@@ -83,7 +113,8 @@ def _summary(args: argparse.Namespace, params: Any, result: Any, even_on: Any) -
     if even_on is not None:
         quality = quality_summary(even_on, result.positions)
         summary["nqe_estimate"] = round(quality["nqe"], 4)
-        summary["min_nn"] = round(quality["min_nn"], 3)
+        if result.count > 1:  # one point has no nearest neighbour
+            summary["min_nn"] = round(quality["min_nn"], 3)
     summary["bounds"] = [np.round(result.positions.min(0), 4).tolist(),
                          np.round(result.positions.max(0), 4).tolist()]
     return summary

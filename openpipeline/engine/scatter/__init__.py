@@ -18,8 +18,8 @@ from openpipeline.engine.scatter.density import DensityMap, require_uvs
 from openpipeline.engine.scatter.distribute import ScatterParams, ScatterResult, scatter
 from openpipeline.engine.scatter.mesh import Mesh, load_mesh
 from openpipeline.engine.scatter.quality import summary as quality_summary
-from openpipeline.engine.scatter.writers import output_format
+from openpipeline.engine.scatter.writers import check_output, output_format
 from openpipeline.engine.scatter.writers import write as write_points
 
-__all__ = ["DensityMap", "Mesh", "ScatterParams", "ScatterResult", "load_mesh", "output_format",
-           "quality_summary", "require_uvs", "scatter", "write_points"]
+__all__ = ["DensityMap", "Mesh", "ScatterParams", "ScatterResult", "check_output", "load_mesh",
+           "output_format", "quality_summary", "require_uvs", "scatter", "write_points"]

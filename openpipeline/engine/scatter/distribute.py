@@ -27,12 +27,14 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, fields
+from numbers import Integral
 from typing import Any
 
 import numpy as np
 
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.progress import ProgressCallback, Reporter
+from openpipeline.engine.scatter.budget import Cost, check_cost, estimate
 from openpipeline.engine.scatter.density import DensityMap, density_weight
 from openpipeline.engine.scatter.growing_gas import growing_neural_gas
 from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Mesh, Samples, Surface, vertex_normals
@@ -51,6 +53,9 @@ class ScatterParams:
         seed: the same seed gives the same bits on the same machine.
         samples_per_point ... fine_exact_epochs: the stage lengths of ``batch-ng``
             (see :class:`~openpipeline.engine.scatter.neural_gas.BatchSchedule`).
+        max_memory, max_points: a job whose estimated peak memory (bytes) or point count
+            is over these is refused before it starts; None: the memory available now,
+            and :data:`~openpipeline.engine.scatter.budget.DEFAULT_MAX_POINTS`.
     """
 
     count: int | None = None
@@ -66,6 +71,8 @@ class ScatterParams:
     polyak: int = 8
     exact_epochs: int = 8
     fine_exact_epochs: int = 4
+    max_memory: int | None = None
+    max_points: int | None = None
 
     def resolve_count(self, area: float) -> int:
         """The number of points asked for, directly or through the spacing."""
@@ -74,7 +81,13 @@ class ScatterParams:
         if self.spacing is not None:
             if not math.isfinite(self.spacing) or self.spacing <= 0:
                 raise EngineInputError(f"Spacing must be a positive distance, not {self.spacing}.")
-            count = round(area / (math.sqrt(3) / 2 * self.spacing**2))
+            cell = math.sqrt(3) / 2 * self.spacing**2
+            if cell == 0 or not math.isfinite(area / cell):
+                raise EngineInputError(
+                    f"Spacing {self.spacing} is too small for a mesh of area {area:.4g}: it asks "
+                    "for more points than any machine holds; use a larger spacing."
+                )
+            count = round(area / cell)
             if count < 1:
                 raise EngineInputError(
                     f"Spacing {self.spacing} is larger than the mesh (area {area:.4g}); use a smaller one."
@@ -87,13 +100,30 @@ class ScatterParams:
         return int(self.count)
 
     def check(self) -> None:
-        """Refuse an unknown method or too few samples, before any work."""
+        """Refuse an unknown method, too few samples or a negative seed, before any work."""
         if self.method not in METHODS:
             raise EngineInputError(
                 f"Method '{self.method}' is not known; use one of {', '.join(METHODS)}."
             )
         if self.samples_per_point < 1 or self.fine_samples_per_point < 1:
             raise EngineInputError("Samples per point must be at least 1.")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or self.seed < 0:
+            raise EngineInputError(f"Seed must be a whole number of at least 0, not {self.seed}.")
+
+    def check_cost(self, count: int, faces: int, density: bool, closed: bool = False) -> Cost:
+        """Refuse a job of ``count`` points that is over the limits (gng's count, memory,
+        points), before any work; returns its estimated cost (:mod:`.budget`)."""
+        if self.method == "gng" and count > GNG_MAX_COUNT:
+            raise EngineInputError(
+                f"Growing neural gas adds one node at a time; use at most {GNG_MAX_COUNT} points "
+                "with it, or the batch-ng method."
+            )
+        cost = estimate(count, self.method, faces, density,
+                        samples_per_point=self.samples_per_point,
+                        fine_samples_per_point=self.fine_samples_per_point,
+                        coarse=min(count, self.multigrid_base), closed=closed)
+        check_cost(count, cost, self.method, self.max_memory, self.max_points)
+        return cost
 
     def batch_schedule(self) -> BatchSchedule:
         """The stage lengths of the ``batch-ng`` method, as these parameters set them."""
@@ -133,11 +163,7 @@ def scatter(
     weight = density_weight(mesh, density)
     surface = Surface(mesh, weight)
     count = params.resolve_count(surface.area)
-    if params.method == "gng" and count > GNG_MAX_COUNT:
-        raise EngineInputError(
-            f"Growing neural gas adds one node at a time; use at most {GNG_MAX_COUNT} points with "
-            "it, or the batch-ng method."
-        )
+    params.check_cost(count, len(mesh.faces), weight is not None, surface.closed)
     report = Reporter(progress)
     rng = np.random.default_rng(params.seed)
     start = time.perf_counter()

@@ -26,6 +26,11 @@ IntArray = NDArray[np.int64]
 R2_A1 = 0.7548776662466927
 R2_A2 = 0.5698402909980532
 
+# The largest coordinate of a face must lie in this range: the closest-point arithmetic
+# multiplies two squared lengths, so a length L gives L⁴, which float64 holds from about
+# 1e-323 to 1e308 (both ends measured: 1e-80 and 1e76 scatter cleanly, 1e-82 and 1e77 not).
+COORDINATE_RANGE = (1e-80, 1e76)
+
 
 @dataclass
 class Mesh:
@@ -73,6 +78,8 @@ def load_mesh(path: str | Path) -> Mesh:
     path = Path(path)
     if not path.is_file():
         raise EngineInputError(f"Mesh file '{path}' does not exist; check the path.")
+    if path.suffix.lower() == ".obj":
+        _check_obj_indices(path)
     try:
         loaded = trimesh.load(str(path), force="mesh", process=False)
     except Exception as exc:  # trimesh raises many types for unreadable files
@@ -87,11 +94,29 @@ def load_mesh(path: str | Path) -> Mesh:
     return check_mesh(Mesh(vertices, faces, uvs, name=path.stem))
 
 
+def _check_obj_indices(path: Path) -> None:
+    """Refuse an OBJ face that uses index 0 (OBJ counts from 1; readers take 0 as the last).
+
+    Cost: one pass over the file's lines.
+    """
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for number, line in enumerate(handle, 1):
+            words = line.split()
+            if not words or words[0] != "f":
+                continue
+            if any(part == "0" for word in words[1:] for part in word.split("/")):
+                raise EngineInputError(
+                    f"Mesh '{path.name}' has a face with index 0 on line {number}; OBJ indices "
+                    "start at 1, so fix the file's exporter."
+                )
+
+
 def check_mesh(mesh: Mesh) -> Mesh:
     """Refuse meshes that cannot be scattered on, with one clear sentence.
 
-    Refused: no faces, indices out of range, non-finite positions, zero area, and
-    non-manifold edges (an edge shared by more than two faces).
+    Refused: no faces, indices out of range, non-finite positions, coordinates outside
+    :data:`COORDINATE_RANGE` (squared areas and distances would overflow or underflow),
+    zero area, and non-manifold edges (an edge shared by more than two faces).
     """
     v, f = mesh.vertices, mesh.faces
     if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
@@ -102,6 +127,13 @@ def check_mesh(mesh: Mesh) -> Mesh:
         raise EngineInputError(f"Mesh '{mesh.name}' has face indices outside its vertex list.")
     if not np.isfinite(v).all():
         raise EngineInputError(f"Mesh '{mesh.name}' has non-finite vertex positions.")
+    reach = float(np.abs(v[f]).max())
+    if reach > 0 and not COORDINATE_RANGE[0] <= reach <= COORDINATE_RANGE[1]:
+        low, high = COORDINATE_RANGE
+        raise EngineInputError(
+            f"Mesh '{mesh.name}' reaches {reach:.3g} units from the origin; scatter takes meshes "
+            f"within {low:.0e} to {high:.0e} units, so scale it first."
+        )
     areas = face_areas(v, f)
     if areas.sum() <= 0:
         raise EngineInputError(f"Mesh '{mesh.name}' has zero surface area.")
@@ -138,9 +170,15 @@ def _welded_edges(mesh: Mesh) -> tuple[IntArray, IntArray]:
 
 
 def is_closed(mesh: Mesh) -> bool:
-    """True when every edge is shared by exactly two faces (no border)."""
+    """True when every edge is shared by exactly two faces (no border); a mesh whose faces
+    all weld to points (no edge at all) is not closed."""
     _, counts = _welded_edges(mesh)
-    return bool((counts == 2).all())
+    return bool(len(counts) and (counts == 2).all())
+
+
+def mesh_area(mesh: Mesh) -> float:
+    """The surface area of ``mesh`` (what a spacing's point count is worked out from)."""
+    return float(face_areas(mesh.vertices, mesh.faces).sum())
 
 
 def face_areas(vertices: FloatArray, faces: IntArray) -> FloatArray:

@@ -240,6 +240,8 @@ def online_neural_gas(
         if step % 4 == 0:
             report("online ng", 0.95 * frac, f"step {step + 1}/{steps}")
     hints = surface.sample(rng, 8 * count, power)
+    if count < 2:  # one point has no neighbour to join
+        return points, np.zeros((0, 2), np.int64), hints
     _, last = cKDTree(points).query(hints.positions, k=2, workers=-1)
     return points, hebbian_edges(last), hints
 
@@ -264,7 +266,9 @@ def online_rates(frac: float) -> tuple[float, float, int]:
 
 def _online_step(points: FloatArray, x: FloatArray, eps: float, lam: float, k: int) -> None:
     """Pull each prototype towards a batch of samples ``x`` (in place), the k-th nearest
-    prototype of a sample by ``eps · exp(-k / λ)``; a prototype's pulls are averaged."""
+    prototype of a sample by ``eps · exp(-k / λ)``; a prototype's pulls are averaged.
+    ``k`` is cut to the number of prototypes."""
+    k = min(k, len(points))
     _, idx = cKDTree(points).query(x, k=k, workers=-1)
     idx = idx.reshape(len(x), k)
     h = eps * np.exp(-np.arange(k) / lam)

@@ -20,12 +20,14 @@ from scipy.spatial import cKDTree
 from openpipeline.engine.scatter.graph import unique_edges
 from openpipeline.engine.scatter.mesh import FloatArray, IntArray
 
+OFFSET_LIMIT = 1e6  # tangent offsets, in nearest-neighbour distances, are clipped to this
+
 
 def centroid_step(points: FloatArray, samples: FloatArray, lam: float) -> FloatArray:
     """One batch-NG step (a Lloyd step when ``lam`` is 0): neighbourhood-weighted sample
     means; a prototype with no samples keeps its place."""
     n = len(points)
-    k = 1 if lam <= 0 else min(16, max(1, math.ceil(lam * math.log(1e3))))
+    k = 1 if lam <= 0 else min(16, n, max(1, math.ceil(lam * math.log(1e3))))
     _, idx = cKDTree(points).query(samples, k=k, workers=-1)
     idx = idx.reshape(len(samples), k)
     if lam <= 0:
@@ -65,8 +67,14 @@ def tangent_voronoi(
         Centroids (3D, in the tangent planes; a point whose cell was not found keeps
         its place), Delaunay edges (E, 2) when asked for, and the neighbour table.
 
+    With ``k`` or fewer other points, ``k`` is cut to their number (a single point keeps
+    its place and has no edges).
+
     Cost: about k³ / 2 small float32 operations per point (≈ 3 µs for k = 8).
     """
+    k = min(k, len(points) - 1)
+    if k < 1:
+        return points.copy(), np.zeros((0, 2), np.int64), np.zeros((len(points), 0), np.int64)
     if neighbours is None:
         _, found = cKDTree(points).query(points, k=k + 1, workers=-1)
         neighbours = found[:, 1:]
@@ -103,7 +111,13 @@ def _tangent_offsets(
     full = np.linalg.norm(d, axis=2)
     flat = np.linalg.norm(q, axis=2)
     unit = full[:, :1]
-    q *= (full / np.maximum(flat, 1e-300) / unit)[..., None]
+    # A neighbour straight along the normal (flat 0) or on top of the point (unit 0)
+    # has no tangent offset; it stays at 0 instead of dividing by zero.
+    stretch = np.divide(full, flat, out=np.zeros_like(full), where=flat > 0)
+    q *= (stretch / np.where(unit > 0, unit, 1.0))[..., None]
+    # Offsets are clipped where float32 would overflow (a neighbour a million
+    # nearest-neighbour distances away bounds no cell).
+    np.clip(q, -OFFSET_LIMIT, OFFSET_LIMIT, out=q)
     return q.astype(np.float32), unit
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from openpipeline.atomic import publish
+from openpipeline.atomic import publish, publish_problem
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.scatter.distribute import ScatterResult
 from openpipeline.engine.scatter.mesh import FloatArray, IntArray
@@ -25,16 +25,28 @@ FORMATS = {".npz": "npz", ".json": "json", ".usda": "usd", ".usd": "usd", ".usdc
 
 
 def output_format(path: str | Path) -> str:
-    """The writer for a file name, or a clear error before any work is done."""
+    """The writer for a file name's extension, or a clear error."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:
         raise EngineInputError(
             f"Cannot write '{Path(path).name}': use a .npz, .json, .usda, .usd or .usdc file name."
         )
-    folder = Path(path).absolute().parent
-    if not folder.is_dir():
-        raise EngineInputError(f"Output folder '{folder}' does not exist; create it first.")
     return FORMATS[suffix]
+
+
+def check_output(path: str | Path) -> str:
+    """The writer for ``path``, after making sure a result can be published there.
+
+    Refuses, before any work, an unknown extension, a missing or unwritable folder and
+    a path that is a folder (:func:`openpipeline.atomic.publish_problem`).
+
+    Cost: one temporary file created and removed beside ``path``.
+    """
+    kind = output_format(path)
+    problem = publish_problem(path)
+    if problem is not None:
+        raise EngineInputError(problem)
+    return kind
 
 
 def fields(result: ScatterResult) -> dict[str, FloatArray | IntArray]:
@@ -56,7 +68,7 @@ def fields(result: ScatterResult) -> dict[str, FloatArray | IntArray]:
 def write(result: ScatterResult, path: str | Path) -> Path:
     """Write ``result`` in the format its extension names, atomically; returns the path."""
     path = Path(path)
-    kind = output_format(path)
+    kind = check_output(path)
     with publish(path) as tmp:
         if kind == "npz":
             with open(tmp, "wb") as handle:
