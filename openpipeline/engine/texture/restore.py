@@ -4,11 +4,13 @@
 operation over it in overlapping tiles with feathered blending, so memory stays
 bounded whatever the image size (a 4096² texture runs in well under 4 GB).
 :func:`restore_file` adds file handling: reading through OpenImageIO, alpha that
-passes through untouched, float/HDR data mapped into the generator's 0..1 range
-and back without clipping, normal maps renormalised, the output written in the
-input's bit depth under a temporary name and renamed into place. UDIM sets
+passes through untouched, file values mapped into the generator's 0..1 range and
+back (:mod:`.value_range`: HDR through a per-image log map), known pixels copied from
+the file bit for bit, normal maps renormalised, the output written in the input's bit
+depth under a temporary name and renamed into place. Everything that can be refused
+(parameters, inputs, masks, outputs) is refused before any work. UDIM sets
 (``name.<UDIM>.ext``: every ``name.1001.ext``, ``name.1002.ext``... on disk) are
-processed as one job.
+processed as one job and published together.
 """
 
 from __future__ import annotations
@@ -390,8 +392,12 @@ def restore(
         The restored (H·f, W·f, C) image and statistics (iterations, seconds, stop
         reasons, the σ used).
 
-    Cost: each tile is one fit (see :func:`.fitting.fit`); ``params.time_budget``
-    caps the whole job.
+    An image smaller than the generator needs (:func:`min_side`) is padded (mirrored,
+    or repeated when seamless) and the result cropped back.
+
+    Cost: each tile is one fit (see :func:`.fitting.fit`); a tile's output side is at
+    most ``params.tile``, so memory is bounded for any factor; ``params.time_budget``
+    caps the whole job (a fit stops before an iteration that would overrun it).
     """
     params.check()
     _check_mask(mask)
@@ -463,9 +469,17 @@ def _read_flash(guide: str, image: Image) -> NDArray[np.float32]:
     return flash
 
 
+def _kept_alpha(image: Image, params: RestoreParams) -> int:
+    """The alpha channel that passes through untouched, or -1: none with ``process_alpha``,
+    and none in a 2-channel normal map (its second channel is y, whatever PNG calls it)."""
+    if params.process_alpha or (params.normal_map and image.pixels.shape[2] == 2):
+        return -1
+    return image.alpha_channel
+
+
 def _colour_channels(image: Image, params: RestoreParams) -> list[int]:
-    """The channels the operation restores: all but alpha (alpha too with ``process_alpha``)."""
-    return [c for c in range(image.pixels.shape[2]) if c != image.alpha_channel or params.process_alpha]
+    """The channels the operation restores: all but the alpha that passes through."""
+    return [c for c in range(image.pixels.shape[2]) if c != _kept_alpha(image, params)]
 
 
 def _check_image(image: Image, path: Path, params: RestoreParams) -> None:
@@ -539,8 +553,8 @@ def _with_other_channels(restored: NDArray[np.float32], image: Image, colour: li
     through untouched (repeated ×factor when upscaling) unless it was restored too."""
     full = np.zeros((restored.shape[0], restored.shape[1], image.pixels.shape[2]), np.float32)
     full[..., colour] = restored
-    alpha = image.alpha_channel
-    if alpha >= 0 and not params.process_alpha:
+    alpha = _kept_alpha(image, params)
+    if alpha >= 0:
         factor = params.output_factor
         a = image.pixels[..., alpha]
         full[..., alpha] = np.kron(a, np.ones((factor, factor), np.float32)) if factor > 1 else a
@@ -588,6 +602,7 @@ def _publish_together(written: list[tuple[Path, Path]]) -> None:
 def _add_to_summary(summary: dict[str, Any], written: Path, stats: dict[str, Any]) -> None:
     summary["files"].append(str(written))
     summary["iterations"] += stats["iterations"]
+    summary["tiles"] = summary.get("tiles", 0) + stats["tiles"]
     summary["seconds"] += stats["seconds"]
     summary.setdefault("sigma", stats["sigma"])
     _add_counts(summary.setdefault("stop_reasons", {}), stats["stop_reasons"])
