@@ -168,12 +168,14 @@ def _written_as(path: Path, dtype: str, channels: int) -> tuple[str, int, bool]:
         if out is None:
             oiio.geterror()  # clear it: writer_problem reports an unknown format
             return dtype, channels, True
-        if not out.open(probe, oiio.ImageSpec(1, 1, channels, dtype)):
-            out.geterror()
-            return dtype, 0, False
+        opened = out.open(probe, oiio.ImageSpec(1, 1, channels, dtype))
         spec = out.spec()
-        kept = (str(spec.format), int(spec.nchannels), bool(out.supports("alpha")))
+        kept = (str(spec.format), int(spec.nchannels) if opened else 0, bool(out.supports("alpha")))
+        if opened:
+            out.write_image(np.zeros((1, 1, channels), np.float32))  # a complete file: no complaint
+        out.geterror()
         out.close()
+        del out  # closed while stderr is quiet
     return kept
 
 
