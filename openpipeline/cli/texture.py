@@ -57,7 +57,7 @@ def _restore_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--threads", type=int, help="CPU threads (default: the idle cores)")
     sub.add_argument("--seamless", action="store_true", help="keep a tileable texture tileable")
     sub.add_argument("--tile", type=int, default=512,
-                     help="tile size in pixels (bounds memory: 512 needs about 2 GB)")
+                     help="tile size in output pixels, at least 65 (bounds memory: 512 needs about 2 GB)")
     sub.add_argument("--normal-map", action="store_true", help="renormalise as a normal map")
     sub.add_argument("--process-alpha", action="store_true", help="restore alpha too")
     sub.add_argument("--max-iterations", type=int)
