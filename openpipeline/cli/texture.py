@@ -13,6 +13,7 @@ from openpipeline.cli.common import CliError, Commands, emit
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 OPERATIONS = ("denoise", "inpaint", "upscale", "flash")
+DONE = {"denoise": "Denoised", "inpaint": "Inpainted", "upscale": "Upscaled", "flash": "Flash-restored"}
 
 
 def register(cli: Commands) -> None:
@@ -42,7 +43,7 @@ def register(cli: Commands) -> None:
                  "predict a job's time from a calibrated runtime model (for farm planning)")
     p.add_argument("input")
     p.add_argument("--operation", default="denoise", choices=OPERATIONS)
-    p.add_argument("--factor", type=int, default=1)
+    p.add_argument("--factor", type=int, help="2, 4 or 8 (needed with --operation upscale)")
     p.add_argument("--tile", type=int, default=512)
     p.add_argument("--device", default="auto", choices=DEVICES)
     p.add_argument("--threads", type=int)
@@ -56,11 +57,13 @@ def _restore_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--threads", type=int, help="CPU threads (default: the idle cores)")
     sub.add_argument("--seamless", action="store_true", help="keep a tileable texture tileable")
     sub.add_argument("--tile", type=int, default=512,
-                     help="tile size in pixels (bounds memory: 512 needs about 2 GB)")
+                     help="tile size in output pixels, at least 65 (bounds memory: 512 needs about 2 GB)")
     sub.add_argument("--normal-map", action="store_true", help="renormalise as a normal map")
     sub.add_argument("--process-alpha", action="store_true", help="restore alpha too")
     sub.add_argument("--max-iterations", type=int)
     sub.add_argument("--recipe", action="store_true", help="the published (slow) configuration")
+    sub.add_argument("--allow-lossy", action="store_true",
+                     help="write to a format that cannot hold the input's bit depth, HDR values or alpha")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -70,10 +73,10 @@ def cmd_restore(args: argparse.Namespace) -> None:
 
     params = RestoreParams(
         operation=args.operation, sigma=getattr(args, "sigma", None),
-        factor=getattr(args, "factor", 2) or 2, seed=args.seed, time_budget=args.time_budget,
+        factor=getattr(args, "factor", 2), seed=args.seed, time_budget=args.time_budget,
         device=args.device, threads=args.threads, seamless=args.seamless, tile=args.tile,
         normal_map=args.normal_map, process_alpha=args.process_alpha,
-        max_iterations=args.max_iterations, recipe=args.recipe,
+        max_iterations=args.max_iterations, recipe=args.recipe, allow_lossy=args.allow_lossy,
     )
     progress = None if args.quiet else text_bar(sys.stderr)
     summary: dict[str, Any] = restore_file(args.input, args.output, params,
@@ -82,7 +85,7 @@ def cmd_restore(args: argparse.Namespace) -> None:
     summary = {"operation": args.operation, **summary}
     reasons = ", ".join(f"{k} ×{v}" for k, v in summary.get("stop_reasons", {}).items())
     sigma = f", σ {summary['sigma']:.1f}" if summary.get("sigma") is not None else ""
-    emit(args, summary, f"{args.operation.capitalize()}d {len(summary['files'])} file(s) in "
+    emit(args, summary, f"{DONE[args.operation]} {len(summary['files'])} file(s) in "
                         f"{summary['seconds']:.1f} s, {summary['iterations']} iterations "
                         f"({reasons}{sigma}) -> {', '.join(summary['files'])}")
 
@@ -90,19 +93,22 @@ def cmd_restore(args: argparse.Namespace) -> None:
 def cmd_predict(args: argparse.Namespace) -> None:
     from openpipeline.engine.devices import pick_device, pick_threads
     from openpipeline.engine.images import read_image
-    from openpipeline.engine.texture import load_or_calibrate, udim_paths
+    from openpipeline.engine.texture import RestoreParams, load_or_calibrate, udim_paths
 
-    if args.factor not in (1, 2, 4, 8):
-        raise CliError(f"Upscale factor {args.factor} is not allowed; use 2, 4 or 8.")
+    upscale = args.operation == "upscale"
+    if upscale and args.factor is None:
+        raise CliError("Predicting an upscale needs --factor 2, 4 or 8.")
+    params = RestoreParams(operation=args.operation, factor=args.factor if upscale else 2, tile=args.tile,
+                           device=args.device, threads=args.threads)
+    params.check()  # the same checks as the real run
     device = pick_device(args.device).type
     threads = pick_threads(args.threads)
+    images = [read_image(path) for _, path in udim_paths(args.input)]
     model = load_or_calibrate(device, threads, args.operation)
     total = 0.0
     sizes = []
-    for _, path in udim_paths(args.input):
-        image = read_image(path)
-        total += model.predict(image.width, image.height, args.operation,
-                               args.factor if args.operation == "upscale" else 1, args.tile)
+    for image in images:
+        total += model.predict(image.width, image.height, args.operation, params.output_factor, args.tile)
         sizes.append([image.width, image.height])
     data = {"operation": args.operation, "device": device, "threads": threads,
             "seconds": round(total, 1), "images": sizes, "model": {"a": model.a, "b": model.b}}

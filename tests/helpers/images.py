@@ -34,3 +34,8 @@ def psnr(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
     if isinstance(b, torch.Tensor):
         b = b.detach().numpy()
     return -10 * math.log10(float(np.mean((np.clip(a, 0, 1) - b) ** 2)))
+
+
+def leftovers(folder) -> list[str]:
+    """Temporary files an interrupted or refused write left in ``folder`` (there should be none)."""
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and ".tmp-" in p.name)

@@ -3,6 +3,7 @@
 The public entry points; the modules hold the parts:
 
 - :mod:`.restore`: jobs over images and files (alpha, HDR, normal maps, tiles, UDIMs);
+  :mod:`.value_range`: file values to the generator's 0..1 and back (HDR: a log map);
 - :mod:`.fitting`: fitting one generator to one tile; the loop's policies beside it:
   :mod:`.stopping` (when to stop), :mod:`.rollback` (collapses), :mod:`.averaging`
   (the averaged output), :mod:`.probe` (benchmark-only measurements);

@@ -39,16 +39,37 @@ class RuntimeModel:
     a: float
     b: float
 
+    @classmethod
+    def parse(cls, text: str) -> RuntimeModel | None:
+        """A cached calibration, or None when it is damaged (not JSON, wrong fields or
+        types, ``a`` not a positive finite number or ``b`` not finite)."""
+        try:
+            data = json.loads(text)
+        except ValueError:
+            return None
+        fields = {"device": str, "threads": int, "config": str, "a": float, "b": float}
+        if not isinstance(data, dict) or set(data) != set(fields):
+            return None
+        for name, kind in fields.items():
+            value = data[name]
+            if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
+                return None
+        if not (math.isfinite(data["a"]) and data["a"] > 0 and math.isfinite(data["b"])):
+            return None
+        return cls(data["device"], data["threads"], data["config"], float(data["a"]), float(data["b"]))
+
     def seconds_per_iteration(self, width: int, height: int) -> float:
         return float(self.a * (width * height / 1e6) ** self.b)
 
     def predict(self, width: int, height: int, operation: str = "denoise", factor: int = 1,
                 tile: int = 512, overlap: int = 32, iterations: int | None = None) -> float:
-        """Predicted seconds for a whole image processed in tiles."""
+        """Predicted seconds for a whole image processed in tiles (``tile`` and ``overlap``
+        bound a tile's output side, as in :func:`.restore.restore`)."""
         count = iterations or TYPICAL_ITERATIONS[operation]
-        tiles_y = len(tile_starts(height, tile, overlap, False))
-        tiles_x = len(tile_starts(width, tile, overlap, False))
-        th, tw = min(tile, height) * factor, min(tile, width) * factor
+        tile_in, overlap_in = tile // factor, overlap // factor
+        tiles_y = len(tile_starts(height, tile_in, overlap_in, False))
+        tiles_x = len(tile_starts(width, tile_in, overlap_in, False))
+        th, tw = min(tile_in, height) * factor, min(tile_in, width) * factor
         return tiles_y * tiles_x * count * self.seconds_per_iteration(tw, th)
 
 
@@ -86,9 +107,11 @@ def load_or_calibrate(device: str, threads: int, operation: str) -> RuntimeModel
     """The cached calibration for this device, or a new one (then cached)."""
     path = cache_path(device, threads, operation)
     try:
-        return RuntimeModel(**json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        pass
+        cached = RuntimeModel.parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        cached = None
+    if cached is not None:
+        return cached
     model = calibrate(device, threads, operation)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -205,7 +205,7 @@ def _stopping_rules(target: torch.Tensor, task: FitTask, options: FitOptions,
     """The rules a fit asks after every iteration, in order (the time budget first)."""
     rules: list[StoppingRule] = []
     if options.time_budget is not None:
-        rules.append(TimeBudget(options.time_budget))
+        rules.append(TimeBudget(options.time_budget, ahead=True))
     if held_out is not None:
         rules.append(held_out)  # with a validation set, it alone decides
     elif task.operation == "denoise" and options.auto_stop:

@@ -4,17 +4,20 @@
 operation over it in overlapping tiles with feathered blending, so memory stays
 bounded whatever the image size (a 4096² texture runs in well under 4 GB).
 :func:`restore_file` adds file handling: reading through OpenImageIO, alpha that
-passes through untouched, float/HDR data mapped into the generator's 0..1 range
-and back without clipping, normal maps renormalised, the output written in the
-input's bit depth under a temporary name and renamed into place. UDIM sets
+passes through untouched, file values mapped into the generator's 0..1 range and
+back (:mod:`.value_range`: HDR through a per-image log map), known pixels copied from
+the file bit for bit, normal maps renormalised, the output written in the input's bit
+depth under a temporary name and renamed into place. Everything that can be refused
+(parameters, inputs, masks, outputs) is refused before any work. UDIM sets
 (``name.<UDIM>.ext``: every ``name.1001.ext``, ``name.1002.ext``... on disk) are
-processed as one job.
+processed as one job and published together.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +25,13 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from numpy.typing import NDArray
 
+from openpipeline.atomic import fsync_path, publish_problem, temp_path_for, unlink_quietly
 from openpipeline.engine.devices import pick_device, pick_threads
 from openpipeline.engine.errors import EngineInputError
-from openpipeline.engine.images import Image, read_image, write_image
+from openpipeline.engine.images import Image, lossy_problem, read_image, write_image_to, writer_problem
 from openpipeline.engine.progress import Progress, ProgressCallback, Reporter
 from openpipeline.engine.texture.dct_filters import dct_denoise, dct_wiener
 from openpipeline.engine.texture.fitting import OPERATIONS, FitOptions, FitResult, FitTask, fit
@@ -42,11 +47,19 @@ from openpipeline.engine.texture.network import (
 from openpipeline.engine.texture.noise_level import estimate_sigma
 from openpipeline.engine.texture.tiles import feather, tile_starts
 from openpipeline.engine.texture.udim import UDIM_TOKEN, output_for, udim_paths
+from openpipeline.engine.texture.value_range import ValueMap
 
 FACTORS = (2, 4, 8)
 # Fraction of pixels held out as a validation set, by operation (see fitting.fit). Denoising
 # stops on the noise level instead: on noisy pixels the held-out error is too flat.
 HOLDOUT = {"inpaint": 0.05, "upscale": 0.05, "flash": 0.05}
+# σ is given in 8-bit levels: above 255 it is larger than the whole value range.
+MAX_SIGMA = 255.0
+# Seeds torch accepts once the per-tile and per-purpose offsets are added.
+SEED_RANGE = (-(2**63), 2**63 - 1)
+# The σ estimate needs this many pixels on each side (its filter is 3×3, and below
+# this its reading is mostly chance).
+MIN_SIDE_FOR_SIGMA = 8
 
 
 @dataclass(frozen=True)
@@ -71,13 +84,26 @@ class RestoreParams:
     process_alpha: bool = False
     max_iterations: int | None = None
     recipe: bool = False  # the published configuration instead of ours
+    allow_lossy: bool = False  # write to a format that cannot hold the input's pixels
 
     @property
     def output_factor(self) -> int:
         """How many times larger the output is than the input: ``factor`` when upscaling, else 1."""
         return self.factor if self.operation == "upscale" else 1
 
+    @property
+    def min_tile(self) -> int:
+        """The smallest ``tile`` allowed: the overlap on both sides and one pixel more
+        (upscaling: in low-resolution pixels, times the factor)."""
+        factor = self.output_factor
+        return factor * (2 * (self.overlap // factor) + 1)
+
     def check(self) -> None:
+        """Refuse parameters that cannot work, before any work starts.
+
+        Raises:
+            EngineInputError: one sentence saying which value is wrong and what to give.
+        """
         if self.operation not in OPERATIONS:
             raise EngineInputError(f"Operation '{self.operation}' is not known; use {', '.join(OPERATIONS)}.")
         if self.operation == "upscale" and self.factor not in FACTORS:
@@ -86,10 +112,19 @@ class RestoreParams:
             value = getattr(self, name)
             if value is not None and (not math.isfinite(value) or value <= 0):
                 raise EngineInputError(f"--{name.replace('_', '-')} must be a positive number, not {value}.")
-        if self.tile < 32 or self.overlap < 0 or self.overlap * 2 >= self.tile:
-            raise EngineInputError("Tiles must be at least 32 px with an overlap under half a tile.")
+        if self.sigma is not None and self.sigma > MAX_SIGMA:
+            raise EngineInputError(f"--sigma is in 8-bit levels and at most {MAX_SIGMA:g}, "
+                                   f"not {self.sigma:g}.")
+        self._check_counts()
+
+    def _check_counts(self) -> None:
+        if self.overlap < 0 or self.tile < self.min_tile:
+            raise EngineInputError(f"--tile must be at least {self.min_tile} px (a {self.overlap} px overlap "
+                                   f"on each side and more), not {self.tile}.")
         if self.max_iterations is not None and self.max_iterations < 1:
             raise EngineInputError("--max-iterations must be at least 1.")
+        if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
+            raise EngineInputError(f"--seed must be between -2**63 and 2**63-1, not {self.seed}.")
 
 
 @dataclass
@@ -98,30 +133,22 @@ class RestoreResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-# -- value ranges --------------------------------------------------------------------
-def to_unit(values: NDArray[np.float32], hdr: bool) -> tuple[NDArray[np.float32], float]:
-    """Map data into the generator's 0..1 range: HDR through x/(1+x) (no clipping)."""
-    if not hdr:
-        return np.clip(values, 0.0, 1.0).astype(np.float32), 0.0
-    offset = float(min(values.min(), 0.0))
-    shifted = values - offset
-    return (shifted / (1.0 + shifted)).astype(np.float32), offset
+# -- normal maps ---------------------------------------------------------------------
+def renormalise_normals(encoded: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Tangent-space normal map (0..1 encoded): unit vectors again.
 
-
-def from_unit(values: NDArray[np.float32], hdr: bool, offset: float) -> NDArray[np.float32]:
-    if not hdr:
-        return values
-    clipped = np.clip(values, 0.0, 1.0 - 1e-6)
-    return (clipped / (1.0 - clipped) + offset).astype(np.float32)
-
-
-def renormalise_normals(rgb: NDArray[np.float32]) -> NDArray[np.float32]:
-    """Tangent-space normal map (0..1 encoded): make every pixel's vector unit length."""
-    vectors = rgb[..., :3] * 2.0 - 1.0
+    Three or more channels: the first three are the vector and become unit length.
+    Two channels (a BC5-style RG map, z rebuilt by the shader): x and y are only
+    shortened where they are longer than 1, so z stays real. Fewer are refused
+    earlier (see :func:`read_inputs`).
+    """
+    out = np.array(encoded, dtype=np.float32)
+    count = min(out.shape[-1], 3)
+    vectors = out[..., :count] * 2.0 - 1.0
     length = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    vectors = vectors / np.maximum(length, 1e-6)
-    out = np.array(rgb, dtype=np.float32)
-    out[..., :3] = (vectors + 1.0) / 2.0
+    shortest = 1e-6 if count == 3 else 1.0  # RGB: every vector to length 1; RG: only the long ones
+    vectors = vectors / np.maximum(length, shortest)
+    out[..., :count] = (vectors + 1.0) / 2.0
     return out
 
 
@@ -139,6 +166,9 @@ def _noise_level(image: NDArray[np.float32], params: RestoreParams) -> float | N
     """σ in 0..1 for denoising (``params.sigma`` or estimated from the image); None otherwise."""
     if params.operation != "denoise":
         return None
+    if params.sigma is None and min(image.shape[:2]) < MIN_SIDE_FOR_SIGMA:
+        raise EngineInputError(f"The image is too small ({image.shape[1]}×{image.shape[0]}) to estimate its "
+                               f"noise level; give --sigma.")
     sigma = params.sigma / 255.0 if params.sigma is not None else estimate_sigma(image)
     if sigma <= 0:
         raise EngineInputError("The image shows no noise to remove (estimated σ is 0).")
@@ -194,14 +224,65 @@ class _Tile:
 
 
 def _tiles(height: int, width: int, params: RestoreParams) -> list[_Tile]:
-    """The overlapping tiles over an image, row by row (they wrap around when seamless)."""
-    wrap, tile = params.seamless, params.tile
+    """The overlapping tiles over an image, row by row (they wrap around when seamless).
+
+    Sizes are in input pixels: when upscaling, ``params.tile`` and ``params.overlap``
+    bound the high-resolution side of a tile, so a ×8 job's input tiles are tile/8
+    and memory is bounded for any factor.
+    """
+    wrap, factor = params.seamless, params.output_factor
+    tile, overlap = params.tile // factor, params.overlap // factor
     th, tw = min(tile, height), min(tile, width)
     circular = wrap and th == height and tw == width
-    starts = itertools.product(tile_starts(height, tile, params.overlap, wrap),
-                               tile_starts(width, tile, params.overlap, wrap))
+    starts = itertools.product(tile_starts(height, tile, overlap, wrap),
+                               tile_starts(width, tile, overlap, wrap))
     return [_Tile(index, y0, x0, np.arange(y0, y0 + th) % height, np.arange(x0, x0 + tw) % width, circular)
             for index, (y0, x0) in enumerate(starts)]
+
+
+def min_side(params: RestoreParams) -> int:
+    """The fewest input pixels a side may have for the generator: each of its levels
+    halves the image, and the deepest must still be 2×2 (smaller images are padded)."""
+    levels = len(choose_config(params).down)
+    return int(-(-(2 ** (levels + 1)) // params.output_factor))
+
+
+@dataclass(frozen=True, eq=False)
+class _Padded:
+    """An image too small for the generator, padded (mirrored, or repeated when seamless)
+    to :func:`min_side`; ``height`` and ``width`` are the original size."""
+
+    image: NDArray[np.float32]
+    mask: NDArray[np.float32] | None
+    guide: NDArray[np.float32] | None
+    height: int
+    width: int
+
+    @classmethod
+    def of(cls, image: NDArray[np.float32], mask: NDArray[np.float32] | None,
+           guide: NDArray[np.float32] | None, params: RestoreParams) -> _Padded:
+        height, width = image.shape[:2]
+        least = min_side(params)
+        if params.seamless:  # whole periods, so the padded image still wraps around
+            pad_y = (-(-least // height) - 1) * height if height < least else 0
+            pad_x = (-(-least // width) - 1) * width if width < least else 0
+        else:
+            pad_y, pad_x = max(least - height, 0), max(least - width, 0)
+
+        def pad(array: NDArray[np.float32] | None) -> NDArray[np.float32] | None:
+            if array is None or (pad_y == 0 and pad_x == 0):
+                return array
+            widths = [(0, int(pad_y)), (0, int(pad_x))] + [(0, 0)] * (array.ndim - 2)
+            if params.seamless:
+                return np.asarray(np.pad(array, widths, mode="wrap"), np.float32)
+            return np.asarray(np.pad(array, widths, mode="symmetric"), np.float32)
+
+        padded = pad(image)
+        assert padded is not None
+        return cls(padded, pad(mask), pad(guide), height, width)
+
+    def crop(self, restored: NDArray[np.float32], factor: int) -> NDArray[np.float32]:
+        return np.ascontiguousarray(restored[: self.height * factor, : self.width * factor])
 
 
 def _as_tensor(pixels: NDArray[np.float32]) -> torch.Tensor:
@@ -252,6 +333,35 @@ def _restore_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
     return restored, result
 
 
+# The stop reason of a tile that started after the job's time budget was spent: it gets
+# the classical estimate instead of a fit, so a job of many long tiles overruns its
+# budget by at most one iteration of one tile.
+CLASSICAL_REASON = "time budget (classical estimate)"
+
+
+def _classical_tile(job: _Job, tile: _TilePixels) -> NDArray[np.float32]:
+    """A tile's classical estimate, with no fit: the DCT estimate (denoise), the harmonic
+    fill (inpaint), bicubic interpolation (upscale) or the no-flash photo (flash)."""
+    target = _as_tensor(tile.piece)
+    params = job.params
+    with torch.no_grad():
+        if params.operation == "denoise":
+            assert job.sigma is not None
+            estimate = dct_denoise(target, job.sigma, tile.circular)
+        elif params.operation == "inpaint" and tile.holes is not None:
+            known = torch.from_numpy(1.0 - (tile.holes > 0).astype(np.float32))[None, None]
+            estimate = harmonic_fill(target, known, circular=tile.circular)
+        elif params.operation == "upscale":
+            estimate = F.interpolate(target, scale_factor=params.output_factor, mode="bicubic",
+                                     align_corners=False)
+        else:
+            estimate = target
+    restored: NDArray[np.float32] = estimate.clamp(0, 1)[0].numpy().transpose(1, 2, 0)
+    if tile.holes is not None:
+        restored = np.where((tile.holes <= 0)[..., None], tile.piece, restored)
+    return restored
+
+
 class _Canvas:
     """The output being assembled: tiles added with feathered weights, normalised at the end."""
 
@@ -288,6 +398,11 @@ def _tile_budget(time_budget: float | None, start: float, tiles_left: int) -> fl
     return left / tiles_left
 
 
+def _budget_spent(time_budget: float | None, start: float) -> bool:
+    """The job's time budget is spent (never, without one)."""
+    return time_budget is not None and time.perf_counter() - start >= time_budget
+
+
 def _tile_progress(report: Reporter, index: int, total: int) -> ProgressCallback:
     def tile_progress(p: Progress) -> None:
         report(p.stage, (index + p.fraction) / total, f"tile {index + 1}/{total} {p.message}", **p.values)
@@ -312,19 +427,27 @@ def restore(
         The restored (H·f, W·f, C) image and statistics (iterations, seconds, stop
         reasons, the σ used).
 
-    Cost: each tile is one fit (see :func:`.fitting.fit`); ``params.time_budget``
-    caps the whole job.
+    An image smaller than the generator needs (:func:`min_side`) is padded (mirrored,
+    or repeated when seamless) and the result cropped back.
+
+    Cost: each tile is one fit (see :func:`.fitting.fit`); a tile's output side is at
+    most ``params.tile``, so memory is bounded for any factor; ``params.time_budget``
+    caps the whole job (a fit stops before an iteration that would overrun it).
     """
     params.check()
+    _check_mask(mask)
     device = pick_device(params.device)
     threads = pick_threads(params.threads)
     if device.type == "cpu":
         torch.set_num_threads(threads)
     sigma = _noise_level(image, params)  # may refuse the image: before any other work
     job = _Job(params, choose_config(params), sigma, device)
-    height, width, channels = image.shape
+    padded = _Padded.of(image, mask, guide, params)
+    height, width, channels = padded.image.shape
     tiles = _tiles(height, width, params)
-    canvas = _Canvas(height, width, channels, params.output_factor, params.overlap if len(tiles) > 1 else 0)
+    factor = params.output_factor
+    overlap = params.overlap // factor if len(tiles) > 1 else 0
+    canvas = _Canvas(height, width, channels, factor, overlap)
     report = Reporter(progress)
     start = time.perf_counter()
     stats: dict[str, Any] = {"tiles": len(tiles), "iterations": 0, "stop_reasons": {},
@@ -332,20 +455,28 @@ def restore(
                              "device": device.type, "threads": threads}
     for tile in tiles:
         budget = _tile_budget(params.time_budget, start, len(tiles) - tile.index)
-        restored, result = _restore_tile(job, tile.cut(image, mask, guide), params.seed + tile.index, budget,
+        pixels = tile.cut(padded.image, padded.mask, padded.guide)
+        if tile.index > 0 and _budget_spent(params.time_budget, start):
+            canvas.add(tile, _classical_tile(job, pixels))
+            _add_counts(stats["stop_reasons"], {CLASSICAL_REASON: 1})
+            continue
+        restored, result = _restore_tile(job, pixels, params.seed + tile.index, budget,
                                          _tile_progress(report, tile.index, len(tiles)))
         canvas.add(tile, restored)
         stats["iterations"] += result.iterations
         _add_counts(stats["stop_reasons"], {result.stop_reason: 1})
     stats["seconds"] = time.perf_counter() - start
     report("done", 1.0, f"{len(tiles)} tile(s)")
-    return RestoreResult(canvas.image(), stats)
+    return RestoreResult(padded.crop(canvas.image(), factor), stats)
+
+
+def _check_mask(holes: NDArray[np.float32] | None, name: str = "The mask") -> None:
+    """Refuse a mask with no known pixel: there is nothing to fill the holes from."""
+    if holes is not None and holes.size and bool((holes > 0).all()):
+        raise EngineInputError(f"{name} marks every pixel as a hole; nothing is known to fill them from.")
 
 
 # -- files ----------------------------------------------------------------------------
-FLOAT_FORMATS = ("half", "float", "double")
-
-
 @dataclass(frozen=True, eq=False)
 class _InputFile:
     """One file of a job, read and checked: its UDIM tile ('' for a plain file), its
@@ -366,6 +497,7 @@ def _read_holes(mask: str, tile: str, image: Image, path: Path) -> NDArray[np.fl
             f"{pixels.shape[1]}×{pixels.shape[0]}; give a mask of the same size."
         )
     holes: NDArray[np.float32] = (mask_pixels.max(axis=2) > 0).astype(np.float32)
+    _check_mask(holes, f"The mask of '{path.name}'")
     return holes
 
 
@@ -376,33 +508,74 @@ def _read_flash(guide: str, image: Image) -> NDArray[np.float32]:
     return flash
 
 
+def _kept_alpha(image: Image, params: RestoreParams) -> int:
+    """The alpha channel that passes through untouched, or -1: none with ``process_alpha``,
+    and none in a 2-channel normal map (its second channel is y, whatever PNG calls it)."""
+    if params.process_alpha or (params.normal_map and image.pixels.shape[2] == 2):
+        return -1
+    return image.alpha_channel
+
+
+def _colour_channels(image: Image, params: RestoreParams) -> list[int]:
+    """The channels the operation restores: all but the alpha that passes through."""
+    return [c for c in range(image.pixels.shape[2]) if c != _kept_alpha(image, params)]
+
+
+def _check_image(image: Image, path: Path, params: RestoreParams) -> None:
+    """Refuse an image the operation cannot restore (before any work)."""
+    colour = _colour_channels(image, params)
+    if not colour:
+        raise EngineInputError(f"Image '{path.name}' has no colour channels to restore; "
+                               f"add --process-alpha to restore its alpha.")
+    if params.normal_map and len(colour) < 2:
+        raise EngineInputError(f"Image '{path.name}' has {len(colour)} colour channel(s) but --normal-map "
+                               f"needs an RGB or RG normal map; leave --normal-map out.")
+
+
+def check_outputs(source: str, output: str, loaded: list[_InputFile], params: RestoreParams) -> None:
+    """Refuse an output that cannot be written, before any work: a UDIM token that does not
+    match the input, an extension OpenImageIO cannot write, a folder that is missing or
+    read-only, a folder in the output's place, or (without ``allow_lossy``) a format that
+    cannot hold the input's pixels (bit depth, HDR values, alpha, channels).
+
+    Cost: creates and removes one small probe file per output.
+    """
+    if (UDIM_TOKEN in source) != (UDIM_TOKEN in output):
+        raise EngineInputError(f"The input and the output must both name a UDIM set ({UDIM_TOKEN}) "
+                               f"or neither; '{output}' does not match '{source}'.")
+    for item in loaded:
+        target = output_for(output, item.tile)
+        problem = publish_problem(target) or writer_problem(target)
+        if problem is None and not params.allow_lossy:
+            lossy = lossy_problem(target, item.image)
+            problem = None if lossy is None else f"{lossy}; write a format that can, or pass --allow-lossy."
+        if problem is not None:
+            raise EngineInputError(problem)
+
+
 def read_inputs(source: str, output: str, params: RestoreParams, mask: str | None = None,
                 guide: str | None = None) -> list[_InputFile]:
     """Read and check every input of a job (each UDIM tile, its mask, the flash photo)
-    before any work starts.
+    and every output before any work starts.
 
     Raises:
-        EngineInputError: a file is missing, unreadable or of the wrong size, the
-            output folder does not exist, or an inpaint job has no mask.
+        EngineInputError: a file is missing, unreadable or of the wrong size, a mask
+            has no known pixel, an output cannot be written (see :func:`check_outputs`),
+            or an inpaint job has no mask.
 
     Cost: reads every input file whole.
     """
+    if params.operation == "inpaint" and mask is None:
+        raise EngineInputError("Inpainting needs a mask image (non-zero pixels are the holes).")
     inputs = udim_paths(source)
-    if UDIM_TOKEN in source and UDIM_TOKEN not in output:
-        raise EngineInputError("The output of a UDIM set needs <UDIM> in its name too.")
-    folder = Path(output).absolute().parent
-    if not folder.is_dir():
-        raise EngineInputError(f"Output folder '{folder}' does not exist; create it first.")
     loaded = []
     for tile, path in inputs:
         image = read_image(path)
-        if image.pixels.shape[2] < 1:
-            raise EngineInputError(f"Image '{path.name}' has no channels.")
+        _check_image(image, path, params)
         holes = None if mask is None else _read_holes(mask, tile, image, path)
         flash = None if guide is None else _read_flash(guide, image)
         loaded.append(_InputFile(tile, image, holes, flash))
-    if params.operation == "inpaint" and mask is None:
-        raise EngineInputError("Inpainting needs a mask image (non-zero pixels are the holes).")
+    check_outputs(source, output, loaded, params)
     return loaded
 
 
@@ -419,40 +592,56 @@ def _with_other_channels(restored: NDArray[np.float32], image: Image, colour: li
     through untouched (repeated ×factor when upscaling) unless it was restored too."""
     full = np.zeros((restored.shape[0], restored.shape[1], image.pixels.shape[2]), np.float32)
     full[..., colour] = restored
-    alpha = image.alpha_channel
-    if alpha >= 0 and not params.process_alpha:
+    alpha = _kept_alpha(image, params)
+    if alpha >= 0:
         factor = params.output_factor
         a = image.pixels[..., alpha]
         full[..., alpha] = np.kron(a, np.ones((factor, factor), np.float32)) if factor > 1 else a
     return full
 
 
-def _restore_one_file(item: _InputFile, output: str, params: RestoreParams,
-                      progress: ProgressCallback) -> tuple[Path, RestoreResult]:
-    """Restore one read file into its output: HDR mapped to 0..1 and back, alpha kept,
-    normals renormalised, written in the input's format. Returns the path written."""
+def _restore_pixels(item: _InputFile, params: RestoreParams,
+                    progress: ProgressCallback) -> tuple[NDArray[np.float32], RestoreResult]:
+    """Restore one read file's pixels: values mapped to 0..1 and back (see
+    :mod:`.value_range`), normals renormalised, known pixels and alpha copied from the
+    file bit for bit. Returns every channel, in the file's own values."""
     image = item.image
-    colour = [c for c in range(image.pixels.shape[2]) if c != image.alpha_channel or params.process_alpha]
+    colour = _colour_channels(image, params)
     pixels = image.pixels[..., colour]
-    is_float = image.format in FLOAT_FORMATS
-    hdr = is_float and (pixels.max() > 1.0 or pixels.min() < 0.0)
-    unit, offset = to_unit(pixels, hdr)
-    guide_unit = None if item.flash is None else to_unit(item.flash[..., :3], False)[0]
-    result = restore(unit, params, item.holes, guide_unit, progress)
-    restored = from_unit(result.image, hdr, offset)
+    mapping = ValueMap.for_pixels(pixels, image.is_float, image.is_signed)
+    guide_unit = None if item.flash is None else np.clip(item.flash[..., :3], 0.0, 1.0).astype(np.float32)
+    result = restore(mapping.to_unit(pixels), params, item.holes, guide_unit, progress)
+    restored = mapping.to_file(result.image)
     if params.normal_map:
         restored = renormalise_normals(restored)
-    full = _with_other_channels(restored, image, colour, params)
-    if not is_float:
-        full = np.clip(full, 0.0, 1.0)
+    if item.holes is not None:  # known pixels: the file's own values, not the round trip
+        restored = np.where((item.holes <= 0)[..., None], pixels, restored)
+    return _with_other_channels(restored, image, colour, params), result
+
+
+def _write_temporary(item: _InputFile, output: str, full: NDArray[np.float32],
+                     written: list[tuple[Path, Path]]) -> None:
+    """Write one result under a temporary name beside its output; ``written`` gets
+    (temporary, final) before the write, so a failure can remove what it left."""
     target = output_for(output, item.tile)
-    write_image(target, full, image.format, image.channel_names, image.alpha_channel)
-    return target, result
+    temporary = temp_path_for(target)
+    written.append((temporary, target))
+    image = item.image
+    write_image_to(temporary, full, image.format, image.channel_names, image.alpha_channel)
+
+
+def _publish_together(written: list[tuple[Path, Path]]) -> None:
+    """Every written file is flushed first, then all are renamed into place."""
+    for temporary, _ in written:
+        fsync_path(temporary)
+    for temporary, target in written:
+        os.replace(temporary, target)
 
 
 def _add_to_summary(summary: dict[str, Any], written: Path, stats: dict[str, Any]) -> None:
     summary["files"].append(str(written))
     summary["iterations"] += stats["iterations"]
+    summary["tiles"] = summary.get("tiles", 0) + stats["tiles"]
     summary["seconds"] += stats["seconds"]
     summary.setdefault("sigma", stats["sigma"])
     _add_counts(summary.setdefault("stop_reasons", {}), stats["stop_reasons"])
@@ -470,14 +659,22 @@ def restore_file(
 ) -> dict[str, Any]:
     """Restore an image file (or a UDIM set) into ``output``; returns a summary.
 
-    Every input is read and checked before any work starts; each output file is
-    written whole or not at all.
+    Every input and output is checked before any work starts; the outputs (every
+    tile of a UDIM set) are written under temporary names and renamed into place
+    together at the end, so a failure leaves none of them.
     """
     params.check()
     loaded = read_inputs(source, output, params, mask, guide)
     summary: dict[str, Any] = {"files": [], "iterations": 0, "seconds": 0.0}
-    for number, item in enumerate(loaded):
-        file_progress = _file_progress(progress, number, len(loaded))
-        written, result = _restore_one_file(item, output, params, file_progress)
-        _add_to_summary(summary, written, result.stats)
+    written: list[tuple[Path, Path]] = []
+    try:
+        for number, item in enumerate(loaded):
+            full, result = _restore_pixels(item, params, _file_progress(progress, number, len(loaded)))
+            _write_temporary(item, output, full, written)
+            _add_to_summary(summary, written[-1][1], result.stats)
+        _publish_together(written)
+    except BaseException:
+        for temporary, _ in written:
+            unlink_quietly(temporary)
+        raise
     return summary

@@ -68,12 +68,17 @@ def first_reason(rules: Sequence[StoppingRule], state: FitState) -> str | None:
 # -- the rules --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TimeBudget:
-    """Stop once ``seconds`` have been spent."""
+    """Stop once ``seconds`` have been spent; with ``ahead``, also when one more
+    iteration (as long as the average so far) would end past them, so a fit whose
+    iterations are long overruns its budget by less than one of them."""
 
     seconds: float
+    ahead: bool = False
     reason: ClassVar[str] = "time budget"
 
     def should_stop(self, state: FitState) -> bool:
+        if self.ahead and state.iteration > 0:
+            return state.elapsed * (state.iteration + 1) / state.iteration >= self.seconds
         return state.elapsed >= self.seconds
 
 
