@@ -216,7 +216,7 @@ def test_a_lost_version_claim_never_overwrites_a_preserved_master(asset, tmp_pat
 
 
 def test_a_workshop_folder_linked_outside_the_project_is_refused(asset, scene, project, tmp_path):
-    """A save into a workshop/ that is a link to a folder elsewhere exits with a user error, writing nothing there."""
+    """A save into a workshop/ linked to a folder elsewhere is a user error that writes nothing there."""
     import shutil
 
     from openpipeline.core.errors import UserError
