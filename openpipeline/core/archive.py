@@ -13,7 +13,7 @@ from __future__ import annotations
 from openpipeline.core import history, journal
 from openpipeline.core.errors import UserError, VersionNotFoundError
 from openpipeline.core.events import ArchiveData, HistoryEvent, RetrieveData
-from openpipeline.core.items import Item
+from openpipeline.core.items import Item, holding
 from openpipeline.core.journal import EventStep, MoveStep, Step
 from openpipeline.core.versions import storage_errors
 
@@ -31,7 +31,7 @@ def archive(
     keep = project.config.archive_keep if keep is None else keep
     if keep < 0:
         raise UserError(f"Cannot keep {keep} versions; give 0 or more.")
-    with item.mutex.held(), storage_errors(f"archive '{item.ref}'"):
+    with holding([item]), storage_errors(f"archive '{item.ref}'"):
         item.require_files()  # a rename or a delete may have moved it meanwhile
         return _archive(item, keep, author, note)
 
@@ -73,7 +73,7 @@ def retrieve(
     Refused, with nothing changed, when a file already lies where one would go back.
     """
     item.require_files()
-    with item.mutex.held(), storage_errors(f"retrieve into '{item.ref}'"):
+    with holding([item]), storage_errors(f"retrieve into '{item.ref}'"):
         item.require_files()  # a rename or a delete may have moved it meanwhile
         return _retrieve(item, workshops, versions, author, note)
 

@@ -107,7 +107,7 @@ def restore(
             "'openpipeline item list --deleted'."
         )
     item = Item(project, ref)
-    with item.mutex.held(), storage_errors(f"restore '{ref}'"):
+    with holding([item]), storage_errors(f"restore '{ref}'"):
         return _restore(project, item, candidates[-1], author, note)
 
 

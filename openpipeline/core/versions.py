@@ -40,7 +40,7 @@ from openpipeline.core.errors import (
 )
 from openpipeline.core.events import HistoryEvent, MasterData, ValidationProblem, WorkshopData
 from openpipeline.core.identity import current_user
-from openpipeline.core.items import Item, ItemState, VersionEntry
+from openpipeline.core.items import Item, ItemState, VersionEntry, holding
 from openpipeline.core.journal import EventStep, MoveStep, ReplaceStep, Step
 
 
@@ -125,7 +125,7 @@ def save_workshop(
             raise SourceFileError("No file was given to save as a workshop; give the scene file's path.")
         source = Path(source)
         _check_source(source)
-    with item.mutex.held(), storage_errors(f"save a workshop of '{item.ref}'"):
+    with holding([item]), storage_errors(f"save a workshop of '{item.ref}'"):
         item.require_files()  # a rename or a delete may have moved it meanwhile
         _writable(item, item.workshop_path(1))
         number = _free_number(item, "workshop", item.state())
@@ -195,7 +195,7 @@ def master(
     item.require_files()
     author = author or current_user()
     _check_lock(item, author, ignore_lock, "master")
-    with item.mutex.held(), storage_errors(f"master '{item.ref}'"):
+    with holding([item]), storage_errors(f"master '{item.ref}'"):
         fsutil.checkpoint("master.locked")
         item.require_files()  # a rename or a delete may have moved it meanwhile
         project = item.project
