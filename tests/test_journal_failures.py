@@ -91,3 +91,20 @@ def test_a_journal_whose_step_fails_on_recovery_is_set_aside(cli_asset, tmp_path
     _usable(env, tmp_path)
     assert "work1" in item.workshop_path(1).read_text()
     assert (folder / "set-aside" / record.name).is_file()
+
+
+@pytest.mark.parametrize("way", ["renameat2", "link"])
+def test_a_publishing_rename_never_replaces_a_file(tmp_path, monkeypatch, way):
+    """rename_noreplace refuses a target that exists (both files kept) and moves onto a free one."""
+    from openpipeline.core import fsutil
+
+    if way == "link":
+        monkeypatch.setattr(fsutil, "_renameat2", lambda source, destination: False)
+    new, old = tmp_path / ".new.tmp-000000000000.ma", tmp_path / "a_workshop_0001.ma"
+    new.write_text("new\n")
+    old.write_text("old\n")
+    with pytest.raises(FileExistsError):
+        fsutil.rename_noreplace(new, old)
+    assert old.read_text() == "old\n" and new.read_text() == "new\n"
+    fsutil.rename_noreplace(new, tmp_path / "a_workshop_0002.ma")
+    assert not new.exists() and (tmp_path / "a_workshop_0002.ma").read_text() == "new\n"

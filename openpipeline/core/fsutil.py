@@ -267,13 +267,14 @@ def rename_noreplace(source: Path, destination: Path) -> None:
     """
     if _renameat2(source, destination):
         return
-    if source.is_dir() and not source.is_symlink():
-        if destination.exists() or destination.is_symlink():
+    if os.name == "nt" or source.is_dir() or source.is_symlink():
+        # Windows' rename never replaces; a folder or a link is checked, then renamed
+        if os.name != "nt" and (destination.exists() or destination.is_symlink()):
             raise FileExistsError(errno.EEXIST, "Refusing to overwrite", str(destination))
         os.rename(source, destination)
         return
     try:
-        os.link(source, destination, follow_symlinks=False)
+        os.link(source, destination)
     except OSError as exc:
         if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
             raise

@@ -55,7 +55,11 @@ def storage_errors(action: str) -> Iterator[None]:
 
 def _writable(item: Item, path: Path) -> None:
     """Refuse before anything changes: ``path`` leaves the project, is a folder, or cannot be written."""
-    item.project.confine(path)
+    project = item.project
+    project.confine(path)
+    if path.is_dir():
+        raise StorageError(f"A folder lies at '{project.relative(path)}', where {item.ref}'s file "
+                           "must go; move it away and try again.")
     path.parent.mkdir(parents=True, exist_ok=True)
     problem = publish_problem(path)
     if problem is not None:
