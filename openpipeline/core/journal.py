@@ -60,6 +60,7 @@ from openpipeline.core.events import (
 )
 from openpipeline.core.identity import current_host
 from openpipeline.core.layout import META_FOLDER
+from openpipeline.core.locks import Mutex
 
 JOURNAL_FOLDER = "journal"
 SET_ASIDE_FOLDER = "set-aside"
@@ -447,7 +448,18 @@ def recover(project_root: Path, project_meta: Path, ops: tuple[str, ...] | None 
 
 
 def _roll_forward(project_root: Path, path: Path, record: JournalRecord) -> bool:
-    """Run a dead operation's steps again; set the record aside if one fails."""
+    """Run a dead operation's steps again; set the record aside if one fails.
+
+    One process at a time rolls a record forward (a mutex beside it), so a step that
+    another recoverer finished meanwhile is not taken for a failure.
+    """
+    with Mutex(path.with_suffix(".recovering"), f"Recovering '{path.name}'").held(30.0):
+        if not path.exists():
+            return False  # finished by another recoverer meanwhile
+        return _apply_all(project_root, path, record)
+
+
+def _apply_all(project_root: Path, path: Path, record: JournalRecord) -> bool:
     tag = _tag(path)
     try:
         for step in record.steps:
