@@ -207,25 +207,17 @@ def master(
         state = item.state()
         entry = _workshop_file(item, workshop, state)
         master_path = item.master_path
-        _writable(item, master_path)
-        _writable(item, item.version_path(1))
+        for output in (master_path, item.version_path(1)):
+            _writable(item, output)
         staged = fsutil.copy_to_temp(entry.path, master_path)
         preserved: _Preserved | None = None
         try:
             fsutil.checkpoint("master.staged")
-            problems, repaired = _validate(item, entry.number, staged, force=force, repair=repair)
+            validation = _validate(item, entry.number, staged, force=force, repair=repair)
             preserved = _stage_old_master(item, state)
             if preserved is not None:
                 fsutil.checkpoint("master.preserved")
-            record = history.new_event(
-                item.ref.address,
-                MasterData(workshop=entry.number,
-                           preserved_version=preserved.number if preserved else None,
-                           path=project.relative(master_path), size=staged.stat().st_size,
-                           forced=bool(problems), problems=tuple(problems),
-                           repaired=tuple(repaired)),
-                author=author, version=entry.number, comment=note,
-            )
+            record = _master_event(item, entry.number, staged, preserved, validation, author, note)
             steps: list[Step] = [] if preserved is None else [preserved.step(item)]
             steps += [ReplaceStep(project.relative(staged), project.relative(master_path)),
                       EventStep(project.relative(item.meta), record)]
@@ -235,6 +227,21 @@ def master(
             if preserved is not None:
                 fsutil.unlink_quietly(preserved.staged)
     return record
+
+
+def _master_event(
+    item: Item, workshop: int, staged: Path, preserved: _Preserved | None,
+    validation: tuple[list[ValidationProblem], list[str]], author: str, note: str,
+) -> HistoryEvent[MasterData]:
+    """The ``master`` event (not yet written): what was mastered, kept, forced and repaired."""
+    problems, repaired = validation
+    return history.new_event(
+        item.ref.address,
+        MasterData(workshop=workshop, preserved_version=preserved.number if preserved else None,
+                   path=item.project.relative(item.master_path), size=staged.stat().st_size,
+                   forced=bool(problems), problems=tuple(problems), repaired=tuple(repaired)),
+        author=author, version=workshop, comment=note,
+    )
 
 
 def _workshop_file(item: Item, workshop: int | None, state: ItemState) -> VersionEntry:
