@@ -108,3 +108,37 @@ def test_a_publishing_rename_never_replaces_a_file(tmp_path, monkeypatch, way):
     assert old.read_text() == "old\n" and new.read_text() == "new\n"
     fsutil.rename_noreplace(new, tmp_path / "a_workshop_0002.ma")
     assert not new.exists() and (tmp_path / "a_workshop_0002.ma").read_text() == "new\n"
+
+
+def _read_only(folder):
+    """Make ``folder`` refuse new files, even to root (chattr +i); returns the undo."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        return lambda: folder.chmod(0o755)
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0:
+        pytest.skip("cannot make a folder read-only for root here (no chattr)")
+    return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+@pytest.mark.parametrize("command", [["workshop", "save", "asset/prop/a", "{payload}", "--note", "n"],
+                                     ["delete", "asset/prop/a"],
+                                     ["archive", "asset/prop/a", "--keep", "1"]])
+def test_a_read_only_history_makes_the_command_exit_2_and_blocks_nothing(cli_asset, tmp_path, command):
+    """With .op/history read-only, a change exits 2 and is undone; reading commands keep working."""
+    project, item, env = cli_asset
+    payload = maya_scene(tmp_path / "n.ma", "n")
+    before = snapshot(project.root / "lib")
+    undo = _read_only(item.meta / "history")
+    try:
+        result = run_cli(*[str(payload) if a == "{payload}" else a for a in command], env=env)
+        assert result.returncode == 2, result.stderr
+        one_sentence(result.stderr)
+        assert snapshot(project.root / "lib") == before
+        assert not list((project.meta / "journal").glob("*.json"))
+        assert cli_json("item", "show", "asset/prop/a", env=env)["item"] == "asset/prop/a"
+    finally:
+        undo()
+    _usable(env, tmp_path)

@@ -69,6 +69,10 @@ FOREIGN_STALE_SECONDS = 600.0
 log = logging.getLogger(__name__)
 
 
+class NotUndoneError(StorageError):
+    """A step failed and undoing the steps before it failed too; the record is set aside."""
+
+
 def _inside(project_root: Path, relative: str) -> Path:
     """The absolute path of a stored relative path, checked to stay in the project."""
     try:
@@ -381,7 +385,7 @@ def _roll_back(project_root: Path, path: Path, record: JournalRecord, tag: str,
             step.undo(project_root, tag)
     except (OSError, StorageError) as exc:
         kept = set_aside(path, f"step failed ({cause}) and undoing it failed too ({exc})")
-        raise StorageError(
+        raise NotUndoneError(
             f"The {record.op} failed ({cause}) and could not be undone ({exc}); its record is "
             f"kept at '{kept}' for a person to finish by hand."
         ) from exc

@@ -133,25 +133,53 @@ def save_workshop(
         item.require_files()  # a rename or a delete may have moved it meanwhile
         _writable(item, item.workshop_path(1))
         number = _free_number(item, "workshop", item.state())
-        fsutil.checkpoint("workshop.claimed")
-        final = item.workshop_path(number)
-        staged = _stage_workshop(final, source, writer)
-        try:
-            fsutil.checkpoint("workshop.staged")
-            project = item.project
-            record = history.new_event(
-                item.ref.address,
-                WorkshopData(path=project.relative(final),
-                             source=str(source) if source is not None else "",
-                             size=staged.stat().st_size),
-                author=author, version=number, comment=note,
-            )
-            journal.run(project.root, project.meta, "workshop", [
-                MoveStep(project.relative(staged), project.relative(final)),
-                EventStep(project.relative(item.meta), record),
-            ])
-        finally:
-            fsutil.unlink_quietly(staged)  # gone after the move; left only by a failure
+        with _claim_released_on_failure(item, "workshop", number):
+            return _publish_workshop(item, number, source, writer, author, note)
+
+
+@contextmanager
+def _claim_released_on_failure(item: Item, kind: str, number: int) -> Iterator[None]:
+    """Give a claimed number back when the save failed and nothing was published under it.
+
+    Where the failure could not be undone (its journal record is set aside), the
+    claim and every staged file stay, for the person who finishes it.
+    """
+    try:
+        yield
+    except journal.NotUndoneError:
+        raise
+    except BaseException:
+        fsutil.unlink_quietly(item.claims_dir(kind) / str(number))
+        raise
+
+
+def _publish_workshop(
+    item: Item, number: int, source: Path | None, writer: Callable[[Path], None] | None,
+    author: str, note: str,
+) -> HistoryEvent[WorkshopData]:
+    """Stage the new workshop under its claimed number, then journal: move into place, record."""
+    fsutil.checkpoint("workshop.claimed")
+    final = item.workshop_path(number)
+    staged = _stage_workshop(final, source, writer)
+    project = item.project
+    try:
+        fsutil.checkpoint("workshop.staged")
+        record = history.new_event(
+            item.ref.address,
+            WorkshopData(path=project.relative(final),
+                         source=str(source) if source is not None else "",
+                         size=staged.stat().st_size),
+            author=author, version=number, comment=note,
+        )
+        journal.run(project.root, project.meta, "workshop", [
+            MoveStep(project.relative(staged), project.relative(final)),
+            EventStep(project.relative(item.meta), record),
+        ])
+    except journal.NotUndoneError:
+        raise  # the set-aside record names the staged file: keep it
+    except BaseException:
+        fsutil.unlink_quietly(staged)
+        raise
     return record
 
 
@@ -222,10 +250,14 @@ def master(
             steps += [ReplaceStep(project.relative(staged), project.relative(master_path)),
                       EventStep(project.relative(item.meta), record)]
             journal.run(project.root, project.meta, "master", steps)
-        finally:
-            fsutil.unlink_quietly(staged)  # gone after the replace; left only by a failure
+        except journal.NotUndoneError:
+            raise  # the set-aside record names the staged files: keep them
+        except BaseException:
+            fsutil.unlink_quietly(staged)
             if preserved is not None:
                 fsutil.unlink_quietly(preserved.staged)
+                fsutil.unlink_quietly(item.claims_dir("version") / str(preserved.number))
+            raise
     return record
 
 
@@ -301,5 +333,6 @@ def _stage_old_master(item: Item, state: ItemState) -> _Preserved | None:
         return None
     number = _free_number(item, "version", state)
     version_path = item.version_path(number)
-    version_path.parent.mkdir(parents=True, exist_ok=True)
-    return _Preserved(number, fsutil.copy_to_temp(master_path, version_path), version_path)
+    with _claim_released_on_failure(item, "version", number):
+        version_path.parent.mkdir(parents=True, exist_ok=True)
+        return _Preserved(number, fsutil.copy_to_temp(master_path, version_path), version_path)
