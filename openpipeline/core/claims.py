@@ -2,8 +2,10 @@
 
 A number is taken by creating an empty file named after it, exclusively, in the
 item's ``.op/claims/<kind>`` folder; on a collision the next number is tried.
-Two processes never get the same number, and a number is never reused, even
-when the save that took it died.
+Two processes never get the same number, and a number is never reused when the
+save that took it died. Only a save that failed cleanly, with nothing published
+under its number, gives the claim back (see :mod:`versions`), so that a refused
+save changes nothing on disk.
 """
 
 from __future__ import annotations
