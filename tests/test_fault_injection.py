@@ -3,7 +3,8 @@
 ``OPENPIPELINE_FAULT=<checkpoint>`` kills the real CLI with SIGKILL there;
 ``<checkpoint>:ENOSPC`` (any errno name) raises that error there and
 ``<checkpoint>:raise`` a ``RuntimeError``. For each operation × checkpoint ×
-failure: the command is killed or exits non-zero with one sentence; afterwards
+failure: the command is killed, or exits non-zero with one sentence having changed
+no file; afterwards
 ``item list``, ``item show``, a new ``workshop save`` and a ``master`` work; every
 payload reported saved is still there, intact; no journal is left or set aside;
 nothing outside the project changed. Errors are injected into the CLI run in
@@ -102,6 +103,11 @@ def _fail(monkeypatch, capsys, project, sources, op, fault):
     return code
 
 
+def _files(root):
+    """Every file (size, mtime) under ``root``; folders left out (undoing a move may leave one)."""
+    return {path: state for path, state in snapshot(root).items() if state[0] != -1}
+
+
 def _address_after(monkeypatch, capsys):
     """List the items (rolling forward what a kill left); restore the item if it lies deleted."""
     code, out, err = _cli(monkeypatch, capsys, "item", "list")
@@ -136,7 +142,10 @@ def test_a_failed_step_leaves_the_project_usable_and_loses_nothing(tmp_path, mon
     project, payloads, sources = _setup(tmp_path, op)
     monkeypatch.setenv("OPENPIPELINE_PROJECT", str(project.root))
     outside = snapshot(sources)
+    files_before = _files(project.root)
     code = _fail(monkeypatch, capsys, project, sources, op, f"{point}:{failure}")
+    if failure != "kill":
+        assert _files(project.root) == files_before, "a refused operation changed files"
     address, restored = _address_after(monkeypatch, capsys)
     code_show, out, err = _cli(monkeypatch, capsys, "item", "show", address)
     assert code_show == 0, err
