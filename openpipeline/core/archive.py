@@ -31,7 +31,7 @@ def archive(
     keep = project.config.archive_keep if keep is None else keep
     if keep < 0:
         raise UserError(f"Cannot keep {keep} versions; give 0 or more.")
-    with holding([item]), storage_errors(f"archive '{item.ref}'"):
+    with storage_errors(f"archive '{item.ref}'"), holding([item]):
         item.require_files()  # a rename or a delete may have moved it meanwhile
         return _archive(item, keep, author, note)
 
@@ -73,7 +73,7 @@ def retrieve(
     Refused, with nothing changed, when a file already lies where one would go back.
     """
     item.require_files()
-    with holding([item]), storage_errors(f"retrieve into '{item.ref}'"):
+    with storage_errors(f"retrieve into '{item.ref}'"), holding([item]):
         item.require_files()  # a rename or a delete may have moved it meanwhile
         return _retrieve(item, workshops, versions, author, note)
 

@@ -53,7 +53,7 @@ def delete(item: Item, *, author: str | None = None, note: str = "") -> Path:
     """
     item.require()
     author = author or current_user()
-    with holding(item.subtree()), storage_errors(f"delete '{item.ref}'"):
+    with storage_errors(f"delete '{item.ref}'"), holding(item.subtree()):
         item.require()  # a rename or another delete may have moved it meanwhile
         checkout.refuse_if_held_below(item, author, "delete")
         project = item.project
@@ -107,7 +107,7 @@ def restore(
             "'openpipeline item list --deleted'."
         )
     item = Item(project, ref)
-    with holding([item]), storage_errors(f"restore '{ref}'"):
+    with storage_errors(f"restore '{ref}'"), holding([item]):
         return _restore(project, item, candidates[-1], author, note)
 
 

@@ -40,7 +40,7 @@ def rename(item: Item, new_name: str, *, author: str | None = None, note: str = 
                   siblings=[s for s in siblings if s != item.ref.name],
                   reserved=project.config.folders.values())
     new_item = Item(project, new_ref)
-    with holding([*item.subtree(), new_item]), storage_errors(f"rename '{item.ref}'"):
+    with storage_errors(f"rename '{item.ref}'"), holding([*item.subtree(), new_item]):
         item.require()  # another rename or a delete may have moved it meanwhile
         if new_item.path.exists():
             raise ItemExistsError(f"{new_ref.label} '{new_ref}' already exists.")

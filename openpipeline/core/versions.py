@@ -129,7 +129,7 @@ def save_workshop(
             raise SourceFileError("No file was given to save as a workshop; give the scene file's path.")
         source = Path(source)
         _check_source(source)
-    with holding([item]), storage_errors(f"save a workshop of '{item.ref}'"):
+    with storage_errors(f"save a workshop of '{item.ref}'"), holding([item]):
         item.require_files()  # a rename or a delete may have moved it meanwhile
         _writable(item, item.workshop_path(1))
         number = _free_number(item, "workshop", item.state())
@@ -227,7 +227,7 @@ def master(
     item.require_files()
     author = author or current_user()
     _check_lock(item, author, ignore_lock, "master")
-    with holding([item]), storage_errors(f"master '{item.ref}'"):
+    with storage_errors(f"master '{item.ref}'"), holding([item]):
         fsutil.checkpoint("master.locked")
         item.require_files()  # a rename or a delete may have moved it meanwhile
         project = item.project
