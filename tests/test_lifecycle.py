@@ -244,3 +244,23 @@ def test_a_damaged_lock_is_taken_over_by_a_new_check_out(asset):
     info = checkout.acquire(asset, author="carol")
     assert info.user == "carol" and checkout.status(asset).holder.user == "carol"
     assert asset.events()[-1].event == "steal"
+
+
+@pytest.mark.parametrize("folder", ["deleted", "archive"])
+def test_a_deleted_or_archive_folder_linked_outside_the_project_is_refused(busy_asset, project, tmp_path,
+                                                                         folder):
+    """delete and archive refuse to move an item's files through a link to a folder elsewhere."""
+    import shutil
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    shutil.rmtree(project.root / folder)
+    (project.root / folder).symlink_to(outside, target_is_directory=True)
+    before = snapshot(project.root)
+    with pytest.raises(UserError, match="outside the project"):
+        if folder == "deleted":
+            removal.delete(busy_asset)
+        else:
+            archive.archive(busy_asset, keep=0)
+    assert list(outside.iterdir()) == []
+    assert snapshot(project.root) == before

@@ -20,7 +20,6 @@ from openpipeline.core import (
     validators,
     versions,
 )
-from openpipeline.core.errors import MetadataError
 from openpipeline.core.events import EVENTS, MasterData, OtherData, WorkshopData, parse_event
 from openpipeline.core.fsutil import dump_json, read_json
 from openpipeline.core.journal import EventStep, ReplaceStep, parse_record
@@ -183,16 +182,18 @@ def test_a_history_file_that_is_not_a_json_object_is_skipped(asset, caplog):
     assert str(path) in warning
 
 
-def test_a_damaged_journal_raises_metadata_error_naming_the_file(project):
-    """A journal with a step of unknown kind is reported, with its name, before any step runs."""
+def test_a_damaged_journal_is_set_aside_naming_the_file(project):
+    """A journal with a step of unknown kind is set aside, with its name, before any step runs."""
     folder = project.meta / "journal"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "00000000000000000001-master-000000000000.json"
     path.write_bytes(dump_json({"op": "master", "pid": -1, "host": "elsewhere", "time": 0.0,
                                 "steps": [{"move": ["a", "b"]}, {"explode": ["x"]}]}))
-    with pytest.raises(MetadataError, match="unknown journal step") as info:
-        Project.open(project.root)
-    assert str(path) in str(info.value)
+    (project.root / "a").write_text("a")
+    Project.open(project.root)
+    assert not path.exists() and (project.root / "a").exists()
+    reason = (folder / "set-aside" / path.with_suffix(".txt").name).read_text()
+    assert "unknown journal step" in reason and str(path) in reason
 
 
 def test_an_unknown_event_holding_a_non_finite_number_is_skipped(asset, caplog):

@@ -189,3 +189,83 @@ def test_a_version_row_shows_the_note_of_the_master_it_was(asset, tmp_path, proj
     rows = {row["number"]: (row["author"], row["comment"]) for row in shown["versions"]}
     assert rows == {1: ("alice", "first master"), 2: ("bob", "second master")}
     assert shown["master"]["author"] == "carol" and shown["master"]["comment"] == "third master"
+
+
+def test_a_lost_claims_folder_never_overwrites_a_workshop(asset, tmp_path):
+    """With .op/claims removed, the next save takes a new number; workshop 1 keeps its bytes."""
+    import shutil
+
+    versions.save_workshop(asset, maya_scene(tmp_path / "a.ma", "first"), note="a")
+    shutil.rmtree(asset.meta / "claims")
+    record = versions.save_workshop(asset, maya_scene(tmp_path / "b.ma", "second"), note="b")
+    assert record.version == 2
+    assert "first" in asset.workshop_path(1).read_text()
+    assert "second" in asset.workshop_path(2).read_text()
+
+
+def test_a_workshop_saved_by_hand_under_the_next_number_is_kept(asset, tmp_path):
+    """A file already lying at the next workshop's path is skipped, never replaced."""
+    versions.save_workshop(asset, maya_scene(tmp_path / "a.ma", "first"), note="a")
+    asset.workshop_path(2).write_text("saved by hand\n")
+    record = versions.save_workshop(asset, maya_scene(tmp_path / "b.ma", "second"), note="b")
+    assert record.version == 3
+    assert asset.workshop_path(2).read_text() == "saved by hand\n"
+    assert "second" in asset.workshop_path(3).read_text()
+
+
+def test_a_lost_version_claim_never_overwrites_a_preserved_master(asset, tmp_path):
+    """With claims/version removed, the next master keeps the old master under a new number."""
+    import shutil
+
+    for n in (1, 2, 3):
+        versions.save_workshop(asset, maya_scene(tmp_path / f"{n}.ma", f"body{n}"), note=str(n))
+    versions.master(asset, 1, note="m1")
+    versions.master(asset, 2, note="m2")
+    shutil.rmtree(asset.meta / "claims" / "version")
+    record = versions.master(asset, 3, note="m3")
+    assert record.data.preserved_version == 2
+    assert "body1" in asset.version_path(1).read_text()
+    assert "body2" in asset.version_path(2).read_text()
+
+
+def test_a_workshop_folder_linked_outside_the_project_is_refused(asset, scene, project, tmp_path):
+    """A save into a workshop/ linked to a folder elsewhere is a user error that writes nothing there."""
+    import shutil
+
+    from openpipeline.core.errors import UserError
+
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    folder = asset.workshop_path(1).parent
+    shutil.rmtree(folder)
+    folder.symlink_to(outside, target_is_directory=True)
+    before = snapshot(project.root)
+    with pytest.raises(UserError, match="outside the project"):
+        versions.save_workshop(asset, scene, note="x")
+    assert list(outside.iterdir()) == []
+    assert snapshot(project.root) == before
+
+
+def test_a_folder_at_the_master_path_is_a_user_error_that_changes_nothing(asset, scene, project):
+    """master onto a path that holds a folder says so (exit 2), and nothing changes."""
+    from openpipeline.core.errors import UserError
+
+    versions.save_workshop(asset, scene, note="x")
+    asset.master_path.mkdir()
+    before = snapshot(project.root)
+    with pytest.raises(UserError, match="folder"):
+        versions.master(asset, note="m")
+    assert snapshot(project.root) == before
+    assert not list((project.meta / "journal").glob("*.json"))
+
+
+def test_an_empty_file_argument_says_no_file_was_given(asset, project):
+    """'workshop save ITEM ""' says that no file was given, not that '.' is not a file."""
+    from tests.helpers.cli import one_sentence, run_cli
+
+    before = snapshot(project.root)
+    result = run_cli("--project", str(project.root), "workshop", "save", "asset/prop/chair", "",
+                     "--note", "x")
+    assert result.returncode == 2
+    assert "No file was given" in one_sentence(result.stderr)
+    assert snapshot(project.root) == before

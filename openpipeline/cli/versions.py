@@ -32,7 +32,8 @@ def register(cli: Commands) -> None:
 
 def cmd_workshop_save(args: argparse.Namespace) -> None:
     item = item_from(args)
-    record = versions.save_workshop(item, Path(args.file), note=args.note, author=args.user,
+    source = Path(args.file) if args.file else None  # Path("") would be the current folder
+    record = versions.save_workshop(item, source, note=args.note, author=args.user,
                                     ignore_lock=args.ignore_lock)
     emit(args, record.to_dict(), f"Saved workshop {record.version} of '{item.ref}': {record.data.path}")
 

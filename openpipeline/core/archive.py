@@ -2,8 +2,10 @@
 
 Archiving moves all but the newest workshops and versions of an item into the
 project's ``archive/`` mirror (the same relative path below ``archive/``);
-retrieving moves them back. Nothing is deleted, and both are journalled (see
-:mod:`journal`), so a crash half-way is finished by the next process.
+retrieving moves them back. Nothing is deleted, nothing is overwritten (a file in
+the way refuses the whole operation before it starts), and both are journalled
+(see :mod:`journal`), so a crash half-way is finished by the next process. Both
+hold the item's mutex, so they never run beside a save, a master or a rename.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 from openpipeline.core import history, journal
 from openpipeline.core.errors import UserError, VersionNotFoundError
 from openpipeline.core.events import ArchiveData, HistoryEvent, RetrieveData
-from openpipeline.core.items import Item
+from openpipeline.core.items import Item, holding
 from openpipeline.core.journal import EventStep, MoveStep, Step
+from openpipeline.core.versions import storage_errors
 
 
 def archive(
@@ -28,6 +31,14 @@ def archive(
     keep = project.config.archive_keep if keep is None else keep
     if keep < 0:
         raise UserError(f"Cannot keep {keep} versions; give 0 or more.")
+    with storage_errors(f"archive '{item.ref}'"), holding([item]):
+        item.require_files()  # a rename or a delete may have moved it meanwhile
+        return _archive(item, keep, author, note)
+
+
+def _archive(item: Item, keep: int, author: str | None, note: str) -> HistoryEvent[ArchiveData] | None:
+    """Archive with the item's mutex held."""
+    project = item.project
     state = item.state()
     moved: dict[str, list[int]] = {"workshops": [], "versions": []}
     steps: list[Step] = []
@@ -57,8 +68,19 @@ def retrieve(
     author: str | None = None,
     note: str = "",
 ) -> HistoryEvent[RetrieveData] | None:
-    """Bring archived workshops and versions back (all of them when none are named)."""
+    """Bring archived workshops and versions back (all of them when none are named).
+
+    Refused, with nothing changed, when a file already lies where one would go back.
+    """
     item.require_files()
+    with storage_errors(f"retrieve into '{item.ref}'"), holding([item]):
+        item.require_files()  # a rename or a delete may have moved it meanwhile
+        return _retrieve(item, workshops, versions, author, note)
+
+
+def _retrieve(item: Item, workshops: list[int] | None, versions: list[int] | None,
+              author: str | None, note: str) -> HistoryEvent[RetrieveData] | None:
+    """Retrieve with the item's mutex held."""
     project = item.project
     state = item.state()
     everything = workshops is None and versions is None

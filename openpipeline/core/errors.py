@@ -88,3 +88,7 @@ class ValidationFailedError(UserError):
 
 class BusyError(UserError):
     """Another process is doing the same exclusive step on this item right now."""
+
+
+class StorageError(UserError):
+    """The file system refused a step (full, read-only, another disk, a link leading out)."""

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,8 @@ from openpipeline.core.layout import (
     DESCRIPTION_FILE,
     ITEM_FILE,
     LOCK_FILE,
-    MASTER_MUTEX_FILE,
     META_FOLDER,
+    MUTEX_PREFIX,
     ProjectLayout,
 )
 from openpipeline.core.locks import CheckOut, Mutex
@@ -183,8 +184,20 @@ class Item:
         return CheckOut(self.meta / LOCK_FILE, self.project.config.lock_ttl_seconds)
 
     @property
+    def mutex(self) -> Mutex:
+        """The mutex every change of the item's files holds (save, master, archive, rename...).
+
+        It lies in the project's ``.openpipeline`` folder, named by the address
+        (``item--asset--prop--chair.mutex``), so it stays put while a rename or a
+        delete moves the item's folder.
+        """
+        name = "--".join((MUTEX_PREFIX, self.ref.tab, *self.ref.parts))
+        return Mutex(self.project.meta / f"{name}.mutex", f"A change of '{self.ref}'")
+
+    @property
     def master_mutex(self) -> Mutex:
-        return Mutex(self.meta / MASTER_MUTEX_FILE, f"Mastering '{self.ref}'")
+        """The item's :attr:`mutex` (mastering holds it like every other change)."""
+        return self.mutex
 
     def claims_dir(self, kind: str) -> Path:
         return self.meta / CLAIMS_FOLDER / kind
@@ -322,6 +335,20 @@ class Item:
     def subtree(self) -> list[Item]:
         """This item and every item below it. Cost: one listing of the subtree."""
         return [self, *(Item(self.project, ref) for ref in self.project.list_items(self.ref))]
+
+
+@contextmanager
+def holding(items: Iterable[Item], wait_seconds: float = 30.0) -> Iterator[None]:
+    """Hold the mutex of every item given, taken in address order (so two holders never deadlock).
+
+    A rename or a delete holds its item's whole :meth:`Item.subtree`, so no save, master
+    or archive of an item below it runs while its folder moves.
+    """
+    ordered = sorted({(item.ref.tab, item.ref.parts): item for item in items}.items())
+    with ExitStack() as stack:
+        for _key, item in ordered:
+            stack.enter_context(item.mutex.held(wait_seconds))
+        yield
 
 
 def _looks_like_ours(name: str, stem: str) -> bool:

@@ -8,10 +8,10 @@ builds on it (opening, creating, editing, making items) and
 neither of those two modules needs the other.
 
 Fixed names, the same in every project: the project's hidden ``.openpipeline``
-folder (journal, config mutex) and, in every item folder, the hidden ``.op``
-folder holding ``item.json`` (its existence makes the item exist), the
-``history`` of events, the check-out ``lock.json``, the ``master.mutex``, the
-version ``claims`` and the optional ``description.txt``.
+folder (journal, config mutex, and the per-item ``item--*.mutex`` files)
+and, in every item folder, the hidden ``.op`` folder holding ``item.json`` (its
+existence makes the item exist), the ``history`` of events, the check-out
+``lock.json``, the version ``claims`` and the optional ``description.txt``.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 
+from openpipeline.core import fsutil
 from openpipeline.core.address import ItemRef
 from openpipeline.core.config import CONFIG_NAME, ProjectConfig
 from openpipeline.core.errors import ConfigError, UserError
@@ -32,7 +33,8 @@ META_FOLDER = ".op"
 ITEM_FILE = "item.json"
 DESCRIPTION_FILE = "description.txt"
 LOCK_FILE = "lock.json"
-MASTER_MUTEX_FILE = "master.mutex"
+MASTER_MUTEX_FILE = "master.mutex"  # where the item mutex lay before it moved to the project's
+MUTEX_PREFIX = "item"  # .openpipeline/item--<tab>--<part>...mutex: an item's mutex
 CLAIMS_FOLDER = "claims"
 
 
@@ -77,6 +79,17 @@ class ProjectLayout:
     def relative(self, path: Path) -> str:
         """A path inside the project as stored in metadata: relative, ``/``-separated."""
         return PurePath(os.path.relpath(path, self.root)).as_posix()
+
+    def confine(self, *paths: Path) -> None:
+        """Refuse any of ``paths`` whose real location (links followed) leaves the project.
+
+        Raises:
+            StorageError: naming the path and what to do.
+
+        Cost: one ``realpath`` per path.
+        """
+        for path in paths:
+            fsutil.confined(self.root, path)
 
     def resolve(self, relative: str, platform: str | None = None) -> PurePath:
         """Where a stored relative path lies on ``platform`` (default: this machine).

@@ -2,7 +2,10 @@
 
 Deleting moves the item folder (with everything below it) to
 ``deleted/<its path>@<UTC stamp>``; nothing is destroyed. Restoring moves the
-newest (or a chosen) deletion back. Both are journalled (see :mod:`journal`).
+newest (or a chosen) deletion back. Both are journalled (see :mod:`journal`), and
+the event is written after the move it records, into the folder where the item
+now lies. Delete holds the mutex of the item and of every item below it; restore
+holds the item's.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from openpipeline.core.address import ItemRef
 from openpipeline.core.errors import ItemExistsError, ItemNotFoundError
 from openpipeline.core.events import DeleteData, RestoreData
 from openpipeline.core.identity import current_user
-from openpipeline.core.items import Item
+from openpipeline.core.items import Item, holding
 from openpipeline.core.journal import EventStep, MoveStep
 from openpipeline.core.layout import META_FOLDER, ProjectLayout, is_item_folder
 from openpipeline.core.project import Project
+from openpipeline.core.versions import storage_errors
 
 DELETED_MARK = "@"
 
@@ -49,16 +53,18 @@ def delete(item: Item, *, author: str | None = None, note: str = "") -> Path:
     """
     item.require()
     author = author or current_user()
-    checkout.refuse_if_held_below(item, author, "delete")
-    project = item.project
-    stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
-    target = project.deleted_root / f"{item.rel}{DELETED_MARK}{stamp}"
-    record = history.new_event(item.ref.address, DeleteData(project.relative(target)),
-                               author=author, comment=note)
-    journal.run(project.root, project.meta, "delete", [
-        EventStep(project.relative(item.meta), record),
-        MoveStep(item.rel, project.relative(target)),
-    ])
+    with storage_errors(f"delete '{item.ref}'"), holding(item.subtree()):
+        item.require()  # a rename or another delete may have moved it meanwhile
+        checkout.refuse_if_held_below(item, author, "delete")
+        project = item.project
+        stamp = _dt.datetime.now(_dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+        target = project.deleted_root / f"{item.rel}{DELETED_MARK}{stamp}"
+        record = history.new_event(item.ref.address, DeleteData(project.relative(target)),
+                                   author=author, comment=note)
+        journal.run(project.root, project.meta, "delete", [
+            MoveStep(item.rel, project.relative(target)),
+            EventStep(project.relative(target / META_FOLDER), record),
+        ])
     return target
 
 
@@ -100,8 +106,15 @@ def restore(
             f"No deleted item '{ref}'{' with stamp ' + stamp if stamp else ''}; see "
             "'openpipeline item list --deleted'."
         )
-    chosen = candidates[-1]
     item = Item(project, ref)
+    with storage_errors(f"restore '{ref}'"), holding([item]):
+        return _restore(project, item, candidates[-1], author, note)
+
+
+def _restore(project: Project, item: Item, chosen: DeletedItem, author: str | None,
+             note: str) -> Item:
+    """Restore with the item's mutex held."""
+    ref = item.ref
     if item.path.exists():
         raise ItemExistsError(
             f"Cannot restore '{ref}': an item already lies at '{item.rel}'; rename or delete it "

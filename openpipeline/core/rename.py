@@ -2,7 +2,9 @@
 
 The item folder moves first; then each workshop, version and master file (live
 and archived, of the item and of its components) is renamed where it now lies.
-All of it is one journalled operation (see :mod:`journal`).
+All of it is one journalled operation (see :mod:`journal`), run while holding the
+mutex of the item, of every item below it and of the new address, so no save,
+master or archive runs in a folder that is moving.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from openpipeline.core.claims import claimed_numbers
 from openpipeline.core.errors import ItemExistsError, UserError
 from openpipeline.core.events import RenameData
 from openpipeline.core.identity import current_user
-from openpipeline.core.items import Item
+from openpipeline.core.items import Item, holding
 from openpipeline.core.journal import EventStep, MoveStep, Step
 from openpipeline.core.layout import ProjectLayout
 from openpipeline.core.names import validate_name
+from openpipeline.core.versions import storage_errors
 
 
 def rename(item: Item, new_name: str, *, author: str | None = None, note: str = "") -> Item:
@@ -37,14 +40,16 @@ def rename(item: Item, new_name: str, *, author: str | None = None, note: str = 
                   siblings=[s for s in siblings if s != item.ref.name],
                   reserved=project.config.folders.values())
     new_item = Item(project, new_ref)
-    if new_item.path.exists():
-        raise ItemExistsError(f"{new_ref.label} '{new_ref}' already exists.")
-    checkout.refuse_if_held_below(item, author, "rename")
-    steps = [*_folder_moves(item, new_item), *_file_moves(item, new_item)]
-    record = history.new_event(new_ref.address, RenameData(item.ref.address, new_ref.address),
-                               author=author, comment=note)
-    steps.append(EventStep(project.relative(new_item.meta), record))
-    journal.run(project.root, project.meta, "rename", steps)
+    with storage_errors(f"rename '{item.ref}'"), holding([*item.subtree(), new_item]):
+        item.require()  # another rename or a delete may have moved it meanwhile
+        if new_item.path.exists():
+            raise ItemExistsError(f"{new_ref.label} '{new_ref}' already exists.")
+        checkout.refuse_if_held_below(item, author, "rename")
+        steps = [*_folder_moves(item, new_item), *_file_moves(item, new_item)]
+        record = history.new_event(new_ref.address, RenameData(item.ref.address, new_ref.address),
+                                   author=author, comment=note)
+        steps.append(EventStep(project.relative(new_item.meta), record))
+        journal.run(project.root, project.meta, "rename", steps)
     return new_item
 
 
