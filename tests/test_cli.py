@@ -180,14 +180,13 @@ def test_validator_failure_exits_2_and_force_masters(cli_project, tmp_path):
     assert forced["data"]["forced"] is True
 
 
-def test_internal_errors_exit_1(cli_project):
-    """A damaged journal file is an internal error: exit code 1, no traceback."""
-    journal = cli_project / ".openpipeline/journal"
-    journal.mkdir(parents=True, exist_ok=True)
-    (journal / "00000000000000000001-master-000000000000.json").write_text("{broken")
-    result = run_cli("--project", str(cli_project), "item", "history", "asset/prop/chair")
+def test_internal_errors_exit_1(cli_project, tmp_path):
+    """An unexpected failure inside a command is an internal error: exit code 1, no traceback."""
+    scene = str(maya_scene(tmp_path / "s.ma"))
+    result = run_cli("--project", str(cli_project), "workshop", "save", "asset/prop/chair", scene,
+                     "--note", "x", env={"OPENPIPELINE_FAULT": "workshop.claimed:raise"})
     assert result.returncode == 1
-    assert "damaged" in result.stderr and "Traceback" not in result.stderr
+    assert "internal error (RuntimeError)" in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.slow
@@ -268,16 +267,14 @@ def test_blocked_master_under_json_prints_the_validator_report(cli_project, tmp_
     assert "not a Maya ASCII file" in json.dumps(printed["problems"])
 
 
-def test_internal_error_under_json_prints_an_error_object(cli_project):
+def test_internal_error_under_json_prints_an_error_object(cli_project, tmp_path):
     """An internal error under --json prints the error object too, and still exits 1."""
-    journal = cli_project / ".openpipeline/journal"
-    journal.mkdir(parents=True, exist_ok=True)
-    (journal / "00000000000000000001-master-000000000000.json").write_text("{broken")
-    result = run_cli("--project", str(cli_project), "--json", "item", "history",
-                     "asset/prop/chair")
+    scene = str(maya_scene(tmp_path / "s.ma"))
+    result = run_cli("--project", str(cli_project), "--json", "workshop", "save", "asset/prop/chair",
+                     scene, "--note", "x", env={"OPENPIPELINE_FAULT": "workshop.claimed:raise"})
     assert result.returncode == 1
     printed = json.loads(result.stdout)
-    assert "damaged" in printed["error"] and printed["problems"] == []
+    assert "fault injected" in printed["error"] and printed["problems"] == []
 
 
 @pytest.mark.parametrize("note", ["", "   "])

@@ -79,8 +79,9 @@ def write_event(meta_dir: Path, record: HistoryEvent[EventData]) -> Path:
     """Write an event record into ``meta_dir/history``; idempotent by file name.
 
     A record without a sequence number gets the item's next one, claimed by
-    exclusive creation; a record whose file is already there (a journal
-    writing it again after a crash) is left as it is.
+    exclusive creation (and given back if the event cannot be written); a record
+    whose file is already there (a journal writing it again after a crash) is left
+    as it is.
 
     Cost: one directory listing of the claims, one empty file, one small file
     write with fsync.
@@ -90,9 +91,16 @@ def write_event(meta_dir: Path, record: HistoryEvent[EventData]) -> Path:
     path = folder / record.file
     if path.exists():
         return path
+    claimed = None
     if record.seq is None:
-        record = replace(record, seq=claim_number(meta_dir / SEQUENCE_CLAIMS))
-    fsutil.create_exclusive(path, fsutil.dump_json(record.to_dict()))
+        claimed = claim_number(meta_dir / SEQUENCE_CLAIMS)
+        record = replace(record, seq=claimed)
+    try:
+        fsutil.create_exclusive(path, fsutil.dump_json(record.to_dict()))
+    except BaseException:
+        if claimed is not None:  # the event was not written: give its sequence number back
+            fsutil.unlink_quietly(meta_dir / SEQUENCE_CLAIMS / str(claimed))
+        raise
     return path
 
 
