@@ -20,8 +20,18 @@ from openpipeline.core.items import Item
 from openpipeline.core.project import Project
 from openpipeline.core.selection import PROJECT_ENV, select_project
 
-__all__ = ["PROJECT_ENV", "CliError", "Commands", "emit", "error_json", "item_from", "note_text",
-           "positive_int", "project_from", "short_time"]
+__all__ = [
+    "PROJECT_ENV",
+    "CliError",
+    "Commands",
+    "emit",
+    "error_json",
+    "item_from",
+    "note_text",
+    "project_from",
+    "short_time",
+    "whole_number",
+]
 
 Handler = Callable[[argparse.Namespace], None]
 
@@ -64,22 +74,24 @@ def item_from(args: argparse.Namespace, address: str | None = None) -> Item:
 
 
 # -- argument types ---------------------------------------------------------------
-def positive_int(what: str) -> Callable[[str], int]:
-    """An argparse type for a whole number of at least 1; ``what`` names it in the error.
+def whole_number(what: str, minimum: int = 1) -> Callable[[str], int]:
+    """An argparse type for a whole number of at least ``minimum``; ``what`` names it in errors.
 
-    Text that is not a number is argparse's usage error; a number below 1 is a
+    Text that is not a number is argparse's usage error; a number below ``minimum`` is a
     one-sentence user error (exit 2), like every other refused value.
 
-    >>> positive_int("Count")("3")
+    >>> whole_number("Count")("3")
     3
+    >>> whole_number("Seed", minimum=0)("0")
+    0
     """
     def convert(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a whole number, not '{text}'") from None
-        if value < 1:
-            raise CliError(f"{what} must be a whole number of at least 1, not {value}.")
+        if value < minimum:
+            raise CliError(f"{what} must be a whole number of at least {minimum}, not {value}.")
         return value
 
     return convert

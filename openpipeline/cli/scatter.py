@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from openpipeline.cli.common import CliError, Commands, emit, positive_int
+from openpipeline.cli.common import CliError, Commands, emit, whole_number
 
 
 def register(cli: Commands) -> None:
@@ -19,15 +19,15 @@ def register(cli: Commands) -> None:
     p = cli.command("scatter", cmd_scatter, "distribute points evenly (or by a density map) over a mesh")
     p.add_argument("mesh", help="mesh file: OBJ, PLY, STL, glTF, OFF...")
     p.add_argument("out", help="output: .npz, .json, .usda, .usd or .usdc")
-    p.add_argument("--count", type=positive_int("Count"), help="exact number of points")
+    p.add_argument("--count", type=whole_number("Count"), help="exact number of points")
     p.add_argument("--spacing", type=float, help="hexagonal spacing instead of a count")
     p.add_argument("--density", help="density map image, looked up through the mesh UVs")
     p.add_argument("--density-channel", help="channel name or index (default: R or the mean of RGB)")
-    p.add_argument("--seed", type=seed_number, default=0, help="0 or more (default 0)")
+    p.add_argument("--seed", type=whole_number("Seed", minimum=0), default=0, help="0 or more (default 0)")
     p.add_argument("--method", default="batch-ng", choices=("batch-ng", "online-ng", "gng"))
     p.add_argument("--max-memory", type=memory_size,
                    help="refuse a job estimated to need more (e.g. 4G; default: the memory available)")
-    p.add_argument("--max-points", type=positive_int("The point limit"),
+    p.add_argument("--max-points", type=whole_number("The point limit"),
                    help="refuse a job of more points (default 100,000,000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -37,21 +37,6 @@ def memory_size(text: str) -> int:
     from openpipeline.engine.scatter.budget import parse_size
 
     return parse_size(text)
-
-
-def seed_number(text: str) -> int:
-    """An argparse type for a seed: a whole number of at least 0.
-
-    >>> seed_number("7")
-    7
-    """
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, not '{text}'") from None
-    if value < 0:
-        raise CliError(f"Seed must be a whole number of at least 0, not {value}.")
-    return value
 
 
 def cmd_scatter(args: argparse.Namespace) -> None:
