@@ -95,13 +95,25 @@ def write_event(meta_dir: Path, record: HistoryEvent[EventData]) -> Path:
     if record.seq is None:
         claimed = claim_number(meta_dir / SEQUENCE_CLAIMS)
         record = replace(record, seq=claimed)
+    written = False
     try:
-        fsutil.create_exclusive(path, fsutil.dump_json(record.to_dict()))
-    except BaseException:
-        if claimed is not None:  # the event was not written: give its sequence number back
+        written = fsutil.create_exclusive(path, fsutil.dump_json(record.to_dict()))
+    finally:
+        if claimed is not None and not written:  # not ours on disk: give the number back
             fsutil.unlink_quietly(meta_dir / SEQUENCE_CLAIMS / str(claimed))
-        raise
     return path
+
+
+def remove_event(meta_dir: Path, file: str) -> None:
+    """Take back an event this process wrote (a rolled-back operation), with its sequence claim."""
+    path = meta_dir / HISTORY_FOLDER / file
+    try:
+        seq = fsutil.read_json(path).get("seq")
+    except (OSError, MetadataError, AttributeError):
+        seq = None
+    fsutil.unlink_quietly(path)
+    if isinstance(seq, int) and not isinstance(seq, bool):
+        fsutil.unlink_quietly(meta_dir / SEQUENCE_CLAIMS / str(seq))
 
 
 def _order(named: tuple[str, HistoryEvent[EventData]]) -> tuple[int, int, str]:

@@ -39,9 +39,12 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any, ClassVar
@@ -198,8 +201,8 @@ class EventStep:
         history.write_event(self.folder(project_root), self.event)
 
     def undo(self, project_root: Path, tag: str) -> None:
-        """Remove the event file this step wrote."""
-        fsutil.unlink_quietly(self.folder(project_root) / history.HISTORY_FOLDER / self.event.file)
+        """Remove the event file this step wrote, and give its sequence number back."""
+        history.remove_event(self.folder(project_root), self.event.file)
 
     def finish(self, project_root: Path, tag: str) -> None:
         """Nothing to clean up."""
@@ -368,9 +371,27 @@ def run(project_root: Path, project_meta: Path, op: str, steps: list[Step]) -> N
         if isinstance(exc, OSError):
             raise fsutil.storage_error(exc, f"finish the {op} (nothing was changed)") from exc
         raise
-    for step in record.steps:
-        step.finish(project_root, tag)
-    fsutil.unlink_quietly(path)
+    with _uninterrupted():  # every step is in place: clean up before an interrupt lands
+        for step in record.steps:
+            step.finish(project_root, tag)
+        fsutil.unlink_quietly(path)
+
+
+@contextmanager
+def _uninterrupted() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back for the block; they are delivered when it ends.
+
+    Only where signals can be blocked (POSIX, the main thread); elsewhere the block runs as is.
+    """
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _roll_back(project_root: Path, path: Path, record: JournalRecord, tag: str,

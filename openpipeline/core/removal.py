@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,14 +122,26 @@ def _restore(project: Project, item: Item, chosen: DeletedItem, author: str | No
             "first."
         )
     parent = ref.parent
+    made: Item | None = None
     if parent is not None and not Item(project, parent).exists():
         if parent.holds_files:
             raise ItemNotFoundError(f"Cannot restore '{ref}': its parent '{parent}' is gone.")
-        project.create_item(parent, author=author)
+        made = project.create_item(parent, author=author)
     record = history.new_event(ref.address, RestoreData(chosen.path), author=author,
                                comment=note)
-    journal.run(project.root, project.meta, "restore", [
-        MoveStep(chosen.path, item.rel),
-        EventStep(project.relative(item.meta), record),
-    ])
+    try:
+        journal.run(project.root, project.meta, "restore", [
+            MoveStep(chosen.path, item.rel),
+            EventStep(project.relative(item.meta), record),
+        ])
+    except BaseException:
+        if made is not None:
+            _take_back(made)
+        raise
     return item
+
+
+def _take_back(made: Item) -> None:
+    """Remove a type or sequence made for a restore that failed, if it still holds only its metadata."""
+    if [entry.name for entry in os.scandir(made.path)] == [META_FOLDER]:
+        shutil.rmtree(made.path, ignore_errors=True)

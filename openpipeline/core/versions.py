@@ -24,6 +24,7 @@ everything as it was; a crash after it is rolled forward by the next process.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -134,23 +135,26 @@ def save_workshop(
         item.require_files()  # a rename or a delete may have moved it meanwhile
         _writable(item, item.workshop_path(1))
         number = _free_number(item, "workshop", item.state())
-        with _claim_released_on_failure(item, "workshop", number):
+        with _claim_released_on_failure(item.claims_dir("workshop") / str(number),
+                                        item.workshop_path(number)):
             return _publish_workshop(item, number, source, writer, author, note)
 
 
 @contextmanager
-def _claim_released_on_failure(item: Item, kind: str, number: int) -> Iterator[None]:
+def _claim_released_on_failure(claim: Path, published: Path) -> Iterator[None]:
     """Give a claimed number back when the save failed and nothing was published under it.
 
-    Where the failure could not be undone (its journal record is set aside), the
-    claim and every staged file stay, for the person who finishes it.
+    Where the failure could not be undone (its journal record is set aside), or an
+    interrupt came after the file was published, the claim stays: a number whose file
+    exists is never handed out again.
     """
     try:
         yield
     except journal.NotUndoneError:
         raise
     except BaseException:
-        fsutil.unlink_quietly(item.claims_dir(kind) / str(number))
+        if not published.exists():
+            fsutil.unlink_quietly(claim)
         raise
 
 
@@ -204,7 +208,11 @@ def _stage_workshop(
         fsutil.unlink_quietly(staged)
         raise
     if not staged.is_file():
-        raise SourceFileError(f"The host did not write the workshop file '{staged}'.")
+        if staged.is_dir() and not staged.is_symlink():
+            shutil.rmtree(staged, ignore_errors=True)
+        else:
+            fsutil.unlink_quietly(staged)
+        raise SourceFileError(f"The host did not write the workshop file '{staged.name}'.")
     return staged
 
 
@@ -263,7 +271,8 @@ def master(
             fsutil.unlink_quietly(staged)
             if preserved is not None:
                 fsutil.unlink_quietly(preserved.staged)
-                fsutil.unlink_quietly(item.claims_dir("version") / str(preserved.number))
+                if not item.version_path(preserved.number).exists():  # not published after all
+                    fsutil.unlink_quietly(item.claims_dir("version") / str(preserved.number))
             raise
     return record
 
@@ -341,6 +350,6 @@ def _stage_old_master(item: Item, state: ItemState) -> _Preserved | None:
         return None
     number = _free_number(item, "version", state)
     version_path = item.version_path(number)
-    with _claim_released_on_failure(item, "version", number):
+    with _claim_released_on_failure(item.claims_dir("version") / str(number), version_path):
         version_path.parent.mkdir(parents=True, exist_ok=True)
         return _Preserved(number, fsutil.copy_to_temp(master_path, version_path), version_path)

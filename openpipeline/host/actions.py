@@ -27,8 +27,14 @@ def save_workshop(item: Item, host: Host, note: str, author: str | None = None,
     named after the new workshop.
     """
     host.set_scene_info(SCENE_INFO_ITEM, item.ref.address)
-    record = versions.save_workshop(item, writer=host.save_as, note=note, author=author,
-                                    ignore_lock=ignore_lock)
+    previous = host.current_file()
+    try:
+        record = versions.save_workshop(item, writer=host.save_as, note=note, author=author,
+                                        ignore_lock=ignore_lock)
+    except BaseException:
+        if previous is not None:  # the scene was saved under a temporary name that is gone now
+            host.rename_current(previous)
+        raise
     final = item.project.root / record.data.path
     host.set_scene_info(SCENE_INFO_VERSION, str(record.version))
     host.rename_current(final)
