@@ -26,7 +26,7 @@ def _interrupt(signum, frame):
 
 
 def test_a_sigterm_after_the_save_is_published_keeps_its_number(chair, tmp_path, monkeypatch):
-    """SIGTERM while the journal cleans up: the workshop stays whole, keeps its claim, and follows a rename."""
+    """SIGTERM during the clean-up: the workshop stays whole, keeps its claim, and follows a rename."""
     finish = journal.MoveStep.finish
 
     def finish_then_terminate(step, root, tag):
