@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 TEMP_MARK = ".tmp-"
 
-__all__ = ["TEMP_MARK", "fsync_path", "is_temp_name", "publish", "publish_problem", "temp_path_for",
-           "unlink_quietly", "write_all", "write_bytes"]
+__all__ = ["TEMP_MARK", "fsync_path", "is_temp_name", "publish", "publish_problem", "publish_together",
+           "temp_path_for", "unlink_quietly", "write_all", "write_bytes"]
 
 
 def temp_path_for(path: Path) -> Path:
@@ -84,14 +84,29 @@ def publish(path: str | Path) -> Iterator[Path]:
         >>> target.read_text(), [p.name for p in target.parent.iterdir()]
         ('{}', ['points.json'])
     """
-    path = Path(path)
-    tmp = temp_path_for(path)
-    try:
+    with publish_together([path]) as (tmp,):
         yield tmp
-        fsync_path(tmp)
-        os.replace(tmp, path)
+
+
+@contextmanager
+def publish_together(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
+    """Yield a temporary path for each of ``paths``; publish them all at the end.
+
+    On leaving the block normally every temporary file is fsync-ed first, then all
+    are renamed into place (a UDIM set appears together); if the block raises, every
+    temporary file is removed and no path is touched.
+    """
+    targets = [Path(path) for path in paths]
+    temporaries = [temp_path_for(target) for target in targets]
+    try:
+        yield temporaries
+        for tmp in temporaries:
+            fsync_path(tmp)
+        for tmp, target in zip(temporaries, targets, strict=True):
+            os.replace(tmp, target)
     except BaseException:
-        unlink_quietly(tmp)
+        for tmp in temporaries:
+            unlink_quietly(tmp)
         raise
 
 

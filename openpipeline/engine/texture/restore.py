@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import NDArray
 
-from openpipeline.atomic import fsync_path, publish_problem, temp_path_for, unlink_quietly
+from openpipeline.atomic import publish_problem, publish_together
 from openpipeline.engine.devices import pick_device, pick_threads
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.images import Image, lossy_problem, read_image, write_image_to, writer_problem
@@ -619,25 +618,6 @@ def _restore_pixels(item: _InputFile, params: RestoreParams,
     return _with_other_channels(restored, image, colour, params), result
 
 
-def _write_temporary(item: _InputFile, output: str, full: NDArray[np.float32],
-                     written: list[tuple[Path, Path]]) -> None:
-    """Write one result under a temporary name beside its output; ``written`` gets
-    (temporary, final) before the write, so a failure can remove what it left."""
-    target = output_for(output, item.tile)
-    temporary = temp_path_for(target)
-    written.append((temporary, target))
-    image = item.image
-    write_image_to(temporary, full, image.format, image.channel_names, image.alpha_channel)
-
-
-def _publish_together(written: list[tuple[Path, Path]]) -> None:
-    """Every written file is flushed first, then all are renamed into place."""
-    for temporary, _ in written:
-        fsync_path(temporary)
-    for temporary, target in written:
-        os.replace(temporary, target)
-
-
 def _add_to_summary(summary: dict[str, Any], written: Path, stats: dict[str, Any]) -> None:
     summary["files"].append(str(written))
     summary["iterations"] += stats["iterations"]
@@ -666,15 +646,11 @@ def restore_file(
     params.check()
     loaded = read_inputs(source, output, params, mask, guide)
     summary: dict[str, Any] = {"files": [], "iterations": 0, "seconds": 0.0}
-    written: list[tuple[Path, Path]] = []
-    try:
-        for number, item in enumerate(loaded):
+    targets = [output_for(output, item.tile) for item in loaded]
+    with publish_together(targets) as temporaries:
+        for number, (item, temporary) in enumerate(zip(loaded, temporaries, strict=True)):
             full, result = _restore_pixels(item, params, _file_progress(progress, number, len(loaded)))
-            _write_temporary(item, output, full, written)
-            _add_to_summary(summary, written[-1][1], result.stats)
-        _publish_together(written)
-    except BaseException:
-        for temporary, _ in written:
-            unlink_quietly(temporary)
-        raise
+            image = item.image
+            write_image_to(temporary, full, image.format, image.channel_names, image.alpha_channel)
+            _add_to_summary(summary, targets[number], result.stats)
     return summary
