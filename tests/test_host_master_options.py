@@ -31,9 +31,9 @@ def test_master_options_are_read_from_the_project_config(project):
     project.edit(master_options={"delete_display_layers": True, "unknown_nodes": "refuse"})
     options = load_config(project.root).master_options
     assert options.delete_display_layers and options.unknown_nodes == "refuse"
-    with pytest.raises(ConfigError, match="'missing_textures'.*'refuse' or 'warn'"):
+    with pytest.raises(ConfigError, match=r"'missing_textures'.*'refuse' or 'warn'"):
         parse_master_options({"missing_textures": "ignore"}, "the test")
-    with pytest.raises(ConfigError, match="Unknown master option 'import_refs'"):
+    with pytest.raises(ConfigError, match=r"Unknown master option .import_refs."):
         parse_master_options({"import_refs": True}, "the test")
     with pytest.raises(ConfigError, match="'command_language'"):
         parse_master_options({"command_language": "lua"}, "the test")

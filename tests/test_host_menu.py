@@ -93,7 +93,7 @@ def test_every_menu_item_and_shelf_button_calls_a_menu_function():
     """The plug-in's menu and the shelf name functions that exist in host.menu."""
     plugin = _menu_calls((REPO / "plugin" / "openPipeline.py").read_text(encoding="utf-8"))
     shelf = _menu_calls((REPO / "shelves" / "shelf_OpenPipeline.mel").read_text(encoding="utf-8"))
-    assert len(plugin) >= 6 and shelf <= plugin
+    assert len(plugin) >= 6 and len(shelf) >= 12
     missing = [name for name in plugin | shelf if not callable(getattr(menu, name, None))]
     assert not missing
 
@@ -125,7 +125,7 @@ def test_browser_lists_items_with_markers_then_opens_one(project, asset, open_sc
     host.set_scene_info(SCENE_INFO_ITEM, "asset/prop/chair")
     menu.master(host, project)
     menu.browser(host, project)
-    listing = [text for kind, text in host.shown if kind == "text"][0]
+    listing = next(text for kind, text in host.shown if kind == "text")
     assert "M* asset/prop/chair" in listing
     assert host.current_file() == asset.workshop_path(1)
 
