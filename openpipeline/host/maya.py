@@ -26,10 +26,8 @@ class MayaHost:
     """Scene operations and dialogs through ``maya.cmds``."""
 
     name = "maya"
-    # One heartbeat and one set of scene-closed jobs per Maya session, whichever
-    # MayaHost (the menu makes one per call) started them.
+    # One heartbeat per Maya session, whichever MayaHost (the menu makes one per call) started it.
     _heartbeat_stop: ClassVar[threading.Event | None] = None
-    _closed_jobs: ClassVar[list[int]] = []
 
     def __init__(self) -> None:
         import importlib
@@ -150,21 +148,20 @@ class MayaHost:
         """Run ``callback`` once, before File > New or Open replaces the scene, or Maya quits.
 
         Two run-once script jobs (``PreFileNewOrOpened``, ``quitApplication``);
-        whichever fires first kills the other.
+        whichever fires kills the other (never itself: it is running).
         """
-        jobs: list[int] = []
+        jobs: dict[str, int] = {}
 
-        def fired() -> None:
-            for job in jobs:
-                if job in MayaHost._closed_jobs:
-                    MayaHost._closed_jobs.remove(job)
-                if self.cmds.scriptJob(exists=job):
-                    self.cmds.scriptJob(kill=job, force=True)
-            callback()
+        def fired_by(event: str) -> Callable[[], None]:
+            def fired() -> None:
+                for other, job in jobs.items():
+                    if other != event and self.cmds.scriptJob(exists=job):
+                        self.cmds.scriptJob(kill=job, force=True)
+                callback()
+            return fired
 
         for event in ("PreFileNewOrOpened", "quitApplication"):
-            jobs.append(int(self.cmds.scriptJob(event=(event, fired), runOnce=True)))
-        MayaHost._closed_jobs.extend(jobs)
+            jobs[event] = int(self.cmds.scriptJob(event=(event, fired_by(event)), runOnce=True))
 
     def set_dirmap(self, mappings: Sequence[tuple[str, str]]) -> None:
         self.cmds.dirmap(enable=True)
