@@ -121,3 +121,13 @@ def test_an_unchanged_latest_workshop_is_mastered_without_saving_another(asset, 
     record = master_scene(asset, host, "approved", options=REFUSE_ALL)
     assert record.data.workshop == 1
     assert not asset.workshop_path(2).exists()
+
+
+def test_unsaved_changes_on_warn_go_into_the_new_workshop(asset, tmp_path):
+    """With 'unsaved_changes: warn' the changes are saved as a new workshop and mastered, with a warning."""
+    host = NullHost(maya_scene(tmp_path / "open.ma", "edited"))
+    host.modified = True
+    record = master_scene(asset, host, "approved")
+    assert record.data.workshop == 1 and "edited" in asset.master_path.read_text()
+    assert host.shown == [("warn", "Mastering asset/prop/chair although the scene has unsaved changes; "
+                                   "they go into the new workshop.")]

@@ -70,9 +70,11 @@ def check_before_master(item_name: str, host: Host, options: MasterOptions) -> l
         what = "; ".join(found.problem for found in refused)
         keys = ", ".join(f"'{found.option}: warn'" for found in refused)
         raise MasterRefusedError(
-            f"Cannot master {item_name}: {what}; fix that first, or set {keys} under "
-            "master_options in openpipeline.yaml.")
-    return [f"Mastering {item_name} although {found.problem}." for found in problems]
+            f"Cannot master {item_name}: {what}; fix that first (save a workshop for unsaved "
+            f"changes), or set {keys} under master_options in openpipeline.yaml.")
+    return [f"Mastering {item_name} although {found.problem}"
+            + ("; they go into the new workshop." if found.option == "unsaved_changes" else ".")
+            for found in problems]
 
 
 def repairs_for(host: Host, options: MasterOptions) -> list[tuple[str, Callable[[], None]]]:
