@@ -145,3 +145,12 @@ def test_heartbeat_hands_each_beat_to_the_main_thread(maya):
     host.stop_heartbeat()
     names = [thread.name for thread in threading.enumerate()]
     assert host._heartbeat_stop is None and names.count("openpipeline-heartbeat") <= 1
+
+
+def test_playblast_defaults_to_the_playback_range(maya, tmp_path):
+    """Without start/end the playback range is used; .mov is QuickTime H.264, no ornaments."""
+    host, cmds, _ = maya(playbackOptions=lambda **k: 1.0 if k.get("minTime") else 48.0)
+    host.playblast(tmp_path / ".playblast.tmp-1.mov")
+    [(_, flags)] = cmds.named("playblast")
+    assert (flags["startTime"], flags["endTime"]) == (1.0, 48.0)
+    assert (flags["format"], flags["compression"]) == ("qt", "H.264") and flags["showOrnaments"] is False

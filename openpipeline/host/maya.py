@@ -114,7 +114,7 @@ class MayaHost:
             end = self.cmds.playbackOptions(query=True, maxTime=True)
         self.cmds.playblast(startTime=start, endTime=end, format=movie, compression=compression,
                             completeFilename=str(path), percent=100, quality=90,
-                            showOrnaments=True, viewer=False, offScreen=True, forceOverwrite=True)
+                            showOrnaments=False, viewer=False, offScreen=True, forceOverwrite=True)
 
     # -- session -------------------------------------------------------------
     def start_heartbeat(self, seconds: float, callback: Callable[[], None]) -> None:
