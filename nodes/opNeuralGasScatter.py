@@ -275,6 +275,9 @@ def uninitializePlugin(plugin: om.MObject) -> None:  # name required by Maya
     for node in list(_live.values()):
         node.logic.dispose()
         if node.callback is not None:
-            om.MMessage.removeCallback(node.callback)
+            try:
+                om.MMessage.removeCallback(node.callback)
+            except RuntimeError:  # its node is gone, and Maya took the callback with it
+                pass
     _live.clear()
     om.MFnPlugin(plugin).deregisterNode(om.MTypeId(ids.TYPE_IDS[ids.SCATTER_NODE]))

@@ -31,13 +31,16 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn, TypeVar
 
 import maya.api.OpenMaya as om
 from maya import cmds, mel
 
 from openpipeline import __version__
 from openpipeline.dg import ids
+from openpipeline.engine.errors import EngineError
+
+T = TypeVar("T")
 
 VENDOR = ids.VENDOR
 MENU_NAME = "openPipelineMenu"
@@ -166,6 +169,20 @@ def selected(kind: int) -> list[om.MObject]:
     return found
 
 
+def fail(message: str) -> NoReturn:
+    """Show ``message`` (one sentence) as the command's error and stop the command."""
+    om.MGlobal.displayError(message)
+    raise RuntimeError(message)
+
+
+def checked(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)``; a refused value or an engine failure becomes the command's error."""
+    try:
+        return function(*args)
+    except (ValueError, EngineError) as exc:
+        fail(str(exc))
+
+
 def _plug(node: om.MObject, name: str) -> om.MPlug:
     plug: om.MPlug = om.MFnDependencyNode(node).findPlug(name, False)
     return plug
@@ -211,14 +228,18 @@ class RestoreTextureCommand(om.MPxCommand):
         from openpipeline.dg.texture_node import OPERATIONS
 
         values = flag_values(om.MArgDatabase(self.syntax(), args), RESTORE_FLAGS)
-        settings = texture_settings(values)
-        files = selected(om.MFn.kFileTexture)
+        settings = checked(texture_settings, values)
+        files = [file for file in selected(om.MFn.kFileTexture)
+                 if not _plug(file, "fileTextureName").isDestination]  # not one restored already
         if not files:
-            raise RuntimeError("Select one or more file nodes to restore their textures.")
+            fail("Select one or more file nodes whose texture is not restored yet.")
         paths = [_plug(file, "fileTextureName").asString() for file in files]
         if values.get("now"):
-            results = [_restore_now(path, settings) for path in paths]  # before any change: all or nothing
-            om.MPxCommand.setResult(results)
+            # Before any change to the scene: all restored, or an error and nothing changed.
+            results = [checked(_restore_now, path, settings) for path in paths]
+            om.MPxCommand.clearResult()
+            for result in results:
+                om.MPxCommand.appendToResult(result)
         # MDGModifier: doIt may be called again after more operations are queued; undoIt
         # takes back all of them. Nodes are created first so their plugs exist.
         nodes = [self.modifier.createNode(ids.TEXTURE_NODE) for _ in files]
@@ -278,10 +299,10 @@ class ScatterCommand(om.MPxCommand):
         from openpipeline.dg.scatter_node import METHOD_NAMES
 
         values = flag_values(om.MArgDatabase(self.syntax(), args), SCATTER_FLAGS)
-        settings = scatter_settings(values)
+        settings = checked(scatter_settings, values)
         meshes = selected(om.MFn.kMesh)
         if not meshes:
-            raise RuntimeError("Select the mesh to scatter points on (then any objects to instance on them).")
+            fail("Select the mesh to scatter points on (then any objects to instance on them).")
         mesh = meshes[0]  # the first selected; what else is selected are the prototypes to instance
         prototypes = (cmds.ls(selection=True) or [])[1:]
         node = self.modifier.createNode(ids.SCATTER_NODE)

@@ -40,9 +40,11 @@ class Recorder:
     deferred: list[Any] = field(default_factory=list)
     batch: bool = False
     menus: set[str] = field(default_factory=set)
+    scene: Scene = field(default_factory=lambda: Scene())  # Scene is defined below
+    callbacks: dict[int, tuple[Any, Any]] = field(default_factory=dict)  # id -> (node, function)
 
 
-RECORDER = Recorder()
+RECORDER: Recorder  # made by install(), once every class is defined
 
 
 # ---- maya.api.OpenMaya ----------------------------------------------------------------------
@@ -144,7 +146,13 @@ class MPxNode:
     kDependNode = "kDependNode"
 
     def __init__(self) -> None:
-        pass
+        self._object = Node(f"{type(self).__name__}{len(RECORDER.scene.nodes) + 1}", type(self).__name__)
+
+    def thisMObject(self) -> Node:
+        return self._object
+
+    def name(self) -> str:
+        return self._object.name
 
     @staticmethod
     def addAttribute(attr: Attribute) -> None:
@@ -156,12 +164,34 @@ class MPxNode:
 
 
 class MPxCommand:
+    result: list[Any] = []  # noqa: RUF012  # Maya's command result: one per process, like Maya's
+
     def __init__(self) -> None:
-        pass
+        self._syntax: MSyntax | None = None
+
+    def syntax(self) -> MSyntax | None:
+        return self._syntax
 
     @staticmethod
     def setResult(value: Any) -> None:
-        RECORDER.cmds_calls.append(("setResult", (value,), {}))
+        MPxCommand.result = [value]
+
+    @staticmethod
+    def clearResult() -> None:
+        MPxCommand.result = []
+
+    @staticmethod
+    def appendToResult(value: Any) -> None:
+        MPxCommand.result.append(value)
+
+
+def run_command(name: str, args: list[Any]) -> MPxCommand:
+    """Create the registered command ``name`` as Maya would and run its doIt with ``args``."""
+    entry = RECORDER.commands[name]
+    command: MPxCommand = entry["creator"]()
+    command._syntax = entry["syntax"]() if entry["syntax"] else None
+    command.doIt(args)
+    return command
 
 
 class MSyntax:
@@ -239,32 +269,336 @@ class MGlobal:
     def displayWarning(message: str) -> None:
         RECORDER.cmds_calls.append(("displayWarning", (message,), {}))
 
+    @staticmethod
+    def displayError(message: str) -> None:
+        RECORDER.cmds_calls.append(("displayError", (message,), {}))
 
-class _Anything:
-    """Any other API name: recorded when used, never called by the load and unload paths."""
+    @staticmethod
+    def getActiveSelectionList() -> MSelectionList:
+        return MSelectionList(list(RECORDER.scene.selection))
 
-    def __init__(self, name: str) -> None:
-        self.name = name
 
-    def __getattr__(self, name: str) -> _Anything:
-        return _Anything(f"{self.name}.{name}")
+# ---- a tiny scene: nodes, plugs, selection, DG modifier, data blocks, meshes ------------------
 
-    def __call__(self, *args: Any, **kwargs: Any) -> _Anything:
-        RECORDER.cmds_calls.append((self.name, args, kwargs))
-        return _Anything(f"{self.name}()")
+class MFn:
+    kTransform, kMesh, kFileTexture = "kTransform", "kMesh", "kFileTexture"
+
+
+class Node(MObject):
+    """A node of the tiny scene: a name, a type, its attribute values by long name."""
+
+    def __init__(self, name: str, type_name: str, fns: tuple[str, ...] = (), **values: Any) -> None:
+        self.name, self.type_name, self.fns = name, type_name, fns
+        self.values: dict[str, Any] = dict(values)
+        self.shape: Node | None = None  # a transform's one shape
+
+    def hasFn(self, fn: str) -> bool:
+        return fn in self.fns
+
+    def isNull(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return f"<node {self.name}>"
+
+
+@dataclass
+class Scene:
+    nodes: dict[int, Node] = field(default_factory=dict)  # id(node) -> node
+    connections: set[tuple[tuple[int, str], tuple[int, str]]] = field(default_factory=set)
+    selection: list[Node] = field(default_factory=list)
+
+    def add(self, *nodes: Node) -> None:
+        for node in nodes:
+            self.nodes[id(node)] = node
+
+    def of_type(self, type_name: str) -> list[Node]:
+        return [node for node in self.nodes.values() if node.type_name == type_name]
+
+    def named(self, name: str) -> Node:
+        return next(node for node in self.nodes.values() if node.name == name)
+
+
+def _attribute_name(attribute: Any) -> str:
+    return attribute.long if isinstance(attribute, Attribute) else str(attribute)
+
+
+class MPlug:
+    def __init__(self, node: Node | None = None, attribute: Any = None) -> None:
+        self.node, self.attr = node, attribute
+
+    def attribute(self) -> Any:
+        return self.attr
+
+    @property
+    def key(self) -> tuple[int, str]:
+        return id(self.node), _attribute_name(self.attr)
+
+    @property
+    def isDestination(self) -> bool:
+        return any(target == self.key for _, target in RECORDER.scene.connections)
+
+    def asString(self) -> str:
+        return str(self.node.values.get(_attribute_name(self.attr), "")) if self.node else ""
+
+    def asInt(self) -> int:
+        return int(self.node.values.get(_attribute_name(self.attr), 0)) if self.node else 0
+
+    def setInt(self, value: int) -> None:
+        assert self.node is not None
+        self.node.values[_attribute_name(self.attr)] = value
+
+    def elementByLogicalIndex(self, index: int) -> MPlug:
+        return MPlug(self.node, f"{_attribute_name(self.attr)}[{index}]")
+
+
+class MFnDependencyNode(MFnBase):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def findPlug(self, name: str, _wanted_networked: bool) -> MPlug:
+        return MPlug(self.node, name)
+
+    def name(self) -> str:
+        return self.node.name
+
+
+class _DagPath:
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    def extendToShape(self) -> None:
+        if self._node.shape is None:
+            raise RuntimeError("no shape")
+        self._node = self._node.shape
+
+    def node(self) -> Node:
+        return self._node
+
+
+class MSelectionList:
+    def __init__(self, nodes: list[Node] | None = None) -> None:
+        self.nodes = nodes or []
+
+    def length(self) -> int:
+        return len(self.nodes)
+
+    def getDependNode(self, index: int) -> Node:
+        return self.nodes[index]
+
+    def getDagPath(self, index: int) -> _DagPath:
+        return _DagPath(self.nodes[index])
+
+
+class MDGModifier:
+    """Queues operations; doIt runs those queued since the last doIt; undoIt takes all back."""
+
+    def __init__(self) -> None:
+        self.queued: list[list[Any]] = []
+        self.done: list[list[Any]] = []
+
+    def createNode(self, type_name: str) -> Node:
+        node = Node(f"{type_name}{len(RECORDER.scene.of_type(type_name)) + 1}", type_name)
+        self.queued.append(["create", node])
+        return node
+
+    def renameNode(self, node: Node, name: str) -> None:
+        self.queued.append(["rename", node, name])
+
+    def _set(self, plug: MPlug, value: Any) -> None:
+        self.queued.append(["set", plug, value])
+
+    newPlugValueString = newPlugValueShort = newPlugValueInt = newPlugValueDouble = _set
+
+    def connect(self, source: MPlug, target: MPlug) -> None:
+        self.queued.append(["connect", source, target])
+
+    def doIt(self) -> None:
+        for operation in self.queued:
+            _apply(operation)
+            self.done.append(operation)
+        self.queued = []
+
+    def undoIt(self) -> None:
+        for operation in reversed(self.done):
+            _revert(operation)
+        self.queued, self.done = self.done + self.queued, []
+
+
+def _apply(operation: list[Any]) -> None:
+    what, scene = operation[0], RECORDER.scene
+    if what == "create":
+        scene.add(operation[1])
+    elif what == "rename":
+        operation.append(operation[1].name)
+        operation[1].name = operation[2]
+    elif what == "set":
+        plug = operation[1]
+        operation.append(plug.node.values.get(_attribute_name(plug.attr)))
+        plug.node.values[_attribute_name(plug.attr)] = operation[2]
+    else:
+        scene.connections.add((operation[1].key, operation[2].key))
+
+
+def _revert(operation: list[Any]) -> None:
+    what, scene = operation[0], RECORDER.scene
+    if what == "create":
+        del scene.nodes[id(operation[1])]
+    elif what == "rename":
+        operation[1].name = operation.pop()
+    elif what == "set":
+        plug = operation[1]
+        plug.node.values[_attribute_name(plug.attr)] = operation.pop()
+    else:
+        scene.connections.discard((operation[1].key, operation[2].key))
+
+
+class MObjectHandle:
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+    def isValid(self) -> bool:
+        return not getattr(self.node, "deleted", False)
+
+    def object(self) -> Node:
+        return self.node
+
+
+class MMessage:
+    @staticmethod
+    def removeCallback(callback_id: int) -> None:
+        del RECORDER.callbacks[callback_id]
+
+
+class MNodeMessage(MMessage):
+    @staticmethod
+    def addNodePreRemovalCallback(node: Node, function: Any) -> int:
+        callback_id = len(RECORDER.callbacks) + 1
+        RECORDER.callbacks[callback_id] = (node, function)
+        return callback_id
+
+
+def delete_node(node: Node) -> None:
+    """Delete ``node`` as Maya would: its pre-removal callbacks first."""
+    for owner, function in list(RECORDER.callbacks.values()):
+        if owner is node:
+            function(node, None)
+    node.deleted = True  # type: ignore[attr-defined]
+
+
+class MDataHandle:
+    def __init__(self, store: dict[str, Any], name: str) -> None:
+        self.store, self.name = store, name
+
+    def _get(self, default: Any) -> Any:
+        value = self.store.get(self.name, default)
+        return default if value is None else value
+
+    def asString(self) -> str:
+        return str(self._get(""))
+
+    def asShort(self) -> int:
+        return int(self._get(0))
+
+    asInt = asShort
+
+    def asDouble(self) -> float:
+        return float(self._get(0.0))
+
+    def asBool(self) -> bool:
+        return bool(self._get(False))
+
+    def asMesh(self) -> MObject:
+        value: MObject = self._get(MObject.kNullObj)
+        return value
+
+    def _set(self, value: Any) -> None:
+        self.store[self.name] = value
+
+    setString = setShort = setInt = setDouble = setMObject = _set
+
+
+class MDataBlock:
+    """Input values by attribute long name (the attributes' defaults where not given)."""
+
+    def __init__(self, inputs: dict[str, Any], outputs: dict[str, Any] | None = None) -> None:
+        defaults = {a.long: a.default for a in RECORDER.attributes if not isinstance(a.default, MObject)}
+        self.inputs = {**defaults, **inputs}
+        self.outputs: dict[str, Any] = dict(outputs or {})
+        self.clean: set[str] = set()
+
+    def inputValue(self, attribute: Attribute) -> MDataHandle:
+        return MDataHandle(self.inputs, attribute.long)
+
+    def outputValue(self, attribute: Attribute) -> MDataHandle:
+        return MDataHandle(self.outputs, attribute.long)
+
+    def setClean(self, attribute: Attribute) -> None:
+        self.clean.add(attribute.long)
+
+
+class MSpace:
+    kObject, kWorld = "kObject", "kWorld"
+
+
+@dataclass
+class MPoint:
+    x: float = 0.0
+    y: float = 0.0
+    z: float = 0.0
+
+
+class MVector(MPoint):
+    pass
+
+
+class _ArrayData(MFnBase):
+    def create(self, values: list[Any]) -> list[Any]:
+        return values
+
+
+class MeshData(MObject):
+    """Mesh data on an ``inMesh`` plug: triangles only, with optional per-corner UVs."""
+
+    def __init__(self, vertices: Any, faces: Any) -> None:
+        self.vertices, self.faces = vertices, faces
+
+    def isNull(self) -> bool:
+        return False
+
+
+class MFnMesh(MFnBase):
+    def __init__(self, mesh: MeshData) -> None:
+        self.mesh = mesh
+
+    def getPoints(self, _space: str) -> list[MPoint]:
+        return [MPoint(*map(float, p)) for p in self.mesh.vertices]
+
+    def getTriangles(self) -> tuple[list[int], list[int]]:
+        return [1] * len(self.mesh.faces), [int(i) for face in self.mesh.faces for i in face]
+
+    def getTriangleOffsets(self) -> tuple[list[int], list[int]]:
+        return [1] * len(self.mesh.faces), [0, 1, 2] * len(self.mesh.faces)
+
+    def getAssignedUVs(self) -> tuple[list[int], list[int]]:
+        return [0] * len(self.mesh.faces), []
+
+    def getUVs(self) -> tuple[list[float], list[float]]:
+        return [], []
 
 
 def _open_maya() -> types.ModuleType:
     module = types.ModuleType("maya.api.OpenMaya")
     for value in (MObject, MTypeId, MFnBase, MFnAttribute, MFnNumericData, MFnData, MFnStringData,
                   MFnNumericAttribute, MFnTypedAttribute, MFnEnumAttribute, MPxNode, MPxCommand, MSyntax,
-                  MArgDatabase, MFnPlugin, MGlobal):
+                  MArgDatabase, MFnPlugin, MGlobal, MFn, MPlug, MFnDependencyNode, MSelectionList,
+                  MDGModifier, MObjectHandle, MNodeMessage, MMessage, MDataBlock, MDataHandle, MSpace,
+                  MPoint, MVector, MFnMesh):
         setattr(module, value.__name__, value)
-    for name in ("MPlug", "MDataBlock", "MDataHandle", "MObjectHandle", "MNodeMessage", "MMessage", "MFnMesh",
-                 "MSpace", "MPointArray", "MPoint", "MVectorArray", "MVector", "MIntArray", "MDoubleArray",
-                 "MFnPointArrayData", "MFnVectorArrayData", "MFnIntArrayData", "MFnDoubleArrayData",
-                 "MDGModifier", "MFnDependencyNode", "MFnDagNode", "MFn", "MSelectionList"):
-        setattr(module, name, _Anything(name))
+    for name in ("MPointArray", "MVectorArray", "MIntArray", "MDoubleArray"):
+        setattr(module, name, list)  # the arrays as plain lists
+    for name in ("MFnPointArrayData", "MFnVectorArrayData", "MFnIntArrayData", "MFnDoubleArrayData"):
+        setattr(module, name, _ArrayData)
     return module
 
 
@@ -336,6 +670,9 @@ def _simple(name: str, **functions: Any) -> types.ModuleType:
     for key, value in functions.items():
         setattr(module, key, value)
     return module
+
+
+RECORDER = Recorder()
 
 
 def install(modules: dict[str, Any]) -> Recorder:
