@@ -17,8 +17,8 @@ from tests.helpers.cli import REPO
 from tests.helpers.images import noisy_version, pattern
 
 OUTPUTS = {ids.TEXTURE_NODE: {"outputPath", "status", "progress", "statusMessage"},
-           ids.SCATTER_NODE: {"outPositions", "outNormals", "outIds", "outFaceIds", "outBarycentrics", "status",
-                              "progress", "statusMessage", "resultKey"}}
+           ids.SCATTER_NODE: {"outPositions", "outNormals", "outIds", "outFaceIds", "outBarycentrics",
+                              "status", "progress", "statusMessage", "resultKey"}}
 
 
 @pytest.fixture
