@@ -106,11 +106,19 @@ class OpNeuralGasScatter(om.MPxNode):
         maya.utils.executeDeferred(self._dirty)
 
     def _dirty(self) -> None:
+        """Main thread: show the progress; once the job has ended, dirty the outputs.
+
+        Progress alone does not dirty the node (an evaluation reads the whole input again):
+        the ``progress`` attribute is refreshed when the node evaluates; the progress bar
+        shows the running job live.
+        """
         if self._handle is None or not self._handle.isValid():
             return
-        plug = om.MPlug(self._handle.object(), OpNeuralGasScatter.result_tick)
-        plug.setInt(plug.asInt() + 1)  # dirties every output (attributeAffects)
-        show_progress(self.name(), self.logic.state.handle)
+        handle = self.logic.state.handle
+        show_progress(self.name(), handle)
+        if handle is None or handle.state != "running":
+            plug = om.MPlug(self._handle.object(), OpNeuralGasScatter.result_tick)
+            plug.setInt(plug.asInt() + 1)  # dirties every output (attributeAffects)
 
     def compute(self, plug: om.MPlug, data: om.MDataBlock) -> Any:  # name required by Maya
         """Answer the output plugs; None for any other (Maya's rule)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -199,3 +200,27 @@ def test_progress_reports_are_throttled_but_the_finish_always_dirties(cache, ima
     state.reset()
     holder["report"](None)
     assert dirty.calls == 2  # a job of forgotten inputs never dirties the node
+
+
+def test_unchanged_files_are_not_hashed_again(cache, image, monkeypatch):
+    """Re-evaluating unchanged inputs reuses the key; a rewritten file is hashed (keyed) again."""
+    from openpipeline.engine.texture.job import TextureJob
+
+    calls = []
+    real_key = TextureJob.key
+    monkeypatch.setattr(TextureJob, "key", lambda job: calls.append(1) or real_key(job))
+
+    class Running:
+        state, fraction, message, entry = "running", 0.0, "", None
+
+        def cancel(self):
+            self.state = "cancelled"
+
+    node = TextureNode(start=lambda job, root, on_change: Running())
+    for _ in range(3):
+        assert node.evaluate(quick(image), cache, batch=False).status == "running"
+    assert len(calls) == 1
+    write_image(image, noisy_version(pattern(24), seed=9))
+    os.utime(image, ns=(1, 1))  # a new modification time, whatever the clock's resolution
+    node.evaluate(quick(image), cache, batch=False)
+    assert len(calls) == 2

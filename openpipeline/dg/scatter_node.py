@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from openpipeline.dg.state import STATUSES, JobStarter, JobState, start_background
+from openpipeline.dg.state import STATUSES, JobStarter, JobState, problem, start_background
 from openpipeline.engine.cache import ResultCache
 from openpipeline.engine.errors import EngineError, EngineInputError
 from openpipeline.engine.scatter.distribute import METHODS, ScatterParams, ScatterResult
@@ -232,10 +232,11 @@ class ScatterNode:
             else:
                 path, digest = mesh_file(cache.root, mesh)
             job = inputs.job(path)
+            stamp = (str(path), _file_stamp(inputs.density_path))  # the mesh file is named by its digest
         except (EngineError, OSError) as exc:
             self.state.reset()
-            return ScatterOutputs.empty("failed", str(exc))
-        answer = self.state.evaluate(job, cache, batch)
+            return ScatterOutputs.empty("failed", problem(exc))
+        answer = self.state.evaluate(job, cache, batch, stamp)
         if answer.status == "cached" and answer.entry is not None:
             self._bound = _Bound(Binding(answer.entry.key, setup, digest), load_result(answer.entry),
                                  inputs.topology())
@@ -269,6 +270,14 @@ class ScatterNode:
             normals = smooth_normals(mesh, result.face_ids, result.barycentrics)
         return ScatterOutputs(positions, normals, result.ids, result.face_ids, result.barycentrics,
                               "cached", 1.0, "", binding.stored())
+
+
+def _file_stamp(path: str) -> tuple[int, int] | None:
+    """Size and modification time of a file ("": None)."""
+    if not path:
+        return None
+    stat = Path(path).stat()
+    return stat.st_size, stat.st_mtime_ns
 
 
 def smooth_normals(mesh: Mesh, face_ids: IntArray, barycentrics: FloatArray) -> FloatArray:

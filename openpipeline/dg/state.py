@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,6 +90,7 @@ class JobState:
         self._key: str | None = None
         self._handle: BackgroundJob | None = None
         self._last_report = 0.0
+        self._memo: tuple[Job, Hashable, str] | None = None
 
     @property
     def key(self) -> str | None:
@@ -101,16 +102,21 @@ class JobState:
         """The background job of the current key (running, or finished and not yet seen)."""
         return self._handle
 
-    def evaluate(self, job: Job | None, cache: ResultCache, batch: bool) -> Answer:
+    def evaluate(self, job: Job | None, cache: ResultCache, batch: bool, stamp: Hashable = None) -> Answer:
         """Answer for ``job`` (None: no input, ``idle``).
 
-        Cost: hashes the job's input files (its key); in batch, the whole job when not cached.
+        Args:
+            stamp: what the job's input files look like (paths, sizes, modification times);
+                while the job and its stamp are unchanged the key is not computed again.
+
+        Cost: hashes the job's input files (its key) unless the stamp spares it; in batch,
+        the whole job when not cached.
         """
         if job is None:
             self.reset()
             return Answer("idle")
         try:
-            key = job.key()
+            key = self._key_of(job, stamp)
         except (EngineError, OSError) as exc:
             self.reset()
             return Answer.failed(problem(exc))
@@ -129,6 +135,14 @@ class JobState:
             # start() returns the handle.
             self._handle = self._start(job, cache.root, lambda _handle: self._changed(key))
         return self._from_handle(self._handle)
+
+    def _key_of(self, job: Job, stamp: Hashable) -> str:
+        memo = self._memo
+        if stamp is not None and memo is not None and memo[0] == job and memo[1] == stamp:
+            return memo[2]
+        key = job.key()
+        self._memo = (job, stamp, key) if stamp is not None else None
+        return key
 
     def reset(self) -> None:
         """Forget the current key, cancelling its job if it runs."""

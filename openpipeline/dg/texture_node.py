@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from openpipeline.dg.state import STATUSES, Answer, JobStarter, JobState, start_background
+from openpipeline.dg.state import STATUSES, Answer, JobStarter, JobState, problem, start_background
 from openpipeline.engine.cache import ResultCache
 from openpipeline.engine.errors import EngineError, EngineInputError
 from openpipeline.engine.jobs import run_cached
@@ -133,7 +133,12 @@ class TextureNode:
         except EngineError as exc:
             self.state.reset()
             return TextureOutputs(self._last_path, "failed", 0.0, str(exc))
-        answer = self.state.evaluate(job, cache, batch)
+        try:
+            stamp = files_stamp(inputs)
+        except (EngineError, OSError) as exc:
+            self.state.reset()
+            return TextureOutputs(self._last_path, "failed", 0.0, problem(exc))
+        answer = self.state.evaluate(job, cache, batch, stamp)
         if answer.status == "idle":
             self._last_path = ""
         elif answer.status == "cached" and job is not None:
@@ -143,6 +148,21 @@ class TextureNode:
     def dispose(self) -> None:
         """The node is being deleted: cancel its job."""
         self.state.dispose()
+
+
+def files_stamp(inputs: TextureInputs) -> tuple[tuple[str, int, int], ...]:
+    """Path, size and modification time of every input file (each UDIM tile, the mask):
+    while they are unchanged, the node does not hash the files again.
+
+    Cost: lists the UDIM tiles and stats each file.
+    """
+    paths = [inputs.file_path, inputs.mask_path] if inputs.mask_path else [inputs.file_path]
+    stamp = []
+    for pattern in paths:
+        for _tile, path in udim_paths(pattern):
+            stat = path.stat()
+            stamp.append((str(path), stat.st_size, stat.st_mtime_ns))
+    return tuple(stamp)
 
 
 def result_path(answer: Answer, job: TextureJob) -> str:
