@@ -1,18 +1,23 @@
 """``openpipeline texture ...``: Deep Image Prior restoration and its time estimate.
 
 The engine (torch) is imported when a command runs, so other commands start fast.
+Restorations go through the result cache (see :mod:`.cache`): the same job on the same
+input bytes is delivered from it at once; ``--no-cache`` computes anyway and keeps nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
+from openpipeline.cli.cache import add_cache_option, result_cache
 from openpipeline.cli.common import CliError, Commands, emit
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 OPERATIONS = ("denoise", "inpaint", "upscale", "flash")
+RESULT_ONLY = ("kind", "key", "created", "tiles_of")  # the cache's own meta, not the job's summary
 DONE = {"denoise": "Denoised", "inpaint": "Inpainted", "upscale": "Upscaled", "flash": "Flash-restored"}
 
 
@@ -65,11 +70,15 @@ def _restore_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--allow-lossy", action="store_true",
                      help="write to a format that cannot hold the input's bit depth, HDR values or alpha")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cache_option(sub)
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
+    from openpipeline.engine.jobs import result_of
     from openpipeline.engine.progress import text_bar
-    from openpipeline.engine.texture import RestoreParams, restore_file
+    from openpipeline.engine.texture import RestoreParams, TextureJob
+    from openpipeline.engine.texture.job import deliver
+    from openpipeline.engine.texture.restore import read_inputs
 
     params = RestoreParams(
         operation=args.operation, sigma=getattr(args, "sigma", None),
@@ -78,16 +87,22 @@ def cmd_restore(args: argparse.Namespace) -> None:
         normal_map=args.normal_map, process_alpha=args.process_alpha,
         max_iterations=args.max_iterations, recipe=args.recipe, allow_lossy=args.allow_lossy,
     )
+    mask, guide = getattr(args, "mask", None), getattr(args, "flash", None)
+    params.check()
+    read_inputs(args.input, args.output, params, mask, guide)  # every refusal, before any work or lookup
+    job = TextureJob(args.input, params, mask=mask, guide=guide, suffix=Path(args.output).suffix)
     progress = None if args.quiet else text_bar(sys.stderr)
-    summary: dict[str, Any] = restore_file(args.input, args.output, params,
-                                           mask=getattr(args, "mask", None),
-                                           guide=getattr(args, "flash", None), progress=progress)
-    summary = {"operation": args.operation, **summary}
+    with result_of(job, result_cache(args), progress) as (entry, reused):
+        files = deliver(entry, args.output)
+    summary: dict[str, Any] = {key: value for key, value in entry.meta.items() if key not in RESULT_ONLY}
+    summary = {"operation": args.operation, **summary, "files": [str(path) for path in files],
+               "cached": reused}
     reasons = ", ".join(f"{k} ×{v}" for k, v in summary.get("stop_reasons", {}).items())
     sigma = f", σ {summary['sigma']:.1f}" if summary.get("sigma") is not None else ""
     emit(args, summary, f"{DONE[args.operation]} {len(summary['files'])} file(s) in "
                         f"{summary['seconds']:.1f} s, {summary['iterations']} iterations "
-                        f"({reasons}{sigma}) -> {', '.join(summary['files'])}")
+                        f"({reasons}{sigma}){' from the cache' if reused else ''} -> "
+                        f"{', '.join(summary['files'])}")
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
