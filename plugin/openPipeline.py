@@ -281,6 +281,8 @@ def scatter_settings(values: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"Method '{method}' is not known; use {', '.join(METHOD_NAMES)}.")
     if "count" in values and "spacing" in values:
         raise ValueError("Give -count or -spacing, not both.")
+    if values.get("mash") and values.get("instancer"):
+        raise ValueError("Give -mash or -instancer, not both.")
     settings: dict[str, Any] = {"method": method, "seed": values.get("seed", 0)}
     settings.update({name: values[name] for name in ("count", "spacing") if name in values})
     if "density" in values:
@@ -305,6 +307,8 @@ class ScatterCommand(om.MPxCommand):
             fail("Select the mesh to scatter points on (then any objects to instance on them).")
         mesh = meshes[0]  # the first selected; what else is selected are the prototypes to instance
         prototypes = (cmds.ls(selection=True) or [])[1:]
+        if (values.get("mash") or values.get("instancer")) and not prototypes:
+            fail("Select the objects to instance after the mesh, or leave out -mash and -instancer.")
         node = self.modifier.createNode(ids.SCATTER_NODE)
         self.modifier.doIt()
         _set_values(self.modifier, node, settings, {"method": METHOD_NAMES})

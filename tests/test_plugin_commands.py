@@ -104,8 +104,12 @@ def test_scatter_refusals_change_nothing(maya):
     """No mesh selected, or both a count and a spacing: an error and no node."""
     empty = fake_maya.Node("group1", "transform", (fake_maya.MFn.kTransform,))
     maya.scene.add(empty)
+    shape = fake_maya.Node("ballShape", "mesh", (fake_maya.MFn.kMesh,))
+    maya.scene.add(shape)
     for selection, args, words in [([empty], [], "Select the mesh"),
-                                   ([], ["-count", 5, "-spacing", 0.1], "not both")]:
+                                   ([], ["-count", 5, "-spacing", 0.1], "not both"),
+                                   ([shape], ["-mash", "-instancer"], "not both"),
+                                   ([shape], ["-instancer"], "Select the objects to instance")]:
         maya.scene.selection = selection
         with pytest.raises(RuntimeError, match=words):
             fake_maya.run_command(ids.SCATTER_COMMAND, args)

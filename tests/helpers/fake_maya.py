@@ -643,6 +643,11 @@ def _unload_plugin(name: str) -> None:
     RECORDER.plugins.pop(Path(name).name).uninitializePlugin(PluginObject(name))
 
 
+def _ls(*_args: Any, **kwargs: Any) -> list[str]:
+    _record("ls", **kwargs)
+    return [node.name for node in RECORDER.scene.selection] if kwargs.get("selection") else []
+
+
 def _any_command(name: str) -> Any:
     if name.startswith("__"):
         raise AttributeError(name)  # module machinery (inspect asks for __file__ and the like)
@@ -651,7 +656,7 @@ def _any_command(name: str) -> Any:
 
 def _cmds() -> types.ModuleType:
     module = _simple("maya.cmds", about=_about, menu=_menu, deleteUI=_delete_ui, pluginInfo=_plugin_info,
-                     loadPlugin=_load_plugin, unloadPlugin=_unload_plugin)
+                     loadPlugin=_load_plugin, unloadPlugin=_unload_plugin, ls=_ls)
     module.__getattr__ = _any_command  # type: ignore[method-assign]
     return module
 
