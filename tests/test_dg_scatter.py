@@ -148,3 +148,16 @@ def test_new_settings_cancel_the_running_scatter_and_show_the_old_points(cache):
     current = node.state.handle
     node.dispose()
     assert current is not None and current.wait(10) == "cancelled"
+
+
+def test_corner_uvs_follow_each_polygons_face_vertices():
+    """Maya's per-polygon triangles and UV ids become per-corner UVs, polygon by polygon; a
+    polygon without UVs leaves the mesh without UVs."""
+    from openpipeline.dg.scatter_node import corner_uvs
+
+    us, vs = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6], [1.0, 1.1, 1.2, 1.3, 1.4, 1.5, 1.6]
+    # polygon 0: a quad, UV ids 3,2,1,0 (two triangles); polygon 1: a triangle, UV ids 4,5,6
+    uvs = corner_uvs([2, 1], [0, 1, 2, 0, 2, 3, 0, 1, 2], [4, 3], [3, 2, 1, 0, 4, 5, 6], us, vs)
+    assert uvs is not None and uvs.shape == (3, 3, 2)
+    assert uvs[:, :, 0].tolist() == [[0.3, 0.2, 0.1], [0.3, 0.1, 0.0], [0.4, 0.5, 0.6]]
+    assert corner_uvs([2, 1], [0, 1, 2, 0, 2, 3, 0, 1, 2], [4, 0], [3, 2, 1, 0], us, vs) is None
