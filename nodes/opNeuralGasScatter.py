@@ -20,6 +20,7 @@ pre-removal callback cancelling the job when the node is deleted.
 
 from __future__ import annotations
 
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import maya.api.OpenMaya as om
@@ -36,7 +37,9 @@ from openpipeline.engine.cache import ResultCache, cache_root
 if TYPE_CHECKING:
     from openpipeline.engine.worker import BackgroundJob
 
-_live: dict[int, OpNeuralGasScatter] = {}  # every node of this type, to cancel their jobs at unload
+# Every live node of this type, to cancel their jobs at unload; weak, so a node Maya has
+# destroyed (and whose pre-removal callback is gone) is not kept alive by this list.
+_live: weakref.WeakValueDictionary[int, OpNeuralGasScatter] = weakref.WeakValueDictionary()
 _cache: list[ResultCache] = []  # one cache for every node, made on first use
 
 
