@@ -74,11 +74,8 @@ def _restore_options(sub: argparse.ArgumentParser) -> None:
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
-    from openpipeline.engine.jobs import result_of
     from openpipeline.engine.progress import text_bar
-    from openpipeline.engine.texture import RestoreParams, TextureJob
-    from openpipeline.engine.texture.job import deliver
-    from openpipeline.engine.texture.restore import read_inputs
+    from openpipeline.engine.texture import RestoreParams
 
     params = RestoreParams(
         operation=args.operation, sigma=getattr(args, "sigma", None),
@@ -87,22 +84,37 @@ def cmd_restore(args: argparse.Namespace) -> None:
         normal_map=args.normal_map, process_alpha=args.process_alpha,
         max_iterations=args.max_iterations, recipe=args.recipe, allow_lossy=args.allow_lossy,
     )
-    mask, guide = getattr(args, "mask", None), getattr(args, "flash", None)
-    params.check()
-    read_inputs(args.input, args.output, params, mask, guide)  # every refusal, before any work or lookup
-    job = TextureJob(args.input, params, mask=mask, guide=guide, suffix=Path(args.output).suffix)
     progress = None if args.quiet else text_bar(sys.stderr)
-    with result_of(job, result_cache(args), progress) as (entry, reused):
-        files = deliver(entry, args.output)
-    summary: dict[str, Any] = {key: value for key, value in entry.meta.items() if key not in RESULT_ONLY}
-    summary = {"operation": args.operation, **summary, "files": [str(path) for path in files],
-               "cached": reused}
+    summary = {"operation": args.operation, **_restored(args, params, progress)}
     reasons = ", ".join(f"{k} ×{v}" for k, v in summary.get("stop_reasons", {}).items())
     sigma = f", σ {summary['sigma']:.1f}" if summary.get("sigma") is not None else ""
     emit(args, summary, f"{DONE[args.operation]} {len(summary['files'])} file(s) in "
                         f"{summary['seconds']:.1f} s, {summary['iterations']} iterations "
-                        f"({reasons}{sigma}){' from the cache' if reused else ''} -> "
+                        f"({reasons}{sigma}){' from the cache' if summary['cached'] else ''} -> "
                         f"{', '.join(summary['files'])}")
+
+
+def _restored(args: argparse.Namespace, params: Any, progress: Any) -> dict[str, Any]:
+    """Restore ``args.input`` into ``args.output`` through the cache (or straight into the
+    output under ``--no-cache``); returns the run's summary with ``cached``."""
+    from openpipeline.engine.jobs import run_cached
+    from openpipeline.engine.texture import TextureJob, restore_file
+    from openpipeline.engine.texture.job import deliver
+    from openpipeline.engine.texture.restore import read_inputs
+
+    mask, guide = getattr(args, "mask", None), getattr(args, "flash", None)
+    cache = result_cache(args)
+    if cache is None:
+        return {**restore_file(args.input, args.output, params, mask=mask, guide=guide, progress=progress),
+                "cached": False}
+    params.check()
+    read_inputs(args.input, args.output, params, mask, guide)  # every refusal, before any work or lookup
+    job = TextureJob(args.input, params, mask=mask, guide=guide, suffix=Path(args.output).suffix)
+    entry, reused = run_cached(job, cache, progress)
+    assert entry is not None
+    files = deliver(entry, args.output)
+    summary = {key: value for key, value in entry.meta.items() if key not in RESULT_ONLY}
+    return {**summary, "files": [str(path) for path in files], "cached": reused}
 
 
 def cmd_predict(args: argparse.Namespace) -> None:
