@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 # destroyed (and whose pre-removal callback is gone) is not kept alive by this list.
 _live: weakref.WeakValueDictionary[int, OpDipTexture] = weakref.WeakValueDictionary()
 _cache: list[ResultCache] = []  # one cache for every node, made on first use
+_bar_shown: list[str] = []  # the node whose job holds Maya's main progress bar, if any
 
 
 def maya_useNewAPI() -> None:  # name required by Maya
@@ -58,11 +59,14 @@ def show_progress(node: str, handle: BackgroundJob | None) -> None:
     """A running job's progress on Maya's main progress bar (beside the help line); main thread only."""
     bar = mel.eval("$tmp = $gMainProgressBar")  # type: ignore[no-untyped-call]  # stubs leave mel.eval untyped
     if handle is not None and handle.state == "running":
-        cmds.progressBar(bar, edit=True, beginProgress=True, isInterruptable=False, maxValue=100,
+        if not _bar_shown:
+            cmds.progressBar(bar, edit=True, beginProgress=True, isInterruptable=False, maxValue=100)
+            _bar_shown.append(node)
+        cmds.progressBar(bar, edit=True, progress=int(handle.fraction * 100),
                          status=f"{node}: {handle.message or 'restoring'}")
-        cmds.progressBar(bar, edit=True, progress=int(handle.fraction * 100))
-    else:
+    elif node in _bar_shown:
         cmds.progressBar(bar, edit=True, endProgress=True)
+        _bar_shown.clear()
 
 
 class OpDipTexture(om.MPxNode):

@@ -70,6 +70,9 @@ def test_texture_compute_runs_in_background_then_dirties_and_answers(maya, tmp_p
     assert compute(node, module, data) is node
     assert data.outputs["status"] == 2 and data.outputs["outputPath"] == ""  # running
     assert data.clean == OUTPUTS[ids.TEXTURE_NODE]
+    node._dirty()  # a progress report reaching the main thread while the worker starts up
+    assert any(call[0] == "progressBar" and call[2].get("beginProgress") for call in maya.cmds_calls)
+    assert "resultTick" not in node.thisMObject().values  # progress alone dirties nothing
     assert node.logic.state.handle.wait(120) == "done"
     for _ in range(100):
         if maya.deferred:
