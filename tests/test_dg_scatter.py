@@ -161,3 +161,16 @@ def test_corner_uvs_follow_each_polygons_face_vertices():
     assert uvs is not None and uvs.shape == (3, 3, 2)
     assert uvs[:, :, 0].tolist() == [[0.3, 0.2, 0.1], [0.3, 0.1, 0.0], [0.4, 0.5, 0.6]]
     assert corner_uvs([2, 1], [0, 1, 2, 0, 2, 3, 0, 1, 2], [4, 0], [3, 2, 1, 0], us, vs) is None
+
+
+@pytest.mark.slow
+def test_a_reopened_scene_whose_result_left_the_cache_scatters_its_original_pose(cache):
+    """When the stored result was pruned, the node scatters the pose the binding names (its
+    saved mesh), not the deformed one: the same key, and the points rebound onto the new pose."""
+    inputs = ball()
+    first = ScatterNode().evaluate(inputs, cache, batch=True)
+    assert cache.clear() == 1 and (cache.root / INPUTS_FOLDER).is_dir()
+    stored = ScatterInputs(inputs.vertices, inputs.faces, count=20, result_key=first.result_key)
+    out = ScatterNode().evaluate(moved(stored, 1.0, (2.0, 0.0, 0.0)), cache, batch=True)
+    assert out.status == "cached" and out.result_key == first.result_key
+    np.testing.assert_allclose(out.positions, first.positions + np.array([2.0, 0, 0]), atol=1e-12)
