@@ -123,13 +123,19 @@ def scatter_meshes(args: argparse.Namespace) -> None:
 
 
 # -- the nodes of a scene (mayapy) ---------------------------------------------------------
+def _require_maya() -> None:
+    """Refuse (exit 2) under plain python, before anything is written."""
+    try:
+        import maya.standalone  # noqa: F401
+    except ImportError:
+        raise ScriptError("Scattering the nodes of a scene needs Maya: run it with mayapy "
+                          "('mayapy standalone/scatter_points.py --scene S.ma').") from None
+
+
 def _start_maya() -> Any:
     """``maya.standalone`` started, the scatter node's plug-in loaded; returns ``maya.cmds``."""
-    try:
-        import maya.standalone
-    except ImportError:
-        raise ScriptError("Scattering the nodes of a scene needs mayapy; run "
-                          "'mayapy standalone/scatter_points.py --scene S.ma'.") from None
+    import maya.standalone
+
     maya.standalone.initialize(name="python")
     from maya import cmds
 
@@ -167,6 +173,7 @@ def scatter_scene(args: argparse.Namespace) -> None:
         raise ScriptError(f"Scene '{scene}' is not a Maya scene file (.ma or .mb); check the path.")
     if args.format != "npz":
         raise ScriptError("The points of scene nodes are written as .npz; leave out --format.")
+    _require_maya()
     out_dir = Path(args.out_dir) if args.out_dir else None
     with tempfile.TemporaryDirectory(prefix="openpipeline-nocache-") as scratch:
         # the nodes find the cache through the environment, as every Maya session does
