@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 DEBUG_ENV = "OPENPIPELINE_DEBUG"
 
 __all__ = ["DEBUG_ENV", "ScriptError", "ScriptParser", "add_cache_options", "open_cache",
-           "percent_lines", "run_script", "scaled"]
+           "percent_lines", "report", "run_script", "scaled"]
 
 
 class ScriptError(Exception):
@@ -105,6 +105,14 @@ def scaled(progress: ProgressCallback | None, start: float, span: float,
                                  step.eta, step.values))
 
     return inner
+
+
+def report(progress: ProgressCallback | None, stage: str, fraction: float, message: str = "") -> None:
+    """One progress update from a script's own steps (a result taken from the cache, a scene opened)."""
+    if progress is not None:
+        from openpipeline.engine.progress import Progress
+
+        progress(Progress(stage, fraction, message))
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:

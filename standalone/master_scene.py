@@ -82,15 +82,13 @@ def main(argv: Sequence[str]) -> None:
 
     import maya.standalone
 
-    from openpipeline.engine.progress import Progress
     from openpipeline.host.actions import master_scene
     from openpipeline.host.maya import MayaHost
 
     progress = None if args.quiet else batch.percent_lines()
 
     def step(fraction: float, message: str) -> None:
-        if progress is not None:
-            progress(Progress("master", fraction, message))
+        batch.report(progress, "master", fraction, message)
 
     step(0.0, "starting maya")
     maya.standalone.initialize(name="python")

@@ -195,7 +195,7 @@ def main(argv: Sequence[str]) -> None:
     output = _check_output(args, textures)
     cache = batch.open_cache(args)
 
-    from openpipeline.engine.jobs import run_cached
+    from openpipeline.engine.jobs import result_of
     from openpipeline.engine.texture.job import TextureJob, deliver
 
     progress = None if args.quiet else batch.percent_lines()
@@ -205,12 +205,13 @@ def main(argv: Sequence[str]) -> None:
                          mask=None if texture.mask is None else str(texture.mask), suffix=args.suffix)
         share = 1 / len(textures)
         step = batch.scaled(progress, number * share, share, texture.label)
-        entry, reused = run_cached(job, cache, step)
-        assert entry is not None
-        output.mkdir(parents=True, exist_ok=True)
         name = texture.source.name if args.suffix is None else Path(texture.source.name).stem + args.suffix
-        written = deliver(entry, str(output / name))
+        with result_of(job, cache, step) as (entry, reused):  # without a cache: a folder removed after
+            output.mkdir(parents=True, exist_ok=True)
+            written = deliver(entry, str(output / name))
         reused_count += reused
+        if reused:
+            batch.report(progress, "cached", (number + 1) * share, texture.label)
         how = "from the cache" if reused else "restored"
         print(f"{texture.label}: {how} -> {', '.join(str(path) for path in written)}", flush=True)
     print(f"Done: {len(textures)} texture(s) into {output} ({reused_count} from the cache).", flush=True)

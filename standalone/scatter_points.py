@@ -102,7 +102,7 @@ def scatter_meshes(args: argparse.Namespace) -> None:
     meshes = _check_meshes(args)
     cache = batch.open_cache(args)
 
-    from openpipeline.engine.jobs import run_cached
+    from openpipeline.engine.jobs import result_of
     from openpipeline.engine.scatter.job import ScatterJob, deliver
 
     progress = None if args.quiet else batch.percent_lines()
@@ -113,11 +113,12 @@ def scatter_meshes(args: argparse.Namespace) -> None:
                          density_channel=args.density_channel)
         share = 1 / len(meshes)
         step = batch.scaled(progress, number * share, share, mesh.name)
-        entry, reused = run_cached(job, cache, step)
-        assert entry is not None
-        out_dir.mkdir(parents=True, exist_ok=True)
-        written = deliver(entry, str(out_dir / f"{mesh.stem}.{args.format}"))
+        with result_of(job, cache, step) as (entry, reused):  # without a cache: a folder removed after
+            out_dir.mkdir(parents=True, exist_ok=True)
+            written = deliver(entry, str(out_dir / f"{mesh.stem}.{args.format}"))
         reused_count += reused
+        if reused:
+            batch.report(progress, "cached", (number + 1) * share, mesh.name)
         print(f"{mesh.name}: {'from the cache' if reused else 'scattered'} -> {written}", flush=True)
     print(f"Done: {len(meshes)} mesh(es) into {out_dir} ({reused_count} from the cache).", flush=True)
 
@@ -199,19 +200,15 @@ def _compute_nodes(cmds: Any, scene: Path, out_dir: Path | None, quiet: bool) ->
     if not nodes:
         raise ScriptError(f"Scene '{scene.name}' has no {NODE_TYPE} nodes; nothing to scatter.")
     progress = None if quiet else batch.percent_lines()
-    from openpipeline.engine.progress import Progress
-
     for number, node in enumerate(nodes):
-        if progress is not None:
-            progress(Progress("scatter", number / len(nodes), node))
+        batch.report(progress, "scatter", number / len(nodes), node)
         cmds.getAttr(f"{node}.outPoints")  # batch Maya computes synchronously, through the cache
         written = ""
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)
             written = f" -> {_write_node_points(cmds, node, out_dir)}"
         print(f"{node}: computed{written}", flush=True)
-    if progress is not None:
-        progress(Progress("scatter", 1.0, "done"))
+    batch.report(progress, "scatter", 1.0, "done")
     print(f"Done: {len(nodes)} node(s) of {scene.name}.", flush=True)
 
 
