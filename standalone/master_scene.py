@@ -91,7 +91,7 @@ def main(argv: Sequence[str]) -> None:
         batch.report(progress, "master", fraction, message)
 
     step(0.0, "starting maya")
-    maya.standalone.initialize(name="python")
+    maya.standalone.initialize(name="python")  # type: ignore[no-untyped-call]  # untyped in the stubs
     try:
         host = MayaHost()
         step(0.2, f"opening {workshop.name}")
@@ -101,7 +101,7 @@ def main(argv: Sequence[str]) -> None:
                               force=args.force, repair=args.repair)
         step(1.0, "done")
     finally:
-        maya.standalone.uninitialize()
+        maya.standalone.uninitialize()  # type: ignore[no-untyped-call]  # untyped in the stubs
     forced = " (forced past validator problems)" if record.data.forced else ""
     print(f"Mastered workshop {record.version} of {item.ref} -> {record.data.path}{forced}.", flush=True)
 

@@ -137,7 +137,7 @@ def _start_maya() -> Any:
     """``maya.standalone`` started, the scatter node's plug-in loaded; returns ``maya.cmds``."""
     import maya.standalone
 
-    maya.standalone.initialize(name="python")
+    maya.standalone.initialize(name="python")  # type: ignore[no-untyped-call]  # untyped in the stubs
     from maya import cmds
 
     if not cmds.pluginInfo(NODE_PLUGIN, query=True, loaded=True):
@@ -154,11 +154,12 @@ def _write_node_points(cmds: Any, node: str, out_dir: Path) -> Path:
 
     from openpipeline.atomic import publish
 
-    arrays = {"positions": np.asarray(cmds.getAttr(f"{node}.outPoints") or [], dtype=np.float64)}
-    if cmds.attributeQuery("outNormals", node=node, exists=True):
-        arrays["normals"] = np.asarray(cmds.getAttr(f"{node}.outNormals") or [], dtype=np.float64)
-    arrays = {key: value.reshape(-1, value.shape[-1] if value.ndim > 1 else 3)[:, :3]
-              for key, value in arrays.items()}
+    names = {"positions": "outPoints", "normals": "outNormals"}
+    arrays: dict[str, Any] = {}
+    for key, attribute in names.items():
+        if cmds.attributeQuery(attribute, node=node, exists=True):
+            values = np.asarray(cmds.getAttr(f"{node}.{attribute}") or [], dtype=np.float64)
+            arrays[key] = values.reshape(-1, values.shape[-1] if values.ndim > 1 else 3)[:, :3]
     target = out_dir / f"{node.replace('|', '_').replace(':', '_')}.npz"
     with publish(target) as temporary, open(temporary, "wb") as stream:
         np.savez(stream, **arrays)
@@ -185,7 +186,7 @@ def scatter_scene(args: argparse.Namespace) -> None:
         finally:
             import maya.standalone
 
-            maya.standalone.uninitialize()
+            maya.standalone.uninitialize()  # type: ignore[no-untyped-call]  # untyped in the stubs
 
 
 def _cache_root(args: argparse.Namespace) -> Path:
