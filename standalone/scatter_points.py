@@ -41,6 +41,9 @@ NAME = "scatter_points"
 NODE_TYPE = "opNeuralGasScatter"
 NODE_PLUGIN = "opNeuralGasScatter.py"
 FORMATS = ("npz", "json", "usda", "usd", "usdc")
+# the node's attributes read here (nodes/opNeuralGasScatter.py)
+OUTPUTS = {"positions": "outPositions", "normals": "outNormals"}
+FAILED = "failed"  # the node's status when its job failed (openpipeline.dg.state.STATUSES)
 
 
 def build_parser() -> batch.ScriptParser:
@@ -154,9 +157,8 @@ def _write_node_points(cmds: Any, node: str, out_dir: Path) -> Path:
 
     from openpipeline.atomic import publish
 
-    names = {"positions": "outPoints", "normals": "outNormals"}
     arrays: dict[str, Any] = {}
-    for key, attribute in names.items():
+    for key, attribute in OUTPUTS.items():
         if cmds.attributeQuery(attribute, node=node, exists=True):
             values = np.asarray(cmds.getAttr(f"{node}.{attribute}") or [], dtype=np.float64)
             arrays[key] = values.reshape(-1, values.shape[-1] if values.ndim > 1 else 3)[:, :3]
@@ -203,7 +205,9 @@ def _compute_nodes(cmds: Any, scene: Path, out_dir: Path | None, quiet: bool) ->
     progress = None if quiet else batch.percent_lines()
     for number, node in enumerate(nodes):
         batch.report(progress, "scatter", number / len(nodes), node)
-        cmds.getAttr(f"{node}.outPoints")  # batch Maya computes synchronously, through the cache
+        cmds.getAttr(f"{node}.{OUTPUTS['positions']}")  # batch Maya computes synchronously, through the cache
+        if cmds.getAttr(f"{node}.status", asString=True) == FAILED:
+            raise RuntimeError(f"node {node} failed: {cmds.getAttr(f'{node}.statusMessage')}")
         written = ""
         if out_dir is not None:
             out_dir.mkdir(parents=True, exist_ok=True)

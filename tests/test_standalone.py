@@ -21,10 +21,7 @@ FAST = ["--max-iterations", "3", "--threads", "1", "--device", "cpu"]
 def run_script(script: str, *args: str, cwd: Path | None = None,
                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run ``standalone/<script>`` by path under plain python, as a farm task does."""
-    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
-    full_env.pop("OPENPIPELINE_CACHE", None)
-    if env and "OPENPIPELINE_CACHE" in env:
-        full_env["OPENPIPELINE_CACHE"] = env["OPENPIPELINE_CACHE"]
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}  # the cache: conftest's, or env's
     return subprocess.run([sys.executable, str(REPO / "standalone" / script), *args],
                           capture_output=True, text=True, env=full_env, cwd=cwd or REPO, timeout=300)
 
