@@ -206,3 +206,29 @@ def test_scattering_a_scene_under_plain_python_says_it_needs_mayapy(tmp_path):
     assert result.returncode == 2
     assert "mayapy" in one_line(result.stderr, "scatter_points")
     assert [p.name for p in tmp_path.iterdir()] == ["shot.ma"]
+
+
+@pytest.mark.slow
+def test_an_item_address_restores_the_item_s_textures_folder(project, tmp_path):
+    """asset/prop/chair with --project restores the images of the item's textures/ folder."""
+    from openpipeline.core import ItemRef
+
+    item = project.create_item(ItemRef.parse("asset/prop/chair"))
+    (item.path / "textures").mkdir()
+    write_texture(item.path / "textures" / "chair_col.png")
+    result = run_script("restore_textures.py", "asset/prop/chair", str(tmp_path / "out"),
+                        "--project", str(project.root), "--no-cache", *FAST)
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["chair_col.png"]
+
+
+def test_an_item_without_textures_is_refused(project, tmp_path):
+    """An item with no textures folder: exit 2, one sentence naming where to put them."""
+    from openpipeline.core import ItemRef
+
+    project.create_item(ItemRef.parse("asset/prop/chair"))
+    result = run_script("restore_textures.py", "asset/prop/chair", str(tmp_path / "out"),
+                        "--project", str(project.root))
+    assert result.returncode == 2
+    assert "textures" in one_line(result.stderr, "restore_textures")
+    assert not (tmp_path / "out").exists()
