@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -123,12 +125,19 @@ def _input_errors() -> tuple[type[BaseException], ...]:
     return (ScriptError, UserError, EngineInputError)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def run_script(name: str, main: Callable[[Sequence[str]], None], argv: Sequence[str] | None = None) -> int:
     """Run a script's ``main``; returns the exit code (0, 2 bad input, 1 failure, 130 interrupted).
 
     Every error is one line on stderr, ``<name>: <sentence>``; set ``$OPENPIPELINE_DEBUG=1``
-    for the traceback of a failure.
+    for the traceback of a failure. SIGTERM (what a farm manager sends to stop a task) is
+    taken like Ctrl-C, so half-written results are removed on the way out.
     """
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         main(list(sys.argv[1:] if argv is None else argv))
     except SystemExit as exc:  # --help, --version

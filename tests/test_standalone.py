@@ -232,3 +232,28 @@ def test_an_item_without_textures_is_refused(project, tmp_path):
     assert result.returncode == 2
     assert "textures" in one_line(result.stderr, "restore_textures")
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_sigterm_stops_a_restore_and_publishes_nothing(tmp_path):
+    """A farm manager's SIGTERM mid-run: exit 130, one sentence, no result in the output or the cache."""
+    import signal
+
+    textures = tmp_path / "textures"
+    textures.mkdir()
+    write_texture(textures / "wall.png", size=48)
+    cache = tmp_path / "cache"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen(
+        [sys.executable, str(REPO / "standalone" / "restore_textures.py"), str(textures),
+         str(tmp_path / "out"), "--cache", str(cache), "--max-iterations", "5000", "--threads", "1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert process.stdout is not None
+    first = process.stdout.readline()  # the first progress line: the work has started
+    assert PERCENT_LINE.match(first), first
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert "interrupted" in one_line(stderr, "restore_textures")
+    assert not (tmp_path / "out").exists()
+    assert not list(cache.rglob("meta.json"))
