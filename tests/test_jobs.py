@@ -146,7 +146,8 @@ def test_rebind_follows_a_deformed_mesh(tmp_path):
     mesh, the positions move with it and normals stay unit face normals."""
     mesh = icosphere(2)
     cache = ResultCache(tmp_path / "cache")
-    entry, _ = run_cached(ScatterJob(str(save_mesh(mesh, tmp_path / "m.npz")), ScatterParams(count=50)), cache)
+    job = ScatterJob(str(save_mesh(mesh, tmp_path / "m.npz")), ScatterParams(count=50))
+    entry, _ = run_cached(job, cache)
     assert entry is not None
     result = load_result(entry)
     positions, normals = rebind(mesh.vertices, mesh.faces, result.face_ids, result.barycentrics)
