@@ -93,6 +93,49 @@ def test_every_menu_item_and_shelf_button_calls_a_menu_function():
     """The plug-in's menu and the shelf name functions that exist in host.menu."""
     plugin = _menu_calls((REPO / "plugin" / "openPipeline.py").read_text(encoding="utf-8"))
     shelf = _menu_calls((REPO / "shelves" / "shelf_OpenPipeline.mel").read_text(encoding="utf-8"))
-    assert len(plugin) >= 6 and shelf <= plugin
+    assert len(plugin) >= 6 and len(shelf) >= 12
     missing = [name for name in plugin | shelf if not callable(getattr(menu, name, None))]
     assert not missing
+
+
+def test_open_opens_the_latest_workshop_and_points_at_the_project(project, asset, open_scene):
+    """Open asks for an item and opens its newest workshop, with the workspace at the project root."""
+    host = NullHost(open_scene, answers=["one", "two", "asset/prop/chair"])
+    host.set_scene_info(SCENE_INFO_ITEM, "asset/prop/chair")
+    menu.save_workshop(host, project)
+    menu.save_workshop(host, project)
+    host.new_scene()
+    menu.open_item(host, project)
+    assert host.current_file() == asset.workshop_path(2)
+    assert host.workspace == project.root
+    assert host.shown[-1] == ("tell", f"Opened {asset.workshop_path(2).name}")
+
+
+def test_open_without_any_file_says_so(project, asset, open_scene):
+    """Opening an item with no workshop and no master is a dialog, and the scene stays."""
+    host = NullHost(open_scene, answers=["asset/prop/chair"])
+    menu.open_item(host, project)
+    assert host.current_file() == open_scene
+    assert host.shown[-1][0] == "alert" and "no workshop or master" in host.shown[-1][1]
+
+
+def test_browser_lists_items_with_markers_then_opens_one(project, asset, open_scene):
+    """Browser prints every item marked M (master) / W (workshops), then opens the one asked for."""
+    host = NullHost(open_scene, answers=["approved", "asset/prop/chair"])
+    host.set_scene_info(SCENE_INFO_ITEM, "asset/prop/chair")
+    menu.master(host, project)
+    menu.browser(host, project)
+    listing = next(text for kind, text in host.shown if kind == "text")
+    assert "M* asset/prop/chair" in listing
+    assert host.current_file() == asset.workshop_path(1)
+
+
+def test_restore_texture_and_scatter_run_the_plugin_commands():
+    """The shelf's Restore Texture and Scatter run opRestoreTexture / opScatter as MEL."""
+    host = NullHost()
+    menu.restore_texture(host)
+    menu.scatter(host)
+    assert [what for what, _ in host.calls] == ["mel: opRestoreTexture", "mel: opScatter"]
+    host.failing_commands = {"opScatter"}
+    menu.scatter(host)
+    assert host.shown[-1][0] == "warn" and "plug-in loaded" in host.shown[-1][1]

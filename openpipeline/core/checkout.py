@@ -78,6 +78,27 @@ def release(item: Item, *, author: str | None = None, note: str = "") -> LockInf
     return info
 
 
+def heartbeat(item: Item, *, author: str | None = None) -> LockInfo:
+    """Renew your check-out's heartbeat so it does not go stale while you work.
+
+    No history event is written (a heartbeat is not news). A check-out that was
+    released or stolen meanwhile is not taken back.
+
+    Raises:
+        UserError: the item is no longer checked out.
+        LockHeldError: somebody else holds it now.
+    """
+    item.require()
+    return item.checkout.refresh(author or current_user())
+
+
+def held_by(item: Item, author: str | None = None) -> bool:
+    """True if ``author`` (default: you) holds a live check-out of the item."""
+    info = item.checkout.status()
+    return (info is not None and not info.damaged and info.user == (author or current_user())
+            and not item.checkout.is_stale(info))
+
+
 def steal(item: Item, *, author: str | None = None, note: str = "") -> StealResult:
     """Take the check-out from whoever holds it; the history records from whom."""
     item.require()

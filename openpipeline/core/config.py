@@ -26,6 +26,7 @@ import yaml
 
 from openpipeline.core import fsutil
 from openpipeline.core.errors import ConfigError, InvalidNameError
+from openpipeline.core.master_options import MasterOptions, parse_master_options
 from openpipeline.core.names import validate_name
 from openpipeline.core.templates import (
     DEFAULT_FOLDERS,
@@ -75,6 +76,8 @@ class ProjectConfig:
     # What 'workshop save' does with a file that is not a whole scene of workshop_format:
     # "refuse" it (one sentence, nothing written) or "warn" and save it anyway.
     save_scene_check: str = "refuse"
+    # What the Maya master action checks and repairs (core/master_options.py): all repairs off.
+    master_options: MasterOptions = field(default_factory=MasterOptions)
 
     def compiled_templates(self) -> dict[str, Template]:
         return check_templates(self.templates, self.folders)
@@ -99,6 +102,7 @@ class ProjectConfig:
             "archive_keep": self.archive_keep,
             "validators": list(self.validators),
             "save_scene_check": self.save_scene_check,
+            "master_options": self.master_options.to_dict(),
         }
 
     def edited(self, **changes: Any) -> ProjectConfig:
@@ -137,6 +141,8 @@ def config_from_dict(data: Any, source: str) -> ProjectConfig:
     values["templates"] = _parse_templates(settings, folders, source)
     for parse in (_parse_roots, _parse_validators):
         values.update(parse(settings, source))
+    if "master_options" in settings:
+        values["master_options"] = parse_master_options(settings["master_options"], source)
     return ProjectConfig(**values)
 
 

@@ -213,6 +213,31 @@ class CheckOut:
             )
         raise BusyError("Could not take the lock after 20 tries; try again.")
 
+    def refresh(self, user: str | None = None) -> LockInfo:
+        """Renew the heartbeat of ``user``'s own check-out; never takes a lock.
+
+        Unlike :meth:`acquire`, a lock that was released or stolen meanwhile is
+        not taken again: a keep-alive timer must not win back what somebody took.
+
+        Raises:
+            UserError: nobody holds the check-out any more.
+            LockHeldError: somebody else holds it (it was stolen).
+
+        Cost: one small read and one atomic write.
+        """
+        user = user or current_user()
+        held = self.status()
+        if held is None:
+            raise UserError("Item is no longer checked out; check it out again to keep it.")
+        if held.user != user or held.damaged:
+            raise LockHeldError(
+                f"Item is now checked out by {held.describe()}, not by {user}; "
+                "ask them for it or steal it with 'openpipeline lock steal'."
+            )
+        refreshed = LockInfo(**{**held.to_record(), "heartbeat": time.time()})
+        fsutil.atomic_write_json(self.path, refreshed.to_record())
+        return refreshed
+
     def release(self, user: str | None = None) -> LockInfo:
         """Give the check-out back.
 

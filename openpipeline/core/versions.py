@@ -225,8 +225,14 @@ def master(
     force: bool = False,
     repair: bool = False,
     ignore_lock: bool = False,
+    writer: Callable[[Path], None] | None = None,
 ) -> HistoryEvent[MasterData]:
     """Promote a workshop (the latest by default) to the item's master path.
+
+    With ``writer``, the master's content is not a copy of the workshop file but
+    what ``writer`` writes at the path it is given (a hidden temporary name beside
+    the master): a host saving the workshop's scene after the master options
+    repaired it. The event still names the workshop it came from.
 
     The previous master is first preserved in ``version/`` under the next
     version number. Validators run on a staged copy; problems block the master
@@ -252,7 +258,7 @@ def master(
         master_path = item.master_path
         for output in (master_path, item.version_path(1)):
             _writable(item, output)
-        staged = fsutil.copy_to_temp(entry.path, master_path)
+        staged = _stage_workshop(master_path, entry.path if writer is None else None, writer)
         preserved: _Preserved | None = None
         try:
             fsutil.checkpoint("master.staged")

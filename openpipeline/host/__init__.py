@@ -11,8 +11,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+from openpipeline.core.errors import OpenPipelineError
+
+SNAPSHOT_WIDTH, SNAPSHOT_HEIGHT = 164, 105  # openPipeline's thumbnail size
+
+
+class HostCommandError(OpenPipelineError):
+    """A command the host ran failed (a custom master command, a plug-in command)."""
 
 
 @runtime_checkable
@@ -62,3 +71,49 @@ class Host(Protocol):
 
     def show_text(self, text: str) -> None:
         """Show a block of text (Maya: printed to the Script Editor)."""
+
+    # -- previews ------------------------------------------------------------
+    def snapshot(self, path: Path, width: int = SNAPSHOT_WIDTH, height: int = SNAPSHOT_HEIGHT) -> None:
+        """Write the current viewport frame to the image ``path`` (its suffix names the format)."""
+
+    def playblast(self, path: Path, start: float | None = None, end: float | None = None) -> None:
+        """Write a movie of frames ``start``..``end`` (default: the playback range) to ``path``."""
+
+    # -- session -------------------------------------------------------------
+    def start_heartbeat(self, seconds: float, callback: Callable[[], None]) -> None:
+        """Call ``callback`` on the main thread every ``seconds`` until :meth:`stop_heartbeat`."""
+
+    def stop_heartbeat(self) -> None:
+        """Stop the heartbeat started by :meth:`start_heartbeat` (nothing if none runs)."""
+
+    def on_scene_closed(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once, after the open scene was replaced (new or opened) or the DCC quits."""
+
+    def set_dirmap(self, mappings: Sequence[tuple[str, str]]) -> None:
+        """Map each ``(from, to)`` root in scene paths (Maya: ``dirmap``), and switch mapping on."""
+
+    def set_workspace(self, root: Path) -> None:
+        """Make ``root`` the DCC's project folder (Maya: the workspace)."""
+
+    # -- checks and repairs of the open scene (the master options) -------------
+    def has_unsaved_changes(self) -> bool:
+        """True if the open scene was changed since it was last saved or opened."""
+
+    def missing_texture_files(self) -> list[str]:
+        """Texture paths of file nodes with no file on disk (a ``<UDIM>`` path: no tile at all)."""
+
+    def unknown_nodes(self) -> list[str]:
+        """Nodes whose type the DCC does not know (a plug-in missing when the scene was opened)."""
+
+    def import_all_references(self) -> None:
+        """Import every reference into the scene (nested ones too)."""
+
+    def delete_display_layers(self) -> None:
+        """Delete every display layer but the default one."""
+
+    def run_command(self, language: str, code: str) -> None:
+        """Run ``code`` as ``language`` (``python`` or ``mel``) in the DCC.
+
+        Raises:
+            HostCommandError: the code failed; the message says what it raised.
+        """

@@ -12,7 +12,8 @@ from openpipeline.core import versions
 from openpipeline.core.errors import VersionNotFoundError
 from openpipeline.core.events import HistoryEvent, MasterData, WorkshopData
 from openpipeline.core.items import Item
-from openpipeline.host import Host
+from openpipeline.core.master_options import MasterOptions
+from openpipeline.host import Host, keepalive, mastering
 
 SCENE_INFO_ITEM = "openpipeline_item"
 SCENE_INFO_VERSION = "openpipeline_workshop"
@@ -43,20 +44,68 @@ def save_workshop(item: Item, host: Host, note: str, author: str | None = None,
 
 def master_scene(
     item: Item, host: Host, note: str, *, then: str = "workshop", author: str | None = None,
-    force: bool = False, repair: bool = False,
+    force: bool = False, repair: bool = False, options: MasterOptions | None = None,
 ) -> HistoryEvent[MasterData]:
     """openPipeline's *Master*: save a new workshop from the scene, master it, then
-    open the workshop (default), the master, or a new scene (``then``)."""
+    open the workshop (default), the master, or a new scene (``then``).
+
+    The project's master options (or ``options``) apply: their checks run first and
+    a refusing one changes nothing; a scene without unsaved changes that is the
+    item's latest workshop is mastered as it is, without saving another workshop.
+    With repairs switched on, they run on the open scene after its workshop was
+    saved, the repaired scene is written as the master, and the workshop is reopened,
+    so the workshop never carries the repairs.
+
+    Raises:
+        MasterRefusedError: a check set to ``refuse`` found a problem.
+        HostCommandError: a repair failed (the workshop is saved; nothing is mastered).
+    """
     if then not in ("workshop", "master", "new"):
         raise ValueError(f"then must be 'workshop', 'master' or 'new', not {then!r}")
-    saved = save_workshop(item, host, note, author=author)
-    record = versions.master(item, saved.version, note=note, author=author, force=force,
-                             repair=repair)
+    options = options or item.project.config.master_options
+    warnings = mastering.check_before_master(str(item.ref), host, options)
+    number = _workshop_to_master(item, host, note, author)
+    for warning in warnings:
+        host.warn(warning)
+    workshop = item.workshop_path(number)
+    if not options.repairs():
+        record = versions.master(item, number, note=note, author=author, force=force, repair=repair)
+    else:
+        try:
+            mastering.apply_repairs(host, options)
+            record = versions.master(item, number, note=note, author=author, force=force,
+                                     repair=repair, writer=host.save_as)
+        except BaseException:
+            _reopen(host, workshop)  # the repaired scene goes; the workshop comes back
+            raise
+        if then == "workshop":
+            _reopen(host, workshop)
     if then == "master":
-        host.open(item.master_path)
+        _reopen(host, item.master_path)
     elif then == "new":
         host.new_scene()
     return record
+
+
+def _reopen(host: Host, path: Path) -> None:
+    """Open another file of the same item; its check-out stays kept alive."""
+    with keepalive.reopening():
+        host.open(path)
+
+
+def _workshop_to_master(item: Item, host: Host, note: str, author: str | None) -> int:
+    """The workshop to master: the open scene if it is the unchanged latest workshop, else a new one."""
+    current = host.current_file()
+    if current is not None and not host.has_unsaved_changes():
+        try:
+            latest = item.workshop()
+        except VersionNotFoundError:
+            latest = None
+        if latest is not None and latest.path == current:
+            return latest.number
+    saved = save_workshop(item, host, note, author=author).version
+    assert saved is not None  # a workshop event always carries its number
+    return saved
 
 
 def bring_in(item: Item, host: Host, mode: str = "reference", workshop: int | None = None,

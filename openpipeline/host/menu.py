@@ -9,15 +9,21 @@ a dialog, another pipeline error a warning line, never a stack trace.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
-from openpipeline.core import checkout
-from openpipeline.core.errors import OpenPipelineError, UserError
+from openpipeline.core import checkout, previews
+from openpipeline.core.errors import OpenPipelineError, UserError, VersionNotFoundError
 from openpipeline.core.identity import short_time
 from openpipeline.core.items import Item
 from openpipeline.core.project import Project
 from openpipeline.core.selection import select_project
-from openpipeline.host import Host, actions
+from openpipeline.host import Host, actions, keepalive, session
+
+# The plug-in's commands that work on the selection (registered by plugin/openPipeline.py).
+RESTORE_TEXTURE_COMMAND = "opRestoreTexture"
+SCATTER_COMMAND = "opScatter"
 
 Action = Callable[[Project, Host], "str | None"]
 
@@ -59,6 +65,7 @@ def set_item(host: Host | None = None, project: Project | None = None) -> None:
             return None
         item = project.item(address)
         host.set_scene_info(actions.SCENE_INFO_ITEM, item.ref.address)
+        session.enter_project(project, host)
         return f"Scene belongs to {item.ref}"
 
     _run(action, host, project)
@@ -103,16 +110,155 @@ def bring_in(mode: str, host: Host | None = None, project: Project | None = None
 
 
 def check_out(acquire: bool, host: Host | None = None, project: Project | None = None) -> None:
-    """Check the open scene's item out (``acquire``) or in."""
+    """Check the open scene's item out (``acquire``) or in.
+
+    While checked out, a heartbeat keeps the check-out from going stale as long
+    as the item's scene is open; closing the scene checks it in again if this
+    check-out took it (a check-out already yours is only kept alive).
+    """
     def action(project: Project, host: Host) -> str:
         item = _scene_item(project, host)
         if acquire:
+            took = not checkout.held_by(item)
             checkout.acquire(item)
+            keepalive.keep_alive(item, host, took=took)
             return f"{item.ref} checked out"
+        keepalive.stop_for(item)
         checkout.release(item)
         return f"{item.ref} checked in"
 
     _run(action, host, project)
+
+
+def check_in(host: Host | None = None, project: Project | None = None) -> None:
+    """Check the open scene's item in (the shelf's Check In)."""
+    check_out(False, host, project)
+
+
+def open_item(host: Host | None = None, project: Project | None = None) -> None:
+    """Open an item's latest workshop, or its master when it has no workshop (asks for the address)."""
+    def action(project: Project, host: Host) -> str | None:
+        address = host.ask("Open", "Item address to open (its latest workshop, else its master):")
+        if address is None:
+            return None
+        item = project.item(address)
+        path = _latest_scene(item)
+        _open_scene(project, item, host, path)
+        return f"Opened {path.name}"
+
+    _run(action, host, project)
+
+
+def _latest_scene(item: Item) -> Path:
+    """The item's latest workshop file, else its master file."""
+    try:
+        return item.workshop().path
+    except VersionNotFoundError:
+        pass
+    if item.master_path.is_file():
+        return item.master_path
+    raise VersionNotFoundError(f"'{item.ref}' has no workshop or master yet; save a workshop first.")
+
+
+def _open_scene(project: Project, item: Item, host: Host, path: Path) -> None:
+    """Open one of the item's files, pointed at the project; a check-out of yours is kept alive."""
+    session.enter_project(project, host)
+    running = keepalive.current()
+    if running is not None and running.item.ref == item.ref:
+        with keepalive.reopening():
+            host.open(path)
+    else:
+        host.open(path)
+    host.set_scene_info(actions.SCENE_INFO_ITEM, item.ref.address)
+    if checkout.held_by(item) and (running is None or running.item.ref != item.ref):
+        keepalive.keep_alive(item, host, took=False)
+
+
+def scene_opened(host: Host | None = None, project: Project | None = None) -> None:
+    """After any scene was opened (a hook for the plug-in): point the host at its item's project.
+
+    Quiet when the scene belongs to no item or no project is selected.
+    """
+    host = host if host is not None else _maya_host()
+    address = host.scene_info(actions.SCENE_INFO_ITEM)
+    if not address:
+        return
+    try:
+        project = project or select_project()
+        item = project.item(address)
+        session.enter_project(project, host)
+        if checkout.held_by(item) and keepalive.current() is None:
+            keepalive.keep_alive(item, host, took=False)
+    except OpenPipelineError as exc:
+        host.warn(str(exc))
+
+
+def browser(host: Host | None = None, project: Project | None = None) -> None:
+    """Until the Qt browser exists: list the project's items with openPipeline's markers, then open one.
+
+    Markers: ``M`` has a master, ``W`` workshops only, ``*`` open now.
+    """
+    def action(project: Project, host: Host) -> str | None:
+        current = host.scene_info(actions.SCENE_INFO_ITEM)
+        lines = [f"Items of {project.config.name} ({project.root}):"]
+        for ref in project.list_items():
+            item = project.item(ref)
+            state = item.state()
+            mark = "M" if state.master is not None else ("W" if state.workshops else " ")
+            lines.append(f"  {mark}{'*' if ref.address == current else ' '} {ref.address}")
+        host.show_text("\n".join(lines))
+        open_item(host, project)
+        return None
+
+    _run(action, host, project)
+
+
+def _capture(kind: str, host: Host, project: Project) -> str | None:
+    """Record a snapshot or playblast of the open scene as its item's preview and its workshop's."""
+    item = _scene_item(project, host)
+    if kind == "snapshot":
+        suffix = previews.SNAPSHOT_SUFFIX
+        def write(path: Path) -> None:
+            host.snapshot(path)
+    else:
+        suffix = ".avi" if sys.platform.startswith("win") else ".mov"
+        def write(path: Path) -> None:
+            host.playblast(path)
+    record = previews.record_preview(item, write, kind=kind, suffix=suffix)
+    workshop = host.scene_info(actions.SCENE_INFO_VERSION)
+    current = host.current_file()
+    if workshop and workshop.isdigit() and current == item.workshop_path(int(workshop)):
+        previews.record_preview(item, write, kind=kind, suffix=suffix, workshop=int(workshop))
+    return f"{kind.capitalize()} of {item.ref} saved as {Path(record.data.path).name}"
+
+
+def snapshot(host: Host | None = None, project: Project | None = None) -> None:
+    """Save the viewport as the item's preview (164x105, like openPipeline's thumbnails)."""
+    _run(lambda project, host: _capture("snapshot", host, project), host, project)
+
+
+def playblast(host: Host | None = None, project: Project | None = None) -> None:
+    """Playblast the playback range as the item's preview movie."""
+    _run(lambda project, host: _capture("playblast", host, project), host, project)
+
+
+def restore_texture(host: Host | None = None) -> None:
+    """Restore the selected file nodes' textures (the plug-in's ``opRestoreTexture``); needs no project."""
+    _plugin_command(RESTORE_TEXTURE_COMMAND, host)
+
+
+def scatter(host: Host | None = None) -> None:
+    """Scatter points on the selected mesh (the plug-in's ``opScatter``); needs no project."""
+    _plugin_command(SCATTER_COMMAND, host)
+
+
+def _plugin_command(command: str, host: Host | None) -> None:
+    """Run one of the plug-in's commands on the selection (as MEL: no Python import needed)."""
+    host = host if host is not None else _maya_host()
+    try:
+        host.run_command("mel", command)
+    except OpenPipelineError as exc:
+        host.warn(f"{exc} (Is the openPipeline plug-in loaded?)")
 
 
 def history(host: Host | None = None, project: Project | None = None) -> None:
