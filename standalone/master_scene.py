@@ -1,10 +1,13 @@
 """Master an item's workshop headlessly, with the project's validators (mayapy only).
 
 Opens the workshop (the latest, or ``--workshop N``) in ``maya.standalone``, then does
-what the menu's *Master* does through the Maya host: saves the scene as the next
-workshop and masters it, the old master kept in ``version/``. A master the validators
-block exits 2 with the first problem; ``--repair`` runs their repairs, ``--force``
-masters anyway (recorded in the history).
+what the menu's *Master* does through the Maya host: the project's ``master_options``
+(checks for unsaved changes, missing textures, unknown nodes; repairs: import all
+references, delete display layers, a custom command, switched on for this run by
+``--import-references``, ``--delete-display-layers``, ``--command``), the project's
+validators, then the master, the old master kept in ``version/``. A refusing check or
+blocking validator exits 2 with the first problem; ``--repair`` runs the validators'
+repairs, ``--force`` masters past validator problems (recorded in the history).
 
     mayapy standalone/master_scene.py asset/prop/chair --project /mnt/film --note "farm master"
 
@@ -48,8 +51,27 @@ def build_parser() -> batch.ScriptParser:
     parser.add_argument("--user", help="author name to record (default: $OPENPIPELINE_USER or login)")
     parser.add_argument("--repair", action="store_true", help="run the validators' repairs")
     parser.add_argument("--force", action="store_true", help="master even if validators find problems")
+    parser.add_argument("--import-references", action="store_true",
+                        help="import every reference into the master (besides the project's options)")
+    parser.add_argument("--delete-display-layers", action="store_true",
+                        help="delete the display layers of the master (besides the project's options)")
+    parser.add_argument("--command", help="Python code run on the master scene before it is saved")
     parser.add_argument("--quiet", action="store_true", help="no progress lines")
     return parser
+
+
+def _options(args: argparse.Namespace, item: Any) -> Any:
+    """The project's master options, with this run's repairs switched on."""
+    from dataclasses import replace
+
+    options = item.project.config.master_options
+    if args.import_references:
+        options = replace(options, import_references=True)
+    if args.delete_display_layers:
+        options = replace(options, delete_display_layers=True)
+    if args.command:
+        options = replace(options, command=args.command, command_language="python")
+    return options
 
 
 def _has_maya() -> bool:
@@ -98,7 +120,7 @@ def main(argv: Sequence[str]) -> None:
         host.open(workshop)
         step(0.5, f"mastering {item.ref}")
         record = master_scene(item, host, args.note, then="workshop", author=args.user,
-                              force=args.force, repair=args.repair)
+                              force=args.force, repair=args.repair, options=_options(args, item))
         step(1.0, "done")
     finally:
         maya.standalone.uninitialize()  # type: ignore[no-untyped-call]  # untyped in the stubs

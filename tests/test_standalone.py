@@ -257,3 +257,43 @@ def test_sigterm_stops_a_restore_and_publishes_nothing(tmp_path):
     assert "interrupted" in one_line(stderr, "restore_textures")
     assert not (tmp_path / "out").exists()
     assert not list(cache.rglob("meta.json"))
+
+
+# -- mastering, through a stand-in for Maya --------------------------------------------------
+def test_master_scene_masters_the_workshop_through_a_maya_stand_in(project, tmp_path):
+    """With a file-backed stand-in for maya: the workshop is opened and mastered, Maya started and stopped.
+
+    The flow only; tests/maya/ masters a real scene in a real Maya.
+    """
+    from openpipeline.core import ItemRef
+    from openpipeline.core import versions as core_versions
+    from tests.helpers import fake_maya
+    from tests.helpers.files import maya_scene
+
+    item = project.create_item(ItemRef.parse("asset/prop/chair"))
+    core_versions.save_workshop(item, maya_scene(tmp_path / "chair.ma", "the chair"), note="first")
+    log = tmp_path / "maya.log"
+    fake = fake_maya.install(tmp_path / "fake")
+    result = run_script("master_scene.py", "asset/prop/chair", "--project", str(project.root),
+                        "--note", "farm master",
+                        env={"PYTHONPATH": os.pathsep.join([str(fake), str(REPO)]), "FAKE_MAYA_LOG": str(log)})
+    assert result.returncode == 0, result.stderr
+    assert "Mastered workshop 1 of asset/prop/chair" in result.stdout
+    assert [line for line in result.stdout.splitlines() if "%" in line.split(" master")[0]]
+    assert item.master_path.read_text(encoding="utf-8") == item.workshop_path(1).read_text(encoding="utf-8")
+    assert log.read_text(encoding="utf-8").split() == ["initialize", "uninitialize"]
+
+
+def test_master_scene_of_an_item_without_workshops_is_refused(project, tmp_path):
+    """No workshop to master: exit 2, one sentence, Maya never started."""
+    from openpipeline.core import ItemRef
+    from tests.helpers import fake_maya
+
+    item = project.create_item(ItemRef.parse("asset/prop/chair"))
+    log = tmp_path / "maya.log"
+    fake = fake_maya.install(tmp_path / "fake")
+    result = run_script("master_scene.py", "asset/prop/chair", "--project", str(project.root), "--note", "x",
+                        env={"PYTHONPATH": os.pathsep.join([str(fake), str(REPO)]), "FAKE_MAYA_LOG": str(log)})
+    assert result.returncode == 2
+    one_line(result.stderr, "master_scene")
+    assert not log.exists() and not item.master_path.exists()

@@ -122,13 +122,37 @@ def _workshop_with_a_cube(run_maya, tmp_path) -> tuple[Project, str]:
 
 
 def test_master_scene_masters_a_workshop_under_mayapy(run_maya, run_script_in_maya, tmp_path):
-    """master_scene.py opens the workshop in Maya, saves workshop 2 and masters it: a Maya ASCII master."""
+    """master_scene.py opens the workshop in Maya and masters it: a Maya ASCII master of the cube."""
     project, address = _workshop_with_a_cube(run_maya, tmp_path)
     done = run_script_in_maya("master_scene.py", address, "--project", str(project.root),
                               "--note", "farm master")
     assert done.returncode == 0, done.stderr
-    assert "Mastered workshop 2" in done.stdout
+    assert "Mastered workshop" in done.stdout
     item = project.item(address)
     master = item.master_path.read_text(encoding="utf-8", errors="replace")
     assert master.startswith("//Maya ASCII") and "chair_geo" in master
     assert [event.event for event in item.events()][-1] == "master"
+
+
+def test_master_scene_imports_references_when_asked(run_maya, run_script_in_maya, tmp_path):
+    """--import-references: the master holds the referenced cube as its own node, no reference left."""
+    prop = tmp_path / "prop.ma"
+    shot = tmp_path / "shot.ma"
+    made = run_maya(f"""
+        cmds.polyCube(name="prop_geo")
+        cmds.file(rename={str(prop)!r})
+        cmds.file(save=True, type="mayaAscii")
+        cmds.file(new=True, force=True)
+        cmds.file({str(prop)!r}, reference=True, namespace="prop")
+        cmds.file(rename={str(shot)!r})
+        cmds.file(save=True, type="mayaAscii")
+    """)
+    assert made.returncode == 0, made.stderr
+    project = Project.create(tmp_path / "proj", "film")
+    item = project.create_item(ItemRef.parse("shot/sq010/sh0100"))
+    core_versions.save_workshop(item, shot, note="with a reference")
+    done = run_script_in_maya("master_scene.py", "shot/sq010/sh0100", "--project", str(project.root),
+                              "--note", "flattened", "--import-references")
+    assert done.returncode == 0, done.stderr
+    master = item.master_path.read_text(encoding="utf-8", errors="replace")
+    assert "prop_geo" in master and "file -rdi" not in master and "file -r " not in master
