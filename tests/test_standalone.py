@@ -261,7 +261,7 @@ def test_sigterm_stops_a_restore_and_publishes_nothing(tmp_path):
 
 # -- mastering, through a stand-in for Maya --------------------------------------------------
 def test_master_scene_masters_the_workshop_through_a_maya_stand_in(project, tmp_path):
-    """With a file-backed stand-in for maya: the workshop is opened and mastered, Maya started and stopped.
+    """With a file-backed stand-in for maya: the workshop is opened and mastered, Maya started, stopped.
 
     The flow only; tests/maya/ masters a real scene in a real Maya.
     """
@@ -292,7 +292,8 @@ def test_master_scene_of_an_item_without_workshops_is_refused(project, tmp_path)
     item = project.create_item(ItemRef.parse("asset/prop/chair"))
     log = tmp_path / "maya.log"
     fake = fake_maya.install(tmp_path / "fake")
-    result = run_script("master_scene.py", "asset/prop/chair", "--project", str(project.root), "--note", "x",
+    result = run_script("master_scene.py", "asset/prop/chair", "--project", str(project.root),
+                        "--note", "x",
                         env={"PYTHONPATH": os.pathsep.join([str(fake), str(REPO)]), "FAKE_MAYA_LOG": str(log)})
     assert result.returncode == 2
     one_line(result.stderr, "master_scene")
