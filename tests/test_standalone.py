@@ -260,6 +260,11 @@ def test_sigterm_stops_a_restore_and_publishes_nothing(tmp_path):
 
 
 # -- mastering, through a stand-in for Maya --------------------------------------------------
+def fake_env(fake: Path, log: Path) -> dict[str, str]:
+    """The stand-in maya package first on PYTHONPATH; it logs its start and stop to ``log``."""
+    return {"PYTHONPATH": os.pathsep.join([str(fake), str(REPO)]), "FAKE_MAYA_LOG": str(log)}
+
+
 def test_master_scene_masters_the_workshop_through_a_maya_stand_in(project, tmp_path):
     """With a file-backed stand-in for maya: the workshop is opened and mastered, Maya started, stopped.
 
@@ -276,7 +281,7 @@ def test_master_scene_masters_the_workshop_through_a_maya_stand_in(project, tmp_
     fake = fake_maya.install(tmp_path / "fake")
     result = run_script("master_scene.py", "asset/prop/chair", "--project", str(project.root),
                         "--note", "farm master",
-                        env={"PYTHONPATH": os.pathsep.join([str(fake), str(REPO)]), "FAKE_MAYA_LOG": str(log)})
+                        env=fake_env(fake, log))
     assert result.returncode == 0, result.stderr
     assert "Mastered workshop 1 of asset/prop/chair" in result.stdout
     assert [line for line in result.stdout.splitlines() if "%" in line.split(" master")[0]]
@@ -294,7 +299,7 @@ def test_master_scene_of_an_item_without_workshops_is_refused(project, tmp_path)
     fake = fake_maya.install(tmp_path / "fake")
     result = run_script("master_scene.py", "asset/prop/chair", "--project", str(project.root),
                         "--note", "x",
-                        env={"PYTHONPATH": os.pathsep.join([str(fake), str(REPO)]), "FAKE_MAYA_LOG": str(log)})
+                        env=fake_env(fake, log))
     assert result.returncode == 2
     one_line(result.stderr, "master_scene")
     assert not log.exists() and not item.master_path.exists()
