@@ -303,3 +303,19 @@ def test_master_scene_of_an_item_without_workshops_is_refused(project, tmp_path)
     assert result.returncode == 2
     one_line(result.stderr, "master_scene")
     assert not log.exists() and not item.master_path.exists()
+
+
+def test_a_scene_without_scatter_nodes_is_refused_and_maya_stopped(tmp_path):
+    """scatter_points.py --scene through the stand-in: no opNeuralGasScatter node, exit 2, Maya stopped."""
+    from tests.helpers import fake_maya
+
+    scene = tmp_path / "shot.ma"
+    scene.write_text("//Maya ASCII 2025 scene\n", encoding="utf-8")
+    log = tmp_path / "maya.log"
+    fake = fake_maya.install(tmp_path / "fake")
+    result = run_script("scatter_points.py", "--scene", str(scene), "--cache", str(tmp_path / "cache"),
+                        env=fake_env(fake, log))
+    assert result.returncode == 2
+    assert "no opNeuralGasScatter nodes" in one_line(result.stderr, "scatter_points")
+    assert log.read_text(encoding="utf-8").split() == ["initialize", "uninitialize"]
+    assert not (tmp_path / "cache").exists()
