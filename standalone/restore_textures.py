@@ -188,11 +188,11 @@ def _check_output(args: argparse.Namespace, textures: list[Texture]) -> Path:
 
 def main(argv: Sequence[str]) -> None:
     args = build_parser().parse_args(argv)
-    params = _params(args)
-    textures = collect(args)
+    textures = collect(args)  # before the engine (and torch) is imported: a bad path is refused at once
     if not textures:
         raise ScriptError(f"'{args.source}' holds no textures; give a folder of images or an image.")
     output = _check_output(args, textures)
+    params = _params(args)
     cache = batch.open_cache(args)
 
     from openpipeline.engine.jobs import result_of

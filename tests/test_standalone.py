@@ -60,11 +60,12 @@ def test_scripts_find_the_package_when_run_from_their_own_folder(tmp_path):
 BAD_INPUT = [
     ("restore_textures.py", ["{tmp}/missing", "{tmp}/out"], "is not a folder"),
     ("restore_textures.py", ["{tmp}/textures", "{tmp}/out", "--operation", "sharpen"], "invalid choice"),
-    ("restore_textures.py", ["{tmp}/textures", "{tmp}/out", "--operation", "upscale", "--factor", "3"],
-     "factor"),
+    pytest.param("restore_textures.py", ["{tmp}/textures", "{tmp}/out", "--operation", "upscale",
+                                         "--factor", "3"], "factor", marks=pytest.mark.slow),  # imports torch
     ("restore_textures.py", ["{tmp}/textures", "{tmp}/out", "--operation", "inpaint"], "has no mask"),
     ("restore_textures.py", ["{tmp}/textures", "{tmp}/textures"], "overwrite"),
-    ("restore_textures.py", ["{tmp}/textures", "{tmp}/out", "--sigma", "-1"], "sigma"),
+    pytest.param("restore_textures.py", ["{tmp}/textures", "{tmp}/out", "--sigma", "-1"], "sigma",
+                 marks=pytest.mark.slow),  # checked by the engine: imports torch
     ("scatter_points.py", ["{tmp}/missing.obj", "--count", "5", "--out-dir", "{tmp}/out"], "does not exist"),
     ("scatter_points.py", ["{tmp}/tri.obj", "--out-dir", "{tmp}/out"], "--count"),
     ("scatter_points.py", ["{tmp}/tri.obj", "--count", "0", "--out-dir", "{tmp}/out"], "at least"),
@@ -79,7 +80,9 @@ BAD_INPUT = [
 def test_bad_input_exits_2_with_one_sentence_and_writes_nothing(tmp_path, script, args, expected):
     """Each refusal: exit 2, one line on stderr naming the problem, no file or cache folder made."""
     (tmp_path / "textures").mkdir()
-    write_texture(tmp_path / "textures" / "wall.png")
+    from openpipeline.engine.images import write_image
+
+    write_image(tmp_path / "textures" / "wall.png", np.full((8, 8, 3), 0.5, np.float32))
     (tmp_path / "tri.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n", encoding="utf-8")
     before = everything_under(tmp_path)
     cache = tmp_path / "cache"
