@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 DEBUG_ENV = "OPENPIPELINE_DEBUG"
 
-__all__ = ["DEBUG_ENV", "ScriptError", "ScriptParser", "add_cache_options", "open_cache",
-           "percent_lines", "report", "run_script", "scaled"]
+__all__ = ["DEBUG_ENV", "PROJECT_CACHE", "ScriptError", "ScriptParser", "add_cache_options", "cache_folder",
+           "open_cache", "percent_lines", "project_cache", "report", "run_script", "scaled"]
 
 
 class ScriptError(Exception):
@@ -49,25 +49,61 @@ def add_cache_options(parser: argparse.ArgumentParser) -> None:
     """``--cache DIR`` and ``--no-cache``: where results are shared, or not at all."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--cache", metavar="DIR",
-                       help="result cache folder (default: $OPENPIPELINE_CACHE, else the user's cache); "
-                            "point every farm machine at one shared folder")
+                       help="result cache folder (default: $OPENPIPELINE_CACHE, else the project's "
+                            ".openpipeline/cache, else the user's cache); point every farm machine at one "
+                            "shared folder")
     group.add_argument("--no-cache", action="store_true",
                        help="compute everything again and keep no result")
 
 
+PROJECT_CACHE = "cache"  # under a project's .openpipeline folder, as `openpipeline cache` has it
+
+
+def project_cache(args: argparse.Namespace) -> Path | None:
+    """The selected project's cache folder (``--project``, ``$OPENPIPELINE_PROJECT`` or the
+    active project), or None when no project is selected.
+
+    A project named explicitly that cannot be opened is an error; a damaged registry's
+    active project is not (the user's cache is used).
+    """
+    from openpipeline.core.errors import ProjectNotFoundError, UserError
+    from openpipeline.core.selection import PROJECT_ENV, select_project
+
+    chosen = getattr(args, "project", None) or os.environ.get(PROJECT_ENV)
+    try:
+        return select_project(chosen).meta / PROJECT_CACHE
+    except ProjectNotFoundError:
+        return None
+    except UserError:
+        if chosen:
+            raise
+        return None
+
+
+def cache_folder(args: argparse.Namespace) -> Path | None:
+    """Where results are shared: ``--cache DIR``, else ``$OPENPIPELINE_CACHE``, else the selected
+    project's cache, else the user's cache folder; None for ``--no-cache``. Nothing is created."""
+    if args.no_cache:
+        return None
+    from openpipeline.engine.cache import cache_root
+
+    root = Path(args.cache) if args.cache else cache_root(project_cache(args))
+    if root.exists() and not root.is_dir():
+        raise ScriptError(f"The cache '{root}' is a file, not a folder; give a folder to --cache.")
+    return root
+
+
 def open_cache(args: argparse.Namespace) -> ResultCache | None:
-    """The result cache the options name (None for ``--no-cache``).
+    """The result cache the options name (None for ``--no-cache``; see :func:`cache_folder`).
 
     Call it after the input is checked: the cache folder is created on first use, and
     a refused command writes nothing.
     """
-    if args.no_cache:
+    root = cache_folder(args)
+    if root is None:
         return None
-    from openpipeline.engine.cache import ResultCache, cache_root
+    from openpipeline.engine.cache import ResultCache
 
-    root = Path(args.cache) if args.cache else cache_root()
-    if root.exists() and not root.is_dir():
-        raise ScriptError(f"The cache '{root}' is a file, not a folder; give a folder to --cache.")
     return ResultCache(root)
 
 

@@ -181,7 +181,7 @@ def scatter_scene(args: argparse.Namespace) -> None:
     out_dir = Path(args.out_dir) if args.out_dir else None
     with tempfile.TemporaryDirectory(prefix="openpipeline-nocache-") as scratch:
         # the nodes find the cache through the environment, as every Maya session does
-        os.environ["OPENPIPELINE_CACHE"] = scratch if args.no_cache else str(_cache_root(args))
+        os.environ["OPENPIPELINE_CACHE"] = str(batch.cache_folder(args) or scratch)
         cmds = _start_maya()
         try:
             _compute_nodes(cmds, scene, out_dir, args.quiet)
@@ -189,12 +189,6 @@ def scatter_scene(args: argparse.Namespace) -> None:
             import maya.standalone
 
             maya.standalone.uninitialize()  # type: ignore[no-untyped-call]  # untyped in the stubs
-
-
-def _cache_root(args: argparse.Namespace) -> Path:
-    from openpipeline.engine.cache import cache_root
-
-    return Path(args.cache) if args.cache else cache_root()
 
 
 def _compute_nodes(cmds: Any, scene: Path, out_dir: Path | None, quiet: bool) -> None:

@@ -18,10 +18,12 @@ PERCENT_LINE = re.compile(r"^ *\d{1,3}% \S")
 FAST = ["--max-iterations", "3", "--threads", "1", "--device", "cpu"]
 
 
-def run_script(script: str, *args: str, cwd: Path | None = None,
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_script(script: str, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+               unset: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
     """Run ``standalone/<script>`` by path under plain python, as a farm task does."""
     full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}  # the cache: conftest's, or env's
+    for name in unset:
+        full_env.pop(name, None)
     return subprocess.run([sys.executable, str(REPO / "standalone" / script), *args],
                           capture_output=True, text=True, env=full_env, cwd=cwd or REPO, timeout=300)
 
@@ -213,16 +215,18 @@ def test_scattering_a_scene_under_plain_python_says_it_needs_mayapy(tmp_path):
 
 @pytest.mark.slow
 def test_an_item_address_restores_the_item_s_textures_folder(project, tmp_path):
-    """asset/prop/chair with --project restores the images of the item's textures/ folder."""
+    """asset/prop/chair with --project restores the item's textures/ into the project's cache (no
+    $OPENPIPELINE_CACHE), as the openpipeline command and the nodes do."""
     from openpipeline.core import ItemRef
 
     item = project.create_item(ItemRef.parse("asset/prop/chair"))
     (item.path / "textures").mkdir()
     write_texture(item.path / "textures" / "chair_col.png")
     result = run_script("restore_textures.py", "asset/prop/chair", str(tmp_path / "out"),
-                        "--project", str(project.root), "--no-cache", *FAST)
+                        "--project", str(project.root), *FAST, unset=("OPENPIPELINE_CACHE",))
     assert result.returncode == 0, result.stderr
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["chair_col.png"]
+    assert len(list((project.meta / "cache").rglob("meta.json"))) == 1
 
 
 def test_an_item_without_textures_is_refused(project, tmp_path):
