@@ -279,13 +279,13 @@ def test_master_scene_masters_the_workshop_through_a_maya_stand_in(project, tmp_
     """
     from openpipeline.core import ItemRef
     from openpipeline.core import versions as core_versions
-    from tests.helpers import fake_maya
+    from tests.helpers import maya_on_disk
     from tests.helpers.files import maya_scene
 
     item = project.create_item(ItemRef.parse("asset/prop/chair"))
     core_versions.save_workshop(item, maya_scene(tmp_path / "chair.ma", "the chair"), note="first")
     log = tmp_path / "maya.log"
-    fake = fake_maya.install(tmp_path / "fake")
+    fake = maya_on_disk.install(tmp_path / "fake")
     result = run_script("master_scene.py", "asset/prop/chair", "--project", str(project.root),
                         "--note", "farm master",
                         env=fake_env(fake, log))
@@ -299,11 +299,11 @@ def test_master_scene_masters_the_workshop_through_a_maya_stand_in(project, tmp_
 def test_master_scene_of_an_item_without_workshops_is_refused(project, tmp_path):
     """No workshop to master: exit 2, one sentence, Maya never started."""
     from openpipeline.core import ItemRef
-    from tests.helpers import fake_maya
+    from tests.helpers import maya_on_disk
 
     item = project.create_item(ItemRef.parse("asset/prop/chair"))
     log = tmp_path / "maya.log"
-    fake = fake_maya.install(tmp_path / "fake")
+    fake = maya_on_disk.install(tmp_path / "fake")
     result = run_script("master_scene.py", "asset/prop/chair", "--project", str(project.root),
                         "--note", "x",
                         env=fake_env(fake, log))
@@ -314,12 +314,12 @@ def test_master_scene_of_an_item_without_workshops_is_refused(project, tmp_path)
 
 def test_a_scene_without_scatter_nodes_is_refused_and_maya_stopped(tmp_path):
     """scatter_points.py --scene through the stand-in: no opNeuralGasScatter node, exit 2, Maya stopped."""
-    from tests.helpers import fake_maya
+    from tests.helpers import maya_on_disk
 
     scene = tmp_path / "shot.ma"
     scene.write_text("//Maya ASCII 2025 scene\n", encoding="utf-8")
     log = tmp_path / "maya.log"
-    fake = fake_maya.install(tmp_path / "fake")
+    fake = maya_on_disk.install(tmp_path / "fake")
     result = run_script("scatter_points.py", "--scene", str(scene), "--cache", str(tmp_path / "cache"),
                         env=fake_env(fake, log))
     assert result.returncode == 2

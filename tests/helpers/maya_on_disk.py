@@ -1,4 +1,4 @@
-"""A file-backed stand-in for the ``maya`` package, written to a folder at test time.
+"""A file-backed stand-in for the ``maya`` package, written to a folder at test time (for subprocesses).
 
 For running the farm scripts' Maya paths under plain python: the "scene" is a file whose
 bytes are copied on save. It proves a script's flow (initialise, open, save, master,
