@@ -149,8 +149,8 @@ def _next_steps(target: Path, root: Path, versions: tuple[str, ...]) -> str:
         "Next:",
         "  1. Put the dependencies into mayapy:  mayapy -m pip install --user -e " + str(root),
         "  2. Check them:  mayapy -c \"import torch, openpipeline; print(torch.__version__)\"",
-        "  3. Start Maya and load openPipeline.py (Windows > Settings/Preferences > Plug-in Manager),",
-        "     or run: cmds.loadPlugin('openPipeline.py'); cmds.loadPlugin('opDipTexture.py')",
+        "  3. Start Maya and load openPipeline.py (Windows > Settings/Preferences > Plug-in Manager,",
+        "     or cmds.loadPlugin('openPipeline.py')): it loads the two node plug-ins and the menu.",
     ])
 
 

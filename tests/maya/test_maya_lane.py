@@ -17,24 +17,27 @@ from tests.maya.conftest import results
 pytestmark = pytest.mark.slow
 
 PLUGINS = ("openPipeline.py", "opDipTexture.py", "opNeuralGasScatter.py")
-LOAD_PLUGINS = "\n".join(f"cmds.loadPlugin({name!r}, quiet=True)" for name in PLUGINS)
+LOAD_PLUGINS = 'cmds.loadPlugin("openPipeline.py", quiet=True)'  # it loads the two node plug-ins
 
 
 def test_the_three_plug_ins_load_and_register_both_nodes(run_maya):
-    """openPipeline.py, opDipTexture.py and opNeuralGasScatter.py load; both node types exist."""
+    """Loading openPipeline.py loads opDipTexture.py and opNeuralGasScatter.py; both node types exist;
+    unloading it unloads all three."""
     done = run_maya(f"""
         {LOAD_PLUGINS}
         import json
         loaded = [cmds.pluginInfo(name, query=True, loaded=True) for name in {list(PLUGINS)!r}]
         print("RESULT " + json.dumps({{"loaded": loaded,
               "types": sorted(t for t in cmds.allNodeTypes() if t.startswith("op"))}}))
-        for name in reversed({list(PLUGINS)!r}):
-            cmds.unloadPlugin(name)
+        cmds.unloadPlugin("openPipeline.py")
+        print("RESULT " + json.dumps([cmds.pluginInfo(name, query=True, loaded=True)
+                                      for name in {list(PLUGINS)!r}]))
     """)
     assert done.returncode == 0, done.stderr
-    found = json.loads(results(done.stdout)[-1])
+    found, after = (json.loads(line) for line in results(done.stdout)[-2:])
     assert found["loaded"] == [True, True, True]
     assert {"opDipTexture", "opNeuralGasScatter"} <= set(found["types"])
+    assert after == [False, False, False]
 
 
 def test_the_scatter_node_computes_points_on_a_sphere(run_maya, tmp_path):
