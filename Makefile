@@ -2,6 +2,7 @@
 #   make demo   set everything up (first run) and run the demo
 #   make test   set everything up (first run) and run lint, types, layers and all tests
 # For the edit-test loop: make check (the same checks, the slow tests left out).
+# With a Maya: MAYAPY=/usr/autodesk/maya2025/bin/mayapy make test-maya (the mayapy lane, tests/maya/).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -9,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 DEMO_DIR ?= demo_output
 
-.PHONY: demo test check lint bench bench-core bench-scatter bench-texture clean
+.PHONY: demo test check test-maya lint bench bench-core bench-scatter bench-texture clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "OpenPipeline needs Python 3.10 or newer"'
@@ -35,6 +36,12 @@ test: lint
 
 check: lint
 	$(BIN)/python -m pytest -q -m "not slow"
+
+# The mayapy lane: loads the plug-ins, computes both nodes, masters a scene in a real Maya.
+# Finds mayapy as $$MAYAPY or on PATH (skipped, and says so, without one); mayapy needs the
+# dependencies first (README, "Maya 2024-2026").
+test-maya: $(STAMP)
+	$(BIN)/python -m pytest -v -rs tests/maya
 
 # Every benchmark. The texture grid takes hours of CPU (see bench/dip_bench.py for a
 # split run); each also runs alone.
