@@ -33,7 +33,7 @@ from openpipeline.ui.snapshot import ItemRow, VersionRow, detail_rows, versions_
 
 # (label, shortcut, method name): the action buttons, in order.
 ACTIONS = (
-    ("Open Master", "Return", "open_master"), ("View Master", "", "view_master"),
+    ("Open Master", "", "open_master"), ("View Master", "", "view_master"),
     ("Open Workshop", "Ctrl+O", "open_workshop"),
     ("Import Master", "", "import_master"), ("Reference Master", "Ctrl+R", "reference_master"),
     ("Import Workshop", "", "import_workshop"), ("Reference Workshop", "", "reference_workshop"),
@@ -104,6 +104,8 @@ class LibraryBrowser(QtWidgets.QWidget):
         view.setUniformItemSizes(True)  # no per-row size query: fast on 10,000 rows
         view.setAccessibleName(f"{label}s")
         view.selectionModel().currentChanged.connect(lambda *_: self._selection_changed(proxy.level))
+        if proxy.level > 1:  # Enter or a double click opens the master, as in openPipeline
+            view.activated.connect(lambda _index: self.open_master())
         return view
 
     def _action_grid(self) -> Any:
@@ -129,6 +131,7 @@ class LibraryBrowser(QtWidgets.QWidget):
         if self.ctx.project is None:
             self.model.set_rows([])
             self.status.setText("No project open; choose one in the Project Manager (Ctrl+P).")
+            self.is_loaded = True
             return
         self.status.setText("Loading...")
         thread = self._thread = ScanThread(self.ctx.project, self.tab, self)
@@ -194,6 +197,8 @@ class LibraryBrowser(QtWidgets.QWidget):
             if not matches:
                 return False
             view.setCurrentIndex(matches[0])
+        for view in self.lists[len(ref.parts):]:
+            view.selectionModel().clear()
         return True
 
     def _selection_changed(self, level: int) -> None:
@@ -203,6 +208,8 @@ class LibraryBrowser(QtWidgets.QWidget):
             self.filters[level].set_parent_address(address or None if level == 1 else address)
             if level == 1:
                 self.filters[2].set_parent_address("")
+            for view in self.lists[level:]:  # a new parent: nothing below it is chosen yet
+                view.selectionModel().clear()
         self._show_details()
 
     def selected_item(self) -> Item:

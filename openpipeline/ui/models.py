@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -165,13 +166,21 @@ class LevelFilter(QtCore.QSortFilterProxyModel):
 
     def set_parent_address(self, address: str | None) -> None:
         if address != self.parent_address:
-            self.parent_address = address
-            self.invalidateFilter()
+            self._refilter(lambda: setattr(self, "parent_address", address))
 
     def set_text(self, text: str) -> None:
         text = text.strip().lower()
         if text != self.text:
-            self.text = text
+            self._refilter(lambda: setattr(self, "text", text))
+
+    def _refilter(self, change: Callable[[], None]) -> None:
+        """Apply a change of the filter (Qt 6.10 names it begin/endFilterChange)."""
+        if hasattr(self, "beginFilterChange"):
+            self.beginFilterChange()
+            change()
+            self.endFilterChange()
+        else:
+            change()
             self.invalidateFilter()
 
     def filterAcceptsRow(self, source_row: int, source_parent: Any) -> bool:
