@@ -282,3 +282,13 @@ def test_thumbnails_load_asynchronously_and_are_cached(qtbot, project, chair, tm
     pixmap = versions_model.data(index, QtCore.Qt.ItemDataRole.DecorationRole)
     assert (pixmap.width(), pixmap.height()) == (160, 105)
     assert len(cache._images) == 1 and not cache._pending
+
+
+def test_many_qt_calls_that_return_nothing_do_not_kill_the_process(qtbot):
+    """shiboken6 6.12 on Python < 3.12 drops a reference to None per void call; the
+    guard in openpipeline.ui keeps the process alive through 20,000 such calls."""
+    label = QtWidgets.QLabel()
+    qtbot.addWidget(label)
+    for n in range(20_000):
+        label.setText(str(n))
+    assert label.text() == "19999"
