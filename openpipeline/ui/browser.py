@@ -24,7 +24,7 @@ from openpipeline.ui.models import (
     ROW_ROLE,
     THUMBNAIL_SIZE,
     ItemListModel,
-    LevelFilter,
+    LevelModel,
     ScanThread,
     ThumbnailCache,
     VersionsModel,
@@ -56,11 +56,12 @@ class LibraryBrowser(QtWidgets.QWidget):
         super().__init__(parent)
         self.ctx, self.tab = context, tab
         self.model = ItemListModel(self)
-        self.filters = [LevelFilter(self.model, level, self) for level in (1, 2, 3)]
+        self.filters = [LevelModel(self.model, level, self) for level in (1, 2, 3)]
         self.filters[2].set_parent_address("")  # no asset chosen: no components shown
         self.versions = VersionsModel(thumbnails, self)
         self.is_loaded = False
         self._select_after_load = ""
+        self._keep = ""  # the selection to restore once a reload lists it
         self._thread: ScanThread | None = None
         self.buttons: dict[str, Any] = {}
         self._build()
@@ -98,7 +99,7 @@ class LibraryBrowser(QtWidgets.QWidget):
         layout.addWidget(self.status)
         add_shortcut(self, "Ctrl+F", lambda: self.search.setFocus())
 
-    def _list_view(self, proxy: LevelFilter, label: str) -> Any:
+    def _list_view(self, proxy: LevelModel, label: str) -> Any:
         view = QtWidgets.QListView()
         view.setModel(proxy)
         view.setUniformItemSizes(True)  # no per-row size query: fast on 10,000 rows
@@ -136,18 +137,23 @@ class LibraryBrowser(QtWidgets.QWidget):
         self.status.setText("Loading...")
         thread = self._thread = ScanThread(self.ctx.project, self.tab, self)
         thread.listed.connect(self._listed)
+        thread.added.connect(self._added)
         thread.detailed.connect(self._detailed)
         thread.failed.connect(self.status.setText)
         thread.finished.connect(lambda: self._finished(thread))
         thread.start()
 
     def _listed(self, rows: object) -> None:
-        keep = self.selected_address()
+        self._keep = self.selected_address() or self._keep
         self.model.set_rows(cast("list[ItemRow]", rows))
         self.model.set_open_address(self.ctx.current_address())
         self.status.setText(f"{len(self.model.rows)} items")
-        if keep:
-            self.select(keep)
+
+    def _added(self, rows: object) -> None:
+        self.model.add_rows(cast("list[ItemRow]", rows))
+        self.status.setText(f"{len(self.model.rows)} items")
+        if self._keep and self.select(self._keep):
+            self._keep = ""
 
     def _detailed(self, rows: object) -> None:
         self.model.update_rows(cast("list[ItemRow]", rows))
@@ -155,9 +161,10 @@ class LibraryBrowser(QtWidgets.QWidget):
     def _finished(self, thread: ScanThread) -> None:
         if thread is self._thread:
             self.is_loaded = True
-            if self._select_after_load:
-                self.select(self._select_after_load)
-                self._select_after_load = ""
+            for wanted in (self._keep, self._select_after_load):
+                if wanted:
+                    self.select(wanted)
+            self._keep = self._select_after_load = ""
             self._show_details()
             self.loaded.emit()
 
@@ -175,8 +182,11 @@ class LibraryBrowser(QtWidgets.QWidget):
 
     # -- selection ---------------------------------------------------------
     def set_filter(self, text: str) -> None:
+        keep = self.selected_address()
         for proxy in self.filters[1:]:
             proxy.set_text(text)
+        if keep:
+            self.select(keep)
 
     def selected_address(self) -> str:
         """The deepest selected item's address ('' for none)."""
@@ -192,11 +202,10 @@ class LibraryBrowser(QtWidgets.QWidget):
         for level in range(1, len(ref.parts) + 1):
             wanted = ItemRef(ref.tab, ref.parts[:level]).address
             proxy, view = self.filters[level - 1], self.lists[level - 1]
-            matches = proxy.match(proxy.index(0, 0), ADDRESS_ROLE, wanted, 1,
-                                  QtCore.Qt.MatchFlag.MatchExactly)
-            if not matches:
+            index = proxy.index_of(wanted)
+            if not index.isValid():
                 return False
-            view.setCurrentIndex(matches[0])
+            view.setCurrentIndex(index)
         for view in self.lists[len(ref.parts):]:
             view.selectionModel().clear()
         return True

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +36,14 @@ MARKER_TIPS = {"master": "has a master", "workshops": "workshops only, no master
 class ScanThread(QtCore.QThread):
     """Reads one tab of a project off the UI thread.
 
-    Emits ``listed`` once with the rows (names only), then ``detailed`` with chunks of
-    rows whose details are read, then ``done``. ``failed`` carries an error sentence.
+    Emits ``listed`` once with the asset types (or sequences), ``added`` with the items
+    below each of them in turn (names only: the lists paint after the first), then
+    ``detailed`` with chunks of rows whose details are read. ``failed`` carries an
+    error sentence.
     """
 
     listed = QtCore.Signal(object)
+    added = QtCore.Signal(object)
     detailed = QtCore.Signal(object)
     failed = QtCore.Signal(str)
 
@@ -51,12 +53,20 @@ class ScanThread(QtCore.QThread):
 
     def run(self) -> None:
         try:
-            rows = list_rows(self.project, self.tab)
-            self.listed.emit(rows)
+            tops = list_rows(self.project, self.tab, depth=1)
+            self.listed.emit(tops)
+            rows = list(tops)
+            for top in tops:
+                if self.isInterruptionRequested():
+                    return
+                below = list_rows(self.project, self.tab, under=top.ref)
+                self.added.emit(below)
+                rows += below
             for start in range(0, len(rows), CHUNK):
                 if self.isInterruptionRequested():
                     return
                 self.detailed.emit(detail_rows(self.project, rows[start:start + CHUNK]))
+                self.msleep(1)  # let the UI thread take the GIL between chunks
         except Exception as exc:  # a thread must not die silently: the tab shows the sentence
             self.failed.emit(str(exc))
 
@@ -64,10 +74,14 @@ class ScanThread(QtCore.QThread):
 class ItemListModel(QtCore.QAbstractListModel):
     """One tab's items (all levels), held in memory."""
 
+    added = QtCore.Signal(list)  # addresses appended by add_rows
+
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.rows: list[ItemRow] = []
         self._index: dict[str, int] = {}
+        self.by_level: dict[int, list[str]] = {}  # addresses per level (1, 2, 3)
+        self.by_parent: dict[str, list[str]] = {}  # addresses per parent address
         self.open_address = ""
         self._icons: dict[str, Any] = {}
 
@@ -80,7 +94,26 @@ class ItemListModel(QtCore.QAbstractListModel):
         self.beginResetModel()
         self.rows = list(rows)
         self._index = {row.address: i for i, row in enumerate(self.rows)}
+        self.by_level = {}
+        self.by_parent = {}
+        for row in self.rows:
+            self.by_level.setdefault(row.level, []).append(row.address)
+            self.by_parent.setdefault(row.parent_address, []).append(row.address)
         self.endResetModel()
+
+    def add_rows(self, rows: list[ItemRow]) -> None:
+        """Append rows (listed below an asset type or sequence); the levels add theirs."""
+        if not rows:
+            return
+        start = len(self.rows)
+        self.beginInsertRows(QtCore.QModelIndex(), start, start + len(rows) - 1)
+        self.rows.extend(rows)
+        for i, row in enumerate(rows, start):
+            self._index[row.address] = i
+            self.by_level.setdefault(row.level, []).append(row.address)
+            self.by_parent.setdefault(row.parent_address, []).append(row.address)
+        self.endInsertRows()
+        self.added.emit([row.address for row in rows])
 
     def update_rows(self, rows: list[ItemRow]) -> None:
         """Replace rows already listed (matched by address); others are ignored."""
@@ -108,11 +141,17 @@ class ItemListModel(QtCore.QAbstractListModel):
     def marker(self, row: ItemRow) -> str:
         return "open" if row.address == self.open_address else row.marker
 
-    def data(self, index: Any, role: int = QtCore.Qt.ItemDataRole.DisplayRole) -> Any:
+    def data(self, index: Any, role: int = DISPLAY) -> Any:
         if not index.isValid():
             return None
-        row = self.rows[index.row()]
-        role = int(role)
+        return self._data(self.rows[index.row()], int(role))
+
+    def row_data(self, address: str, role: int) -> Any:
+        """What :meth:`data` gives for the row of ``address`` (None if it is gone)."""
+        i = self._index.get(address)
+        return None if i is None else self._data(self.rows[i], role)
+
+    def _data(self, row: ItemRow, role: int) -> Any:
         if role == int(QtCore.Qt.ItemDataRole.DisplayRole):
             return f"{row.name}   [checked out: {row.locked_by}]" if row.locked_by else row.name
         if role in (ROW_ROLE, MARKER_ROLE, ADDRESS_ROLE, int(QtCore.Qt.ItemDataRole.DecorationRole)):
@@ -153,43 +192,81 @@ def _tooltip(row: ItemRow, marker: str) -> str:
     return "\n".join(lines)
 
 
-class LevelFilter(QtCore.QSortFilterProxyModel):
-    """One level of a tab under one parent, filtered by a search text (case-insensitive)."""
+class LevelModel(QtCore.QAbstractListModel):
+    """One level of a tab under one parent, filtered by a search text (case-insensitive).
+
+    An own index rather than a proxy: the rows under each parent are grouped once per
+    listing, so choosing a parent or typing a filter is a list comprehension over the
+    rows concerned, not a Python call per row of the tab.
+    """
 
     def __init__(self, source: ItemListModel, level: int, parent: Any = None) -> None:
         super().__init__(parent)
-        self.source = source
-        self.setSourceModel(source)
-        self.level = level
+        self.source, self.level = source, level
         self.parent_address: str | None = None  # None: under every parent
         self.text = ""
+        self.addresses: list[str] = []
+        self._positions: dict[str, int] = {}
+        source.modelReset.connect(self._refilter)
+        source.added.connect(self._added)
+        source.dataChanged.connect(self._source_changed)
+
+    def rowCount(self, parent: Any = None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(self.addresses)
+
+    def data(self, index: Any, role: int = DISPLAY) -> Any:
+        if not index.isValid():
+            return None
+        return self.source.row_data(self.addresses[index.row()], int(role))
 
     def set_parent_address(self, address: str | None) -> None:
         if address != self.parent_address:
-            self._refilter(lambda: setattr(self, "parent_address", address))
+            self.parent_address = address
+            self._refilter()
 
     def set_text(self, text: str) -> None:
         text = text.strip().lower()
         if text != self.text:
-            self._refilter(lambda: setattr(self, "text", text))
+            self.text = text
+            self._refilter()
 
-    def _refilter(self, change: Callable[[], None]) -> None:
-        """Apply a change of the filter (Qt 6.10 names it begin/endFilterChange)."""
-        if hasattr(self, "beginFilterChange"):
-            self.beginFilterChange()
-            change()
-            self.endFilterChange()
+    def index_of(self, address: str) -> Any:
+        """The index of an address shown now (an invalid index if it is not)."""
+        position = self._positions.get(address)
+        return QtCore.QModelIndex() if position is None else self.index(position)
+
+    def _refilter(self) -> None:
+        if self.parent_address is None:
+            candidates = self.source.by_level.get(self.level, [])
         else:
-            change()
-            self.invalidateFilter()
+            candidates = self.source.by_parent.get(self.parent_address, [])
+        text = self.text
+        self.beginResetModel()
+        self.addresses = [a for a in candidates if not text or text in a.lower()]
+        self._positions = {a: i for i, a in enumerate(self.addresses)}
+        self.endResetModel()
 
-    def filterAcceptsRow(self, source_row: int, source_parent: Any) -> bool:
-        row = self.source.rows[source_row]
-        if row.level != self.level:
+    def _accepts(self, address: str) -> bool:
+        row = self.source.row_of(address)
+        if row is None or row.level != self.level:
             return False
         if self.parent_address is not None and row.parent_address != self.parent_address:
             return False
-        return not self.text or self.text in row.address.lower()
+        return not self.text or self.text in address.lower()
+
+    def _added(self, addresses: list[str]) -> None:
+        new = [a for a in addresses if self._accepts(a)]
+        if not new:
+            return
+        start = len(self.addresses)
+        self.beginInsertRows(QtCore.QModelIndex(), start, start + len(new) - 1)
+        self.addresses.extend(new)
+        self._positions.update((a, i) for i, a in enumerate(new, start))
+        self.endInsertRows()
+
+    def _source_changed(self, *_args: Any) -> None:
+        if self.addresses:
+            self.dataChanged.emit(self.index(0), self.index(len(self.addresses) - 1), [])
 
 
 class ThumbnailCache(QtCore.QObject):

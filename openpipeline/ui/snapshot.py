@@ -91,13 +91,15 @@ class VersionRow:
         return f"{self.kind} {self.number:04d}{archived}"
 
 
-def list_rows(project: ProjectLayout, tab: str) -> list[ItemRow]:
-    """Every item of one tab, names only (marker ``unknown``).
+def list_rows(project: ProjectLayout, tab: str, under: ItemRef | None = None,
+              depth: int = 3) -> list[ItemRow]:
+    """The items of one tab (below ``under``, ``depth`` levels down), names only
+    (marker ``unknown``).
 
-    Cost: one listing of the tab's folders (about 0.1 s for 10,000 items).
+    Cost: one listing of the folders walked (about 0.1-0.3 s for 10,000 items).
     """
-    return [ItemRow(ref, marker="unknown" if ref.holds_files else "folder")
-            for ref in project.list_items(tab=tab)]
+    refs = project.list_items(under, depth=depth) if under else project.list_items(tab=tab, depth=depth)
+    return [ItemRow(ref, marker="unknown" if ref.holds_files else "folder") for ref in refs]
 
 
 def detail_rows(project: ProjectLayout, rows: Iterable[ItemRow]) -> list[ItemRow]:
