@@ -17,6 +17,8 @@ def register(cli: Commands) -> None:
                    help="write the window to FILE (.png) once the project is read, then exit")
     p.add_argument("--tab", choices=TABS, default="asset", help="the tab shown first")
     p.add_argument("--select", metavar="ITEM", help="select this item (e.g. asset/prop/chair)")
+    p.add_argument("--open", metavar="ITEM", dest="open_item",
+                   help="start with the item's latest workshop as the open scene")
 
 
 def qt_problem() -> str | None:
@@ -35,7 +37,8 @@ def cmd_browse(args: argparse.Namespace) -> None:
         raise CliError(problem)
     from openpipeline.ui.app import browse  # here: the CLI imports without Qt
 
-    code = browse(args.project, args.screenshot, tab=args.tab, select=args.select)
+    code = browse(args.project, args.screenshot, tab=args.tab, select=args.select,
+                  open_item=args.open_item)
     if args.screenshot is not None:
         emit(args, {"screenshot": str(args.screenshot)}, f"Wrote {args.screenshot}.")
     if code:

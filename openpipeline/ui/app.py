@@ -31,13 +31,19 @@ def open_project(chosen: str | None) -> Project | None:
 
 
 def browse(chosen: str | None = None, screenshot: Path | None = None, tab: str = "asset",
-           select: str | None = None) -> int:
+           select: str | None = None, open_item: str | None = None) -> int:
     """Show the browser; with ``screenshot``, write the loaded window there and return.
 
+    ``open_item`` starts with that item's latest workshop as the open scene (the no-DCC
+    host's scene is a file; nothing is handed to the OS).
     Returns the application's exit code (0 after a screenshot).
     """
     app = application()
-    window = BrowserWindow(BrowserContext(open_project(chosen)))
+    context = BrowserContext(open_project(chosen))
+    if open_item:
+        item = context.require_project().item(open_item)
+        context.open_scene(item.ref.address, item.require_files().workshop().path, hand_to_os=False)
+    window = BrowserWindow(context)
     window.show_tab(tab)
     window.show()
     if window.ctx.project is None:

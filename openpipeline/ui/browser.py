@@ -89,6 +89,9 @@ class LibraryBrowser(QtWidgets.QWidget):
         self.version_view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
         self.version_view.horizontalHeader().setStretchLastSection(True)
         self.version_view.verticalHeader().hide()
+        self.version_view.verticalHeader().setSectionResizeMode(
+            QtWidgets.QHeaderView.ResizeMode.ResizeToContents)  # a row with a preview is 105 px high
+        self.version_view.setColumnWidth(0, THUMBNAIL_SIZE[0] + 8)
         self.status = QtWidgets.QLabel("Loading...")
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.search)

@@ -100,9 +100,10 @@ class BrowserContext:
             self.error(parent, f"{exc}", False)
         return None
 
-    def open_scene(self, address: str, path: Path) -> None:
-        """Open a file as the current scene: in the DCC, or (standalone) with the OS."""
-        if self.standalone:
+    def open_scene(self, address: str, path: Path, hand_to_os: bool = True) -> None:
+        """Open a file as the current scene: in the DCC, or (standalone) with the OS too,
+        unless ``hand_to_os`` is off."""
+        if self.standalone and hand_to_os:
             self.opener(path)
         self.host.open(path)
         self.host.set_scene_info(actions.SCENE_INFO_ITEM, address)

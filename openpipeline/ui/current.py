@@ -45,6 +45,9 @@ class CurrentlyOpen(QtWidgets.QWidget):
         self.version_view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
         self.version_view.horizontalHeader().setStretchLastSection(True)
         self.version_view.verticalHeader().hide()
+        self.version_view.verticalHeader().setSectionResizeMode(
+            QtWidgets.QHeaderView.ResizeMode.ResizeToContents)  # a row with a preview is 105 px high
+        self.version_view.setColumnWidth(0, THUMBNAIL_SIZE[0] + 8)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.version_view, 1)

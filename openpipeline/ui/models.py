@@ -324,7 +324,7 @@ class _ThumbnailJob(QtCore.QRunnable):
         self.done.emit(self.key, image)
 
 
-VERSION_COLUMNS = ("Version", "Author", "Time", "Note")
+VERSION_COLUMNS = ("Preview", "Version", "Author", "Time", "Note")
 
 
 class VersionsModel(QtCore.QAbstractTableModel):
@@ -358,7 +358,7 @@ class VersionsModel(QtCore.QAbstractTableModel):
             return None
         row, role = self.rows[index.row()], int(role)
         if role == int(QtCore.Qt.ItemDataRole.DisplayRole):
-            return (row.label, row.author, row.time, row.note)[index.column()]
+            return ("", row.label, row.author, row.time, row.note)[index.column()]
         if role == ROW_ROLE:
             return row
         if role == int(QtCore.Qt.ItemDataRole.DecorationRole) and index.column() == 0 and self.notes_dir:
