@@ -292,3 +292,24 @@ def test_many_qt_calls_that_return_nothing_do_not_kill_the_process(qtbot):
     for n in range(20_000):
         label.setText(str(n))
     assert label.text() == "19999"
+
+
+def test_closing_while_the_project_is_read_stops_the_threads(qtbot, project):
+    """Closing the window at once stops the scan threads (no 'destroyed while running')."""
+    for n in range(30):
+        project.create_item(ItemRef.parse(f"asset/prop/thing{n:02d}"))
+    window = BrowserWindow(Dialogs().context(project))
+    qtbot.addWidget(window)
+    window.show()
+    window.close()
+    assert not window.assets._thread.isRunning() and not window.shots._thread.isRunning()
+
+
+def test_the_first_type_is_chosen_and_its_assets_listed(qtbot, project):
+    """With nothing to keep, the first asset type is selected and its assets shown."""
+    project.create_item(ItemRef.parse("asset/char/bob"))
+    project.create_item(ItemRef.parse("asset/prop/chair"))
+    window = _window(qtbot, Dialogs().context(project))
+    assert window.assets.selected_address() == "asset/char"
+    assets = window.assets.filters[1]
+    assert [assets.index(i, 0).data() for i in range(assets.rowCount())] == ["bob"]

@@ -6,10 +6,10 @@ Python; the other modules need Qt. Importing this package needs no Qt.
 
 One binding defect is handled here, before any Qt module is imported: shiboken6 6.12
 (the ``abi3`` wheels of PySide6 6.12) gives back a reference to ``None`` it never took on
-every Qt call that returns nothing, which is harmless where ``None`` is immortal (Python
-3.12+) but on Python 3.10/3.11 kills the process ("deallocating None") after a few
-thousand calls. :func:`guard_none_refcount` makes ``None`` practically immortal there,
-as Python 3.12 does.
+every Qt call that returns nothing (and, on some paths, to ``True``/``False``), which is
+harmless where those are immortal (Python 3.12+) but on Python 3.10/3.11 kills the
+process ("deallocating None") after a few thousand calls. :func:`guard_none_refcount`
+makes them practically immortal there, as Python 3.12 does.
 """
 
 from __future__ import annotations
@@ -40,10 +40,16 @@ def guard_none_refcount() -> bool:
     version = _shiboken6_version()
     if version is None or version < (6, 12):
         return False
-    refcount = ctypes.c_ssize_t.from_address(id(None))
-    if refcount.value < IMMORTAL_REFS:
-        refcount.value += IMMORTAL_REFS
+    for constant in _immortal_in_312():
+        refcount = ctypes.c_ssize_t.from_address(id(constant))
+        if refcount.value < IMMORTAL_REFS:
+            refcount.value += IMMORTAL_REFS
     return True
+
+
+def _immortal_in_312() -> list[object]:
+    """The objects Python 3.12 makes immortal that shiboken6 6.12 may release."""
+    return [None, True, False, Ellipsis, NotImplemented, (), "", b"", *range(-5, 257)]
 
 
 guard_none_refcount()

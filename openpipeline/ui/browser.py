@@ -57,7 +57,8 @@ class LibraryBrowser(QtWidgets.QWidget):
         self.ctx, self.tab = context, tab
         self.model = ItemListModel(self)
         self.filters = [LevelModel(self.model, level, self) for level in (1, 2, 3)]
-        self.filters[2].set_parent_address("")  # no asset chosen: no components shown
+        for proxy in self.filters[1:]:  # no type or asset chosen: nothing shown below it
+            proxy.set_parent_address("")
         self.versions = VersionsModel(thumbnails, self)
         self.is_loaded = False
         self._select_after_load = ""
@@ -126,12 +127,16 @@ class LibraryBrowser(QtWidgets.QWidget):
         return grid
 
     # -- loading -----------------------------------------------------------
-    def reload(self) -> None:
-        """Read the whole tab again, off the UI thread."""
-        self.is_loaded = False
+    def stop(self) -> None:
+        """Stop reading the project (before the window goes, or a new read starts)."""
         if self._thread is not None:
             self._thread.requestInterruption()
             self._thread.wait()
+
+    def reload(self) -> None:
+        """Read the whole tab again, off the UI thread."""
+        self.is_loaded = False
+        self.stop()
         if self.ctx.project is None:
             self.model.set_rows([])
             self.status.setText("No project open; choose one in the Project Manager (Ctrl+P).")
@@ -151,6 +156,8 @@ class LibraryBrowser(QtWidgets.QWidget):
         self.model.set_rows(cast("list[ItemRow]", rows))
         self.model.set_open_address(self.ctx.current_address())
         self.status.setText(f"{len(self.model.rows)} items")
+        if not self._keep and self.filters[0].rowCount():  # show the first type's items
+            self.lists[0].setCurrentIndex(self.filters[0].index(0))
 
     def _added(self, rows: object) -> None:
         self.model.add_rows(cast("list[ItemRow]", rows))
@@ -217,7 +224,7 @@ class LibraryBrowser(QtWidgets.QWidget):
         if level < 3:
             index = self.lists[level - 1].currentIndex()
             address = str(index.data(ADDRESS_ROLE)) if index.isValid() else ""
-            self.filters[level].set_parent_address(address or None if level == 1 else address)
+            self.filters[level].set_parent_address(address)
             if level == 1:
                 self.filters[2].set_parent_address("")
             for view in self.lists[level:]:  # a new parent: nothing below it is chosen yet

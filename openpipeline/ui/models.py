@@ -25,7 +25,7 @@ MARKER_ROLE = int(QtCore.Qt.ItemDataRole.UserRole) + 2
 ADDRESS_ROLE = int(QtCore.Qt.ItemDataRole.UserRole) + 3
 DISPLAY = int(QtCore.Qt.ItemDataRole.DisplayRole)
 THUMBNAIL_SIZE = (164, 105)  # openPipeline's thumbnails
-CHUNK = 500
+CHUNK = 200
 MARKER_COLOURS = {"master": "#3fae49", "workshops": "#e0a030", "empty": "#8a8a8a",
                   "folder": "#6a8caf", "unknown": "#b0b0b0", "open": "#2f7fe0"}
 MARKER_TIPS = {"master": "has a master", "workshops": "workshops only, no master yet",

@@ -66,6 +66,14 @@ class BrowserWindow(QtWidgets.QMainWindow):
         self.statusBar().showMessage(f"Project: {name}   Host: {self.ctx.host.name}   "
                                      f"User: {self.ctx.author}")
 
+    def closeEvent(self, event: QtGui.QCloseEvent) -> None:
+        """Stop the reading threads and the thumbnail loads before the window goes."""
+        self.assets.stop()
+        self.shots.stop()
+        self.thumbnails.pool.clear()
+        self.thumbnails.pool.waitForDone(2000)
+        super().closeEvent(event)
+
     @property
     def is_loaded(self) -> bool:
         return self.assets.is_loaded and self.shots.is_loaded
