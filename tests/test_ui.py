@@ -91,6 +91,23 @@ def test_project_manager_shows_the_core_sentence_for_a_bad_name(qtbot, tmp_path)
     assert not (tmp_path / "bad").exists()
 
 
+def test_project_manager_adopts_a_legacy_project_and_shows_its_items(qtbot, tmp_path):
+    """Adopt Legacy... adopts a MEL openPipeline project, registers it and lists its items."""
+    from tests.test_adopt import _legacy
+
+    root, _registry_file = _legacy(tmp_path)
+    dialogs = Dialogs()
+    window = _window(qtbot, dialogs.context(None))
+    manager = window.project_manager()
+    manager.choose_folder = lambda title: str(root)
+    manager.adopt_legacy()
+    assert dialogs.errors == []
+    assert window.ctx.project is not None and window.ctx.project.root == root
+    qtbot.waitUntil(lambda: window.is_loaded, timeout=20000)
+    assert _row(window.assets, "asset/prop/chair")[1] == "master"
+    assert manager.projects.count() == 1
+
+
 def test_open_save_and_master_update_the_lists_and_markers(qtbot, project, chair):
     """Open a workshop, save one and master through the actions: markers follow."""
     dialogs = Dialogs(answers=["second pass", "approved"])
