@@ -330,3 +330,16 @@ def test_the_first_type_is_chosen_and_its_assets_listed(qtbot, project):
     assert window.assets.selected_address() == "asset/char"
     assets = window.assets.filters[1]
     assert [assets.index(i, 0).data() for i in range(assets.rowCount())] == ["bob"]
+
+
+def test_saving_an_asset_does_not_reread_the_shot_browser(qtbot, project, chair):
+    """A change of one asset re-reads its row only; the Shot Browser is left alone."""
+    dialogs = Dialogs(answers=["note"])
+    window = _window(qtbot, dialogs.context(project))
+    reloads = []
+    window.shots.reload = lambda: reloads.append("shot")
+    window.assets.select("asset/prop/chair")
+    window.assets.open_workshop()
+    window.current.save_workshop()
+    assert dialogs.errors == [] and reloads == []
+    assert _row(window.assets, "asset/prop/chair")[0].workshops == 2

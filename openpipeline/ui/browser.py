@@ -179,9 +179,15 @@ class LibraryBrowser(QtWidgets.QWidget):
             self.loaded.emit()
 
     def refresh(self, addresses: list[str]) -> None:
-        """Read some rows again (cheap), or everything when ``addresses`` is empty."""
-        rows = [row for row in map(self.model.row_of, addresses) if row is not None]
-        if not addresses or len(rows) < len(addresses) or self.ctx.project is None:
+        """Read some rows again (cheap), or everything when ``addresses`` is empty.
+
+        Addresses of the other tab are not this browser's concern.
+        """
+        mine = [a for a in addresses if a.startswith(f"{self.tab}/")]
+        if addresses and not mine:
+            return
+        rows = [row for row in map(self.model.row_of, mine) if row is not None]
+        if not mine or len(rows) < len(mine) or self.ctx.project is None:
             self.reload()
             return
         self.model.update_rows(detail_rows(self.ctx.project, rows))
