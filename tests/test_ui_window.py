@@ -38,6 +38,16 @@ def test_browse_writes_a_screenshot_once_loaded(tmp_path):
     assert out.read_bytes()[:8] == PNG_MAGIC and out.stat().st_size > 5000
 
 
+def test_browse_screenshots_the_project_manager(tmp_path):
+    """--tab projects writes the Project Manager dialog."""
+    project = _project(tmp_path)
+    out = tmp_path / "projects.png"
+    result = run_cli("--project", str(project.root), "browse", "--tab", "projects", "--screenshot",
+                     str(out), env={"QT_QPA_PLATFORM": "offscreen"})
+    assert result.returncode == 0, result.stderr
+    assert out.read_bytes()[:8] == PNG_MAGIC
+
+
 def test_browse_refuses_an_unknown_item_in_one_sentence(tmp_path):
     """--select of an item that is not there is a user error, one sentence, exit 2."""
     project = _project(tmp_path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from openpipeline.cli.common import CliError, Commands, emit
 
-TABS = ("current", "asset", "shot")
+TABS = ("current", "asset", "shot", "projects")
 
 
 def register(cli: Commands) -> None:
@@ -15,7 +15,8 @@ def register(cli: Commands) -> None:
     p = cli.command("browse", cmd_browse, "open the browser window (Currently Open, Assets, Shots)")
     p.add_argument("--screenshot", type=Path, metavar="FILE",
                    help="write the window to FILE (.png) once the project is read, then exit")
-    p.add_argument("--tab", choices=TABS, default="asset", help="the tab shown first")
+    p.add_argument("--tab", choices=TABS, default="asset",
+                   help="the tab shown first (projects: the Project Manager)")
     p.add_argument("--select", metavar="ITEM", help="select this item (e.g. asset/prop/chair)")
     p.add_argument("--open", metavar="ITEM", dest="open_item",
                    help="start with the item's latest workshop as the open scene")

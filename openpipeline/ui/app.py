@@ -34,7 +34,8 @@ def browse(chosen: str | None = None, screenshot: Path | None = None, tab: str =
            select: str | None = None, open_item: str | None = None) -> int:
     """Show the browser; with ``screenshot``, write the loaded window there and return.
 
-    ``open_item`` starts with that item's latest workshop as the open scene (the no-DCC
+    ``tab`` is ``current``, ``asset``, ``shot`` or ``projects`` (the Project Manager
+    over the window). ``open_item`` starts with that item's latest workshop as the open scene (the no-DCC
     host's scene is a file; nothing is handed to the OS).
     Returns the application's exit code (0 after a screenshot).
     """
@@ -44,10 +45,9 @@ def browse(chosen: str | None = None, screenshot: Path | None = None, tab: str =
         item = context.require_project().item(open_item)
         context.open_scene(item.ref.address, item.require_files().workshop().path, hand_to_os=False)
     window = BrowserWindow(context)
-    window.show_tab(tab)
+    window.show_tab("asset" if tab == "projects" else tab)
     window.show()
-    if window.ctx.project is None:
-        window.project_manager()
+    manager = window.project_manager() if window.ctx.project is None or tab == "projects" else None
     if screenshot is None:
         return int(app.exec_())
     if not window.wait_loaded():
@@ -57,6 +57,9 @@ def browse(chosen: str | None = None, screenshot: Path | None = None, tab: str =
         if not browser.select(select):
             raise UserError(f"Item '{select}' is not in the browser; check the address.")
         window.wait_loaded()
-    window.screenshot(screenshot)
+    if manager is not None and tab == "projects":
+        window.screenshot(screenshot, manager)
+    else:
+        window.screenshot(screenshot)
     window.close()
     return 0

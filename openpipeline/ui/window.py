@@ -102,11 +102,11 @@ class BrowserWindow(QtWidgets.QMainWindow):
             self.thumbnails.pool.waitForDone(50)
         return bool(self.is_loaded)
 
-    def screenshot(self, path: Path) -> Path:
-        """Write the window as it is drawn now to ``path`` (PNG, JPEG... by suffix)."""
+    def screenshot(self, path: Path, widget: QtWidgets.QWidget | None = None) -> Path:
+        """Write the window (or one of its dialogs) as drawn now to ``path`` (PNG, JPEG...)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        if not self.grab().save(str(path)):
+        if not (widget or self).grab().save(str(path)):
             raise UserError(f"Could not write the screenshot '{path}'; check that its folder is "
                             "writable and its suffix is .png or .jpg.")
         return path
