@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 DEMO_DIR ?= demo_output
 
-.PHONY: demo test check test-maya lint bench bench-core bench-scatter bench-texture clean
+.PHONY: demo test check test-maya lint bench bench-core bench-scatter bench-texture bench-browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "OpenPipeline needs Python 3.10 or newer"'
@@ -45,13 +45,16 @@ test-maya: $(STAMP)
 
 # Every benchmark. The texture grid takes hours of CPU (see bench/dip_bench.py for a
 # split run); each also runs alone.
-bench: bench-core bench-scatter bench-texture
+bench: bench-core bench-scatter bench-texture bench-browser
 
 bench-core: $(STAMP)
 	$(BIN)/python bench/core_bench.py
 
 bench-scatter: $(BENCH_STAMP)
 	$(BIN)/python bench/scatter_bench.py
+
+bench-browser: $(STAMP)
+	QT_QPA_PLATFORM=offscreen $(BIN)/python bench/browser_bench.py
 
 bench-texture: $(BENCH_STAMP)
 	$(BIN)/python bench/dip_bench.py --part all

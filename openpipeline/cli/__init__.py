@@ -8,8 +8,7 @@ registry's active project is used.
 
 One module per area registers its own sub-commands beside their handlers
 (:mod:`.projects`, :mod:`.items`, :mod:`.versions`, :mod:`.lifecycle`,
-:mod:`.scatter`, :mod:`.texture`, :mod:`.cache`, :mod:`.maya`); a new area adds a module and a
-line to ``AREAS``.
+AREAS = (projects, items, versions, lifecycle, scatter, texture, cache, maya, browse)
 """
 
 from __future__ import annotations
@@ -26,13 +25,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from openpipeline import __version__
-from openpipeline.cli import cache, items, lifecycle, maya, projects, scatter, texture, versions
+from openpipeline.cli import browse, cache, items, lifecycle, maya, projects, scatter, texture, versions
 from openpipeline.cli.common import PROJECT_ENV, CliError, Commands, error_json
 from openpipeline.core.errors import OpenPipelineError, UserError
 from openpipeline.engine.errors import Cancelled, EngineInputError
 
 DEBUG_ENV = "OPENPIPELINE_DEBUG"
-AREAS = (projects, items, versions, lifecycle, scatter, texture, cache, maya)
+AREAS = (projects, items, versions, lifecycle, scatter, texture, cache, maya, browse)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
