@@ -48,12 +48,21 @@ NODES_FOLDER = Path(__file__).resolve().parent.parent / "nodes"
 
 MENU_ITEMS: list[tuple[str, str, str]] = [
     # label, annotation, python command
+    ("Browser...", "The OpenPipeline browser window (docked)",
+     "import openpipeline.host.menu as m; m.browser()"),
     ("Set Item...", "Tie the open scene to a pipeline item",
      "import openpipeline.host.menu as m; m.set_item()"),
+    ("Open...", "Open an item's latest workshop (or its master)",
+     "import openpipeline.host.menu as m; m.open_item()"),
+    ("", "", ""),
     ("Save Workshop...", "Save the scene as the item's next workshop",
      "import openpipeline.host.menu as m; m.save_workshop()"),
     ("Master...", "Save a workshop and master it",
      "import openpipeline.host.menu as m; m.master()"),
+    ("Snapshot", "Record a viewport snapshot as the item's preview",
+     "import openpipeline.host.menu as m; m.snapshot()"),
+    ("Playblast", "Record a playblast as the item's preview",
+     "import openpipeline.host.menu as m; m.playblast()"),
     ("", "", ""),
     ("Reference Master...", "Reference an item's master",
      "import openpipeline.host.menu as m; m.bring_in('reference')"),
@@ -62,15 +71,43 @@ MENU_ITEMS: list[tuple[str, str, str]] = [
     ("", "", ""),
     ("Check Out", "Lock the item for yourself",
      "import openpipeline.host.menu as m; m.check_out(True)"),
-    ("Check In", "Release your lock", "import openpipeline.host.menu as m; m.check_out(False)"),
-    ("History", "Print the item's history", "import openpipeline.host.menu as m; m.history()"),
+    ("Check In", "Release your lock",
+     "import openpipeline.host.menu as m; m.check_in()"),
+    ("History", "Print the item's history",
+     "import openpipeline.host.menu as m; m.history()"),
+    ("List Items...", "The project's items as text, then open one",
+     "import openpipeline.host.menu as m; m.list_items()"),
+    ("", "", ""),
+    ("Restore Texture", "An opDipTexture for each selected file node",
+     "import openpipeline.host.menu as m; m.restore_texture()"),
+    ("Scatter", "An opNeuralGasScatter on the selected mesh",
+     "import openpipeline.host.menu as m; m.scatter()"),
 ]
 
+_scene_jobs: list[int] = []  # the scriptJob that follows opened scenes (killed at unload)
 _loaded_nodes: list[str] = []  # node plug-ins this plug-in loaded (and unloads)
 
 
 def maya_useNewAPI() -> None:  # name required by Maya
     """Tells Maya this plug-in uses the Python API 2.0."""
+
+
+def _scene_opened() -> None:
+    importlib.import_module("openpipeline.host.menu").scene_opened()
+
+
+def _follow_opened_scenes() -> None:
+    """After File > Open too, point Maya at the scene's project (dirmap, workspace) and keep
+    its check-out alive: ``host.menu.scene_opened`` on Maya's ``SceneOpened`` event."""
+    if not cmds.about(batch=True):
+        _scene_jobs.append(int(cmds.scriptJob(event=("SceneOpened", _scene_opened))))
+
+
+def _stop_following_scenes() -> None:
+    while _scene_jobs:
+        job = _scene_jobs.pop()
+        if cmds.scriptJob(exists=job):
+            cmds.scriptJob(kill=job, force=True)
 
 
 def _build_menu() -> None:
@@ -420,6 +457,7 @@ def initializePlugin(plugin: om.MObject) -> None:  # name required by Maya
         else:
             fn.registerCommand(name, command)
     _build_menu()
+    _follow_opened_scenes()
 
 
 def uninitializePlugin(plugin: om.MObject) -> None:  # name required by Maya
@@ -428,4 +466,5 @@ def uninitializePlugin(plugin: om.MObject) -> None:  # name required by Maya
         fn.deregisterCommand(name)
     if not cmds.about(batch=True) and cmds.menu(MENU_NAME, exists=True):
         cmds.deleteUI(MENU_NAME)
+    _stop_following_scenes()
     _unload_nodes()

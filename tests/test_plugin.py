@@ -123,13 +123,14 @@ def test_pipeline_plugin_loads_nodes_commands_and_menu(fake_maya_modules):
     assert set(fake_maya_modules.commands) == set(ids.COMMANDS)
     assert {"opSaveWorkshop", "opMaster", "opCheckOut", "opCheckIn", "opHistory"} <= set(ids.COMMANDS)
     assert plugin_module.MENU_NAME in fake_maya_modules.menus
+    assert [event for event, _ in fake_maya_modules.script_jobs.values()] == ["SceneOpened"]
     for name in (ids.RESTORE_TEXTURE_COMMAND, ids.SCATTER_COMMAND):
         syntax = fake_maya_modules.commands[name]["syntax"]()
         assert syntax.flags
     plugin_module.uninitializePlugin(plugin)
     assert fake_maya_modules.nodes == {} and fake_maya_modules.commands == {}
     assert plugin_module.MENU_NAME not in fake_maya_modules.menus
-    assert fake_maya_modules.plugins == {}
+    assert fake_maya_modules.plugins == {} and fake_maya_modules.script_jobs == {}
 
 
 def test_pipeline_plugin_leaves_node_plugins_it_did_not_load(fake_maya_modules):
@@ -149,6 +150,7 @@ def test_batch_mode_builds_no_menu(fake_maya_modules):
     plugin_module = fake_maya.load_plugin_file(PLUGIN, "_test_openPipeline")
     plugin_module.initializePlugin(fake_maya.PluginObject(str(PLUGIN)))
     assert fake_maya_modules.menus == set() and set(fake_maya_modules.commands) == set(ids.COMMANDS)
+    assert fake_maya_modules.script_jobs == {}
 
 
 def test_command_flags_become_node_settings(fake_maya_modules):
@@ -182,3 +184,30 @@ def test_pipeline_commands_call_the_menu_functions(fake_maya_modules, monkeypatc
         command = plugin_module.pipeline_command(name)()
         command.doIt([])
         assert calls[-1] == (function, arguments) and command.isUndoable() is False
+
+
+def test_an_opened_scene_runs_the_menus_scene_opened(fake_maya_modules, monkeypatch):
+    """The SceneOpened job calls host.menu.scene_opened (dirmap, workspace, heartbeat after File > Open)."""
+    import openpipeline.host.menu as menu
+
+    calls = []
+    monkeypatch.setattr(menu, "scene_opened", lambda: calls.append("opened"))
+    plugin_module = fake_maya.load_plugin_file(PLUGIN, "_test_openPipeline")
+    plugin = fake_maya.PluginObject(str(PLUGIN))
+    plugin_module.initializePlugin(plugin)
+    ((_event, command),) = fake_maya_modules.script_jobs.values()
+    command()
+    assert calls == ["opened"]
+    plugin_module.uninitializePlugin(plugin)
+
+
+def test_every_menu_item_calls_a_menu_function():
+    """Each item of the plug-in's menu names an existing host.menu function."""
+    import re
+
+    import openpipeline.host.menu as menu
+
+    text = PLUGIN.read_text()
+    called = re.findall(r"import openpipeline\.host\.menu as m; m\.(\w+)\(", text)
+    assert len(called) >= 15
+    assert all(callable(getattr(menu, name, None)) for name in called), called

@@ -9,6 +9,7 @@ a dialog, another pipeline error a warning line, never a stack trace.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -194,7 +195,26 @@ def scene_opened(host: Host | None = None, project: Project | None = None) -> No
 
 
 def browser(host: Host | None = None, project: Project | None = None) -> None:
-    """Until the Qt browser exists: list the project's items with openPipeline's markers, then open one.
+    """The browser window, docked in Maya; where it cannot load (no Qt.py in mayapy), the
+    items as text (:func:`list_items`) and the one asked for opened.
+
+    The window module is found by name, as an entry point would be: the menu is the top
+    of the Maya side, and :mod:`openpipeline.ui` sits above :mod:`openpipeline.host`.
+    """
+    if host is None:  # from Maya's menu or shelf
+        try:
+            dock = importlib.import_module("openpipeline.ui.maya_dock")
+        except ImportError as exc:
+            _maya_host().warn(f"The browser window cannot load ({exc}); install Qt.py into mayapy "
+                              f"(README, 'Dependencies inside mayapy'). Listing the items instead.")
+        else:
+            dock.show()
+            return
+    list_items(host, project)
+
+
+def list_items(host: Host | None = None, project: Project | None = None) -> None:
+    """List the project's items with openPipeline's markers, then open one.
 
     Markers: ``M`` has a master, ``W`` workshops only, ``*`` open now.
     """

@@ -42,6 +42,7 @@ class Recorder:
     menus: set[str] = field(default_factory=set)
     scene: Scene = field(default_factory=lambda: Scene())  # Scene is defined below
     callbacks: dict[int, tuple[Any, Any]] = field(default_factory=dict)  # id -> (node, function)
+    script_jobs: dict[int, tuple[str, Any]] = field(default_factory=dict)  # job number -> (event, command)
 
 
 RECORDER: Recorder  # made by install(), once every class is defined
@@ -648,6 +649,19 @@ def _ls(*_args: Any, **kwargs: Any) -> list[str]:
     return [node.name for node in RECORDER.scene.selection] if kwargs.get("selection") else []
 
 
+def _script_job(**kwargs: Any) -> Any:
+    _record("scriptJob", **kwargs)
+    if "kill" in kwargs:
+        del RECORDER.script_jobs[kwargs["kill"]]  # Maya raises for a job that does not exist
+        return None
+    if "exists" in kwargs:
+        return kwargs["exists"] in RECORDER.script_jobs
+    event, command = kwargs["event"]
+    number = max(RECORDER.script_jobs, default=0) + 1
+    RECORDER.script_jobs[number] = (event, command)
+    return number
+
+
 def _any_command(name: str) -> Any:
     if name.startswith("__"):
         raise AttributeError(name)  # module machinery (inspect asks for __file__ and the like)
@@ -656,7 +670,8 @@ def _any_command(name: str) -> Any:
 
 def _cmds() -> types.ModuleType:
     module = _simple("maya.cmds", about=_about, menu=_menu, deleteUI=_delete_ui, pluginInfo=_plugin_info,
-                     loadPlugin=_load_plugin, unloadPlugin=_unload_plugin, ls=_ls)
+                     loadPlugin=_load_plugin, unloadPlugin=_unload_plugin, ls=_ls,
+                     scriptJob=_script_job)
     module.__getattr__ = _any_command  # type: ignore[method-assign]
     return module
 
