@@ -79,19 +79,22 @@ def _max_seconds(job: FarmJob) -> float | None:
 
 
 # -- Open Job Description ----------------------------------------------------------------
-def openjd_template(job: FarmJob, job_file: str) -> dict[str, Any]:
-    """The ``jobtemplate-2023-09`` template running ``job``'s tasks (``job_file``: job.json on the farm)."""
+def openjd_template(job: FarmJob) -> dict[str, Any]:
+    """The ``jobtemplate-2023-09`` template running ``job``'s tasks.
+
+    ``JobFile`` defaults to ``job.json`` beside the template (OpenJD joins a relative PATH
+    default to the template's folder, so the folder can be moved whole).
+    """
     parameters: list[dict[str, Any]] = [
         {"name": "Python", "type": "STRING", "default": job.python,
          "description": "the interpreter that runs a task (python, or mayapy for master)"},
-        {"name": "JobFile", "type": "PATH", "objectType": "FILE", "dataFlow": "IN", "default": job_file,
+        {"name": "JobFile", "type": "PATH", "objectType": "FILE", "dataFlow": "IN", "default": JOB_FILE,
          "description": "the OpenPipeline job file"},
     ]
     template: dict[str, Any] = {"specificationVersion": "jobtemplate-2023-09", "name": job.name,
                                 "parameterDefinitions": parameters}
     if job.pythonpath:
-        parameters.append({"name": "PythonPath", "type": "PATH", "objectType": "DIRECTORY",
-                           "dataFlow": "IN", "default": job.pythonpath,
+        parameters.append({"name": "PythonPath", "type": "STRING", "default": job.pythonpath,
                            "description": "the OpenPipeline installation the tasks import"})
         template["jobEnvironments"] = [{"name": "OpenPipeline",
                                         "variables": {"PYTHONPATH": "{{Param.PythonPath}}"}}]
@@ -112,7 +115,7 @@ def write_openjd(job: FarmJob, folder: Path, roots: Mapping[str, str], farm_os: 
     """Write ``job.json`` and ``job.template.yaml`` into ``folder``; returns both paths."""
     farm_job = remapped(job, roots, farm_os)
     job_path = write_job_file(farm_job, folder)
-    template = openjd_template(farm_job, _farm_path(folder, JOB_FILE, roots, farm_os))
+    template = openjd_template(farm_job)
     path = folder / TEMPLATE_FILE
     write_bytes(path, yaml.safe_dump(template, sort_keys=False).encode("utf-8"))
     return [job_path, path]

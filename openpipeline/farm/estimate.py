@@ -3,7 +3,7 @@
 Textures: the texture engine's runtime model (seconds per iteration as a power law of
 a tile's pixels, :class:`~openpipeline.engine.texture.RuntimeModel`) times the
 iterations the job may take. The model is this machine's calibration when one is
-cached, else :data:`DEFAULT_MODEL` (a planning figure for one CPU core); a submit never
+cached, else :func:`default_model` (a planning figure for one CPU core); a submit never
 starts a calibration unless asked (``--calibrate``). Scatter: the scatter engine's own
 budget (:func:`openpipeline.engine.scatter.budget.estimate`).
 
@@ -14,23 +14,31 @@ A timeout is :data:`TIMEOUT_FACTOR` times the estimate and at least
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from openpipeline.engine.texture.duration_model import RuntimeModel
+if TYPE_CHECKING:  # the engine (torch) is imported when an estimate is made, not with the farm
+    from openpipeline.engine.texture.duration_model import RuntimeModel
 
 # s/it = 0.4 · MP^1.0 on one CPU core: about what the calibration gives on a 2020s laptop core.
-DEFAULT_MODEL = RuntimeModel("cpu", 1, "default", 0.4, 1.0)
+DEFAULT_A, DEFAULT_B = 0.4, 1.0
 TIMEOUT_FACTOR = 3.0
 MIN_TIMEOUT = 300
 BASE_MEMORY = 512 * 2**20       # the interpreter, torch and the image
 BYTES_PER_TILE_PIXEL = 6000     # the generator's activations and gradients (512 px tile: about 2 GB)
 
 
+def default_model() -> RuntimeModel:
+    """The model used when this machine has no calibration: ``s/it = 0.4 · MP``."""
+    from openpipeline.engine.texture.duration_model import RuntimeModel
+
+    return RuntimeModel("cpu", 1, "default", DEFAULT_A, DEFAULT_B)
+
+
 def runtime_model(operation: str, device: str = "cpu", threads: int = 1, calibrate: bool = False
                   ) -> RuntimeModel:
     """The cached calibration for ``device``/``threads``/``operation``, a new one when ``calibrate``,
-    else :data:`DEFAULT_MODEL`. Cost: one small file read (a calibration: a few seconds)."""
-    from openpipeline.engine.texture.duration_model import cache_path, load_or_calibrate
+    else :func:`default_model`. Cost: one small file read (a calibration: a few seconds)."""
+    from openpipeline.engine.texture.duration_model import RuntimeModel, cache_path, load_or_calibrate
 
     if calibrate:
         return load_or_calibrate(device, threads, operation)
@@ -38,7 +46,7 @@ def runtime_model(operation: str, device: str = "cpu", threads: int = 1, calibra
         cached = RuntimeModel.parse(cache_path(device, threads, operation).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         cached = None
-    return cached or DEFAULT_MODEL
+    return cached or default_model()
 
 
 def image_size(path: str) -> tuple[int, int] | None:

@@ -226,7 +226,7 @@ class LocalRunner:
         try:
             while pending or self.active:
                 while pending and len(self.active) < self.workers:
-                    self._start(pending.pop(0))
+                    pending += self._start(pending.pop(0))
                 pending = self._collect() + pending
                 self._draw()
                 time.sleep(0.05)
@@ -237,16 +237,20 @@ class LocalRunner:
         self._finish("failed" if failed else "done")
         return self.state
 
-    def _start(self, index: int) -> None:
-        """Deliver a cached result at once, or start a worker process."""
+    def _start(self, index: int) -> list[int]:
+        """Deliver a cached result at once, or start a worker process; returns the task to
+        try again when delivering its cached result failed."""
         task = self.state.tasks[index]
         task.attempts += 1
-        reused = self._reuse(index)
+        try:
+            reused = self._reuse(index)
+        except Exception as exc:  # delivering failed: a failed attempt, like a worker's
+            return self._failed(task, f"Task failed ({type(exc).__name__}: {exc}).", retry=True)
         if reused is not None:
             task.state, task.files, task.fraction = "reused", reused, 1.0
             self._say(f"reused  {task.name} (cached result)")
             self.save()
-            return
+            return []
         env = dict(os.environ)
         if self.job.pythonpath:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [self.job.pythonpath, env.get("PYTHONPATH")]))
@@ -254,6 +258,19 @@ class LocalRunner:
         task.state, task.fraction = "running", 0.0
         self.active[index] = _Worker(task, command, env)
         self.save()
+        return []
+
+    def _failed(self, task: TaskState, message: str, retry: bool) -> list[int]:
+        """Record a failed attempt; returns ``[task.index]`` when it gets another one."""
+        if retry and task.attempts < ATTEMPTS:
+            self._say(f"retry   {task.name} ({message})")
+            task.state = "pending"
+            self.save()
+            return [task.index]
+        task.state, task.message = "failed", message
+        self._say(f"failed  {task.name}: {message}")
+        self.save()
+        return []
 
     def _reuse(self, index: int) -> list[str] | None:
         """The delivered files when task ``index``'s result is already cached, else None."""
@@ -282,14 +299,9 @@ class LocalRunner:
                 if worker.last.get("reused"):
                     task.state = "reused"
                 self._say(f"{task.state:<7} {task.name} in {task.seconds:.1f} s")
-            elif code != 2 and task.attempts < ATTEMPTS:
-                self._say(f"retry   {task.name} ({_failure_message(worker, code)})")
-                task.state = "pending"
-                retry.append(index)
+                self.save()
             else:
-                task.state, task.message = "failed", _failure_message(worker, code)
-                self._say(f"failed  {task.name}: {task.message}")
-            self.save()
+                retry += self._failed(task, _failure_message(worker, code), retry=code != 2)
         return retry
 
     def _cancel(self) -> None:

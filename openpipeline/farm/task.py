@@ -59,6 +59,7 @@ def deliver(task: FarmTask, entry: Any, kind: str) -> list[str]:
         from openpipeline.farm.items import deliver_to_item
 
         return [str(p) for p in deliver_to_item(task, entry)]
+    Path(task.output).parent.mkdir(parents=True, exist_ok=True)  # a farm machine may see it first
     if kind == "texture":
         from openpipeline.engine.texture.job import deliver as deliver_texture
 
