@@ -17,6 +17,7 @@ def isolated_user(tmp_path_factory, monkeypatch):
     config = tmp_path_factory.mktemp("user-config")
     monkeypatch.setenv("OPENPIPELINE_CONFIG_DIR", str(config))
     monkeypatch.setenv("OPENPIPELINE_USER", "tester")
+    monkeypatch.setenv("OPENPIPELINE_CACHE", str(tmp_path_factory.mktemp("result-cache")))  # not ~/.cache
     monkeypatch.delenv("OPENPIPELINE_PROJECT", raising=False)
     monkeypatch.delenv("OPENPIPELINE_FAULT", raising=False)
     return config

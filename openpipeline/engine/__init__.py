@@ -7,7 +7,9 @@
 
 Shared by both, here: :mod:`.images` (image files), :mod:`.progress` (progress and
 cancellation), :mod:`.errors`, :mod:`.devices` (CUDA / MPS / CPU and threads); files
-are published through :mod:`openpipeline.atomic`.
+are published through :mod:`openpipeline.atomic`. :mod:`.cache` keeps finished results
+by a hash of what made them, :mod:`.jobs` states a job as a value and runs it through
+the cache, and :mod:`.worker` runs one in a separate process (Maya stays responsive).
 
 numpy/torch only: never imports the pipeline core, Maya or Qt; the two products do
 not import each other (import-linter contracts in pyproject.toml).

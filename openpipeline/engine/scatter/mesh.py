@@ -69,15 +69,18 @@ def triangulate(counts: IntArray, indices: IntArray) -> IntArray:
 
 
 def load_mesh(path: str | Path) -> Mesh:
-    """Read a mesh file (OBJ, PLY, STL, glTF, OFF... whatever trimesh reads).
+    """Read a mesh file (OBJ, PLY, STL, glTF, OFF... whatever trimesh reads, or a ``.npz``
+    written by :func:`openpipeline.engine.scatter.job.save_mesh`).
 
     Cost: reading and parsing the file.
     """
-    import trimesh  # here, not at the top: it takes about 0.5 s to import
-
     path = Path(path)
     if not path.is_file():
         raise EngineInputError(f"Mesh file '{path}' does not exist; check the path.")
+    if path.suffix.lower() == ".npz":
+        return _load_npz(path)
+    import trimesh  # here, not at the top: it takes about 0.5 s to import
+
     if path.suffix.lower() == ".obj":
         _check_obj_indices(path)
     try:
@@ -92,6 +95,27 @@ def load_mesh(path: str | Path) -> Mesh:
     if uv is not None and len(uv) == len(vertices) and len(faces):
         uvs = np.asarray(uv, dtype=np.float64)[faces]
     return check_mesh(Mesh(vertices, faces, uvs, name=path.stem))
+
+
+def _load_npz(path: Path) -> Mesh:
+    """A mesh from a ``.npz`` of arrays (``vertices``, ``faces``, optional ``corner_uvs``,
+    ``vertex_weights``, ``name``); nothing is unpickled."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except (OSError, ValueError) as exc:
+        raise EngineInputError(f"Cannot read mesh '{path.name}' ({exc}); write it with save_mesh.") from exc
+    if "vertices" not in arrays or "faces" not in arrays:
+        raise EngineInputError(f"Mesh '{path.name}' has no 'vertices' and 'faces' arrays; "
+                               "write it with save_mesh.")
+    uvs = arrays.get("corner_uvs")
+    weights = arrays.get("vertex_weights")
+    return check_mesh(Mesh(
+        np.asarray(arrays["vertices"], dtype=np.float64), np.asarray(arrays["faces"], dtype=np.int64),
+        None if uvs is None else np.asarray(uvs, dtype=np.float64),
+        None if weights is None else np.asarray(weights, dtype=np.float64),
+        name=str(arrays["name"]) if "name" in arrays else path.stem,
+    ))
 
 
 def _check_obj_indices(path: Path) -> None:

@@ -10,12 +10,14 @@ The public entry points; the modules hold the parts:
 - :mod:`.network`: the generator and its configurations;
 - :mod:`.dct_filters`, :mod:`.harmonic_fill`: the classical estimates that guide it;
 - :mod:`.noise_level`: estimating σ; :mod:`.duration_model`: predicting a job's time;
-- :mod:`.tiles`, :mod:`.udim`: tiling and UDIM sets.
+- :mod:`.tiles`, :mod:`.udim`: tiling and UDIM sets;
+- :mod:`.job`: a restoration as a cacheable job (:class:`TextureJob`).
 """
 
 from openpipeline.engine.texture.duration_model import RuntimeModel, load_or_calibrate
+from openpipeline.engine.texture.job import TextureJob
 from openpipeline.engine.texture.restore import RestoreParams, RestoreResult, restore, restore_file
 from openpipeline.engine.texture.udim import UDIM_TOKEN, udim_paths
 
-__all__ = ["UDIM_TOKEN", "RestoreParams", "RestoreResult", "RuntimeModel", "load_or_calibrate",
-           "restore", "restore_file", "udim_paths"]
+__all__ = ["UDIM_TOKEN", "RestoreParams", "RestoreResult", "RuntimeModel", "TextureJob",
+           "load_or_calibrate", "restore", "restore_file", "udim_paths"]
