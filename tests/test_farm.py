@@ -226,3 +226,25 @@ def test_a_missing_pyoutline_is_one_sentence(tmp_path, monkeypatch, capsys):
     assert code == 2
     assert "pip install 'openpipeline[farm]'" in one_sentence(capsys.readouterr().err)
     assert snapshot(tmp_path) == before
+
+
+def test_a_master_job_runs_master_scene_under_mayapy(tmp_path):
+    """`farm submit master ITEM --note` writes one task whose command is mayapy master_scene.py;
+    without --note it is refused."""
+    from openpipeline.core import ItemRef, Project
+    from openpipeline.farm.task import master_command
+
+    project = Project.create(tmp_path / "proj", "demo")
+    project.create_item(ItemRef.parse("asset/prop/chair"))
+    env = {"OPENPIPELINE_PROJECT": str(project.root)}
+    refused = run_cli("farm", "submit", "master", "asset/prop/chair", "--backend", "openjd",
+                      "--out", str(tmp_path / "job"), env=env)
+    assert refused.returncode == 2 and "--note" in one_sentence(refused.stderr)
+    assert not (tmp_path / "job").exists()
+    result = run_cli("farm", "submit", "master", "asset/prop/chair", "--note", "approved", "--backend",
+                     "openjd", "--out", str(tmp_path / "job"), "--pythonpath", "/opt/op", env=env)
+    assert result.returncode == 0, result.stderr
+    job = read_job(str(tmp_path / "job" / "job.json"))
+    assert job.python == "mayapy" and len(job.tasks) == 1
+    assert master_command(job, job.tasks[0]) == ["mayapy", "/opt/op/standalone/master_scene.py", "--project",
+                                                 str(project.root), "--note", "approved", "asset/prop/chair"]

@@ -46,6 +46,7 @@ def register(cli: Commands) -> None:
     p.add_argument("--farm-os", choices=FARM_OSES, help="OS of the farm machines (paths are remapped "
                                                         "through the project's roots; default: this one)")
     p.add_argument("--calibrate", action="store_true", help="calibrate the runtime model for estimates")
+    p.add_argument("--note", default="", help="what the master holds (master only)")
     p.add_argument("--quiet", action="store_true", help="no progress")
     _texture_options(p)
     _scatter_options(p)
@@ -135,7 +136,7 @@ def _request(args: argparse.Namespace) -> Any:
                    scatter=_scatter_params(args) if args.kind == "scatter" else {},
                    points_suffix=args.points_format, project=project,
                    cache=os.path.abspath(args.cache) if args.cache else None, python=python,
-                   pythonpath=pythonpath or None, calibrate=args.calibrate)
+                   pythonpath=pythonpath or None, calibrate=args.calibrate, note=args.note)
 
 
 def _default_python(args: argparse.Namespace) -> str:

@@ -54,6 +54,7 @@ class Request:
     python: str = "python"
     pythonpath: str | None = None
     calibrate: bool = False
+    note: str = ""  # the master's note (master only)
 
 
 def is_item_address(text: str) -> bool:

@@ -47,8 +47,10 @@ def item_tasks(request: Request) -> list[FarmTask]:
     item = open_item(request.project, request.input)
     root, address = str(item.project.root), item.ref.address
     if request.operation == "master":
-        return [FarmTask(address, {"kind": "master", "item": address, "project": root}, None, "",
-                         item=address, project=root)]
+        if not request.note.strip():
+            raise FarmJobError("A master needs a note; say what it holds with --note 'approved layout'.")
+        job = {"kind": "master", "item": address, "project": root, "note": request.note}
+        return [FarmTask(address, job, None, "", item=address, project=root)]
     if request.operation == "scatter":
         raise FarmJobError("Scatter takes mesh files, not an item; give a mesh folder or files.")
     folder = textures_folder(item)

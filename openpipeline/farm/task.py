@@ -80,9 +80,11 @@ def run_engine_task(job: FarmJob, task: FarmTask, progress: ProgressCallback | N
 
 
 def master_command(job: FarmJob, task: FarmTask) -> list[str]:
-    """The ``mayapy`` command that masters the task's item (needs Maya on the machine)."""
+    """The ``mayapy`` command that masters the task's item (needs Maya on the machine):
+    ``mayapy standalone/master_scene.py --project ROOT --note NOTE ITEM``."""
     script = str(Path(job.pythonpath or ".") / MASTER_SCRIPT)
-    return [job.python, script, "--project", str(task.project), str(task.item)]
+    return [job.python, script, "--project", str(task.project), "--note", str(task.job.get("note", "")),
+            str(task.item)]
 
 
 def run_task(job: FarmJob, index: int, out: TextIO) -> int:
