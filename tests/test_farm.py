@@ -116,6 +116,7 @@ def test_a_folder_lists_textures_grouping_udim_tiles_and_leaving_masks_out(tmp_p
     assert mask_for(str(tmp_path / "stone.png")) == str(tmp_path / "stone_mask.png")
 
 
+@pytest.mark.slow  # imports torch
 def test_estimates_come_from_a_fixed_model_without_calibrating(tmp_path, monkeypatch):
     """With no cached calibration the default model answers at once; the estimate grows with
     iterations and a time budget caps it."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -106,6 +107,10 @@ def _say(out: TextIO, message: str) -> None:
     print(f"openpipeline farm task: {message}", file=sys.stderr)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """The command line: ``JOB.json INDEX``; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m openpipeline.farm.task",
@@ -116,6 +121,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the number of the first task (1 where a farm counts frames from 1)")
     args = parser.parse_args(argv)
     out = sys.stdout
+    # SIGTERM (a farm manager or the local runner stopping the task) unwinds like Ctrl-C, so
+    # half-written files are removed on the way out (openpipeline.atomic) and nothing is published
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         return run_task(read_job(args.job), args.index - args.first, out)
     except (UserError, EngineInputError) as exc:
