@@ -197,3 +197,28 @@ def test_scatter_runs_as_a_farm_job(tmp_path, farm_env):
     assert result.returncode == 0, result.stderr
     points = np.load(tmp_path / "points" / "quad.npz")
     assert points["positions"].shape == (40, 3)
+
+
+def test_a_udim_set_is_one_task_and_its_paths_are_remapped_for_a_windows_farm(tmp_path, farm_env):
+    """In a project with per-OS roots, a UDIM set in a folder becomes one task whose job.json,
+    written for a Windows farm, names Windows paths under the Windows root."""
+    project = Project.create(tmp_path / "proj", "demo")
+    project.edit(roots={"linux": str(project.root), "windows": "P:\\film"})
+    tex = project.root / "textures" / "set"
+    for tile in (1001, 1002):
+        _image(tex / f"wood.{tile}.png", seed=tile)
+    env = {**farm_env, "OPENPIPELINE_PROJECT": str(project.root)}
+    result = _submit("texture-denoise", str(tex), str(project.root / "renders" / "out"), "--backend",
+                     "deadline", "--out", str(project.root / "jobs" / "j1"), "--farm-os", "windows", *FAST,
+                     env=env)
+    assert result.returncode == 0, result.stderr
+    job = json.loads((project.root / "jobs" / "j1" / "job.json").read_text())
+    assert [t["name"] for t in job["tasks"]] == ["wood.<UDIM>.png"]
+    assert job["tasks"][0]["job"]["source"] == "P:\\film\\textures\\set\\wood.<UDIM>.png"
+    assert job["tasks"][0]["output"] == "P:\\film\\renders\\out\\wood.<UDIM>.png"
+    assert job["python"] == "python"
+    plugin = (project.root / "jobs" / "j1" / "plugin_info.job").read_text()
+    assert "Arguments=-m openpipeline.farm.task P:\\film\\jobs\\j1\\job.json <STARTFRAME>" in plugin
+    local = _submit("texture-denoise", str(tex), str(tmp_path / "out"), *FAST, env=env)
+    assert local.returncode == 0, local.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["wood.1001.png", "wood.1002.png"]

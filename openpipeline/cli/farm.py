@@ -188,9 +188,7 @@ def _run_local(args: argparse.Namespace, job: Any) -> None:
         print(summary_text(runner.state), file=sys.stderr)
         raise
     text = summary_text(state)
-    if state.state == "failed":
-        if args.json:
-            emit(args, state.to_dict(), "")
+    if state.state == "failed":  # --json gets the error object; `farm status JOB` has the details
         raise FarmTasksFailed(text.replace("\n", "; "))
     emit(args, state.to_dict(), text)
 
