@@ -169,7 +169,7 @@ def test_the_opencue_spec_has_one_layer_one_frame_per_task():
 
 
 def test_the_deadline_files_hold_the_command_line_plugin_keys(tmp_path):
-    """Job info: plug-in, name, frames 0..N-1 one per task, timeout, memory, output folder;
+    """Job info: plug-in, name, frames 0..N-1 one per task, timeout, memory (extra info), output folder;
     plugin info: executable, arguments with the frame token, startup folder."""
     written = write_deadline(_job(3, seconds=200.0), tmp_path, {}, "linux")
     assert [p.name for p in written] == ["job.json", "job_info.job", "plugin_info.job"]
@@ -177,7 +177,8 @@ def test_the_deadline_files_hold_the_command_line_plugin_keys(tmp_path):
     plugin = dict(line.split("=", 1) for line in (tmp_path / "plugin_info.job").read_text().splitlines())
     assert info["Plugin"] == "CommandLine" and info["Frames"] == "0-2" and info["ChunkSize"] == "1"
     assert info["Name"] == info["BatchName"] == "op-texture-denoise-tex"
-    assert info["TaskTimeoutSeconds"] == "600" and info["MinimumMemory"] == "3072"
+    assert info["TaskTimeoutMinutes"] == "10" and info["OnTaskTimeout"] == "Error"
+    assert info["ExtraInfoKeyValue0"] == "OpenPipelineMemoryMB=3072"
     assert info["OutputDirectory0"] == "/mnt/show/out"
     assert plugin["Executable"] == "python" and plugin["StartupDirectory"] == str(tmp_path)
     assert plugin["Arguments"] == f"-m openpipeline.farm.task {tmp_path / 'job.json'} <STARTFRAME>"

@@ -13,11 +13,13 @@ every task runs ``PYTHON -m openpipeline.farm.task DIR/job.json INDEX`` (see :mo
   (frame ``F`` is task ``F-1``), memory and timeout from the estimates.
 - ``deadline``: ``DIR/job_info.job`` and ``DIR/plugin_info.job`` for the CommandLine
   plug-in (``deadlinecommand job_info.job plugin_info.job``), one task per input
-  (frame ``F`` is task ``F``), task timeout from the estimates.
+  (frame ``F`` is task ``F``), task timeout from the estimates (the memory estimate as
+  extra info: Deadline 10 has no memory request).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shlex
 from collections.abc import Mapping
@@ -182,11 +184,12 @@ def deadline_files(job: FarmJob, job_file: str, farm_os: str, folder_on_farm: st
         "Plugin": "CommandLine", "Name": job.name, "BatchName": job.name,
         "Comment": f"OpenPipeline {job.operation}, {len(job.tasks)} task(s)",
         "Frames": f"0-{len(job.tasks) - 1}", "ChunkSize": 1,
-        "TaskTimeoutSeconds": timeout_seconds(_max_seconds(job)), "OnTaskTimeout": "Error",
+        "TaskTimeoutMinutes": math.ceil(timeout_seconds(_max_seconds(job)) / 60), "OnTaskTimeout": "Error",
     }
+    # Deadline 10 has no per-job memory request: the estimate travels as extra info for a
+    # wrangler's Groups or Limits (and for event plug-ins)
     memory = max((t.memory or 0) for t in job.tasks) or None
-    if memory is not None:
-        info["MinimumMemory"] = memory_megabytes(memory)  # Deadline: megabytes a worker must have free
+    info["ExtraInfoKeyValue0"] = f"OpenPipelineMemoryMB={memory_megabytes(memory)}"
     for number, output in enumerate(outputs):
         info[f"OutputDirectory{number}"] = output
     if job.pythonpath:
