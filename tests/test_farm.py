@@ -250,3 +250,11 @@ def test_a_master_job_runs_master_scene_under_mayapy(tmp_path):
     assert job.python == "mayapy" and len(job.tasks) == 1
     assert master_command(job, job.tasks[0]) == ["mayapy", "/opt/op/standalone/master_scene.py", "--project",
                                                  str(project.root), "--note", "approved", "asset/prop/chair"]
+
+
+def test_run_task_refuses_a_task_the_job_does_not_have(tmp_path):
+    """`farm run-task JOB 7` on a three-task job: exit 2, one sentence naming the range."""
+    (tmp_path / "job.json").write_text(_job(3).to_json())
+    result = run_cli("farm", "run-task", str(tmp_path / "job.json"), "7")
+    assert result.returncode == 2
+    assert "tasks 0 to 2" in one_sentence(result.stderr)

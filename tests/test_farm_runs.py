@@ -167,15 +167,16 @@ def test_a_killed_local_job_resumes_without_recomputing_finished_tasks(tmp_path,
 
 def test_an_items_textures_come_back_as_workshops_with_provenance(tmp_path, farm_env):
     """`farm submit texture-denoise asset/...`: each texture of the item's textures folder becomes a
-    numbered texture workshop; the history records the source's sha256, the parameters and the key."""
+    numbered texture workshop; the history records the source's sha256, the parameters and the key;
+    the same job again adds nothing, other parameters add the next workshop."""
     import hashlib
 
     project = Project.create(tmp_path / "proj", "demo")
     chair = project.create_item(ItemRef.parse("asset/prop/chair"))
     source = _image(chair.path / "textures" / "wood.png")
     env = {**farm_env, "OPENPIPELINE_PROJECT": str(project.root)}
-    for _ in range(2):
-        result = _submit("texture-denoise", "asset/prop/chair", *FAST, env=env)
+    for seed in ("0", "0", "1"):
+        result = _submit("texture-denoise", "asset/prop/chair", *FAST, "--seed", seed, env=env)
         assert result.returncode == 0, result.stderr
     workshop = chair.path / "textures" / "workshop"
     assert sorted(p.name for p in workshop.iterdir()) == ["wood_workshop_0001.png", "wood_workshop_0002.png"]

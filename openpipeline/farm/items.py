@@ -79,10 +79,28 @@ def _input_digests(task: FarmTask) -> tuple[tuple[str, str], ...]:
     return tuple((tile, file_digest(path)) for tile, path in udim_paths(str(task.job["source"])))
 
 
-def deliver_to_item(task: FarmTask, entry: Any) -> list[Path]:
-    """Save a cached texture result as the item's next texture workshop and record it in the history.
+def already_delivered(item: Item, source: str, key: str) -> list[Path] | None:
+    """The files of an earlier ``farm-result`` of the same source and result key, when they all
+    still exist (a re-run or a resumed job then adds no duplicate workshop), else None."""
+    from openpipeline.engine.texture.udim import udim_paths
 
-    Cost: one copy per file, one claim, one small event file.
+    for event in reversed(item.events()):
+        data = event.data
+        if isinstance(data, FarmResultData) and data.key == key and data.source == source:
+            pattern = str(item.project.root / data.path)
+            try:
+                return [path for _, path in udim_paths(pattern)] if UDIM_TOKEN in pattern else (
+                    [Path(pattern)] if Path(pattern).is_file() else None)
+            except Exception:  # the tiles are gone: deliver again
+                return None
+    return None
+
+
+def deliver_to_item(task: FarmTask, entry: Any) -> list[Path]:
+    """Save a cached texture result as the item's next texture workshop and record it in the history;
+    a result this item already holds (same source, same key, files present) is not saved twice.
+
+    Cost: the item's history read, one copy per file, one claim, one small event file.
     """
     from openpipeline.engine.texture.job import deliver as deliver_texture
 
@@ -91,6 +109,9 @@ def deliver_to_item(task: FarmTask, entry: Any) -> list[Path]:
     source = Path(str(task.job["source"]))
     Path(task.output).mkdir(parents=True, exist_ok=True)
     with holding([item]):
+        earlier = already_delivered(item, _relative_or_absolute(item, source), entry.key)
+        if earlier is not None:
+            return earlier
         def in_use(number: int) -> bool:
             pattern = str(_result_pattern(item, task, number))
             return any(Path(p).exists() for p in (pattern.replace(UDIM_TOKEN, "1001"), pattern))
