@@ -191,6 +191,7 @@ class LocalRunner:
         self.state = JobState(folder.name, job.name, job.operation, "running", _now(),
                               [TaskState(i, t.name) for i, t in enumerate(job.tasks)])
         self.active: dict[int, _Worker] = {}
+        self._drawn = ""
 
     # -- state file ---------------------------------------------------------------
     def save(self) -> None:
@@ -209,8 +210,11 @@ class LocalRunner:
         fraction = (finished + sum(w.task.fraction for w in self.active.values())) / max(total, 1)
         names = ", ".join(w.task.name for w in self.active.values())[:40]
         bar = "#" * int(fraction * 30)
-        self.out.write(f"\r\033[K[{bar:.<30}] {fraction * 100:5.1f}%  {finished}/{total} tasks  {names}")
-        self.out.flush()
+        line = f"[{bar:.<30}] {fraction * 100:5.1f}%  {finished}/{total} tasks  {names}"
+        if line != self._drawn:  # redraw only what changed
+            self._drawn = line
+            self.out.write(f"\r\033[K{line}")
+            self.out.flush()
 
     # -- the loop --------------------------------------------------------------------
     def run(self) -> JobState:
@@ -317,6 +321,9 @@ class LocalRunner:
     def _finish(self, state: str) -> None:
         self.state.state, self.state.finished = state, _now()
         self.save()
+        if self.out is not None and self.out.isatty():  # the bar's line is left empty for the summary
+            self.out.write("\r\033[K")
+            self.out.flush()
 
 
 def summary_text(state: JobState) -> str:
