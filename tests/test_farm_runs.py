@@ -202,7 +202,7 @@ def test_scatter_runs_as_a_farm_job(tmp_path, farm_env):
 
 def test_a_udim_set_is_one_task_and_its_paths_are_remapped_for_a_windows_farm(tmp_path, farm_env):
     """In a project with per-OS roots, a UDIM set in a folder becomes one task whose job.json,
-    written for a Windows farm, names Windows paths under the Windows root."""
+    written for a Windows farm, names Windows paths under the Windows root (the project's cache too)."""
     project = Project.create(tmp_path / "proj", "demo")
     project.edit(roots={"linux": str(project.root), "windows": "P:\\film"})
     tex = project.root / "textures" / "set"
@@ -218,6 +218,7 @@ def test_a_udim_set_is_one_task_and_its_paths_are_remapped_for_a_windows_farm(tm
     assert job["tasks"][0]["job"]["source"] == "P:\\film\\textures\\set\\wood.<UDIM>.png"
     assert job["tasks"][0]["output"] == "P:\\film\\renders\\out\\wood.<UDIM>.png"
     assert job["python"] == "python"
+    assert job["cache"] == "P:\\film\\.openpipeline\\cache"  # the project's shared cache, remapped
     plugin = (project.root / "jobs" / "j1" / "plugin_info.job").read_text()
     assert "Arguments=-m openpipeline.farm.task P:\\film\\jobs\\j1\\job.json <STARTFRAME>" in plugin
     local = _submit("texture-denoise", str(tex), str(tmp_path / "out"), *FAST, env=env)

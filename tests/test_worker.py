@@ -119,6 +119,14 @@ def test_worker_that_exits_1_is_a_failure(tmp_path, image):
     assert "exit code 1" in background.message and "boom" in background.message
 
 
+def test_a_python_that_cannot_start_is_a_failure(tmp_path, image):
+    """A worker Python that does not exist gives "failed" with a sentence naming it."""
+    background = BackgroundJob(_job(image, 5), tmp_path / "cache", python=str(tmp_path / "no-python"))
+    background.start()
+    assert background.wait(5) == "failed"
+    assert "no-python" in background.message and "OPENPIPELINE_PYTHON" in background.message
+
+
 def _worker(request: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "openpipeline.engine.worker"], input=request,
                           capture_output=True, text=True, timeout=120, cwd=REPO,

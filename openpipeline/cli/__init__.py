@@ -8,7 +8,8 @@ registry's active project is used.
 
 One module per area registers its own sub-commands beside their handlers
 (:mod:`.projects`, :mod:`.items`, :mod:`.versions`, :mod:`.lifecycle`,
-:mod:`.scatter`, :mod:`.texture`, :mod:`.farm`); a new area adds a module and a line to ``AREAS``.
+:mod:`.scatter`, :mod:`.texture`, :mod:`.cache`,
+:mod:`.farm`); a new area adds a module and a line to ``AREAS``.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from openpipeline import __version__
-from openpipeline.cli import farm, items, lifecycle, projects, scatter, texture, versions
+from openpipeline.cli import cache, farm, items, lifecycle, projects, scatter, texture, versions
 from openpipeline.cli.common import PROJECT_ENV, CliError, Commands, error_json
 from openpipeline.core.errors import OpenPipelineError, UserError
 from openpipeline.engine.errors import Cancelled, EngineInputError
 
 DEBUG_ENV = "OPENPIPELINE_DEBUG"
-AREAS = (projects, items, versions, lifecycle, scatter, texture, farm)
+AREAS = (projects, items, versions, lifecycle, scatter, texture, cache, farm)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

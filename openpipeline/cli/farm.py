@@ -39,7 +39,8 @@ def register(cli: Commands) -> None:
     p.add_argument("--backend", default="local", choices=BACKENDS, help="where the job runs (default local)")
     p.add_argument("--out", help="folder for the job files (openjd, opencue, deadline)")
     p.add_argument("--workers", type=whole_number("Workers"), default=1, help="local tasks at once")
-    p.add_argument("--cache", help="the result cache every machine shares (default $OPENPIPELINE_CACHE)")
+    p.add_argument("--cache", help="the result cache every machine shares (default: $OPENPIPELINE_CACHE on "
+                                   "each machine, else the project's cache, else the user's)")
     p.add_argument("--python", help="interpreter on the farm (default: python; mayapy for master)")
     p.add_argument("--pythonpath", help="folder with the OpenPipeline the tasks import (default: this one; "
                                         "'' for the farm's own installation)")
@@ -131,11 +132,17 @@ def _request(args: argparse.Namespace) -> Any:
         import openpipeline
 
         pythonpath = str(Path(openpipeline.__file__).resolve().parent.parent)
+    cache = os.path.abspath(args.cache) if args.cache else None
+    if cache is None:
+        from openpipeline.cli.cache import project_cache
+
+        chosen = project_cache(args)  # the project's shared cache, as 'texture' and 'scatter' use
+        cache = None if chosen is None else str(chosen)
     return Request(args.kind, args.input, os.path.abspath(args.output) if args.output else "",
                    texture=_texture_params(args) if args.kind.startswith("texture") else {},
                    scatter=_scatter_params(args) if args.kind == "scatter" else {},
                    points_suffix=args.points_format, project=project,
-                   cache=os.path.abspath(args.cache) if args.cache else None, python=python,
+                   cache=cache, python=python,
                    pythonpath=pythonpath or None, calibrate=args.calibrate, note=args.note)
 
 

@@ -1,7 +1,8 @@
 """``openpipeline scatter``: points spread over a mesh, evenly or by a density map.
 
 The engine is imported when the command runs, so other commands start without numpy's
-and scipy's import time.
+and scipy's import time. Scatters go through the result cache (see :mod:`.cache`): the
+same job on the same mesh and density bytes is delivered from it at once.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from openpipeline.cli.cache import add_cache_option, result_cache
 from openpipeline.cli.common import CliError, Commands, emit, whole_number
 
 
@@ -30,6 +32,7 @@ def register(cli: Commands) -> None:
     p.add_argument("--max-points", type=whole_number("The point limit"),
                    help="refuse a job of more points (default 100,000,000)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cache_option(p)
 
 
 def memory_size(text: str) -> int:
@@ -40,18 +43,10 @@ def memory_size(text: str) -> int:
 
 
 def cmd_scatter(args: argparse.Namespace) -> None:
-    from openpipeline.engine.images import read_image
+    from openpipeline.engine.jobs import result_of
     from openpipeline.engine.progress import text_bar
-    from openpipeline.engine.scatter import (
-        DensityMap,
-        ScatterParams,
-        check_output,
-        load_mesh,
-        require_uvs,
-        scatter,
-        write_points,
-    )
-    from openpipeline.engine.scatter.mesh import is_closed, mesh_area
+    from openpipeline.engine.scatter import ScatterJob, ScatterParams, check_output
+    from openpipeline.engine.scatter.job import deliver, load_result
 
     params = ScatterParams(count=args.count, spacing=args.spacing, method=args.method,
                            seed=args.seed, max_memory=args.max_memory, max_points=args.max_points)
@@ -61,20 +56,17 @@ def cmd_scatter(args: argparse.Namespace) -> None:
     if args.count is not None:
         params.resolve_count(1.0)  # refuses a count below 1 before any file is read
     check_output(args.out)  # a folder, a missing or read-only folder: refused before any work
-    mesh = load_mesh(args.mesh)
-    # too big for this machine: refused before the density map is read or any work done
-    params.check_cost(params.resolve_count(mesh_area(mesh)), len(mesh.faces), bool(args.density),
-                      is_closed(mesh))
-    density = None
-    if args.density:
-        require_uvs(mesh)  # before reading the image
-        density = DensityMap(read_image(args.density), args.density_channel)
+    job = ScatterJob(args.mesh, params, args.density, args.density_channel)
+    # the mesh and density map read and checked, a job too big for this machine refused, before any work
+    mesh, density = job.load()
     progress = None if args.quiet else text_bar(sys.stderr)
-    result = scatter(mesh, params, density, progress)
-    write_points(result, args.out)
+    with result_of(job, result_cache(args), progress) as (entry, reused):
+        deliver(entry, args.out)
+        result = load_result(entry)
     summary = _summary(args, params, result, mesh if density is None else None)
+    summary["cached"] = reused
     text = (f"Scattered {result.count} points ({params.method}, seed {params.seed}) in "
-            f"{summary['seconds']} s -> {args.out}")
+            f"{summary['seconds']} s{' (from the cache)' if reused else ''} -> {args.out}")
     if "nqe_estimate" in summary:
         text += f"  (NQE ≈ {summary['nqe_estimate']}× hexagonal optimum)"
     emit(args, summary, text)

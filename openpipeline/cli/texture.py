@@ -1,18 +1,23 @@
 """``openpipeline texture ...``: Deep Image Prior restoration and its time estimate.
 
 The engine (torch) is imported when a command runs, so other commands start fast.
+Restorations go through the result cache (see :mod:`.cache`): the same job on the same
+input bytes is delivered from it at once; ``--no-cache`` computes anyway and keeps nothing.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
+from openpipeline.cli.cache import add_cache_option, result_cache
 from openpipeline.cli.common import CliError, Commands, emit
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 OPERATIONS = ("denoise", "inpaint", "upscale", "flash")
+RESULT_ONLY = ("kind", "key", "created", "tiles_of")  # the cache's own meta, not the job's summary
 DONE = {"denoise": "Denoised", "inpaint": "Inpainted", "upscale": "Upscaled", "flash": "Flash-restored"}
 
 
@@ -65,11 +70,12 @@ def _restore_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--allow-lossy", action="store_true",
                      help="write to a format that cannot hold the input's bit depth, HDR values or alpha")
     sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_cache_option(sub)
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
     from openpipeline.engine.progress import text_bar
-    from openpipeline.engine.texture import RestoreParams, restore_file
+    from openpipeline.engine.texture import RestoreParams
 
     params = RestoreParams(
         operation=args.operation, sigma=getattr(args, "sigma", None),
@@ -79,15 +85,36 @@ def cmd_restore(args: argparse.Namespace) -> None:
         max_iterations=args.max_iterations, recipe=args.recipe, allow_lossy=args.allow_lossy,
     )
     progress = None if args.quiet else text_bar(sys.stderr)
-    summary: dict[str, Any] = restore_file(args.input, args.output, params,
-                                           mask=getattr(args, "mask", None),
-                                           guide=getattr(args, "flash", None), progress=progress)
-    summary = {"operation": args.operation, **summary}
+    summary = {"operation": args.operation, **_restored(args, params, progress)}
     reasons = ", ".join(f"{k} ×{v}" for k, v in summary.get("stop_reasons", {}).items())
     sigma = f", σ {summary['sigma']:.1f}" if summary.get("sigma") is not None else ""
     emit(args, summary, f"{DONE[args.operation]} {len(summary['files'])} file(s) in "
                         f"{summary['seconds']:.1f} s, {summary['iterations']} iterations "
-                        f"({reasons}{sigma}) -> {', '.join(summary['files'])}")
+                        f"({reasons}{sigma}){' from the cache' if summary['cached'] else ''} -> "
+                        f"{', '.join(summary['files'])}")
+
+
+def _restored(args: argparse.Namespace, params: Any, progress: Any) -> dict[str, Any]:
+    """Restore ``args.input`` into ``args.output`` through the cache (or straight into the
+    output under ``--no-cache``); returns the run's summary with ``cached``."""
+    from openpipeline.engine.jobs import run_cached
+    from openpipeline.engine.texture import TextureJob, restore_file
+    from openpipeline.engine.texture.job import deliver
+    from openpipeline.engine.texture.restore import read_inputs
+
+    mask, guide = getattr(args, "mask", None), getattr(args, "flash", None)
+    cache = result_cache(args)
+    if cache is None:
+        return {**restore_file(args.input, args.output, params, mask=mask, guide=guide, progress=progress),
+                "cached": False}
+    params.check()
+    read_inputs(args.input, args.output, params, mask, guide)  # every refusal, before any work or lookup
+    job = TextureJob(args.input, params, mask=mask, guide=guide, suffix=Path(args.output).suffix)
+    entry, reused = run_cached(job, cache, progress)
+    assert entry is not None
+    files = deliver(entry, args.output)
+    summary = {key: value for key, value in entry.meta.items() if key not in RESULT_ONLY}
+    return {**summary, "files": [str(path) for path in files], "cached": reused}
 
 
 def cmd_predict(args: argparse.Namespace) -> None:

@@ -344,7 +344,7 @@ class ResultCache:
         moved = trash / f"{path.name}-{uuid.uuid4().hex[:12]}"
         try:
             os.rename(path, moved)
-        except FileNotFoundError:
+        except OSError:  # gone already, or (Windows) held open by a reader: the next prune retries
             return False
         _delete(moved)
         return True

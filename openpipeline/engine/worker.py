@@ -146,9 +146,17 @@ class BackgroundJob:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PACKAGE_PARENT), env.get("PYTHONPATH")]))
         group: dict[str, Any] = ({"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}  # type: ignore[attr-defined]
                                  if sys.platform == "win32" else {"start_new_session": True})
-        self._process = subprocess.Popen(
-            [self.python, "-m", "openpipeline.engine.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, encoding="utf-8", env=env, **group)
+        try:
+            self._process = subprocess.Popen(
+                [self.python, "-m", "openpipeline.engine.worker"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8", env=env, **group)
+        except OSError as exc:
+            self.state, self.message = "failed", (
+                f"Cannot start the worker Python '{self.python}' ({exc.strerror}); set {PYTHON_ENV} "
+                "to a Python that can import openpipeline.")
+            self._finished.set()
+            self._changed()
+            return
         self.state = "running"
         self._threads = [threading.Thread(target=self._read_stdout, daemon=True),
                          threading.Thread(target=self._read_stderr, daemon=True)]
@@ -218,7 +226,10 @@ class BackgroundJob:
             self.on_change(self)
 
     def cancel(self) -> None:
-        """Kill the worker's whole process group; nothing is published, its staging is removed."""
+        """Kill the worker's whole process group; nothing is published, its staging is removed.
+
+        A result the worker had already published before the kill stays (it is whole).
+        """
         process = self._process
         with self._lock:
             if process is None or self.state != "running":
