@@ -258,3 +258,14 @@ def test_run_task_refuses_a_task_the_job_does_not_have(tmp_path):
     result = run_cli("farm", "run-task", str(tmp_path / "job.json"), "7")
     assert result.returncode == 2
     assert "tasks 0 to 2" in one_sentence(result.stderr)
+
+
+def test_a_master_task_without_mayapy_is_one_sentence(tmp_path):
+    """On a machine without mayapy the master task exits 2 and says what it needs."""
+    job = FarmJob("m", "master", (FarmTask("asset/prop/chair", {"kind": "master", "note": "n"}, None, "",
+                                           item="asset/prop/chair", project=str(tmp_path)),),
+                  python=str(tmp_path / "no-mayapy"))
+    (tmp_path / "job.json").write_text(job.to_json())
+    result = run_cli("farm", "run-task", str(tmp_path / "job.json"), "0")
+    assert result.returncode == 2
+    assert "mayapy" in one_sentence(result.stderr)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -94,7 +95,11 @@ def run_task(job: FarmJob, index: int, out: TextIO) -> int:
         raise FarmJobError(f"Task {index} does not exist; the job has tasks 0 to {len(job.tasks) - 1}.")
     task = job.tasks[index]
     if job.operation == "master":
-        return subprocess.call(master_command(job, task))
+        command = master_command(job, task)
+        if shutil.which(command[0]) is None:
+            raise FarmJobError(f"'{command[0]}' is not on this machine's PATH; a master needs Maya's mayapy "
+                               "(give its path with --python when submitting).")
+        return subprocess.call(command)
     result = run_engine_task(job, task, json_progress(out))
     out.write(json.dumps(result) + "\n")
     out.flush()
