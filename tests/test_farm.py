@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -269,3 +270,20 @@ def test_a_master_task_without_mayapy_is_one_sentence(tmp_path):
     result = run_cli("farm", "run-task", str(tmp_path / "job.json"), "0")
     assert result.returncode == 2
     assert "mayapy" in one_sentence(result.stderr)
+
+
+def test_status_says_stopped_when_a_running_jobs_runner_is_gone(tmp_path):
+    """A state file left "running" by a runner that was killed (-9) reads back as "stopped"."""
+    from openpipeline.core.identity import current_host
+    from openpipeline.farm.local import read_state
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True).stdout.strip()
+    (tmp_path / "j1").mkdir()
+    state = {"id": "j1", "name": "n", "operation": "scatter", "state": "running", "started": "",
+             "tasks": [{"index": 0, "name": "a.obj", "state": "running"}], "host": current_host(),
+             "pid": int(dead)}
+    (tmp_path / "j1" / "state.json").write_text(json.dumps(state))
+    assert read_state(tmp_path / "j1").state == "stopped"
+    (tmp_path / "j1" / "state.json").write_text(json.dumps({**state, "pid": os.getpid()}))
+    assert read_state(tmp_path / "j1").state == "running"

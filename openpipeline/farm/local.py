@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import IO, Any, TextIO
 
 from openpipeline.atomic import write_bytes
+from openpipeline.core.fsutil import pid_alive
+from openpipeline.core.identity import current_host
 from openpipeline.farm.model import JOB_FILE, FarmJob, FarmJobError
 
 STATE_ENV = "OPENPIPELINE_FARM_STATE"
@@ -64,10 +66,12 @@ class JobState:
     id: str
     name: str
     operation: str
-    state: str  # running | done | failed | cancelled
+    state: str  # running | done | failed | cancelled | stopped (its runner died: read back only)
     started: str
     tasks: list[TaskState]
     finished: str = ""
+    host: str = ""
+    pid: int = 0
 
     def counts(self) -> dict[str, int]:
         counts = {"done": 0, "reused": 0, "failed": 0, "cancelled": 0, "pending": 0, "running": 0}
@@ -86,10 +90,13 @@ def parse_state(raw: Any) -> JobState:
     try:
         tasks = [TaskState(**{k: v for k, v in t.items() if k in TaskState.__dataclass_fields__})
                  for t in raw["tasks"]]
-        return JobState(raw["id"], raw["name"], raw["operation"], raw["state"], raw["started"], tasks,
-                        raw.get("finished", ""))
-    except (KeyError, TypeError, AttributeError) as exc:
+        state = JobState(raw["id"], raw["name"], raw["operation"], raw["state"], raw["started"], tasks,
+                         raw.get("finished", ""), raw.get("host", ""), int(raw.get("pid", 0)))
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
         raise FarmJobError(f"A local job's state file is damaged ({exc}); submit the job again.") from None
+    if state.state == "running" and state.host == current_host() and state.pid and not pid_alive(state.pid):
+        state.state = "stopped"  # its runner died without saying so (killed, machine crash)
+    return state
 
 
 def _now() -> str:
@@ -189,7 +196,8 @@ class LocalRunner:
         self.workers = max(1, workers)
         self.out = out
         self.state = JobState(folder.name, job.name, job.operation, "running", _now(),
-                              [TaskState(i, t.name) for i, t in enumerate(job.tasks)])
+                              [TaskState(i, t.name) for i, t in enumerate(job.tasks)], host=current_host(),
+                              pid=os.getpid())
         self.active: dict[int, _Worker] = {}
         self._drawn = ""
 
