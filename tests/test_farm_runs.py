@@ -188,8 +188,9 @@ def test_an_items_textures_come_back_as_workshops_with_provenance(tmp_path, farm
     assert data["params"]["max_iterations"] == 4 and data["operation"] == "denoise" and len(data["key"]) == 64
 
 
-def test_scatter_runs_as_a_farm_job(tmp_path, farm_env):
-    """A folder of meshes gives one points file per mesh."""
+def test_scatter_runs_as_a_farm_job_locally_and_under_openjd(tmp_path, farm_env):
+    """A folder of meshes gives one points file per mesh; `openjd run` of the same job (its own
+    cache) writes the same bytes."""
     mesh = tmp_path / "meshes" / "quad.obj"
     mesh.parent.mkdir()
     mesh.write_text("v 0 0 0\nv 1 0 0\nv 1 1 0\nv 0 1 0\nvt 0 0\nvt 1 0\nvt 1 1\nvt 0 1\n"
@@ -198,6 +199,15 @@ def test_scatter_runs_as_a_farm_job(tmp_path, farm_env):
     assert result.returncode == 0, result.stderr
     points = np.load(tmp_path / "points" / "quad.npz")
     assert points["positions"].shape == (40, 3)
+    written = _submit("scatter", str(mesh.parent), str(tmp_path / "farm"), "--count", "40", "--backend",
+                      "openjd", "--out", str(tmp_path / "job"), "--cache", str(tmp_path / "farm-cache"),
+                      env=farm_env)
+    assert written.returncode == 0, written.stderr
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "OPENPIPELINE_CACHE")}
+    run = subprocess.run([str(OPENJD), "run", str(tmp_path / "job" / "job.template.yaml")],
+                         capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert (tmp_path / "farm" / "quad.npz").read_bytes() == (tmp_path / "points" / "quad.npz").read_bytes()
 
 
 def test_a_udim_set_is_one_task_and_its_paths_are_remapped_for_a_windows_farm(tmp_path, farm_env):
