@@ -234,3 +234,18 @@ def test_a_udim_set_is_one_task_and_its_paths_are_remapped_for_a_windows_farm(tm
     local = _submit("texture-denoise", str(tex), str(tmp_path / "out"), *FAST, env=env)
     assert local.returncode == 0, local.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["wood.1001.png", "wood.1002.png"]
+
+
+def test_a_local_job_with_an_unreadable_texture_exits_1_and_names_it(tmp_path, farm_env):
+    """One good texture and one damaged file: the good one is restored, the job exits 1 and its one
+    sentence names the damaged file (a bad input is not retried)."""
+    tex = _textures(tmp_path / "tex", 1)
+    (tex / "broken.png").write_bytes(b"not a png at all")
+    result = run_cli("farm", "submit", "texture-denoise", str(tex), str(tmp_path / "out"), *FAST,
+                     env=farm_env)
+    assert result.returncode == 1
+    assert "1 ran, 0 reused, 1 failed" in result.stderr and "failed: broken.png:" in result.stderr
+    assert [p.name for p in (tmp_path / "out").iterdir()] == ["t0.png"]
+    state = json.loads(next((tmp_path / "state").glob("*/state.json")).read_text())
+    assert [(t["name"], t["state"], t["attempts"]) for t in state["tasks"]] == [("broken.png", "failed", 1),
+                                                                               ("t0.png", "done", 1)]
