@@ -14,13 +14,14 @@ from openpipeline.core import (
     Project,
     archive,
     checkout,
+    history,
     notes,
     removal,
     rename,
     validators,
     versions,
 )
-from openpipeline.core.events import EVENTS, MasterData, OtherData, WorkshopData, parse_event
+from openpipeline.core.events import EVENTS, FarmResultData, MasterData, OtherData, WorkshopData, parse_event
 from openpipeline.core.fsutil import dump_json, read_json
 from openpipeline.core.journal import EventStep, ReplaceStep, parse_record
 from tests.helpers.cli import run_cli
@@ -56,6 +57,9 @@ def _every_kind_of_event(project, tmp_path):
     archive.archive(chair, keep=1)
     archive.retrieve(chair, workshops=[1])
     notes.describe(chair, "Wooden chair")
+    history.write_event(chair.meta, history.new_event(chair.ref.address, FarmResultData(  # a farm result
+        "lib/prop/chair/textures/workshop/wood_workshop_0001.png", "lib/prop/chair/textures/wood.png",
+        (("", "ab" * 32),), "denoise", {"seed": 0, "sigma": 12.5}, "cd" * 32), version=1))
     image = tmp_path / "shot.png"
     image.write_bytes(b"\x89PNG\r\n\x1a\nfake")
     notes.set_preview(chair, image, workshop=2)

@@ -8,7 +8,8 @@ registry's active project is used.
 
 One module per area registers its own sub-commands beside their handlers
 (:mod:`.projects`, :mod:`.items`, :mod:`.versions`, :mod:`.lifecycle`,
-AREAS = (projects, items, versions, lifecycle, scatter, texture, cache, maya, browse)
+:mod:`.scatter`, :mod:`.texture`, :mod:`.cache`, :mod:`.maya`, :mod:`.farm`,
+:mod:`.browse`); a new area adds a module and a line to ``AREAS``.
 """
 
 from __future__ import annotations
@@ -25,13 +26,13 @@ from pathlib import Path
 from typing import NoReturn
 
 from openpipeline import __version__
-from openpipeline.cli import browse, cache, items, lifecycle, maya, projects, scatter, texture, versions
+from openpipeline.cli import browse, cache, farm, items, lifecycle, maya, projects, scatter, texture, versions
 from openpipeline.cli.common import PROJECT_ENV, CliError, Commands, error_json
 from openpipeline.core.errors import OpenPipelineError, UserError
 from openpipeline.engine.errors import Cancelled, EngineInputError
 
 DEBUG_ENV = "OPENPIPELINE_DEBUG"
-AREAS = (projects, items, versions, lifecycle, scatter, texture, cache, maya, browse)
+AREAS = (projects, items, versions, lifecycle, scatter, texture, cache, maya, farm, browse)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:

@@ -364,6 +364,41 @@ class StealData(EventData):
 
 
 @dataclass(frozen=True)
+class FarmResultData(EventData):
+    """``farm-result``: a farm job's result saved into the item (a restored texture).
+
+    ``path`` is the new file (or ``<UDIM>`` set) relative to the project, ``source`` the
+    input it was made from, ``inputs`` each input file's ``[tile, sha256]``, ``operation``
+    and ``params`` what was done, ``key`` the result's cache key.
+    """
+
+    KIND: ClassVar[str] = "farm-result"
+    path: str
+    source: str
+    inputs: tuple[tuple[str, str], ...]
+    operation: str
+    params: Mapping[str, Any]
+    key: str
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> FarmResultData:
+        require(raw, {"path": TEXT, "source": TEXT, "inputs": LIST, "operation": TEXT, "params": MAPPING,
+                      "key": TEXT})
+        inputs = []
+        for pair in raw["inputs"]:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(v, str) for v in pair)):
+                raise Malformed(f"'inputs' must list [tile, sha256] pairs, not {pair!r}")
+            inputs.append((pair[0], pair[1]))
+        _require_finite(raw["params"], "'params'")
+        return cls(raw["path"], raw["source"], tuple(inputs), raw["operation"], dict(raw["params"]),
+                   raw["key"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "source": self.source, "inputs": [list(p) for p in self.inputs],
+                "operation": self.operation, "params": dict(self.params), "key": self.key}
+
+
+@dataclass(frozen=True)
 class OtherData(EventData):
     """The payload of an event kind this version does not know, kept as it was.
 
@@ -385,7 +420,7 @@ PAYLOADS: dict[str, type[EventData]] = {
     cls.KIND: cls
     for cls in (CreatedData, WorkshopData, MasterData, ArchiveData, RetrieveData, DeleteData,
                 RestoreData, RenameData, DescribeData, PreviewData, LockData, UnlockData,
-                StealData)
+                StealData, FarmResultData)
 }
 EVENTS = tuple(PAYLOADS)
 
