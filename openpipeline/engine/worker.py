@@ -123,7 +123,7 @@ class BackgroundJob:
         self.entry: Entry | None = None
         self.key = ""
         self._process: subprocess.Popen[str] | None = None
-        self._threads: list[threading.Thread] = []
+        self._stderr_reader: threading.Thread | None = None
         self._stderr: deque[str] = deque(maxlen=20)
         self._finished = threading.Event()
         self._lock = threading.Lock()
@@ -158,10 +158,9 @@ class BackgroundJob:
             self._changed()
             return
         self.state = "running"
-        self._threads = [threading.Thread(target=self._read_stdout, daemon=True),
-                         threading.Thread(target=self._read_stderr, daemon=True)]
-        for thread in self._threads:
-            thread.start()
+        self._stderr_reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self._stderr_reader.start()  # before the stdout reader, which joins it at the end
+        threading.Thread(target=self._follow, daemon=True).start()
         assert self._process.stdin is not None
         try:
             self._process.stdin.write(json.dumps({"job": self.job.to_dict(), "cache": str(self.cache_root)}))
@@ -174,6 +173,19 @@ class BackgroundJob:
         for line in self._process.stderr:
             if line.strip():
                 self._stderr.append(line.rstrip())
+
+    def _follow(self) -> None:
+        """The reader thread: follow the worker to its end; whatever happens, the job ends."""
+        try:
+            self._read_stdout()
+        except Exception as exc:  # the thread must not die silently: the job would hang "running"
+            with self._lock:
+                if self.state == "running":
+                    self.state = "failed"
+                    self.message = f"Following the {self.job.kind} worker failed ({exc}); run the job again."
+        finally:
+            self._finished.set()
+            self._changed()
 
     def _read_stdout(self) -> None:
         """Follow the worker's lines, then settle the final state when it exits."""
@@ -193,10 +205,9 @@ class BackgroundJob:
             else:
                 last = data
         code = self._process.wait()
-        self._threads[1].join(timeout=5)
+        if self._stderr_reader is not None:
+            self._stderr_reader.join(timeout=5)
         self._settle(code, last)
-        self._finished.set()
-        self._changed()
 
     def _settle(self, code: int, last: dict[str, Any]) -> None:
         with self._lock:
