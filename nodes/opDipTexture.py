@@ -26,6 +26,7 @@ import maya.utils  # type: ignore[import-not-found]  # types-maya-strict has no 
 from maya import cmds, mel
 
 from openpipeline import __version__
+from openpipeline.core.selection import selected_project_cache
 from openpipeline.dg import ids
 from openpipeline.dg.state import STATUSES
 from openpipeline.dg.texture_node import OPERATIONS, TextureInputs, TextureNode
@@ -47,7 +48,7 @@ def maya_useNewAPI() -> None:  # name required by Maya
 
 def _the_cache() -> ResultCache:
     if not _cache:
-        _cache.append(ResultCache(cache_root()))
+        _cache.append(ResultCache(cache_root(selected_project_cache(strict=False))))
     return _cache[0]
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from maya import cmds, mel
 
 from openpipeline import __version__
+from openpipeline.core.selection import selected_project_cache
 from openpipeline.dg import ids
 from openpipeline.dg.scatter_node import METHOD_NAMES, ScatterInputs, ScatterNode, ScatterOutputs, corner_uvs
 from openpipeline.dg.state import STATUSES
@@ -50,7 +51,7 @@ def maya_useNewAPI() -> None:  # name required by Maya
 
 def _the_cache() -> ResultCache:
     if not _cache:
-        _cache.append(ResultCache(cache_root()))
+        _cache.append(ResultCache(cache_root(selected_project_cache(strict=False))))
     return _cache[0]
 
 

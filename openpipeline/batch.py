@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 DEBUG_ENV = "OPENPIPELINE_DEBUG"
 
-__all__ = ["DEBUG_ENV", "PROJECT_CACHE", "ScriptError", "ScriptParser", "add_cache_options", "cache_folder",
+__all__ = ["DEBUG_ENV", "ScriptError", "ScriptParser", "add_cache_options", "cache_folder",
            "open_cache", "percent_lines", "project_cache", "report", "run_script", "scaled"]
 
 
@@ -56,28 +56,13 @@ def add_cache_options(parser: argparse.ArgumentParser) -> None:
                        help="compute everything again and keep no result")
 
 
-PROJECT_CACHE = "cache"  # under a project's .openpipeline folder, as `openpipeline cache` has it
-
-
 def project_cache(args: argparse.Namespace) -> Path | None:
     """The selected project's cache folder (``--project``, ``$OPENPIPELINE_PROJECT`` or the
-    active project), or None when no project is selected.
+    active project), or None when no project is selected (see
+    :func:`~openpipeline.core.selection.selected_project_cache`)."""
+    from openpipeline.core.selection import selected_project_cache
 
-    A project named explicitly that cannot be opened is an error; a damaged registry's
-    active project is not (the user's cache is used).
-    """
-    from openpipeline.core.errors import ProjectNotFoundError, UserError
-    from openpipeline.core.selection import PROJECT_ENV, select_project
-
-    chosen = getattr(args, "project", None) or os.environ.get(PROJECT_ENV)
-    try:
-        return select_project(chosen).meta / PROJECT_CACHE
-    except ProjectNotFoundError:
-        return None
-    except UserError:
-        if chosen:
-            raise
-        return None
+    return selected_project_cache(getattr(args, "project", None))
 
 
 def cache_folder(args: argparse.Namespace) -> Path | None:

@@ -299,12 +299,13 @@ class RestoreTextureCommand(om.MPxCommand):
 
 def _restore_now(path: str, settings: dict[str, Any]) -> str:
     """Run the engine on ``path`` now (or take its cached result); the restored path."""
+    from openpipeline.core.selection import selected_project_cache
     from openpipeline.dg.texture_node import TextureInputs, restore_now
     from openpipeline.engine.cache import ResultCache, cache_root
 
     inputs = TextureInputs(file_path=path, operation=settings["operation"], factor=settings["factor"],
                            sigma=settings["sigma"], seed=settings["seed"], time_budget=settings["timeBudget"])
-    return restore_now(inputs, ResultCache(cache_root()))
+    return restore_now(inputs, ResultCache(cache_root(selected_project_cache(strict=False))))
 
 
 # ---- opScatter ----------------------------------------------------------------------------

@@ -367,3 +367,19 @@ def test_the_selected_project_holds_the_cache(tmp_path, monkeypatch):
     assert shown["root"] == str(project.root / ".openpipeline" / "cache")
     if sys.platform.startswith("linux"):
         assert cli_json("cache", "show", env=env)["root"] == str(tmp_path / "xdg" / "openpipeline")
+
+
+def test_the_nodes_rule_never_fails_over_the_project(tmp_path, monkeypatch):
+    """The nodes' project cache: the selected project's, None without one, and None (the
+    user's cache) for a broken $OPENPIPELINE_PROJECT, where the CLI's rule refuses."""
+    from openpipeline.core import Project
+    from openpipeline.core.errors import UserError
+    from openpipeline.core.selection import PROJECT_ENV, selected_project_cache
+
+    project = Project.create(tmp_path / "proj", "demo")
+    monkeypatch.setenv(PROJECT_ENV, str(project.root))
+    assert selected_project_cache(strict=False) == project.root / ".openpipeline" / "cache"
+    monkeypatch.setenv(PROJECT_ENV, str(tmp_path / "gone"))
+    assert selected_project_cache(strict=False) is None
+    with pytest.raises(UserError):
+        selected_project_cache()

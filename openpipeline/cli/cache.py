@@ -8,34 +8,19 @@ user's cache folder. ``texture`` and ``scatter`` use it unless given ``--no-cach
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
 from openpipeline.cli.common import Commands, emit
-from openpipeline.core.errors import ProjectNotFoundError, UserError
-from openpipeline.core.selection import PROJECT_ENV, select_project
+from openpipeline.core.selection import selected_project_cache
 from openpipeline.engine.cache import ResultCache, cache_root, parse_size
-
-PROJECT_CACHE = "cache"  # under the project's hidden .openpipeline folder
 
 
 def project_cache(args: argparse.Namespace) -> Path | None:
-    """The selected project's cache folder, or None when no project is selected.
-
-    A project named explicitly (``--project``, ``$OPENPIPELINE_PROJECT``) that cannot be
-    opened is an error; a damaged registry's active project is not (the user's cache is
-    used): it never stands between an artist and a texture job.
-    """
-    chosen = getattr(args, "project", None) or os.environ.get(PROJECT_ENV)
-    try:
-        return select_project(chosen).meta / PROJECT_CACHE
-    except ProjectNotFoundError:
-        return None
-    except UserError:
-        if chosen:
-            raise
-        return None
+    """The selected project's cache folder (``--project``, ``$OPENPIPELINE_PROJECT`` or the
+    active project), or None when no project is selected (see
+    :func:`~openpipeline.core.selection.selected_project_cache`)."""
+    return selected_project_cache(getattr(args, "project", None))
 
 
 def result_cache(args: argparse.Namespace) -> ResultCache | None:

@@ -14,10 +14,11 @@ from pathlib import Path
 
 from openpipeline.core import registry
 from openpipeline.core.config import CONFIG_NAME
-from openpipeline.core.errors import ConfigError, ProjectNotFoundError
+from openpipeline.core.errors import ConfigError, ProjectNotFoundError, UserError
 from openpipeline.core.project import Project
 
 PROJECT_ENV = "OPENPIPELINE_PROJECT"
+PROJECT_CACHE = "cache"  # a project's result cache, under its hidden .openpipeline folder
 _NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z", re.ASCII)  # a project name (see core/names.py)
 
 
@@ -59,3 +60,23 @@ def _folder_of(chosen: str) -> Path:
         if (Path(chosen) / CONFIG_NAME).is_file():
             return Path(chosen)
         raise
+
+
+def selected_project_cache(chosen: str | None = None, *, strict: bool = True) -> Path | None:
+    """The selected project's result-cache folder, or None when no project is selected.
+
+    One rule for the CLI, the farm scripts and the nodes. A project chosen explicitly
+    (``chosen`` or ``$OPENPIPELINE_PROJECT``) that cannot be opened is an error unless
+    ``strict`` is False (the nodes: a compute never fails over the project); a damaged
+    registry's active project is not (the caller uses the user's cache): it never stands
+    between an artist and a texture job.
+    """
+    chosen = chosen or os.environ.get(PROJECT_ENV)
+    try:
+        return select_project(chosen).meta / PROJECT_CACHE
+    except ProjectNotFoundError:
+        return None
+    except UserError:
+        if chosen and strict:
+            raise
+        return None
