@@ -75,7 +75,7 @@ def _restore_options(sub: argparse.ArgumentParser) -> None:
 
 def cmd_restore(args: argparse.Namespace) -> None:
     from openpipeline.engine.progress import text_bar
-    from openpipeline.engine.texture import RestoreParams
+    from openpipeline.engine.texture.params import RestoreParams
 
     params = RestoreParams(
         operation=args.operation, sigma=getattr(args, "sigma", None),
@@ -98,13 +98,14 @@ def _restored(args: argparse.Namespace, params: Any, progress: Any) -> dict[str,
     """Restore ``args.input`` into ``args.output`` through the cache (or straight into the
     output under ``--no-cache``); returns the run's summary with ``cached``."""
     from openpipeline.engine.jobs import run_cached
-    from openpipeline.engine.texture import TextureJob, restore_file
-    from openpipeline.engine.texture.job import deliver
-    from openpipeline.engine.texture.restore import read_inputs
+    from openpipeline.engine.texture.inputs import read_inputs
+    from openpipeline.engine.texture.job import TextureJob, deliver
 
     mask, guide = getattr(args, "mask", None), getattr(args, "flash", None)
     cache = result_cache(args)
     if cache is None:
+        from openpipeline.engine.texture.restore import restore_file
+
         return {**restore_file(args.input, args.output, params, mask=mask, guide=guide, progress=progress),
                 "cached": False}
     params.check()

@@ -23,7 +23,7 @@ from openpipeline.engine.cache import ResultCache
 from openpipeline.engine.errors import EngineError, EngineInputError
 from openpipeline.engine.jobs import run_cached
 from openpipeline.engine.texture.job import TextureJob
-from openpipeline.engine.texture.restore import FACTORS, RestoreParams
+from openpipeline.engine.texture.params import FACTORS, RestoreParams
 from openpipeline.engine.texture.udim import udim_paths
 
 # The operation enum of the node, in this order for ever (enum indices are stored in scenes).

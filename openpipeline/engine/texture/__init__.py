@@ -14,10 +14,29 @@ The public entry points; the modules hold the parts:
 - :mod:`.job`: a restoration as a cacheable job (:class:`TextureJob`).
 """
 
-from openpipeline.engine.texture.duration_model import RuntimeModel, load_or_calibrate
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from openpipeline.engine.texture.job import TextureJob
-from openpipeline.engine.texture.restore import RestoreParams, RestoreResult, restore, restore_file
+from openpipeline.engine.texture.params import RestoreParams
 from openpipeline.engine.texture.udim import UDIM_TOKEN, udim_paths
+
+if TYPE_CHECKING:
+    from openpipeline.engine.texture.duration_model import RuntimeModel, load_or_calibrate
+    from openpipeline.engine.texture.restore import RestoreResult, restore, restore_file
+
+# Names whose modules import torch: loaded on first use, so describing a job, checking its
+# files and answering it from the result cache never load the engine.
+_LAZY = {"RuntimeModel": "duration_model", "load_or_calibrate": "duration_model",
+         "RestoreResult": "restore", "restore": "restore", "restore_file": "restore"}
 
 __all__ = ["UDIM_TOKEN", "RestoreParams", "RestoreResult", "RuntimeModel", "TextureJob",
            "load_or_calibrate", "restore", "restore_file", "udim_paths"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

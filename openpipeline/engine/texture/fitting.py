@@ -59,8 +59,6 @@ from openpipeline.engine.texture.stopping import (
     split_held_out,
 )
 
-OPERATIONS = ("denoise", "inpaint", "upscale", "flash")
-
 
 @dataclass(frozen=True, eq=False, kw_only=True)
 class FitTask:

@@ -19,7 +19,7 @@ from openpipeline.atomic import publish_together
 from openpipeline.engine.cache import Entry, canonical_key, file_digest
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.progress import ProgressCallback
-from openpipeline.engine.texture.restore import RestoreParams, restore_file
+from openpipeline.engine.texture.params import RestoreParams
 from openpipeline.engine.texture.udim import UDIM_TOKEN, output_for, udim_paths
 
 __all__ = ["RESULT_VERSION", "TextureJob", "deliver"]
@@ -81,6 +81,8 @@ class TextureJob:
 
     def run(self, folder: Path, progress: ProgressCallback | None = None) -> dict[str, Any]:
         """Restore into ``folder``; returns the summary with ``files``: the names written."""
+        from openpipeline.engine.texture.restore import restore_file  # torch: only when computing
+
         summary = restore_file(self.source, str(folder / self.result_name()), self.params,
                                mask=self.mask, guide=self.guide, progress=progress)
         summary["files"] = [Path(name).name for name in summary["files"]]

@@ -16,7 +16,6 @@ processed as one job and published together.
 from __future__ import annotations
 
 import itertools
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,14 +26,15 @@ import torch
 import torch.nn.functional as F
 from numpy.typing import NDArray
 
-from openpipeline.atomic import publish_problem, publish_together
+from openpipeline.atomic import publish_together
 from openpipeline.engine.devices import pick_device, pick_threads
 from openpipeline.engine.errors import EngineInputError
-from openpipeline.engine.images import Image, lossy_problem, read_image, write_image_to, writer_problem
+from openpipeline.engine.images import Image, write_image_to
 from openpipeline.engine.progress import Progress, ProgressCallback, Reporter
 from openpipeline.engine.texture.dct_filters import dct_denoise, dct_wiener
-from openpipeline.engine.texture.fitting import OPERATIONS, FitOptions, FitResult, FitTask, fit
+from openpipeline.engine.texture.fitting import FitOptions, FitResult, FitTask, fit
 from openpipeline.engine.texture.harmonic_fill import harmonic_fill
+from openpipeline.engine.texture.inputs import InputFile, check_mask, colour_channels, kept_alpha, read_inputs
 from openpipeline.engine.texture.network import (
     RECIPE,
     RECIPE_INPAINT,
@@ -44,86 +44,15 @@ from openpipeline.engine.texture.network import (
     guided_input,
 )
 from openpipeline.engine.texture.noise_level import estimate_sigma
+from openpipeline.engine.texture.params import MIN_SIDE_FOR_SIGMA, RestoreParams
 from openpipeline.engine.texture.tiles import feather, tile_starts
-from openpipeline.engine.texture.udim import UDIM_TOKEN, output_for, udim_paths
+from openpipeline.engine.texture.udim import output_for
 from openpipeline.engine.texture.value_range import ValueMap
 
-FACTORS = (2, 4, 8)
 # Fraction of pixels held out as a validation set, by operation (see fitting.fit). Denoising
 # stops on the noise level instead: on noisy pixels the held-out error is too flat.
 HOLDOUT = {"inpaint": 0.05, "upscale": 0.05, "flash": 0.05}
-# σ is given in 8-bit levels: above 255 it is larger than the whole value range.
-MAX_SIGMA = 255.0
-# Seeds torch accepts once the per-tile and per-purpose offsets are added.
-SEED_RANGE = (-(2**63), 2**63 - 1)
-# The σ estimate needs this many pixels on each side (its filter is 3×3, and below
-# this its reading is mostly chance).
-MIN_SIDE_FOR_SIGMA = 8
 
-
-@dataclass(frozen=True)
-class RestoreParams:
-    """One restoration job.
-
-    ``sigma`` is in 8-bit levels (25 means 25/255) and estimated when None.
-    ``time_budget`` caps the whole job in seconds.
-    """
-
-    operation: str = "denoise"
-    sigma: float | None = None
-    factor: int = 2
-    seed: int = 0
-    time_budget: float | None = None
-    device: str = "auto"
-    threads: int | None = None
-    seamless: bool = False
-    tile: int = 512
-    overlap: int = 32
-    normal_map: bool = False
-    process_alpha: bool = False
-    max_iterations: int | None = None
-    recipe: bool = False  # the published configuration instead of ours
-    allow_lossy: bool = False  # write to a format that cannot hold the input's pixels
-
-    @property
-    def output_factor(self) -> int:
-        """How many times larger the output is than the input: ``factor`` when upscaling, else 1."""
-        return self.factor if self.operation == "upscale" else 1
-
-    @property
-    def min_tile(self) -> int:
-        """The smallest ``tile`` allowed: the overlap on both sides and one pixel more
-        (upscaling: in low-resolution pixels, times the factor)."""
-        factor = self.output_factor
-        return factor * (2 * (self.overlap // factor) + 1)
-
-    def check(self) -> None:
-        """Refuse parameters that cannot work, before any work starts.
-
-        Raises:
-            EngineInputError: one sentence saying which value is wrong and what to give.
-        """
-        if self.operation not in OPERATIONS:
-            raise EngineInputError(f"Operation '{self.operation}' is not known; use {', '.join(OPERATIONS)}.")
-        if self.operation == "upscale" and self.factor not in FACTORS:
-            raise EngineInputError(f"Upscale factor {self.factor} is not allowed; use 2, 4 or 8.")
-        for name in ("sigma", "time_budget"):
-            value = getattr(self, name)
-            if value is not None and (not math.isfinite(value) or value <= 0):
-                raise EngineInputError(f"--{name.replace('_', '-')} must be a positive number, not {value}.")
-        if self.sigma is not None and self.sigma > MAX_SIGMA:
-            raise EngineInputError(f"--sigma is in 8-bit levels and at most {MAX_SIGMA:g}, "
-                                   f"not {self.sigma:g}.")
-        self._check_counts()
-
-    def _check_counts(self) -> None:
-        if self.overlap < 0 or self.tile < self.min_tile:
-            raise EngineInputError(f"--tile must be at least {self.min_tile} px (a {self.overlap} px overlap "
-                                   f"on each side and more), not {self.tile}.")
-        if self.max_iterations is not None and self.max_iterations < 1:
-            raise EngineInputError("--max-iterations must be at least 1.")
-        if not SEED_RANGE[0] <= self.seed <= SEED_RANGE[1]:
-            raise EngineInputError(f"--seed must be between -2**63 and 2**63-1, not {self.seed}.")
 
 
 @dataclass
@@ -434,7 +363,7 @@ def restore(
     caps the whole job (a fit stops before an iteration that would overrun it).
     """
     params.check()
-    _check_mask(mask)
+    check_mask(mask)
     device = pick_device(params.device)
     threads = pick_threads(params.threads)
     if device.type == "cpu":
@@ -469,115 +398,6 @@ def restore(
     return RestoreResult(padded.crop(canvas.image(), factor), stats)
 
 
-def _check_mask(holes: NDArray[np.float32] | None, name: str = "The mask") -> None:
-    """Refuse a mask with no known pixel: there is nothing to fill the holes from."""
-    if holes is not None and holes.size and bool((holes > 0).all()):
-        raise EngineInputError(f"{name} marks every pixel as a hole; nothing is known to fill them from.")
-
-
-# -- files ----------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
-class _InputFile:
-    """One file of a job, read and checked: its UDIM tile ('' for a plain file), its
-    pixels, and its holes (H, W; 1 = hole) and flash photo when the operation has them."""
-
-    tile: str
-    image: Image
-    holes: NDArray[np.float32] | None
-    flash: NDArray[np.float32] | None
-
-
-def _read_holes(mask: str, tile: str, image: Image, path: Path) -> NDArray[np.float32]:
-    mask_pixels = read_image(output_for(mask, tile) if UDIM_TOKEN in mask else Path(mask)).pixels
-    pixels = image.pixels
-    if mask_pixels.shape[:2] != pixels.shape[:2]:
-        raise EngineInputError(
-            f"Mask is {mask_pixels.shape[1]}×{mask_pixels.shape[0]} but '{path.name}' is "
-            f"{pixels.shape[1]}×{pixels.shape[0]}; give a mask of the same size."
-        )
-    holes: NDArray[np.float32] = (mask_pixels.max(axis=2) > 0).astype(np.float32)
-    _check_mask(holes, f"The mask of '{path.name}'")
-    return holes
-
-
-def _read_flash(guide: str, image: Image) -> NDArray[np.float32]:
-    flash = read_image(Path(guide)).pixels
-    if flash.shape[:2] != image.pixels.shape[:2]:
-        raise EngineInputError("The flash photo must be the same size as the no-flash photo.")
-    return flash
-
-
-def _kept_alpha(image: Image, params: RestoreParams) -> int:
-    """The alpha channel that passes through untouched, or -1: none with ``process_alpha``,
-    and none in a 2-channel normal map (its second channel is y, whatever PNG calls it)."""
-    if params.process_alpha or (params.normal_map and image.pixels.shape[2] == 2):
-        return -1
-    return image.alpha_channel
-
-
-def _colour_channels(image: Image, params: RestoreParams) -> list[int]:
-    """The channels the operation restores: all but the alpha that passes through."""
-    return [c for c in range(image.pixels.shape[2]) if c != _kept_alpha(image, params)]
-
-
-def _check_image(image: Image, path: Path, params: RestoreParams) -> None:
-    """Refuse an image the operation cannot restore (before any work)."""
-    colour = _colour_channels(image, params)
-    if not colour:
-        raise EngineInputError(f"Image '{path.name}' has no colour channels to restore; "
-                               f"add --process-alpha to restore its alpha.")
-    if params.normal_map and len(colour) < 2:
-        raise EngineInputError(f"Image '{path.name}' has {len(colour)} colour channel(s) but --normal-map "
-                               f"needs an RGB or RG normal map; leave --normal-map out.")
-
-
-def check_outputs(source: str, output: str, loaded: list[_InputFile], params: RestoreParams) -> None:
-    """Refuse an output that cannot be written, before any work: a UDIM token that does not
-    match the input, an extension OpenImageIO cannot write, a folder that is missing or
-    read-only, a folder in the output's place, or (without ``allow_lossy``) a format that
-    cannot hold the input's pixels (bit depth, HDR values, alpha, channels).
-
-    Cost: creates and removes one small probe file per output.
-    """
-    if (UDIM_TOKEN in source) != (UDIM_TOKEN in output):
-        raise EngineInputError(f"The input and the output must both name a UDIM set ({UDIM_TOKEN}) "
-                               f"or neither; '{output}' does not match '{source}'.")
-    for item in loaded:
-        target = output_for(output, item.tile)
-        problem = publish_problem(target) or writer_problem(target)
-        if problem is None and not params.allow_lossy:
-            lossy = lossy_problem(target, item.image)
-            problem = None if lossy is None else f"{lossy}; write a format that can, or pass --allow-lossy."
-        if problem is not None:
-            raise EngineInputError(problem)
-
-
-def read_inputs(source: str, output: str, params: RestoreParams, mask: str | None = None,
-                guide: str | None = None) -> list[_InputFile]:
-    """Read and check every input of a job (each UDIM tile, its mask, the flash photo)
-    and every output before any work starts.
-
-    Raises:
-        EngineInputError: a file is missing, unreadable or of the wrong size, a mask
-            has no known pixel, an output cannot be written (see :func:`check_outputs`),
-            or an inpaint job has no mask.
-
-    Cost: reads every input file whole.
-    """
-    if params.operation == "inpaint" and mask is None:
-        raise EngineInputError("Inpainting needs a mask image (non-zero pixels are the holes).")
-    inputs = udim_paths(source)
-    loaded = []
-    for tile, path in inputs:
-        image = read_image(path)
-        _check_image(image, path, params)
-        holes = None if mask is None else _read_holes(mask, tile, image, path)
-        flash = None if guide is None else _read_flash(guide, image)
-        loaded.append(_InputFile(tile, image, holes, flash))
-    check_outputs(source, output, loaded, params)
-    return loaded
-
-
 def _file_progress(progress: ProgressCallback | None, number: int, count: int) -> ProgressCallback:
     def file_progress(p: Progress) -> None:
         if progress is not None:
@@ -591,7 +411,7 @@ def _with_other_channels(restored: NDArray[np.float32], image: Image, colour: li
     through untouched (repeated ×factor when upscaling) unless it was restored too."""
     full = np.zeros((restored.shape[0], restored.shape[1], image.pixels.shape[2]), np.float32)
     full[..., colour] = restored
-    alpha = _kept_alpha(image, params)
+    alpha = kept_alpha(image, params)
     if alpha >= 0:
         factor = params.output_factor
         a = image.pixels[..., alpha]
@@ -599,13 +419,13 @@ def _with_other_channels(restored: NDArray[np.float32], image: Image, colour: li
     return full
 
 
-def _restore_pixels(item: _InputFile, params: RestoreParams,
+def _restore_pixels(item: InputFile, params: RestoreParams,
                     progress: ProgressCallback) -> tuple[NDArray[np.float32], RestoreResult]:
     """Restore one read file's pixels: values mapped to 0..1 and back (see
     :mod:`.value_range`), normals renormalised, known pixels and alpha copied from the
     file bit for bit. Returns every channel, in the file's own values."""
     image = item.image
-    colour = _colour_channels(image, params)
+    colour = colour_channels(image, params)
     pixels = image.pixels[..., colour]
     mapping = ValueMap.for_pixels(pixels, image.is_float, image.is_signed)
     guide_unit = None if item.flash is None else np.clip(item.flash[..., :3], 0.0, 1.0).astype(np.float32)
