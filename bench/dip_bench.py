@@ -16,7 +16,7 @@ Gaussian noise, one CPU thread each, in one run:
   That time is priced at the recipe's seconds per iteration measured in this run
   on the same image (:func:`recipe_rate`), so cached baseline rows
   (``--baseline-only`` then ``--baseline-cache``) still compare fairly under any load.
-* **ours**: ``openpipeline.engine.texture.restore`` as a user runs it: σ
+* **ours**: ``openpipeline.engine.texture.restoration`` as a user runs it: σ
   estimated from the image, stopping by itself.
 * **CBM3D** (PyPI ``bm3d``, for comparison only: its licence forbids commercial
   use, so it is never a dependency; skipped when not installed).

@@ -158,3 +158,24 @@ def test_rebind_follows_a_deformed_mesh(tmp_path):
     assert np.allclose(moved, positions * 2 + 1)
     deliver_points(entry, str(tmp_path / "p.json"))
     assert (tmp_path / "p.json").stat().st_size > 0
+
+
+def test_describing_and_checking_a_texture_job_never_loads_torch():
+    """The CLI's cache look-up and the Maya node's logic describe and check a texture job
+    without torch (a cache hit answers at once; Maya's process never loads the engine);
+    the package's engine functions still load on first use."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from openpipeline.engine.texture import RestoreParams, TextureJob, udim_paths\n"
+        "import openpipeline.engine.texture.inputs, openpipeline.engine.texture.job\n"
+        "import openpipeline.dg.texture_node, openpipeline.cli.texture\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+        "import openpipeline.engine.texture.restoration\n"
+        "from openpipeline.engine.texture import restore, restore_file\n"
+        "assert callable(restore) and callable(restore_file) and restore.__module__.endswith('restoration')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -14,7 +14,7 @@ from openpipeline.engine.errors import Cancelled, EngineInputError
 from openpipeline.engine.texture import fitting, network
 from openpipeline.engine.texture.duration_model import RuntimeModel, fit_power_law
 from openpipeline.engine.texture.noise_level import estimate_sigma
-from openpipeline.engine.texture.restore import RestoreParams, renormalise_normals, restore
+from openpipeline.engine.texture.restoration import RestoreParams, renormalise_normals, restore
 from openpipeline.engine.texture.tiles import feather, tile_starts
 from openpipeline.engine.texture.udim import udim_paths
 from tests.helpers.cli import run_cli

@@ -13,7 +13,7 @@ import pytest
 
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.images import read_image, write_image
-from openpipeline.engine.texture.restore import RestoreParams, renormalise_normals, restore_file
+from openpipeline.engine.texture.restoration import RestoreParams, renormalise_normals, restore_file
 from openpipeline.engine.texture.stopping import FitState, TimeBudget
 from tests.helpers.cli import one_sentence, run_cli
 from tests.helpers.images import leftovers, noisy_version, pattern
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow
 
 FAST = ["--max-iterations", "3", "--quiet", "--threads", "1"]
 # the module (the package's name 'restore' is the function)
-restore_module = importlib.import_module("openpipeline.engine.texture.restore")
+restore_module = importlib.import_module("openpipeline.engine.texture.restoration")
 
 
 def refused(result, *outputs) -> str:

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.images import HOLDS, Image, read_image, write_image
-from openpipeline.engine.texture.restore import RestoreParams, restore_file
+from openpipeline.engine.texture.restoration import RestoreParams, restore_file
 from tests.helpers.images import leftovers
 
 pytestmark = pytest.mark.slow  # a couple of minutes: every example is a real (short) fit

@@ -104,7 +104,7 @@ def _restored(args: argparse.Namespace, params: Any, progress: Any) -> dict[str,
     mask, guide = getattr(args, "mask", None), getattr(args, "flash", None)
     cache = result_cache(args)
     if cache is None:
-        from openpipeline.engine.texture.restore import restore_file
+        from openpipeline.engine.texture.restoration import restore_file
 
         return {**restore_file(args.input, args.output, params, mask=mask, guide=guide, progress=progress),
                 "cached": False}

@@ -2,7 +2,7 @@
 
 The public entry points; the modules hold the parts:
 
-- :mod:`.restore`: jobs over images and files (alpha, HDR, normal maps, tiles, UDIMs);
+- :mod:`.restoration`: jobs over images and files (alpha, HDR, normal maps, tiles, UDIMs);
   :mod:`.value_range`: file values to the generator's 0..1 and back (HDR: a log map);
 - :mod:`.fitting`: fitting one generator to one tile; the loop's policies beside it:
   :mod:`.stopping` (when to stop), :mod:`.rollback` (collapses), :mod:`.averaging`
@@ -25,12 +25,12 @@ from openpipeline.engine.texture.udim import UDIM_TOKEN, udim_paths
 
 if TYPE_CHECKING:
     from openpipeline.engine.texture.duration_model import RuntimeModel, load_or_calibrate
-    from openpipeline.engine.texture.restore import RestoreResult, restore, restore_file
+    from openpipeline.engine.texture.restoration import RestoreResult, restore, restore_file
 
 # Names whose modules import torch: loaded on first use, so describing a job, checking its
 # files and answering it from the result cache never load the engine.
 _LAZY = {"RuntimeModel": "duration_model", "load_or_calibrate": "duration_model",
-         "RestoreResult": "restore", "restore": "restore", "restore_file": "restore"}
+         "RestoreResult": "restoration", "restore": "restoration", "restore_file": "restoration"}
 
 __all__ = ["UDIM_TOKEN", "RestoreParams", "RestoreResult", "RuntimeModel", "TextureJob",
            "load_or_calibrate", "restore", "restore_file", "udim_paths"]

@@ -23,7 +23,7 @@ predicted further gain is negligible. A time budget caps any run, and a loss tha
 (a collapse) rolls the network back to its last good state (:mod:`.rollback`).
 Benchmarks watch a fit against the true image through :mod:`.probe`.
 
-For denoising and inpainting, :mod:`.restore` feeds the generator a classical
+For denoising and inpainting, :mod:`.restoration` feeds the generator a classical
 estimate (see :func:`.network.guided_input`); denoising then passes its output
 through a last Wiener filter (:mod:`.dct_filters`).
 """

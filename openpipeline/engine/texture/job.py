@@ -81,7 +81,7 @@ class TextureJob:
 
     def run(self, folder: Path, progress: ProgressCallback | None = None) -> dict[str, Any]:
         """Restore into ``folder``; returns the summary with ``files``: the names written."""
-        from openpipeline.engine.texture.restore import restore_file  # torch: only when computing
+        from openpipeline.engine.texture.restoration import restore_file  # torch: only when computing
 
         summary = restore_file(self.source, str(folder / self.result_name()), self.params,
                                mask=self.mask, guide=self.guide, progress=progress)
