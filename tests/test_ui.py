@@ -343,3 +343,41 @@ def test_saving_an_asset_does_not_reread_the_shot_browser(qtbot, project, chair)
     window.current.save_workshop()
     assert dialogs.errors == [] and reloads == []
     assert _row(window.assets, "asset/prop/chair")[0].workshops == 2
+
+
+def test_the_snapshot_button_records_a_preview(qtbot, project, chair):
+    """Snapshot calls the Host protocol's snapshot(path, ...) and records the item's preview."""
+    dialogs = Dialogs()
+    host = NullHost()
+    window = _window(qtbot, dialogs.context(project, host))
+    assert window.assets.select("asset/prop/chair")
+    window.assets.open_workshop()
+    window.current.snapshot()
+    assert dialogs.errors == []
+    assert any(e.event == "preview" for e in chair.events())
+
+
+def test_the_playblast_button_records_a_preview(qtbot, project, chair):
+    dialogs = Dialogs()
+    host = NullHost()
+    window = _window(qtbot, dialogs.context(project, host))
+    assert window.assets.select("asset/prop/chair")
+    window.assets.open_workshop()
+    window.current.playblast()
+    assert dialogs.errors == []
+    recorded = [e.data.path for e in chair.events() if e.event == "preview"]
+    assert recorded and all("playblast" in path for path in recorded)
+
+
+def test_an_unexpected_error_in_an_action_becomes_a_dialog(qtbot, project, capsys):
+    """A bug in an action never escapes a Qt slot: one sentence in a dialog, the traceback on stderr."""
+    dialogs = Dialogs()
+    context = dialogs.context(project)
+
+    def broken():
+        raise TypeError("snapshot() takes 2 positional arguments")
+
+    assert context.run(None, broken) is None
+    assert len(dialogs.errors) == 1 and "TypeError" in dialogs.errors[0]
+    assert dialogs.errors[0].count(". ") == 0 and dialogs.errors[0].endswith(".")
+    assert "Traceback" in capsys.readouterr().err

@@ -8,6 +8,7 @@ playblast (when the host offers them), open the folder, check-out.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from Qt import QtCore, QtWidgets
@@ -173,10 +174,10 @@ class CurrentlyOpen(QtWidgets.QWidget):
             return f"Described {item.ref}"
         self._act(action)
 
-    def _host_preview(self, method: str) -> None:
+    def _host_preview(self, kind: str) -> None:
         def action(item: Item) -> str:
-            getattr(self.ctx.host, method)(item)
-            return f"{method.capitalize()} of {item.ref} done"
+            record = actions.capture_preview(kind, item, self.ctx.host, author=self.ctx.author)
+            return f"{kind.capitalize()} of {item.ref} saved as {Path(record.data.path).name}"
         self._act(action)
 
     def snapshot(self) -> None:
