@@ -17,6 +17,7 @@ from Qt import QtCore, QtWidgets
 
 from openpipeline.core import ItemRef, checkout, registry, validators, versions
 from openpipeline.core.notes import set_preview
+from openpipeline.core.project import Project
 from openpipeline.host.null import NullHost
 from openpipeline.ui.context import BrowserContext
 from openpipeline.ui.models import MARKER_ROLE, ROW_ROLE
@@ -119,13 +120,13 @@ def test_open_save_and_master_update_the_lists_and_markers(qtbot, project, chair
     assert _row(window.assets, "asset/prop/chair")[1] == "open"
     window.current.save_workshop()
     assert [e.number for e in chair.state().active("workshop")] == [1, 2]
-    window.current.master()
+    window.current.master()  # the open scene is the unchanged workshop 2: mastered as it is
     assert dialogs.errors == []
     state = chair.state()
-    assert state.master is not None and state.master.data.workshop == 3
+    assert state.master is not None and state.master.data.workshop == 2
     row, marker = _row(window.assets, "asset/prop/chair")
-    assert (row.marker, marker, row.workshops) == ("master", "open", 3)
-    assert [v.label for v in window.current.versions.rows][:2] == ["master", "workshop 0003"]
+    assert (row.marker, marker, row.workshops) == ("master", "open", 2)
+    assert [v.label for v in window.current.versions.rows][:2] == ["master", "workshop 0002"]
 
 
 def test_a_lock_held_by_another_user_shows_and_blocks(qtbot, project, chair):
@@ -177,6 +178,7 @@ def test_a_blocked_master_forces_only_by_an_explicit_recorded_choice(qtbot, proj
     finally:
         validators.unregister("always_blocks")
     assert shown == [1]
+    assert [e.number for e in chair.state().active("workshop")] == [1]  # forcing saves no other
     master = chair.state().master
     if force:
         assert master is not None and master.data.forced
@@ -381,3 +383,40 @@ def test_an_unexpected_error_in_an_action_becomes_a_dialog(qtbot, project, capsy
     assert len(dialogs.errors) == 1 and "TypeError" in dialogs.errors[0]
     assert dialogs.errors[0].count(". ") == 0 and dialogs.errors[0].endswith(".")
     assert "Traceback" in capsys.readouterr().err
+
+
+def _open_chair(qtbot, project, host, answers):
+    dialogs = Dialogs(answers=answers)
+    window = _window(qtbot, dialogs.context(project, host))
+    assert window.assets.select("asset/prop/chair")
+    window.assets.open_workshop()
+    return dialogs, window
+
+
+def test_the_browser_master_honours_refusing_master_options(qtbot, project, chair):
+    """A check set to refuse shows its sentence and masters nothing, as the menu's Master does."""
+    project.edit(master_options={"unknown_nodes": "refuse"})
+    project = Project.open(project.root)
+    host = NullHost()
+    dialogs, window = _open_chair(qtbot, project, host, ["approved"])
+    host.unknown = ["mysteryNode1"]
+    window.current.master()
+    assert chair.state().master is None
+    assert len(dialogs.errors) == 1 and "mysteryNode1" in dialogs.errors[0]
+    assert "unknown_nodes: warn" in dialogs.errors[0]
+
+
+def test_the_browser_master_applies_the_repairs_and_warns(qtbot, project, chair, tmp_path):
+    """Repairs go into the master only; a check set to warn masters with the warning shown."""
+    project.edit(master_options={"delete_display_layers": True})
+    project = Project.open(project.root)
+    host = NullHost()
+    dialogs, window = _open_chair(qtbot, project, host, ["approved"])
+    host.textures = [str(tmp_path / "gone.png")]
+    window.current.master()
+    assert dialogs.errors == []
+    master = chair.state().master
+    assert master is not None
+    assert "edit: delete_display_layers" in chair.master_path.read_text()
+    assert "edit: delete_display_layers" not in chair.workshop(master.data.workshop).path.read_text()
+    assert any(kind == "warn" and "gone.png" in text for kind, text in host.shown)
