@@ -18,6 +18,7 @@ from Qt import QtCore, QtWidgets
 from openpipeline.core import ItemRef, checkout, registry, validators, versions
 from openpipeline.core.notes import set_preview
 from openpipeline.core.project import Project
+from openpipeline.host import actions
 from openpipeline.host.null import NullHost
 from openpipeline.ui.context import BrowserContext
 from openpipeline.ui.models import MARKER_ROLE, ROW_ROLE
@@ -420,3 +421,31 @@ def test_the_browser_master_applies_the_repairs_and_warns(qtbot, project, chair,
     assert "edit: delete_display_layers" in chair.master_path.read_text()
     assert "edit: delete_display_layers" not in chair.workshop(master.data.workshop).path.read_text()
     assert any(kind == "warn" and "gone.png" in text for kind, text in host.shown)
+
+
+@pytest.mark.parametrize("renamed", ["asset/prop/chair", "asset/prop"])
+def test_renaming_the_open_item_follows_it_in_the_scene(qtbot, project, chair, renamed):
+    """After renaming the open scene's item (or a group above it), the scene records the new
+    address and is named after its moved workshop file."""
+    host = NullHost()
+    new_name = "sofa" if renamed == "asset/prop/chair" else "furniture"
+    dialogs, window = _open_chair(qtbot, project, host, [new_name])
+    assert window.assets.select(renamed)
+    window.assets.rename_item()
+    assert dialogs.errors == []
+    new_address = "asset/prop/sofa" if new_name == "sofa" else "asset/furniture/chair"
+    assert host.scene_info(actions.SCENE_INFO_ITEM) == new_address
+    assert host.current_file() == project.item(new_address).workshop_path(1)
+    assert host.current_file().is_file()
+    assert window.current.current_item().ref.address == new_address
+
+
+def test_renaming_another_item_leaves_the_scene_alone(qtbot, project, chair):
+    project.create_item(ItemRef.parse("asset/prop/table"))
+    host = NullHost()
+    dialogs, window = _open_chair(qtbot, project, host, ["desk"])
+    assert window.assets.select("asset/prop/table")
+    window.assets.rename_item()
+    assert dialogs.errors == []
+    assert host.scene_info(actions.SCENE_INFO_ITEM) == "asset/prop/chair"
+    assert host.current_file() == chair.workshop_path(1)
