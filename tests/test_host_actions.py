@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from openpipeline.core import rename
 from openpipeline.core.errors import VersionNotFoundError
 from openpipeline.host import Host
-from openpipeline.host.actions import bring_in, master_scene, save_workshop
+from openpipeline.host.actions import (
+    SCENE_INFO_ITEM,
+    bring_in,
+    follow_rename,
+    master_scene,
+    save_workshop,
+)
 from openpipeline.host.null import NullHost
 from tests.helpers.files import maya_scene
 
@@ -46,3 +53,13 @@ def test_bring_in_references_or_imports_the_master(asset, tmp_path):
     bring_in(asset, host, "import", workshop=1)
     assert host.referenced == [(asset.master_path, "chair")]
     assert host.imported == [(asset.workshop_path(1), "chair")]
+
+
+def test_follow_rename_names_the_open_master_after_its_moved_file(asset, tmp_path):
+    """A rename moves the open master's file; the scene follows its item and its file."""
+    host = NullHost(maya_scene(tmp_path / "open.ma", "final"))
+    master_scene(asset, host, "approved", then="master")
+    renamed = rename.rename(asset, "sofa")
+    follow_rename(host, asset, renamed)
+    assert host.scene_info(SCENE_INFO_ITEM) == "asset/prop/sofa"
+    assert host.current_file() == renamed.master_path and renamed.master_path.is_file()

@@ -17,6 +17,8 @@ from Qt import QtCore, QtWidgets
 
 from openpipeline.core import ItemRef, checkout, registry, validators, versions
 from openpipeline.core.notes import set_preview
+from openpipeline.core.project import Project
+from openpipeline.host import actions
 from openpipeline.host.null import NullHost
 from openpipeline.ui.context import BrowserContext
 from openpipeline.ui.models import MARKER_ROLE, ROW_ROLE
@@ -119,13 +121,13 @@ def test_open_save_and_master_update_the_lists_and_markers(qtbot, project, chair
     assert _row(window.assets, "asset/prop/chair")[1] == "open"
     window.current.save_workshop()
     assert [e.number for e in chair.state().active("workshop")] == [1, 2]
-    window.current.master()
+    window.current.master()  # the open scene is the unchanged workshop 2: mastered as it is
     assert dialogs.errors == []
     state = chair.state()
-    assert state.master is not None and state.master.data.workshop == 3
+    assert state.master is not None and state.master.data.workshop == 2
     row, marker = _row(window.assets, "asset/prop/chair")
-    assert (row.marker, marker, row.workshops) == ("master", "open", 3)
-    assert [v.label for v in window.current.versions.rows][:2] == ["master", "workshop 0003"]
+    assert (row.marker, marker, row.workshops) == ("master", "open", 2)
+    assert [v.label for v in window.current.versions.rows][:2] == ["master", "workshop 0002"]
 
 
 def test_a_lock_held_by_another_user_shows_and_blocks(qtbot, project, chair):
@@ -177,6 +179,7 @@ def test_a_blocked_master_forces_only_by_an_explicit_recorded_choice(qtbot, proj
     finally:
         validators.unregister("always_blocks")
     assert shown == [1]
+    assert [e.number for e in chair.state().active("workshop")] == [1]  # forcing saves no other
     master = chair.state().master
     if force:
         assert master is not None and master.data.forced
@@ -343,3 +346,106 @@ def test_saving_an_asset_does_not_reread_the_shot_browser(qtbot, project, chair)
     window.current.save_workshop()
     assert dialogs.errors == [] and reloads == []
     assert _row(window.assets, "asset/prop/chair")[0].workshops == 2
+
+
+def test_the_snapshot_button_records_a_preview(qtbot, project, chair):
+    """Snapshot calls the Host protocol's snapshot(path, ...) and records the item's preview."""
+    dialogs = Dialogs()
+    host = NullHost()
+    window = _window(qtbot, dialogs.context(project, host))
+    assert window.assets.select("asset/prop/chair")
+    window.assets.open_workshop()
+    window.current.snapshot()
+    assert dialogs.errors == []
+    assert any(e.event == "preview" for e in chair.events())
+
+
+def test_the_playblast_button_records_a_preview(qtbot, project, chair):
+    dialogs = Dialogs()
+    host = NullHost()
+    window = _window(qtbot, dialogs.context(project, host))
+    assert window.assets.select("asset/prop/chair")
+    window.assets.open_workshop()
+    window.current.playblast()
+    assert dialogs.errors == []
+    recorded = [e.data.path for e in chair.events() if e.event == "preview"]
+    assert recorded and all("playblast" in path for path in recorded)
+
+
+def test_an_unexpected_error_in_an_action_becomes_a_dialog(qtbot, project, capsys):
+    """A bug in an action never escapes a Qt slot: one sentence in a dialog, the traceback on stderr."""
+    dialogs = Dialogs()
+    context = dialogs.context(project)
+
+    def broken():
+        raise TypeError("snapshot() takes 2 positional arguments")
+
+    assert context.run(None, broken) is None
+    assert len(dialogs.errors) == 1 and "TypeError" in dialogs.errors[0]
+    assert dialogs.errors[0].count(". ") == 0 and dialogs.errors[0].endswith(".")
+    assert "Traceback" in capsys.readouterr().err
+
+
+def _open_chair(qtbot, project, host, answers):
+    dialogs = Dialogs(answers=answers)
+    window = _window(qtbot, dialogs.context(project, host))
+    assert window.assets.select("asset/prop/chair")
+    window.assets.open_workshop()
+    return dialogs, window
+
+
+def test_the_browser_master_honours_refusing_master_options(qtbot, project, chair):
+    """A check set to refuse shows its sentence and masters nothing, as the menu's Master does."""
+    project.edit(master_options={"unknown_nodes": "refuse"})
+    project = Project.open(project.root)
+    host = NullHost()
+    dialogs, window = _open_chair(qtbot, project, host, ["approved"])
+    host.unknown = ["mysteryNode1"]
+    window.current.master()
+    assert chair.state().master is None
+    assert len(dialogs.errors) == 1 and "mysteryNode1" in dialogs.errors[0]
+    assert "unknown_nodes: warn" in dialogs.errors[0]
+
+
+def test_the_browser_master_applies_the_repairs_and_warns(qtbot, project, chair, tmp_path):
+    """Repairs go into the master only; a check set to warn masters with the warning shown."""
+    project.edit(master_options={"delete_display_layers": True})
+    project = Project.open(project.root)
+    host = NullHost()
+    dialogs, window = _open_chair(qtbot, project, host, ["approved"])
+    host.textures = [str(tmp_path / "gone.png")]
+    window.current.master()
+    assert dialogs.errors == []
+    master = chair.state().master
+    assert master is not None
+    assert "edit: delete_display_layers" in chair.master_path.read_text()
+    assert "edit: delete_display_layers" not in chair.workshop(master.data.workshop).path.read_text()
+    assert any(kind == "warn" and "gone.png" in text for kind, text in host.shown)
+
+
+@pytest.mark.parametrize("renamed", ["asset/prop/chair", "asset/prop"])
+def test_renaming_the_open_item_follows_it_in_the_scene(qtbot, project, chair, renamed):
+    """After renaming the open scene's item (or a group above it), the scene records the new
+    address and is named after its moved workshop file."""
+    host = NullHost()
+    new_name = "sofa" if renamed == "asset/prop/chair" else "furniture"
+    dialogs, window = _open_chair(qtbot, project, host, [new_name])
+    assert window.assets.select(renamed)
+    window.assets.rename_item()
+    assert dialogs.errors == []
+    new_address = "asset/prop/sofa" if new_name == "sofa" else "asset/furniture/chair"
+    assert host.scene_info(actions.SCENE_INFO_ITEM) == new_address
+    assert host.current_file() == project.item(new_address).workshop_path(1)
+    assert host.current_file().is_file()
+    assert window.current.current_item().ref.address == new_address
+
+
+def test_renaming_another_item_leaves_the_scene_alone(qtbot, project, chair):
+    project.create_item(ItemRef.parse("asset/prop/table"))
+    host = NullHost()
+    dialogs, window = _open_chair(qtbot, project, host, ["desk"])
+    assert window.assets.select("asset/prop/table")
+    window.assets.rename_item()
+    assert dialogs.errors == []
+    assert host.scene_info(actions.SCENE_INFO_ITEM) == "asset/prop/chair"
+    assert host.current_file() == chair.workshop_path(1)

@@ -6,11 +6,14 @@ in Maya and, with :class:`openpipeline.host.null.NullHost`, in tests.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from openpipeline.core import versions
+from openpipeline.core import previews, versions
+from openpipeline.core.address import ItemRef
+from openpipeline.core.claims import claimed_numbers
 from openpipeline.core.errors import VersionNotFoundError
-from openpipeline.core.events import HistoryEvent, MasterData, WorkshopData
+from openpipeline.core.events import HistoryEvent, MasterData, PreviewData, WorkshopData
 from openpipeline.core.items import Item
 from openpipeline.core.master_options import MasterOptions
 from openpipeline.host import Host, keepalive, mastering
@@ -106,6 +109,60 @@ def _workshop_to_master(item: Item, host: Host, note: str, author: str | None) -
     saved = save_workshop(item, host, note, author=author).version
     assert saved is not None  # a workshop event always carries its number
     return saved
+
+
+def capture_preview(kind: str, item: Item, host: Host,
+                    author: str | None = None) -> HistoryEvent[PreviewData]:
+    """Record a snapshot or playblast of the open scene as the item's preview, and also
+    as its workshop's when the open scene is that workshop (the menu's and the browser's).
+
+    Raises:
+        SourceFileError: the host wrote nothing (nothing changes).
+    """
+    if kind == "snapshot":
+        suffix = previews.SNAPSHOT_SUFFIX
+        def write(path: Path) -> None:
+            host.snapshot(path)
+    elif kind == "playblast":
+        suffix = ".avi" if sys.platform.startswith("win") else ".mov"
+        def write(path: Path) -> None:
+            host.playblast(path)
+    else:
+        raise ValueError(f"kind must be 'snapshot' or 'playblast', not {kind!r}")
+    record = previews.record_preview(item, write, kind=kind, suffix=suffix, author=author)
+    workshop = host.scene_info(SCENE_INFO_VERSION)
+    if workshop and workshop.isdigit() and host.current_file() == item.workshop_path(int(workshop)):
+        previews.record_preview(item, write, kind=kind, suffix=suffix, workshop=int(workshop),
+                                author=author)
+    return record
+
+
+def follow_rename(host: Host, old: Item, renamed: Item) -> None:
+    """After ``old`` was renamed to ``renamed``, point the open scene at its item's new address
+    when that item is ``old`` or lies below it, and name the scene after its moved file
+    (a master, workshop or version of that item); any other scene is left alone.
+
+    Cost: two claim listings when the open scene belongs to the renamed subtree.
+    """
+    address = host.scene_info(SCENE_INFO_ITEM)
+    base = old.ref.address
+    if not address or (address != base and not address.startswith(base + "/")):
+        return
+    was = Item(old.project, ItemRef.parse(address))
+    now = Item(renamed.project, ItemRef(renamed.ref.tab,
+                                        (*renamed.ref.parts, *was.ref.parts[len(old.ref.parts):])))
+    host.set_scene_info(SCENE_INFO_ITEM, now.ref.address)
+    current = host.current_file()
+    if current is None:
+        return
+    pairs = [(was.master_path, now.master_path)]
+    for kind, old_path, new_path in (("workshop", was.workshop_path, now.workshop_path),
+                                     ("version", was.version_path, now.version_path)):
+        pairs += [(old_path(n), new_path(n)) for n in claimed_numbers(now.claims_dir(kind))]
+    for before, after in pairs:
+        if current == before:
+            host.rename_current(after)
+            return
 
 
 def bring_in(item: Item, host: Host, mode: str = "reference", workshop: int | None = None,

@@ -10,11 +10,10 @@ a dialog, another pipeline error a warning line, never a stack trace.
 from __future__ import annotations
 
 import importlib
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from openpipeline.core import checkout, previews
+from openpipeline.core import checkout
 from openpipeline.core.errors import OpenPipelineError, UserError, VersionNotFoundError
 from openpipeline.core.identity import short_time
 from openpipeline.core.items import Item
@@ -236,19 +235,7 @@ def list_items(host: Host | None = None, project: Project | None = None) -> None
 def _capture(kind: str, host: Host, project: Project) -> str | None:
     """Record a snapshot or playblast of the open scene as its item's preview and its workshop's."""
     item = _scene_item(project, host)
-    if kind == "snapshot":
-        suffix = previews.SNAPSHOT_SUFFIX
-        def write(path: Path) -> None:
-            host.snapshot(path)
-    else:
-        suffix = ".avi" if sys.platform.startswith("win") else ".mov"
-        def write(path: Path) -> None:
-            host.playblast(path)
-    record = previews.record_preview(item, write, kind=kind, suffix=suffix)
-    workshop = host.scene_info(actions.SCENE_INFO_VERSION)
-    current = host.current_file()
-    if workshop and workshop.isdigit() and current == item.workshop_path(int(workshop)):
-        previews.record_preview(item, write, kind=kind, suffix=suffix, workshop=int(workshop))
+    record = actions.capture_preview(kind, item, host)
     return f"{kind.capitalize()} of {item.ref} saved as {Path(record.data.path).name}"
 
 

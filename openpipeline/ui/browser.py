@@ -363,6 +363,8 @@ class LibraryBrowser(QtWidgets.QWidget):
             if not name or name == item.ref.name:
                 return None
             renamed = rename.rename(item, name, author=self.ctx.author)
+            actions.follow_rename(self.ctx.host, item, renamed)  # the open scene may be in it
+            self.ctx.signals.current_changed.emit()
             return f"Renamed {item.ref} to {renamed.ref}"
         self._act(action, lambda item: [])
 

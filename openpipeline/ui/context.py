@@ -8,6 +8,8 @@ core's one sentence. The dialogs are attributes (``ask``, ``confirm``, ``error``
 
 from __future__ import annotations
 
+import sys
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,13 +93,22 @@ class BrowserContext:
         self.signals.project_changed.emit()
 
     def run(self, parent: Any, action: Callable[[], T]) -> T | None:
-        """Run an action; a core error becomes a dialog and the action returns None."""
+        """Run an action; a core error becomes a dialog and the action returns None.
+
+        Any other exception (a bug) becomes a one-sentence dialog too, its traceback
+        printed to stderr, so it never escapes the Qt slot that ran the action.
+        """
         try:
             return action()
         except UserError as exc:
             self.error(parent, str(exc), True)
         except (OpenPipelineError, OSError) as exc:
             self.error(parent, f"{exc}", False)
+        except Exception as exc:  # a bug must not escape a Qt slot (Qt may abort the process)
+            traceback.print_exc(file=sys.stderr)
+            detail = str(exc).strip().splitlines()[0].rstrip(".") if str(exc).strip() else "no detail"
+            self.error(parent, f"An unexpected {type(exc).__name__} ({detail}) stopped the action; "
+                       "the traceback is on the console.", True)
         return None
 
     def open_scene(self, address: str, path: Path, hand_to_os: bool = True) -> None:

@@ -8,11 +8,12 @@ playblast (when the host offers them), open the folder, check-out.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from Qt import QtCore, QtWidgets
 
-from openpipeline.core import checkout, notes, versions
+from openpipeline.core import checkout, notes
 from openpipeline.core.errors import UserError, ValidationFailedError
 from openpipeline.core.items import Item
 from openpipeline.host import actions
@@ -125,20 +126,24 @@ class CurrentlyOpen(QtWidgets.QWidget):
         self._act(action)
 
     def master(self) -> None:
-        """Save a workshop and master it; blocked validators ask whether to force (recorded)."""
+        """openPipeline's Master through :func:`actions.master_scene`, so the project's master
+        options apply (a refusing check masters nothing; repairs go into the master only).
+        Blocked validators show their report and ask whether to force (recorded)."""
         def action(item: Item) -> str | None:
             note = self.ctx.ask(self, "Master", f"Note for the new master of {item.ref}:", "")
             if note is None:
                 return None
-            saved = actions.save_workshop(item, self.ctx.host, note, author=self.ctx.author)
+            host, author = self.ctx.host, self.ctx.author
             try:
-                versions.master(item, saved.version, note=note, author=self.ctx.author)
+                record = actions.master_scene(item, host, note, author=author)
             except ValidationFailedError as exc:
+                saved = item.workshop().number  # master_scene saved it before the validators ran
                 if not self.exec_dialog(ValidationReport(str(exc), exc.report, self)):
-                    return f"Master cancelled; the scene is saved as workshop {saved.version}."
-                versions.master(item, saved.version, note=note, author=self.ctx.author, force=True)
-                return f"Mastered {item.ref} from workshop {saved.version} (forced, recorded)"
-            return f"Mastered {item.ref} from workshop {saved.version}"
+                    return f"Master cancelled; the scene is saved as workshop {saved}."
+                # The open scene is that unchanged workshop now, so no other workshop is saved.
+                record = actions.master_scene(item, host, note, author=author, force=True)
+                return f"Mastered {item.ref} from workshop {record.data.workshop} (forced, recorded)"
+            return f"Mastered {item.ref} from workshop {record.data.workshop}"
         self._act(action)
 
     def revive(self) -> None:
@@ -173,10 +178,10 @@ class CurrentlyOpen(QtWidgets.QWidget):
             return f"Described {item.ref}"
         self._act(action)
 
-    def _host_preview(self, method: str) -> None:
+    def _host_preview(self, kind: str) -> None:
         def action(item: Item) -> str:
-            getattr(self.ctx.host, method)(item)
-            return f"{method.capitalize()} of {item.ref} done"
+            record = actions.capture_preview(kind, item, self.ctx.host, author=self.ctx.author)
+            return f"{kind.capitalize()} of {item.ref} saved as {Path(record.data.path).name}"
         self._act(action)
 
     def snapshot(self) -> None:
