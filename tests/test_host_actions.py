@@ -46,3 +46,16 @@ def test_bring_in_references_or_imports_the_master(asset, tmp_path):
     bring_in(asset, host, "import", workshop=1)
     assert host.referenced == [(asset.master_path, "chair")]
     assert host.imported == [(asset.workshop_path(1), "chair")]
+
+
+def test_mastering_an_older_workshop_does_not_make_it_the_latest(asset, tmp_path):
+    """master_scene.py --workshop 1 opens workshop 1: it is mastered as 1, not re-saved as 3."""
+    host = NullHost(maya_scene(tmp_path / "open.ma", "old"))
+    save_workshop(asset, host, "old")
+    host.open(maya_scene(tmp_path / "new.ma", "newest work"))
+    save_workshop(asset, host, "newest")
+    host.open(asset.workshop_path(1))  # what master_scene.py --workshop 1 does
+    record = master_scene(asset, host, "approve the old one")
+    assert record.data.workshop == 1
+    assert asset.workshop().number == 2
+    assert "newest work" in asset.workshop().path.read_text()

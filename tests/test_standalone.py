@@ -296,6 +296,26 @@ def test_master_scene_masters_the_workshop_through_a_maya_stand_in(project, tmp_
     assert log.read_text(encoding="utf-8").split() == ["initialize", "uninitialize"]
 
 
+def test_master_scene_of_an_older_workshop_masters_that_workshop(project, tmp_path):
+    """--workshop 1 of two: workshop 1 is mastered and reported; workshop 2 stays the latest."""
+    from openpipeline.core import ItemRef
+    from openpipeline.core import versions as core_versions
+    from tests.helpers import maya_on_disk
+    from tests.helpers.files import maya_scene
+
+    item = project.create_item(ItemRef.parse("asset/prop/chair"))
+    core_versions.save_workshop(item, maya_scene(tmp_path / "old.ma", "the old chair"), note="first")
+    core_versions.save_workshop(item, maya_scene(tmp_path / "new.ma", "the new chair"), note="second")
+    fake = maya_on_disk.install(tmp_path / "fake")
+    result = run_script("master_scene.py", "asset/prop/chair", "--project", str(project.root),
+                        "--workshop", "1", "--note", "the old one",
+                        env=fake_env(fake, tmp_path / "maya.log"))
+    assert result.returncode == 0, result.stderr
+    assert "Mastered workshop 1 of asset/prop/chair" in result.stdout
+    assert item.workshop().number == 2
+    assert "the old chair" in item.master_path.read_text(encoding="utf-8")
+
+
 def test_master_scene_of_an_item_without_workshops_is_refused(project, tmp_path):
     """No workshop to master: exit 2, one sentence, Maya never started."""
     from openpipeline.core import ItemRef
