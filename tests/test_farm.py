@@ -217,6 +217,28 @@ def test_bad_input_is_one_sentence_and_writes_nothing(tmp_path, case):
     assert snapshot(tmp_path) == before
 
 
+def test_two_inputs_writing_the_same_output_are_refused(tmp_path):
+    """a.png and a.tif as .png, or mx/a.obj and my/a.obj: one result would replace the other; exit 2,
+    one sentence naming both inputs, nothing written."""
+    _image(tmp_path / "col" / "a.png")
+    _image(tmp_path / "col" / "a.tif")
+    for folder in ("mx", "my"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    env = {"OPENPIPELINE_FARM_STATE": str(tmp_path / "state"), "OPENPIPELINE_CACHE": str(tmp_path / "cache")}
+    cases = [(["texture-denoise", str(tmp_path / "col"), str(tmp_path / "out"), "--format", ".png"],
+              ("a.png", "a.tif")),
+             (["scatter", f"{tmp_path / 'mx' / 'a.obj'},{tmp_path / 'my' / 'a.obj'}", str(tmp_path / "out"),
+               "--count", "10"], ("mx", "my"))]
+    for args, names in cases:
+        before = snapshot(tmp_path)
+        result = run_cli("farm", "submit", *args, env=env)
+        assert result.returncode == 2, result.stderr
+        message = one_sentence(result.stderr)
+        assert all(name in message for name in names), message
+        assert snapshot(tmp_path) == before
+
+
 def test_a_missing_pyoutline_is_one_sentence(tmp_path, monkeypatch, capsys):
     """Without pyoutline the opencue back end is refused before anything is read or written."""
     from openpipeline.cli import main
