@@ -170,6 +170,24 @@ def test_a_udim_set_in_a_folder_is_one_job(tmp_path):
     assert result.stdout.count("restored ->") == 1
 
 
+@pytest.mark.parametrize("case", ["inside", "collide"])
+def test_restore_refuses_an_output_inside_the_input_or_two_textures_on_one_name(tmp_path, case):
+    """tex/sub as the output, or a.png and a.tif both as .png: exit 2, one sentence, nothing written."""
+    textures = tmp_path / "tex"
+    textures.mkdir()
+    write_texture(textures / "a.png", seed=1)  # real images: before the check, both were restored
+    write_texture(textures / "a.tif", seed=2)
+    args = {"inside": [str(textures), str(textures / "sub")],
+            "collide": [str(textures), str(tmp_path / "out"), "--format", ".png"]}[case]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = run_script("restore_textures.py", *args, "--no-cache", *FAST)
+    assert result.returncode == 2, result.stderr
+    message = one_line(result.stderr, "restore_textures")
+    if case == "collide":
+        assert "a.png" in message and "a.tif" in message
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 # -- scattering points ----------------------------------------------------------------------
 def write_ball(path: Path) -> Path:
     from openpipeline.engine.scatter.primitives import icosphere
