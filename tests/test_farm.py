@@ -239,6 +239,30 @@ def test_two_inputs_writing_the_same_output_are_refused(tmp_path):
         assert snapshot(tmp_path) == before
 
 
+def test_job_files_never_go_among_the_inputs_nor_over_other_job_files(tmp_path):
+    """--out inside the textures folder is refused; an --out already holding job files is refused
+    unless --force: exit 2, one sentence, nothing written."""
+    _image(tmp_path / "tex" / "a.png")
+    env = {"OPENPIPELINE_FARM_STATE": str(tmp_path / "state"), "OPENPIPELINE_CACHE": str(tmp_path / "cache")}
+    submit = ["farm", "submit", "texture-denoise", str(tmp_path / "tex"), str(tmp_path / "out"),
+              "--backend", "openjd", "--out"]
+    for out in (tmp_path / "tex", tmp_path / "tex" / "jobs"):
+        before = snapshot(tmp_path)
+        result = run_cli(*submit, str(out), env=env)
+        assert result.returncode == 2, result.stderr
+        assert "inside the input folder" in one_sentence(result.stderr)
+        assert snapshot(tmp_path) == before
+    first = run_cli(*submit, str(tmp_path / "jobs"), env=env)
+    assert first.returncode == 0, first.stderr
+    before = snapshot(tmp_path)
+    again = run_cli(*submit, str(tmp_path / "jobs"), env=env)
+    assert again.returncode == 2, again.stderr
+    assert "--force" in one_sentence(again.stderr)
+    assert snapshot(tmp_path) == before
+    forced = run_cli(*submit, str(tmp_path / "jobs"), "--force", env=env)
+    assert forced.returncode == 0, forced.stderr
+
+
 def test_a_missing_pyoutline_is_one_sentence(tmp_path, monkeypatch, capsys):
     """Without pyoutline the opencue back end is refused before anything is read or written."""
     from openpipeline.cli import main

@@ -37,7 +37,9 @@ def register(cli: Commands) -> None:
                                  "(asset/..., shot/...: the item's textures)")
     p.add_argument("output", nargs="?", help="the folder the results go to (not for item inputs)")
     p.add_argument("--backend", default="local", choices=BACKENDS, help="where the job runs (default local)")
-    p.add_argument("--out", help="folder for the job files (openjd, opencue, deadline)")
+    p.add_argument("--out", help="folder for the job files (openjd, opencue, deadline); not inside the "
+                                 "input folder")
+    p.add_argument("--force", action="store_true", help="overwrite job files already in --out")
     p.add_argument("--workers", type=whole_number("Workers"), default=1, help="local tasks at once")
     p.add_argument("--cache", help="the result cache every machine shares (default: $OPENPIPELINE_CACHE on "
                                    "each machine, else the project's cache, else the user's)")
@@ -155,7 +157,7 @@ def _default_python(args: argparse.Namespace) -> str:
 
 def cmd_submit(args: argparse.Namespace) -> None:
     from openpipeline.core.layout import current_platform
-    from openpipeline.farm.backends import WRITERS, _import_outline
+    from openpipeline.farm.backends import WRITERS, _import_outline, check_job_folder
     from openpipeline.farm.inputs import build_job
 
     request = _request(args)
@@ -165,6 +167,7 @@ def cmd_submit(args: argparse.Namespace) -> None:
     if args.backend == "local":
         _run_local(args, job)
         return
+    check_job_folder(job, Path(args.out), force=args.force)
     _, roots = _project_roots(args, needed=request.project is not None)
     written = WRITERS[args.backend](job, Path(args.out), roots, args.farm_os or current_platform())
     data = {"backend": args.backend, "job": job.name, "tasks": len(job.tasks),
