@@ -26,7 +26,7 @@ from openpipeline.farm.inputs import mask_for, texture_sources
 from openpipeline.farm.local import parse_state
 from openpipeline.farm.model import FarmJob, FarmJobError, FarmTask, parse_job, read_job
 from openpipeline.farm.remap import remap_fields, remap_path
-from tests.helpers.cli import one_sentence, run_cli
+from tests.helpers.cli import REPO, one_sentence, run_cli
 from tests.helpers.files import snapshot
 
 OPENJD = Path(sys.executable).with_name("openjd")
@@ -291,12 +291,45 @@ def test_a_master_job_runs_master_scene_under_mayapy(tmp_path):
     assert refused.returncode == 2 and "--note" in one_sentence(refused.stderr)
     assert not (tmp_path / "job").exists()
     result = run_cli("farm", "submit", "master", "asset/prop/chair", "--note", "approved", "--backend",
-                     "openjd", "--out", str(tmp_path / "job"), "--pythonpath", "/opt/op", env=env)
+                     "openjd", "--out", str(tmp_path / "job"), "--pythonpath", str(REPO), env=env)
     assert result.returncode == 0, result.stderr
     job = read_job(str(tmp_path / "job" / "job.json"))
     assert job.python == "mayapy" and len(job.tasks) == 1
-    assert master_command(job, job.tasks[0]) == ["mayapy", "/opt/op/standalone/master_scene.py", "--project",
-                                                 str(project.root), "--note", "approved", "asset/prop/chair"]
+    assert master_command(job, job.tasks[0]) == ["mayapy", str(REPO / "standalone" / "master_scene.py"),
+                                                 "--project", str(project.root), "--note", "approved",
+                                                 "asset/prop/chair"]
+
+
+@pytest.mark.parametrize("elsewhere", [False, True])
+def test_a_master_job_without_a_checkout_is_refused_at_submit(tmp_path, elsewhere):
+    """--pythonpath '' (the farm's installed wheel has no standalone/) or a folder without
+    standalone/master_scene.py: exit 2, one sentence naming --pythonpath, nothing written."""
+    from openpipeline.core import ItemRef, Project
+
+    project = Project.create(tmp_path / "proj", "demo")
+    project.create_item(ItemRef.parse("asset/prop/chair"))
+    (tmp_path / "elsewhere").mkdir()
+    pythonpath = str(tmp_path / "elsewhere") if elsewhere else ""
+    before = snapshot(tmp_path)
+    result = run_cli("farm", "submit", "master", "asset/prop/chair", "--note", "approved", "--backend",
+                     "openjd", "--out", str(tmp_path / "job"), "--pythonpath", pythonpath,
+                     env={"OPENPIPELINE_PROJECT": str(project.root)})
+    assert result.returncode == 2, result.stderr
+    assert "--pythonpath" in one_sentence(result.stderr)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_master_task_runs_the_script_of_the_job_s_checkout_not_the_cwd(tmp_path):
+    """A job naming no checkout (written before the submit check) is refused in one sentence,
+    and a named checkout's script is an absolute path, whatever the worker's cwd."""
+    from openpipeline.farm.task import master_command
+
+    task = FarmTask("asset/prop/chair", {"kind": "master", "note": "n"}, None, "", item="asset/prop/chair",
+                    project=str(tmp_path))
+    with pytest.raises(FarmJobError, match="--pythonpath"):
+        master_command(FarmJob("m", "master", (task,), python="mayapy"), task)
+    job = FarmJob("m", "master", (task,), python="mayapy", pythonpath=str(REPO))
+    assert master_command(job, task)[1] == str(REPO / "standalone" / "master_scene.py")
 
 
 def test_run_task_refuses_a_task_the_job_does_not_have(tmp_path):

@@ -134,6 +134,8 @@ def _request(args: argparse.Namespace) -> Any:
         import openpipeline
 
         pythonpath = str(Path(openpipeline.__file__).resolve().parent.parent)
+    elif pythonpath and args.kind == "master":
+        pythonpath = os.path.abspath(pythonpath)  # the checkout master_scene.py is run from
     cache = os.path.abspath(args.cache) if args.cache else None
     if cache is None:
         from openpipeline.cli.cache import project_cache

@@ -49,6 +49,7 @@ def item_tasks(request: Request) -> list[FarmTask]:
     if request.operation == "master":
         if not request.note.strip():
             raise FarmJobError("A master needs a note; say what it holds with --note 'approved layout'.")
+        _check_master_checkout(request.pythonpath)
         job = {"kind": "master", "item": address, "project": root, "note": request.note}
         return [FarmTask(address, job, None, "", item=address, project=root)]
     if request.operation == "scatter":
@@ -61,6 +62,17 @@ def item_tasks(request: Request) -> list[FarmTask]:
     workshop = str(folder / item.project.config.folders["workshop"])
     tasks = build_tasks_for(request, sources, [workshop] * len(sources))
     return [replace(task, item=address, project=root) for task in tasks]
+
+
+def _check_master_checkout(pythonpath: str | None) -> None:
+    """A master task runs ``standalone/master_scene.py`` from the OpenPipeline checkout the job
+    names (its pythonpath, remapped for the farm like every path); refuse a job without one."""
+    from openpipeline.farm.task import MASTER_SCRIPT
+
+    if not pythonpath or not (Path(pythonpath) / MASTER_SCRIPT).is_file():
+        where = f"'{pythonpath}' has no {MASTER_SCRIPT}" if pythonpath else "the job names no checkout"
+        raise FarmJobError(f"A master job runs {MASTER_SCRIPT} from an OpenPipeline checkout but {where}; "
+                           "give the checkout's folder with --pythonpath DIR.")
 
 
 def _result_pattern(item: Item, task: FarmTask, number: int) -> Path:
