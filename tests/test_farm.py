@@ -366,3 +366,36 @@ def test_status_says_stopped_when_a_running_jobs_runner_is_gone(tmp_path):
     assert read_state(tmp_path / "j1").state == "stopped"
     (tmp_path / "j1" / "state.json").write_text(json.dumps({**state, "pid": os.getpid()}))
     assert read_state(tmp_path / "j1").state == "running"
+
+
+def test_a_failed_item_delivery_leaves_no_file_no_claim_no_event(tmp_path, monkeypatch):
+    """The history event cannot be written: the result file is not left in the workshop folder,
+    the claimed number is given back, and the next delivery takes workshop 1 (all or nothing)."""
+    from openpipeline.core import ItemRef, Project, history
+    from openpipeline.engine.cache import ResultCache
+    from openpipeline.farm.items import deliver_to_item
+
+    project = Project.create(tmp_path / "proj", "demo")
+    chair = project.create_item(ItemRef.parse("asset/prop/chair"))
+    source = _image(chair.path / "textures" / "wood.png")
+
+    def build(folder):
+        (folder / "restored.png").write_bytes(source.read_bytes())
+        return {"files": ["restored.png"]}
+
+    entry = ResultCache(tmp_path / "cache").put("texture", "ab" * 32, build)
+    workshop = chair.path / "textures" / "workshop"
+    task = FarmTask("wood.png", {"source": str(source), "params": {"operation": "denoise"}}, entry.key,
+                    str(workshop), item="asset/prop/chair", project=str(project.root))
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(history, "write_event", broken)
+        with pytest.raises(Exception, match="No space left"):  # a StorageError once journalled
+            deliver_to_item(task, entry)
+    assert list(workshop.iterdir()) == []
+    assert not [e for e in project.item("asset/prop/chair").events() if e.event == "farm-result"]
+    assert [p.name for p in deliver_to_item(task, entry)] == ["wood_workshop_0001.png"]
+    assert [e.version for e in project.item("asset/prop/chair").events() if e.event == "farm-result"] == [1]
