@@ -125,7 +125,8 @@ def main(argv: Sequence[str]) -> None:
     finally:
         maya.standalone.uninitialize()  # type: ignore[no-untyped-call]  # untyped in the stubs
     forced = " (forced past validator problems)" if record.data.forced else ""
-    print(f"Mastered workshop {record.version} of {item.ref} -> {record.data.path}{forced}.", flush=True)
+    data = record.data
+    print(f"Mastered workshop {data.workshop} of {item.ref} -> {data.path}{forced}.", flush=True)
 
 
 if __name__ == "__main__":

@@ -178,12 +178,28 @@ def _check_output(args: argparse.Namespace, textures: list[Texture]) -> Path:
     if output.exists() and not output.is_dir():
         raise ScriptError(f"The output '{output}' is a file; give a folder.")
     sources = {texture.source.parent.resolve() for texture in textures}
-    if output.resolve() in sources:
+    resolved = output.resolve()
+    if resolved in sources:
         raise ScriptError("The output folder is the textures' own folder, which would overwrite them; "
                           "give another folder.")
+    if any(folder in resolved.parents for folder in sources):
+        raise ScriptError("The output folder is inside the textures' folder, so its results would be read "
+                          "as textures next time; give a folder outside it.")
     if args.suffix is not None and not args.suffix.startswith("."):
         args.suffix = f".{args.suffix}"
+    seen: dict[str, str] = {}
+    for texture in textures:
+        name = _output_name(texture, args.suffix)
+        other = seen.setdefault(name.casefold(), texture.label)
+        if other != texture.label:
+            raise ScriptError(f"'{other}' and '{texture.label}' would both write '{name}'; "
+                              "rename one or restore them separately.")
     return output
+
+
+def _output_name(texture: Texture, suffix: str | None) -> str:
+    """The result's name in the output folder: the texture's own, another suffix if asked."""
+    return texture.source.name if suffix is None else Path(texture.source.name).stem + suffix
 
 
 def main(argv: Sequence[str]) -> None:
@@ -205,7 +221,7 @@ def main(argv: Sequence[str]) -> None:
                          mask=None if texture.mask is None else str(texture.mask), suffix=args.suffix)
         share = 1 / len(textures)
         step = batch.scaled(progress, number * share, share, texture.label)
-        name = texture.source.name if args.suffix is None else Path(texture.source.name).stem + args.suffix
+        name = _output_name(texture, args.suffix)
         with result_of(job, cache, step) as (entry, reused):  # without a cache: a folder removed after
             output.mkdir(parents=True, exist_ok=True)
             written = deliver(entry, str(output / name))

@@ -26,7 +26,7 @@ from openpipeline.farm.inputs import mask_for, texture_sources
 from openpipeline.farm.local import parse_state
 from openpipeline.farm.model import FarmJob, FarmJobError, FarmTask, parse_job, read_job
 from openpipeline.farm.remap import remap_fields, remap_path
-from tests.helpers.cli import one_sentence, run_cli
+from tests.helpers.cli import REPO, one_sentence, run_cli
 from tests.helpers.files import snapshot
 
 OPENJD = Path(sys.executable).with_name("openjd")
@@ -217,6 +217,52 @@ def test_bad_input_is_one_sentence_and_writes_nothing(tmp_path, case):
     assert snapshot(tmp_path) == before
 
 
+def test_two_inputs_writing_the_same_output_are_refused(tmp_path):
+    """a.png and a.tif as .png, or mx/a.obj and my/a.obj: one result would replace the other; exit 2,
+    one sentence naming both inputs, nothing written."""
+    _image(tmp_path / "col" / "a.png")
+    _image(tmp_path / "col" / "a.tif")
+    for folder in ("mx", "my"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "a.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    env = {"OPENPIPELINE_FARM_STATE": str(tmp_path / "state"), "OPENPIPELINE_CACHE": str(tmp_path / "cache")}
+    cases = [(["texture-denoise", str(tmp_path / "col"), str(tmp_path / "out"), "--format", ".png"],
+              ("a.png", "a.tif")),
+             (["scatter", f"{tmp_path / 'mx' / 'a.obj'},{tmp_path / 'my' / 'a.obj'}", str(tmp_path / "out"),
+               "--count", "10"], ("mx", "my"))]
+    for args, names in cases:
+        before = snapshot(tmp_path)
+        result = run_cli("farm", "submit", *args, env=env)
+        assert result.returncode == 2, result.stderr
+        message = one_sentence(result.stderr)
+        assert all(name in message for name in names), message
+        assert snapshot(tmp_path) == before
+
+
+def test_job_files_never_go_among_the_inputs_nor_over_other_job_files(tmp_path):
+    """--out inside the textures folder is refused; an --out already holding job files is refused
+    unless --force: exit 2, one sentence, nothing written."""
+    _image(tmp_path / "tex" / "a.png")
+    env = {"OPENPIPELINE_FARM_STATE": str(tmp_path / "state"), "OPENPIPELINE_CACHE": str(tmp_path / "cache")}
+    submit = ["farm", "submit", "texture-denoise", str(tmp_path / "tex"), str(tmp_path / "out"),
+              "--backend", "openjd", "--out"]
+    for out in (tmp_path / "tex", tmp_path / "tex" / "jobs"):
+        before = snapshot(tmp_path)
+        result = run_cli(*submit, str(out), env=env)
+        assert result.returncode == 2, result.stderr
+        assert "inside the input folder" in one_sentence(result.stderr)
+        assert snapshot(tmp_path) == before
+    first = run_cli(*submit, str(tmp_path / "jobs"), env=env)
+    assert first.returncode == 0, first.stderr
+    before = snapshot(tmp_path)
+    again = run_cli(*submit, str(tmp_path / "jobs"), env=env)
+    assert again.returncode == 2, again.stderr
+    assert "--force" in one_sentence(again.stderr)
+    assert snapshot(tmp_path) == before
+    forced = run_cli(*submit, str(tmp_path / "jobs"), "--force", env=env)
+    assert forced.returncode == 0, forced.stderr
+
+
 def test_a_missing_pyoutline_is_one_sentence(tmp_path, monkeypatch, capsys):
     """Without pyoutline the opencue back end is refused before anything is read or written."""
     from openpipeline.cli import main
@@ -245,12 +291,45 @@ def test_a_master_job_runs_master_scene_under_mayapy(tmp_path):
     assert refused.returncode == 2 and "--note" in one_sentence(refused.stderr)
     assert not (tmp_path / "job").exists()
     result = run_cli("farm", "submit", "master", "asset/prop/chair", "--note", "approved", "--backend",
-                     "openjd", "--out", str(tmp_path / "job"), "--pythonpath", "/opt/op", env=env)
+                     "openjd", "--out", str(tmp_path / "job"), "--pythonpath", str(REPO), env=env)
     assert result.returncode == 0, result.stderr
     job = read_job(str(tmp_path / "job" / "job.json"))
     assert job.python == "mayapy" and len(job.tasks) == 1
-    assert master_command(job, job.tasks[0]) == ["mayapy", "/opt/op/standalone/master_scene.py", "--project",
-                                                 str(project.root), "--note", "approved", "asset/prop/chair"]
+    assert master_command(job, job.tasks[0]) == ["mayapy", str(REPO / "standalone" / "master_scene.py"),
+                                                 "--project", str(project.root), "--note", "approved",
+                                                 "asset/prop/chair"]
+
+
+@pytest.mark.parametrize("elsewhere", [False, True])
+def test_a_master_job_without_a_checkout_is_refused_at_submit(tmp_path, elsewhere):
+    """--pythonpath '' (the farm's installed wheel has no standalone/) or a folder without
+    standalone/master_scene.py: exit 2, one sentence naming --pythonpath, nothing written."""
+    from openpipeline.core import ItemRef, Project
+
+    project = Project.create(tmp_path / "proj", "demo")
+    project.create_item(ItemRef.parse("asset/prop/chair"))
+    (tmp_path / "elsewhere").mkdir()
+    pythonpath = str(tmp_path / "elsewhere") if elsewhere else ""
+    before = snapshot(tmp_path)
+    result = run_cli("farm", "submit", "master", "asset/prop/chair", "--note", "approved", "--backend",
+                     "openjd", "--out", str(tmp_path / "job"), "--pythonpath", pythonpath,
+                     env={"OPENPIPELINE_PROJECT": str(project.root)})
+    assert result.returncode == 2, result.stderr
+    assert "--pythonpath" in one_sentence(result.stderr)
+    assert snapshot(tmp_path) == before
+
+
+def test_a_master_task_runs_the_script_of_the_job_s_checkout_not_the_cwd(tmp_path):
+    """A job naming no checkout (written before the submit check) is refused in one sentence,
+    and a named checkout's script is an absolute path, whatever the worker's cwd."""
+    from openpipeline.farm.task import master_command
+
+    task = FarmTask("asset/prop/chair", {"kind": "master", "note": "n"}, None, "", item="asset/prop/chair",
+                    project=str(tmp_path))
+    with pytest.raises(FarmJobError, match="--pythonpath"):
+        master_command(FarmJob("m", "master", (task,), python="mayapy"), task)
+    job = FarmJob("m", "master", (task,), python="mayapy", pythonpath=str(REPO))
+    assert master_command(job, task)[1] == str(REPO / "standalone" / "master_scene.py")
 
 
 def test_run_task_refuses_a_task_the_job_does_not_have(tmp_path):
@@ -287,3 +366,36 @@ def test_status_says_stopped_when_a_running_jobs_runner_is_gone(tmp_path):
     assert read_state(tmp_path / "j1").state == "stopped"
     (tmp_path / "j1" / "state.json").write_text(json.dumps({**state, "pid": os.getpid()}))
     assert read_state(tmp_path / "j1").state == "running"
+
+
+def test_a_failed_item_delivery_leaves_no_file_no_claim_no_event(tmp_path, monkeypatch):
+    """The history event cannot be written: the result file is not left in the workshop folder,
+    the claimed number is given back, and the next delivery takes workshop 1 (all or nothing)."""
+    from openpipeline.core import ItemRef, Project, history
+    from openpipeline.engine.cache import ResultCache
+    from openpipeline.farm.items import deliver_to_item
+
+    project = Project.create(tmp_path / "proj", "demo")
+    chair = project.create_item(ItemRef.parse("asset/prop/chair"))
+    source = _image(chair.path / "textures" / "wood.png")
+
+    def build(folder):
+        (folder / "restored.png").write_bytes(source.read_bytes())
+        return {"files": ["restored.png"]}
+
+    entry = ResultCache(tmp_path / "cache").put("texture", "ab" * 32, build)
+    workshop = chair.path / "textures" / "workshop"
+    task = FarmTask("wood.png", {"source": str(source), "params": {"operation": "denoise"}}, entry.key,
+                    str(workshop), item="asset/prop/chair", project=str(project.root))
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(history, "write_event", broken)
+        with pytest.raises(Exception, match="No space left"):  # a StorageError once journalled
+            deliver_to_item(task, entry)
+    assert list(workshop.iterdir()) == []
+    assert not [e for e in project.item("asset/prop/chair").events() if e.event == "farm-result"]
+    assert [p.name for p in deliver_to_item(task, entry)] == ["wood_workshop_0001.png"]
+    assert [e.version for e in project.item("asset/prop/chair").events() if e.event == "farm-result"] == [1]

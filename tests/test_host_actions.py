@@ -63,3 +63,16 @@ def test_follow_rename_names_the_open_master_after_its_moved_file(asset, tmp_pat
     follow_rename(host, asset, renamed)
     assert host.scene_info(SCENE_INFO_ITEM) == "asset/prop/sofa"
     assert host.current_file() == renamed.master_path and renamed.master_path.is_file()
+
+
+def test_mastering_an_older_workshop_does_not_make_it_the_latest(asset, tmp_path):
+    """master_scene.py --workshop 1 opens workshop 1: it is mastered as 1, not re-saved as 3."""
+    host = NullHost(maya_scene(tmp_path / "open.ma", "old"))
+    save_workshop(asset, host, "old")
+    host.open(maya_scene(tmp_path / "new.ma", "newest work"))
+    save_workshop(asset, host, "newest")
+    host.open(asset.workshop_path(1))  # what master_scene.py --workshop 1 does
+    record = master_scene(asset, host, "approve the old one")
+    assert record.data.workshop == 1
+    assert asset.workshop().number == 2
+    assert "newest work" in asset.workshop().path.read_text()

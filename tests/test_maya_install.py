@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -93,3 +94,23 @@ def test_an_installation_without_the_module_files_is_refused(tmp_path):
     assert result.returncode == 2
     assert "pip install -e" in one_sentence(result.stderr)
     assert not (tmp_path / "m").exists()
+
+
+def test_a_modules_dir_under_a_file_or_unwritable_is_one_sentence(tmp_path):
+    """--modules-dir below a file, or in a read-only folder (not as root, who writes anywhere): exit 2,
+    one sentence, nothing written."""
+    (tmp_path / "a_file").write_text("x", encoding="utf-8")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        cases = [tmp_path / "a_file" / "modules"]
+        if os.geteuid() != 0:  # root writes anywhere
+            cases += [locked, locked / "modules"]
+        for folder in cases:
+            result = run_cli("maya", "install", "--modules-dir", str(folder))
+            assert result.returncode == 2, result.stderr
+            assert "--modules-dir" in one_sentence(result.stderr)
+            assert sorted(p.name for p in tmp_path.rglob("*")) == ["a_file", "locked"]
+    finally:
+        locked.chmod(0o700)

@@ -170,6 +170,24 @@ def test_a_udim_set_in_a_folder_is_one_job(tmp_path):
     assert result.stdout.count("restored ->") == 1
 
 
+@pytest.mark.parametrize("case", ["inside", "collide"])
+def test_restore_refuses_an_output_inside_the_input_or_two_textures_on_one_name(tmp_path, case):
+    """tex/sub as the output, or a.png and a.tif both as .png: exit 2, one sentence, nothing written."""
+    textures = tmp_path / "tex"
+    textures.mkdir()
+    write_texture(textures / "a.png", seed=1)  # real images: before the check, both were restored
+    write_texture(textures / "a.tif", seed=2)
+    args = {"inside": [str(textures), str(textures / "sub")],
+            "collide": [str(textures), str(tmp_path / "out"), "--format", ".png"]}[case]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    result = run_script("restore_textures.py", *args, "--no-cache", *FAST)
+    assert result.returncode == 2, result.stderr
+    message = one_line(result.stderr, "restore_textures")
+    if case == "collide":
+        assert "a.png" in message and "a.tif" in message
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 # -- scattering points ----------------------------------------------------------------------
 def write_ball(path: Path) -> Path:
     from openpipeline.engine.scatter.primitives import icosphere
@@ -294,6 +312,26 @@ def test_master_scene_masters_the_workshop_through_a_maya_stand_in(project, tmp_
     assert [line for line in result.stdout.splitlines() if "%" in line.split(" master")[0]]
     assert item.master_path.read_text(encoding="utf-8") == item.workshop_path(1).read_text(encoding="utf-8")
     assert log.read_text(encoding="utf-8").split() == ["initialize", "uninitialize"]
+
+
+def test_master_scene_of_an_older_workshop_masters_that_workshop(project, tmp_path):
+    """--workshop 1 of two: workshop 1 is mastered and reported; workshop 2 stays the latest."""
+    from openpipeline.core import ItemRef
+    from openpipeline.core import versions as core_versions
+    from tests.helpers import maya_on_disk
+    from tests.helpers.files import maya_scene
+
+    item = project.create_item(ItemRef.parse("asset/prop/chair"))
+    core_versions.save_workshop(item, maya_scene(tmp_path / "old.ma", "the old chair"), note="first")
+    core_versions.save_workshop(item, maya_scene(tmp_path / "new.ma", "the new chair"), note="second")
+    fake = maya_on_disk.install(tmp_path / "fake")
+    result = run_script("master_scene.py", "asset/prop/chair", "--project", str(project.root),
+                        "--workshop", "1", "--note", "the old one",
+                        env=fake_env(fake, tmp_path / "maya.log"))
+    assert result.returncode == 0, result.stderr
+    assert "Mastered workshop 1 of asset/prop/chair" in result.stdout
+    assert item.workshop().number == 2
+    assert "the old chair" in item.master_path.read_text(encoding="utf-8")
 
 
 def test_master_scene_of_an_item_without_workshops_is_refused(project, tmp_path):

@@ -37,7 +37,9 @@ def register(cli: Commands) -> None:
                                  "(asset/..., shot/...: the item's textures)")
     p.add_argument("output", nargs="?", help="the folder the results go to (not for item inputs)")
     p.add_argument("--backend", default="local", choices=BACKENDS, help="where the job runs (default local)")
-    p.add_argument("--out", help="folder for the job files (openjd, opencue, deadline)")
+    p.add_argument("--out", help="folder for the job files (openjd, opencue, deadline); not inside the "
+                                 "input folder")
+    p.add_argument("--force", action="store_true", help="overwrite job files already in --out")
     p.add_argument("--workers", type=whole_number("Workers"), default=1, help="local tasks at once")
     p.add_argument("--cache", help="the result cache every machine shares (default: $OPENPIPELINE_CACHE on "
                                    "each machine, else the project's cache, else the user's)")
@@ -132,6 +134,8 @@ def _request(args: argparse.Namespace) -> Any:
         import openpipeline
 
         pythonpath = str(Path(openpipeline.__file__).resolve().parent.parent)
+    elif pythonpath and args.kind == "master":
+        pythonpath = os.path.abspath(pythonpath)  # the checkout master_scene.py is run from
     cache = os.path.abspath(args.cache) if args.cache else None
     if cache is None:
         from openpipeline.cli.cache import project_cache
@@ -155,7 +159,7 @@ def _default_python(args: argparse.Namespace) -> str:
 
 def cmd_submit(args: argparse.Namespace) -> None:
     from openpipeline.core.layout import current_platform
-    from openpipeline.farm.backends import WRITERS, _import_outline
+    from openpipeline.farm.backends import WRITERS, _import_outline, check_job_folder
     from openpipeline.farm.inputs import build_job
 
     request = _request(args)
@@ -165,6 +169,7 @@ def cmd_submit(args: argparse.Namespace) -> None:
     if args.backend == "local":
         _run_local(args, job)
         return
+    check_job_folder(job, Path(args.out), force=args.force)
     _, roots = _project_roots(args, needed=request.project is not None)
     written = WRITERS[args.backend](job, Path(args.out), roots, args.farm_os or current_platform())
     data = {"backend": args.backend, "job": job.name, "tasks": len(job.tasks),

@@ -137,8 +137,13 @@ def cmd_install(args: argparse.Namespace) -> None:
     if folder.exists() and not folder.is_dir():
         raise CliError(f"The modules folder '{folder}' is a file; give a folder with --modules-dir.")
     versions = (args.maya_version,) if args.maya_version else MAYA_VERSIONS
-    folder.mkdir(parents=True, exist_ok=True)
-    write_bytes(target, module_file_text(root, versions).encode("utf-8"))
+    text = module_file_text(root, versions).encode("utf-8")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        write_bytes(target, text)
+    except OSError as error:  # under a file, or a folder this user cannot write
+        raise CliError(f"Cannot write '{target}' ({error.strerror or error}); give a writable folder with "
+                       "--modules-dir.") from error
     data = {"module_file": str(target), "module_root": str(root), "maya_versions": list(versions)}
     emit(args, data, lambda: _next_steps(target, root, versions))
 

@@ -32,7 +32,7 @@ import yaml
 from openpipeline.atomic import write_bytes
 from openpipeline.core.errors import UserError
 from openpipeline.farm.estimate import memory_megabytes, timeout_seconds
-from openpipeline.farm.model import JOB_FILE, FarmJob, FarmTask
+from openpipeline.farm.model import JOB_FILE, FarmJob, FarmJobError, FarmTask
 from openpipeline.farm.remap import remap_fields, remap_path
 
 TEMPLATE_FILE = "job.template.yaml"
@@ -65,6 +65,28 @@ def _join(parts: list[str], farm_os: str) -> str:
 
         return subprocess.list2cmdline(parts)
     return shlex.join(parts)
+
+
+JOB_FILES = (JOB_FILE, TEMPLATE_FILE, OUTLINE_FILE, DEADLINE_JOB_INFO, DEADLINE_PLUGIN_INFO)
+
+
+def check_job_folder(job: FarmJob, folder: Path, force: bool = False) -> None:
+    """Refuse a job-file folder inside an input folder (the job files would sit among the inputs),
+    a file, or a folder already holding job files (another job's) unless ``force``.
+    """
+    out = Path(os.path.abspath(folder))
+    if out.exists() and not out.is_dir():
+        raise FarmJobError(f"The job-file folder '{folder}' is a file; give a folder with --out.")
+    for task in job.tasks:
+        source = task.job.get("source") or task.job.get("mesh")
+        inputs = Path(os.path.abspath(str(source))).parent if source else None
+        if inputs is not None and (out == inputs or inputs in out.parents):
+            raise FarmJobError(f"The job-file folder '{folder}' is inside the input folder '{inputs}'; "
+                               "give --out a folder outside it.")
+    existing = [name for name in JOB_FILES if (out / name).exists()]
+    if existing and not force:
+        raise FarmJobError(f"'{folder}' already holds job files ({', '.join(existing)}); give --out a new "
+                           "folder, or pass --force to overwrite them.")
 
 
 def write_job_file(job: FarmJob, folder: Path) -> Path:

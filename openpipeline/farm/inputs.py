@@ -158,6 +158,19 @@ def texture_output(source: str, folder: str, suffix: str | None) -> str:
     return str(Path(os.path.abspath(folder)) / name)
 
 
+def check_distinct_outputs(sources: list[str], outputs: list[str]) -> None:
+    """Refuse two inputs whose results would land on the same path (one would silently replace the other).
+
+    Names are compared without case: a result folder may be read on Windows or macOS.
+    """
+    seen: dict[str, str] = {}
+    for source, output in zip(sources, outputs, strict=True):
+        other = seen.setdefault(os.path.abspath(output).casefold(), source)
+        if other != source:
+            raise FarmJobError(f"'{other}' and '{source}' would both write '{Path(output).name}'; "
+                               "rename one or submit them separately.")
+
+
 def texture_task(request: Request, source: str, output: str, model: Any) -> FarmTask:
     """The task restoring ``source`` into ``output``, with its key and estimate."""
     from openpipeline.engine.texture import RestoreParams
@@ -213,11 +226,13 @@ def build_tasks(request: Request, sources: list[str]) -> list[FarmTask]:
     """One task per source, outputs in ``request.output``."""
     if request.operation == "scatter":
         folder = Path(os.path.abspath(request.output))
-        return [scatter_task(request, mesh, str(folder / (Path(mesh).stem + request.points_suffix)))
-                for mesh in sources]
+        points = [str(folder / (Path(mesh).stem + request.points_suffix)) for mesh in sources]
+        check_distinct_outputs(sources, points)
+        return [scatter_task(request, mesh, output) for mesh, output in zip(sources, points, strict=True)]
     suffix = request.texture.get("suffix")
-    return build_tasks_for(request, sources,
-                           [texture_output(source, request.output, suffix) for source in sources])
+    outputs = [texture_output(source, request.output, suffix) for source in sources]
+    check_distinct_outputs(sources, outputs)
+    return build_tasks_for(request, sources, outputs)
 
 
 def build_tasks_for(request: Request, sources: list[str], outputs: list[str]) -> list[FarmTask]:

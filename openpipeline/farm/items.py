@@ -16,15 +16,18 @@ The ``master`` operation takes an item too: its task runs
 from __future__ import annotations
 
 import os
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from openpipeline.core import history
+from openpipeline.atomic import TEMP_MARK, unlink_quietly
+from openpipeline.core import history, journal
 from openpipeline.core.address import ItemRef
 from openpipeline.core.claims import claim_number
 from openpipeline.core.events import FarmResultData
 from openpipeline.core.items import Item, holding
+from openpipeline.core.journal import EventStep, MoveStep, Step
 from openpipeline.core.project import Project
 from openpipeline.farm.inputs import UDIM_TOKEN, Request, _stem, build_tasks_for, texture_sources
 from openpipeline.farm.model import FarmJobError, FarmTask
@@ -49,6 +52,7 @@ def item_tasks(request: Request) -> list[FarmTask]:
     if request.operation == "master":
         if not request.note.strip():
             raise FarmJobError("A master needs a note; say what it holds with --note 'approved layout'.")
+        _check_master_checkout(request.pythonpath)
         job = {"kind": "master", "item": address, "project": root, "note": request.note}
         return [FarmTask(address, job, None, "", item=address, project=root)]
     if request.operation == "scatter":
@@ -61,6 +65,17 @@ def item_tasks(request: Request) -> list[FarmTask]:
     workshop = str(folder / item.project.config.folders["workshop"])
     tasks = build_tasks_for(request, sources, [workshop] * len(sources))
     return [replace(task, item=address, project=root) for task in tasks]
+
+
+def _check_master_checkout(pythonpath: str | None) -> None:
+    """A master task runs ``standalone/master_scene.py`` from the OpenPipeline checkout the job
+    names (its pythonpath, remapped for the farm like every path); refuse a job without one."""
+    from openpipeline.farm.task import MASTER_SCRIPT
+
+    if not pythonpath or not (Path(pythonpath) / MASTER_SCRIPT).is_file():
+        where = f"'{pythonpath}' has no {MASTER_SCRIPT}" if pythonpath else "the job names no checkout"
+        raise FarmJobError(f"A master job runs {MASTER_SCRIPT} from an OpenPipeline checkout but {where}; "
+                           "give the checkout's folder with --pythonpath DIR.")
 
 
 def _result_pattern(item: Item, task: FarmTask, number: int) -> Path:
@@ -97,13 +112,16 @@ def already_delivered(item: Item, source: str, key: str) -> list[Path] | None:
 
 
 def deliver_to_item(task: FarmTask, entry: Any) -> list[Path]:
-    """Save a cached texture result as the item's next texture workshop and record it in the history;
-    a result this item already holds (same source, same key, files present) is not saved twice.
+    """Save a cached texture result as the item's next texture workshop and record it in the history,
+    all or nothing; a result this item already holds (same source, same key, files present) is not
+    saved twice.
 
-    Cost: the item's history read, one copy per file, one claim, one small event file.
+    The files are copied to hidden temporary names first, then one journal record moves them into
+    place and writes the ``farm-result`` event (as :func:`~openpipeline.core.versions.save_workshop`
+    does); when anything fails the temporaries are removed and the claimed number is given back.
+
+    Cost: the item's history read, one copy per file, one claim, one journal record, one event file.
     """
-    from openpipeline.engine.texture.job import deliver as deliver_texture
-
     assert task.item is not None and task.project is not None
     item = open_item(task.project, task.item)
     source = Path(str(task.job["source"]))
@@ -112,20 +130,49 @@ def deliver_to_item(task: FarmTask, entry: Any) -> list[Path]:
         earlier = already_delivered(item, _relative_or_absolute(item, source), entry.key)
         if earlier is not None:
             return earlier
+
         def in_use(number: int) -> bool:
             pattern = str(_result_pattern(item, task, number))
             return any(Path(p).exists() for p in (pattern.replace(UDIM_TOKEN, "1001"), pattern))
 
-        number = claim_number(item.claims_dir(f"texture-{_stem(source.name)}"), in_use)
-        pattern = _result_pattern(item, task, number)
-        files = deliver_texture(entry, str(pattern))
+        claims = item.claims_dir(f"texture-{_stem(source.name)}")
+        number = claim_number(claims, in_use)
+        try:
+            return _publish_result(item, task, entry, number)
+        except journal.NotUndoneError:
+            raise  # the set-aside record names the staged files: keep them, and the number
+        except BaseException:
+            unlink_quietly(claims / str(number))
+            raise
+
+
+def _publish_result(item: Item, task: FarmTask, entry: Any, number: int) -> list[Path]:
+    """Copy the result to temporary names beside its place, then journal: move into place, record."""
+    from openpipeline.engine.texture.job import deliver as deliver_texture
+
+    source = Path(str(task.job["source"]))
+    pattern = _result_pattern(item, task, number)
+    prefix = f"{TEMP_MARK}{uuid.uuid4().hex[:12]}-"
+    staged: list[Path] = []
+    try:
+        staged = deliver_texture(entry, str(pattern.with_name(prefix + pattern.name)))
+        files = [path.with_name(path.name[len(prefix):]) for path in staged]
         project = item.project
+        operation = str(task.job["params"].get("operation", ""))
         record = history.new_event(item.ref.address, FarmResultData(
             path=project.relative(pattern), source=_relative_or_absolute(item, source),
-            inputs=_input_digests(task), operation=str(task.job["params"].get("operation", "")),
-            params=dict(task.job["params"]), key=entry.key), version=number,
-            comment=f"farm {task.job['params'].get('operation', '')} of {source.name}")
-        history.write_event(item.meta, record)
+            inputs=_input_digests(task), operation=operation, params=dict(task.job["params"]),
+            key=entry.key), version=number, comment=f"farm {operation} of {source.name}")
+        steps: list[Step] = [MoveStep(project.relative(temp), project.relative(final))
+                             for temp, final in zip(staged, files, strict=True)]
+        steps.append(EventStep(project.relative(item.meta), record))
+        journal.run(project.root, project.meta, "farm-result", steps)
+    except journal.NotUndoneError:
+        raise
+    except BaseException:
+        for path in staged:
+            unlink_quietly(path)
+        raise
     return files
 
 

@@ -83,8 +83,12 @@ def run_engine_task(job: FarmJob, task: FarmTask, progress: ProgressCallback | N
 
 def master_command(job: FarmJob, task: FarmTask) -> list[str]:
     """The ``mayapy`` command that masters the task's item (needs Maya on the machine):
-    ``mayapy standalone/master_scene.py --project ROOT --note NOTE ITEM``."""
-    script = str(Path(job.pythonpath or ".") / MASTER_SCRIPT)
+    ``mayapy CHECKOUT/standalone/master_scene.py --project ROOT --note NOTE ITEM``, the script found
+    in the checkout the job names (its pythonpath, already remapped for the farm), never the cwd."""
+    if not job.pythonpath:
+        raise FarmJobError(f"This master job names no OpenPipeline checkout to run {MASTER_SCRIPT} from; "
+                           "submit it again with --pythonpath DIR.")
+    script = str(Path(job.pythonpath) / MASTER_SCRIPT)
     return [job.python, script, "--project", str(task.project), "--note", str(task.job.get("note", "")),
             str(task.item)]
 
@@ -95,10 +99,13 @@ def run_task(job: FarmJob, index: int, out: TextIO) -> int:
         raise FarmJobError(f"Task {index} does not exist; the job has tasks 0 to {len(job.tasks) - 1}.")
     task = job.tasks[index]
     if job.operation == "master":
-        command = master_command(job, task)
-        if shutil.which(command[0]) is None:
-            raise FarmJobError(f"'{command[0]}' is not on this machine's PATH; a master needs Maya's mayapy "
+        if shutil.which(job.python) is None:
+            raise FarmJobError(f"'{job.python}' is not on this machine's PATH; a master needs Maya's mayapy "
                                "(give its path with --python when submitting).")
+        command = master_command(job, task)
+        if not Path(command[1]).is_file():
+            raise FarmJobError(f"'{command[1]}' does not exist on this machine; check the job's pythonpath "
+                               "and the project's roots for this OS.")
         return subprocess.call(command)
     result = run_engine_task(job, task, json_progress(out))
     out.write(json.dumps(result) + "\n")

@@ -97,15 +97,16 @@ def _reopen(host: Host, path: Path) -> None:
 
 
 def _workshop_to_master(item: Item, host: Host, note: str, author: str | None) -> int:
-    """The workshop to master: the open scene if it is the unchanged latest workshop, else a new one."""
+    """The workshop to master: the open scene if it is an unchanged active workshop, else a new one.
+
+    An older workshop opened to master it (master_scene.py --workshop N) is mastered as
+    workshop N: re-saving it would make the old scene the latest workshop.
+    """
     current = host.current_file()
     if current is not None and not host.has_unsaved_changes():
-        try:
-            latest = item.workshop()
-        except VersionNotFoundError:
-            latest = None
-        if latest is not None and latest.path == current:
-            return latest.number
+        for entry in reversed(item.state().active("workshop")):
+            if entry.path == current:
+                return entry.number
     saved = save_workshop(item, host, note, author=author).version
     assert saved is not None  # a workshop event always carries its number
     return saved
