@@ -383,3 +383,68 @@ def test_the_nodes_rule_never_fails_over_the_project(tmp_path, monkeypatch):
     assert selected_project_cache(strict=False) is None
     with pytest.raises(UserError):
         selected_project_cache()
+
+
+# -- review findings: links and damaged entries -----------------------------------------
+def _rewrite_meta(folder: Path, **changes) -> None:
+    meta = json.loads((folder / "meta.json").read_text())
+    meta.update(changes)
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
+def test_get_never_truncates_a_file_through_a_planted_used_link(tmp_path):
+    cache = ResultCache(tmp_path / "cache")
+    entry = cache.put("texture", KEYS[0], _builder(b"x" * 100, "restored.png"))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    used = entry.folder / ".used"
+    if os.path.lexists(used):
+        used.unlink()
+    used.symlink_to(victim)
+    assert cache.get("texture", KEYS[0]) is None  # a planted link makes the entry damaged
+    assert victim.read_text() == "precious"
+    cache.prune(10**9)
+    assert victim.read_text() == "precious" and not entry.folder.exists()
+
+
+def test_scatter_entry_with_a_linked_points_file_is_a_miss(tmp_path):
+    cache = ResultCache(tmp_path / "cache")
+    entry = cache.put("scatter", KEYS[0], _builder(b"p", "points.npz"))
+    _rewrite_meta(entry.folder, files=[])
+    (entry.folder / "points.npz").unlink()
+    (tmp_path / "secret").write_bytes(b"outside")
+    (entry.folder / "points.npz").symlink_to(tmp_path / "secret")
+    assert cache.get("scatter", KEYS[0]) is None
+    _rewrite_meta(entry.folder, files=["points.npz"])
+    assert cache.get("scatter", KEYS[0]) is None  # listed but a link: still a miss
+
+
+def test_texture_entry_with_no_files_is_a_miss(tmp_path):
+    cache = ResultCache(tmp_path / "cache")
+    entry = cache.put("texture", KEYS[0], _builder(b"x", "restored.png"))
+    _rewrite_meta(entry.folder, files=[])
+    assert cache.get("texture", KEYS[0]) is None
+
+
+@pytest.mark.parametrize("tiles", [["../../escaped"], ["1001", "1002"], ["1001", ""], [1001], "1001"])
+def test_texture_entry_with_bad_udim_tiles_is_a_miss(tmp_path, tiles):
+    cache = ResultCache(tmp_path / "cache")
+    entry = cache.put("texture", KEYS[0], _builder(b"x", "restored.png"))
+    _rewrite_meta(entry.folder, tiles_of=tiles)
+    if tiles == ["1001", ""]:
+        (entry.folder / "restored.2.png").write_bytes(b"y")
+        _rewrite_meta(entry.folder, files=["restored.png", "restored.2.png"])
+    assert cache.get("texture", KEYS[0]) is None
+
+
+def test_a_linked_cache_root_is_pruned_shown_and_cleared(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    cache = ResultCache(tmp_path / "link")
+    cache.put("texture", KEYS[0], _builder(b"x" * 100))
+    cache.put("texture", KEYS[1], _builder(b"y" * 100))
+    assert len(cache.entries()) == 2 and cache.total_bytes() > 0
+    assert len(cache.prune(1, keep=cache.folder("texture", KEYS[1]))) == 1
+    assert cache.get("texture", KEYS[1]) is not None
+    assert cache.clear() == 1
+    assert (tmp_path / "link").is_symlink()

@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 import time
 import uuid
@@ -53,6 +54,8 @@ TRASH = ".trash"
 STALE_STAGING_SECONDS = 7 * 24 * 3600
 _KEY = re.compile(r"[0-9a-f]{64}\Z")
 _KIND = re.compile(r"[a-z][a-z0-9_]*\Z")
+_TILE = re.compile(r"[0-9]{4}\Z")
+SCATTER_POINTS = "points.npz"  # the one file a scatter entry must hold
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*\Z", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
@@ -141,12 +144,38 @@ def _folder_bytes(folder: Path) -> int:
     return total
 
 
+def _tiles_ok(meta: dict[str, Any]) -> bool:
+    """A texture entry's ``tiles_of`` is absent, or one UDIM tile (4 digits) per file, or
+    '' for every file of a plain result."""
+    tiles = meta.get("tiles_of")
+    if tiles is None:
+        return True
+    if not isinstance(tiles, list) or len(tiles) != len(meta["files"]):
+        return False
+    if not all(isinstance(tile, str) and (tile == "" or _TILE.match(tile)) for tile in tiles):
+        return False
+    return all(tiles) or not any(tiles)
+
+
+def _kind_ok(kind: str, meta: dict[str, Any]) -> bool:
+    """The entry holds the files its kind needs: a scatter its ``points.npz``, a texture at
+    least one file (and well-formed UDIM tiles)."""
+    files = meta["files"]
+    if kind == "scatter":
+        return SCATTER_POINTS in files
+    if kind == "texture":
+        return bool(files) and len(set(files)) == len(files) and _tiles_ok(meta)
+    return True
+
+
 def _plain_file(folder: Path, name: object) -> bool:
     """``name`` is a plain file name (no folder, no link) of a regular file in ``folder``."""
     if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name:
         return False
-    path = folder / name
-    return path.is_file() and not path.is_symlink()
+    try:
+        return stat.S_ISREG(os.lstat(folder / name).st_mode)
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -176,7 +205,7 @@ class Entry:
         """When the entry was last read or written (seconds since the epoch); 0 if it is gone."""
         for name in (USED, META):
             try:
-                return os.stat(self.folder / name).st_mtime
+                return os.lstat(self.folder / name).st_mtime
             except OSError:
                 continue
         return 0.0
@@ -184,11 +213,12 @@ class Entry:
 
 def read_entry(kind: str, key: str, folder: Path) -> Entry | None:
     """The entry in ``folder``, or None when it is missing or damaged (a link, no or bad
-    ``meta.json``, a named file missing).
+    ``meta.json``, a named file missing or not a regular file, a file its kind needs not
+    named, a ``.used`` that is a link).
 
     Cost: one small JSON read and a stat per file.
     """
-    if folder.is_symlink() or not folder.is_dir():
+    if folder.is_symlink() or not _plain_file(folder, META) or (folder / USED).is_symlink():
         return None
     try:
         meta = json.loads((folder / META).read_text(encoding="utf-8"))
@@ -199,7 +229,7 @@ def read_entry(kind: str, key: str, folder: Path) -> Entry | None:
     files = meta.get("files")
     if not isinstance(files, list) or not all(_plain_file(folder, name) for name in files):
         return None
-    return Entry(kind, key, folder, meta, _folder_bytes(folder))
+    return Entry(kind, key, folder, meta, _folder_bytes(folder)) if _kind_ok(kind, meta) else None
 
 
 class ResultCache:
@@ -242,11 +272,24 @@ class ResultCache:
 
     @staticmethod
     def _touch(folder: Path) -> None:
-        """Mark ``folder`` used now; quietly nothing if it was just removed or is read-only."""
+        """Mark ``folder`` used now; quietly nothing if it was just removed or is read-only.
+
+        Never follows a link (O_NOFOLLOW where the system has it, a link skipped) and never
+        truncates: a ``.used`` planted as a link cannot empty or touch a file elsewhere.
+        """
+        path = folder / USED
+        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         try:
-            fd = os.open(folder / USED, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-            os.close(fd)
-            os.utime(folder / USED)
+            if path.is_symlink():
+                return
+            fd = os.open(path, flags, 0o666)
+            try:
+                if os.utime in os.supports_fd:
+                    os.utime(fd)
+                else:  # Windows: no utime on a descriptor (and no links a user can plant)
+                    os.utime(path)
+            finally:
+                os.close(fd)
         except OSError:
             pass
 
@@ -254,14 +297,15 @@ class ResultCache:
         """Every entry folder under the root (kind, key, folder, entry or None if damaged).
         Links are listed (to be removed as links), never entered."""
         found = []
-        for kind_dir in _subfolders(self.root):
+        for kind_dir in _subfolders(self.root.resolve()):  # the root may be a link; nothing below it
             if not _KIND.match(kind_dir.name):
                 continue
             for shard in _subfolders(kind_dir):
-                for folder in _children(shard):
-                    if _KEY.match(folder.name):
-                        found.append((kind_dir.name, folder.name, folder,
-                                      read_entry(kind_dir.name, folder.name, folder)))
+                for child in _children(shard):
+                    if _KEY.match(child.name):
+                        folder = self.root / kind_dir.name / shard.name / child.name  # as folder() names it
+                        found.append((kind_dir.name, child.name, folder,
+                                      read_entry(kind_dir.name, child.name, folder)))
         return found
 
     def entries(self) -> list[Entry]:
