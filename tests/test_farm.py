@@ -287,3 +287,13 @@ def test_status_says_stopped_when_a_running_jobs_runner_is_gone(tmp_path):
     assert read_state(tmp_path / "j1").state == "stopped"
     (tmp_path / "j1" / "state.json").write_text(json.dumps({**state, "pid": os.getpid()}))
     assert read_state(tmp_path / "j1").state == "running"
+
+
+def test_the_farm_jobs_cache_wins_over_the_environment(tmp_path, monkeypatch):
+    from openpipeline.farm.task import _cache
+
+    monkeypatch.setenv("OPENPIPELINE_CACHE", str(tmp_path / "env"))
+    job = FarmJob("j", "texture-denoise", (), cache=str(tmp_path / "shared"))
+    assert _cache(job).root == tmp_path / "shared"
+    monkeypatch.setenv("OPENPIPELINE_CACHE", str(tmp_path / "env"))
+    assert _cache(FarmJob("j", "texture-denoise", ())).root == tmp_path / "env"

@@ -50,9 +50,10 @@ def json_progress(out: TextIO, interval: float = 0.5) -> ProgressCallback:
 
 
 def _cache(job: FarmJob) -> Any:
+    """The job's own cache (its explicit --cache wins over $OPENPIPELINE_CACHE), else the usual one."""
     from openpipeline.engine.cache import ResultCache, cache_root
 
-    return ResultCache(cache_root(Path(job.cache) if job.cache else None))
+    return ResultCache(Path(job.cache) if job.cache else cache_root(None))
 
 
 def deliver(task: FarmTask, entry: Any, kind: str) -> list[str]:
