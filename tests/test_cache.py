@@ -448,3 +448,30 @@ def test_a_linked_cache_root_is_pruned_shown_and_cleared(tmp_path):
     assert cache.get("texture", KEYS[1]) is not None
     assert cache.clear() == 1
     assert (tmp_path / "link").is_symlink()
+
+
+# -- the meshes the scatter nodes save under <root>/inputs/ ------------------------------
+def test_saved_inputs_are_counted_cleared_and_pruned_least_recently_used_first(tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    old, new = inputs / f"{KEYS[0]}.npz", inputs / f"{KEYS[1]}.npz"
+    old.write_bytes(b"m" * 1000)
+    new.write_bytes(b"n" * 1000)
+    os.utime(old, (time.time() - 100, time.time() - 100))
+    cache = ResultCache(tmp_path)
+    assert cache.total_bytes() == 2000
+    cache.prune(1500)
+    assert not old.exists() and new.exists()
+    cache.put("texture", KEYS[2], _builder(b"x"))
+    cache.clear()
+    assert not list(inputs.iterdir()) and cache.total_bytes() == 0
+
+
+def test_a_node_using_a_saved_mesh_marks_it_used(tmp_path):
+    from openpipeline.dg.scatter_node import mesh_file
+    from openpipeline.engine.scatter.primitives import icosphere
+
+    path, _ = mesh_file(tmp_path, icosphere(1))
+    os.utime(path, (1000, 1000))
+    assert mesh_file(tmp_path, icosphere(1))[0] == path
+    assert path.stat().st_mtime > 1000

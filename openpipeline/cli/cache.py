@@ -67,7 +67,8 @@ def _state(cache: ResultCache) -> dict[str, Any]:
     for entry in entries:
         kinds[entry.kind] = kinds.get(entry.kind, 0) + 1
     return {"root": str(cache.root.absolute()), "entries": len(entries),
-            "bytes": sum(entry.size for entry in entries), "max_bytes": cache.max_bytes, "kinds": kinds}
+            "bytes": cache.total_bytes(), "inputs": len(cache.inputs()), "max_bytes": cache.max_bytes,
+            "kinds": kinds}
 
 
 def _cache(args: argparse.Namespace) -> ResultCache:

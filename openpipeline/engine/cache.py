@@ -50,6 +50,7 @@ META = "meta.json"
 USED = ".used"
 STAGING = ".staging"
 TRASH = ".trash"
+INPUTS = "inputs"  # input files saved for jobs (the scatter nodes' meshes): counted, pruned, cleared
 # A staging folder this old belongs to a writer that died; prune removes it.
 STALE_STAGING_SECONDS = 7 * 24 * 3600
 _KEY = re.compile(r"[0-9a-f]{64}\Z")
@@ -313,9 +314,21 @@ class ResultCache:
         valid = [entry for _, _, _, entry in self._scan() if entry is not None]
         return sorted(valid, key=lambda entry: entry.last_used)
 
+    def inputs(self) -> list[tuple[Path, int, float]]:
+        """The input files saved under ``<root>/inputs/`` (path, bytes, last used), least
+        recently used first; links are listed with their own size, never followed."""
+        found = []
+        for path in _children(self.root.resolve() / INPUTS):
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            found.append((self.root / INPUTS / path.name, info.st_size, info.st_mtime))
+        return sorted(found, key=lambda item: item[2])
+
     def total_bytes(self) -> int:
-        """Bytes of every valid entry."""
-        return sum(entry.size for entry in self.entries())
+        """Bytes of every valid entry and every saved input file."""
+        return sum(entry.size for entry in self.entries()) + sum(size for _, size, _ in self.inputs())
 
     # -- writing --------------------------------------------------------------
     def put(self, kind: str, key: str, build: Callable[[Path], dict[str, Any]]) -> Entry:
@@ -394,35 +407,41 @@ class ResultCache:
         return True
 
     def prune(self, max_bytes: int | None = None, keep: Path | None = None) -> list[Entry]:
-        """Remove damaged entries, then least recently used ones until the total fits
-        ``max_bytes`` (default: this cache's cap); returns the valid entries removed.
+        """Remove damaged entries, then least recently used entries and saved input files
+        until the total fits ``max_bytes`` (default: this cache's cap); returns the valid
+        entries removed.
 
         ``keep`` is never removed (the entry a writer just published). Also empties the
         trash and removes staging folders older than a week (their writers died).
         Cost: a scan of the root.
         """
         limit = self.max_bytes if max_bytes is None else max_bytes
-        valid = []
+        candidates: list[tuple[float, int, Path, Entry | None]] = [
+            (used, size, path, None) for path, size, used in self.inputs()]
         for _, _, folder, entry in self._scan():
             if entry is None:
                 self._remove(folder)
             else:
-                valid.append(entry)
-        valid.sort(key=lambda entry: entry.last_used)
-        total = sum(entry.size for entry in valid)
+                candidates.append((entry.last_used, entry.size, entry.folder, entry))
+        candidates.sort(key=lambda item: item[0])
+        total = sum(size for _, size, _, _ in candidates)
         removed = []
-        for entry in valid:
+        for _, size, path, entry in candidates:
             if total <= limit:
                 break
-            if entry.folder != keep and self._remove(entry.folder):
-                removed.append(entry)
-                total -= entry.size
+            if path != keep and self._remove(path):
+                total -= size
+                if entry is not None:
+                    removed.append(entry)
         self._sweep()
         return removed
 
     def clear(self) -> int:
-        """Remove every entry (damaged ones too); returns how many were removed."""
+        """Remove every entry (damaged ones too) and every saved input file; returns how many
+        entries were removed."""
         count = sum(1 for _, _, folder, _ in self._scan() if self._remove(folder))
+        for path, _, _ in self.inputs():
+            self._remove(path)
         self._sweep()
         return count
 
