@@ -475,3 +475,34 @@ def test_a_node_using_a_saved_mesh_marks_it_used(tmp_path):
     os.utime(path, (1000, 1000))
     assert mesh_file(tmp_path, icosphere(1))[0] == path
     assert path.stat().st_mtime > 1000
+
+
+# -- the cache's own cap, and pruning after a put without a scan each time ----------------
+def test_the_caches_own_cap_wins_over_one_artists_environment(tmp_path, monkeypatch):
+    root = tmp_path / "shared"
+    env = {CACHE_ENV: str(root), CACHE_SIZE_ENV: "1K"}
+    assert cli_json("cache", "limit", "5M", env=env)["limit"] == 5 * 1024**2
+    assert json.loads((root / "cache.json").read_text()) == {"max_bytes": 5 * 1024**2}
+    monkeypatch.setenv(CACHE_SIZE_ENV, "1K")
+    cache = ResultCache(root)
+    assert cache.max_bytes == 5 * 1024**2
+    cache.put("texture", KEYS[0], _builder(b"x" * 4000))
+    cache.put("texture", KEYS[1], _builder(b"y" * 4000))
+    assert len(cache.entries()) == 2  # the artist's 1K would have pruned the team's results
+    assert cli_json("cache", "show", env=env)["max_bytes"] == 5 * 1024**2
+    assert cli_json("cache", "limit", "--unset", env=env)["limit"] is None
+    assert ResultCache(root).max_bytes == 1024
+
+
+def test_put_prunes_without_scanning_the_cache_each_time(tmp_path, monkeypatch):
+    cache = ResultCache(tmp_path, max_bytes=10**9)
+    scans = []
+    real_scan = cache._scan
+    monkeypatch.setattr(cache, "_scan", lambda: scans.append(1) or real_scan())
+    for key in KEYS[:5]:
+        cache.put("texture", key, _builder(key.encode()))
+    assert len(scans) == 1  # the first put prunes; the others only add to the estimate
+    small = ResultCache(tmp_path / "small", max_bytes=1000)  # an entry is about 350 bytes with its meta
+    for key in KEYS[:5]:
+        small.put("texture", key, _builder(b"z" * 100))
+        assert small.total_bytes() <= 1000  # over the cap by estimate: pruned at once

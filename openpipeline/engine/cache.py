@@ -40,7 +40,7 @@ from typing import Any
 from openpipeline.atomic import fsync_path, write_bytes
 from openpipeline.engine.errors import EngineInputError
 
-__all__ = ["CACHE_ENV", "CACHE_SIZE_ENV", "DEFAULT_MAX_BYTES", "Entry", "ResultCache", "cache_root",
+__all__ = ["CACHE_ENV", "CACHE_SIZE_ENV", "CONFIG", "DEFAULT_MAX_BYTES", "Entry", "ResultCache", "cache_root",
            "canonical_key", "file_digest", "parse_size", "user_cache_dir"]
 
 CACHE_ENV = "OPENPIPELINE_CACHE"
@@ -50,6 +50,10 @@ META = "meta.json"
 USED = ".used"
 STAGING = ".staging"
 TRASH = ".trash"
+CONFIG = "cache.json"  # the cache's own settings: {"max_bytes": N}, shared by everyone using it
+# After a put, prune at most this often (seconds) per ResultCache unless the estimated total
+# (the last scan's total plus what was put since) is over the cap: a put never rescans each time.
+PRUNE_INTERVAL = 60.0
 INPUTS = "inputs"  # input files saved for jobs (the scatter nodes' meshes): counted, pruned, cleared
 # A staging folder this old belongs to a writer that died; prune removes it.
 STALE_STAGING_SECONDS = 7 * 24 * 3600
@@ -249,10 +253,38 @@ class ResultCache:
 
     def __init__(self, root: Path, max_bytes: int | None = None) -> None:
         self.root = Path(root)
+        self._max_bytes = max_bytes
+        self._estimate: int | None = None  # total bytes after the last prune, plus puts since
+        self._pruned_at = 0.0
+
+    @property
+    def max_bytes(self) -> int:
+        """The size cap: the one given, else the cache's own (``cache.json``, set by
+        ``openpipeline cache limit``), else ``$OPENPIPELINE_CACHE_SIZE``, else 20 GiB."""
+        if self._max_bytes is not None:
+            return self._max_bytes
+        stored = self.stored_limit()
+        if stored is not None:
+            return stored
+        size = os.environ.get(CACHE_SIZE_ENV)
+        return parse_size(size) if size else DEFAULT_MAX_BYTES
+
+    def stored_limit(self) -> int | None:
+        """The cap stored in the cache itself (``<root>/cache.json``), or None when none (or unreadable)."""
+        try:
+            data = json.loads((self.root / CONFIG).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        value = data.get("max_bytes") if isinstance(data, dict) else None
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+    def set_limit(self, max_bytes: int | None) -> None:
+        """Store the cache-wide cap in ``<root>/cache.json`` (atomically); None removes it."""
+        self.root.mkdir(parents=True, exist_ok=True)
         if max_bytes is None:
-            size = os.environ.get(CACHE_SIZE_ENV)
-            max_bytes = parse_size(size) if size else DEFAULT_MAX_BYTES
-        self.max_bytes = max_bytes
+            (self.root / CONFIG).unlink(missing_ok=True)
+            return
+        write_bytes(self.root / CONFIG, json.dumps({"max_bytes": int(max_bytes)}).encode())
 
     def folder(self, kind: str, key: str) -> Path:
         """Where the entry of ``kind``/``key`` lies (or would lie)."""
@@ -354,8 +386,17 @@ class ResultCache:
         except BaseException:
             self._remove(staging)
             raise
-        self.prune(keep=entry.folder)
+        self._prune_after_put(entry)
         return entry
+
+    def _prune_after_put(self, entry: Entry) -> None:
+        """Prune when this cache has not yet, when the last prune is over a minute old, or when
+        the estimated total is over the cap; otherwise only add the entry to the estimate."""
+        due = time.monotonic() - self._pruned_at > PRUNE_INTERVAL
+        if self._estimate is None or due or self._estimate + entry.size > self.max_bytes:
+            self.prune(keep=entry.folder)
+        else:
+            self._estimate += entry.size
 
     @staticmethod
     def _build(kind: str, key: str, staging: Path, build: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
@@ -434,6 +475,7 @@ class ResultCache:
                 if entry is not None:
                     removed.append(entry)
         self._sweep()
+        self._estimate, self._pruned_at = total, time.monotonic()
         return removed
 
     def clear(self) -> int:
