@@ -254,6 +254,9 @@ class ResultCache:
     def __init__(self, root: Path, max_bytes: int | None = None) -> None:
         self.root = Path(root)
         self._max_bytes = max_bytes
+        size = os.environ.get(CACHE_SIZE_ENV)
+        # a bad $OPENPIPELINE_CACHE_SIZE is refused here, whatever the cache's own cap
+        self._env_bytes = parse_size(size) if size and max_bytes is None else DEFAULT_MAX_BYTES
         self._estimate: int | None = None  # total bytes after the last prune, plus puts since
         self._pruned_at = 0.0
 
@@ -264,10 +267,7 @@ class ResultCache:
         if self._max_bytes is not None:
             return self._max_bytes
         stored = self.stored_limit()
-        if stored is not None:
-            return stored
-        size = os.environ.get(CACHE_SIZE_ENV)
-        return parse_size(size) if size else DEFAULT_MAX_BYTES
+        return self._env_bytes if stored is None else stored
 
     def stored_limit(self) -> int | None:
         """The cap stored in the cache itself (``<root>/cache.json``), or None when none (or unreadable)."""
