@@ -31,6 +31,7 @@ from maya import cmds, mel
 from openpipeline import __version__
 from openpipeline.core.selection import selected_project_cache
 from openpipeline.dg import ids
+from openpipeline.dg.caches import CacheByRoot
 from openpipeline.dg.scatter_node import METHOD_NAMES, ScatterInputs, ScatterNode, ScatterOutputs, corner_uvs
 from openpipeline.dg.state import STATUSES
 from openpipeline.engine.cache import ResultCache, cache_root
@@ -41,7 +42,9 @@ if TYPE_CHECKING:
 # Every live node of this type, to cancel their jobs at unload; weak, so a node Maya has
 # destroyed (and whose pre-removal callback is gone) is not kept alive by this list.
 _live: weakref.WeakValueDictionary[int, OpNeuralGasScatter] = weakref.WeakValueDictionary()
-_cache: list[ResultCache] = []  # one cache for every node, made on first use
+# The cache every node uses: the root resolved again every few seconds (a project switch
+# moves the nodes to the new project's cache), one ResultCache per root.
+_caches = CacheByRoot(lambda: cache_root(selected_project_cache(strict=False)))
 _bar_shown: list[str] = []  # the node whose job holds Maya's main progress bar, if any
 
 
@@ -50,9 +53,7 @@ def maya_useNewAPI() -> None:  # name required by Maya
 
 
 def _the_cache() -> ResultCache:
-    if not _cache:
-        _cache.append(ResultCache(cache_root(selected_project_cache(strict=False))))
-    return _cache[0]
+    return _caches()
 
 
 def _batch() -> bool:

@@ -15,6 +15,7 @@ Progress: one line per whole percentage, ``  42% denoise wall.png tile 3/8``.
 
 from __future__ import annotations
 
+import functools
 import re
 import sys
 from dataclasses import dataclass
@@ -211,7 +212,7 @@ def main(argv: Sequence[str]) -> None:
     params = _params(args)
     cache = batch.open_cache(args)
 
-    from openpipeline.engine.jobs import result_of
+    from openpipeline.engine.jobs import deliver_cached
     from openpipeline.engine.texture.job import TextureJob, deliver
 
     progress = None if args.quiet else batch.percent_lines()
@@ -222,15 +223,21 @@ def main(argv: Sequence[str]) -> None:
         share = 1 / len(textures)
         step = batch.scaled(progress, number * share, share, texture.label)
         name = _output_name(texture, args.suffix)
-        with result_of(job, cache, step) as (entry, reused):  # without a cache: a folder removed after
-            output.mkdir(parents=True, exist_ok=True)
-            written = deliver(entry, str(output / name))
+        # held against another process's prune; without a cache: a folder removed after
+        use = functools.partial(_deliver, deliver, output / name)
+        written, reused = deliver_cached(job, cache, use, step)
         reused_count += reused
         if reused:
             batch.report(progress, "cached", (number + 1) * share, texture.label)
         how = "from the cache" if reused else "restored"
         print(f"{texture.label}: {how} -> {', '.join(str(path) for path in written)}", flush=True)
     print(f"Done: {len(textures)} texture(s) into {output} ({reused_count} from the cache).", flush=True)
+
+
+def _deliver(deliver: Any, target: Path, entry: Any, reused: bool) -> tuple[Any, bool]:
+    """Deliver ``entry`` to ``target`` (its folder made first); (what was written, reused)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    return deliver(entry, str(target)), reused
 
 
 if __name__ == "__main__":

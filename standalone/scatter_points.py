@@ -105,7 +105,7 @@ def scatter_meshes(args: argparse.Namespace) -> None:
     meshes = _check_meshes(args)
     cache = batch.open_cache(args)
 
-    from openpipeline.engine.jobs import result_of
+    from openpipeline.engine.jobs import deliver_cached
     from openpipeline.engine.scatter.job import ScatterJob, deliver
 
     progress = None if args.quiet else batch.percent_lines()
@@ -116,9 +116,14 @@ def scatter_meshes(args: argparse.Namespace) -> None:
                          density_channel=args.density_channel)
         share = 1 / len(meshes)
         step = batch.scaled(progress, number * share, share, mesh.name)
-        with result_of(job, cache, step) as (entry, reused):  # without a cache: a folder removed after
-            out_dir.mkdir(parents=True, exist_ok=True)
-            written = deliver(entry, str(out_dir / f"{mesh.stem}.{args.format}"))
+        target = out_dir / f"{mesh.stem}.{args.format}"
+
+        def use(entry: Any, reused: bool, target: Path = target) -> tuple[Any, bool]:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return deliver(entry, str(target)), reused
+
+        # held against another process's prune; without a cache: a folder removed after
+        written, reused = deliver_cached(job, cache, use, step)
         reused_count += reused
         if reused:
             batch.report(progress, "cached", (number + 1) * share, mesh.name)

@@ -383,3 +383,126 @@ def test_the_nodes_rule_never_fails_over_the_project(tmp_path, monkeypatch):
     assert selected_project_cache(strict=False) is None
     with pytest.raises(UserError):
         selected_project_cache()
+
+
+# -- review findings: links and damaged entries -----------------------------------------
+def _rewrite_meta(folder: Path, **changes) -> None:
+    meta = json.loads((folder / "meta.json").read_text())
+    meta.update(changes)
+    (folder / "meta.json").write_text(json.dumps(meta))
+
+
+def test_get_never_truncates_a_file_through_a_planted_used_link(tmp_path):
+    cache = ResultCache(tmp_path / "cache")
+    entry = cache.put("texture", KEYS[0], _builder(b"x" * 100, "restored.png"))
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    used = entry.folder / ".used"
+    if os.path.lexists(used):
+        used.unlink()
+    used.symlink_to(victim)
+    assert cache.get("texture", KEYS[0]) is None  # a planted link makes the entry damaged
+    assert victim.read_text() == "precious"
+    cache.prune(10**9)
+    assert victim.read_text() == "precious" and not entry.folder.exists()
+
+
+def test_scatter_entry_with_a_linked_points_file_is_a_miss(tmp_path):
+    cache = ResultCache(tmp_path / "cache")
+    entry = cache.put("scatter", KEYS[0], _builder(b"p", "points.npz"))
+    _rewrite_meta(entry.folder, files=[])
+    (entry.folder / "points.npz").unlink()
+    (tmp_path / "secret").write_bytes(b"outside")
+    (entry.folder / "points.npz").symlink_to(tmp_path / "secret")
+    assert cache.get("scatter", KEYS[0]) is None
+    _rewrite_meta(entry.folder, files=["points.npz"])
+    assert cache.get("scatter", KEYS[0]) is None  # listed but a link: still a miss
+
+
+def test_texture_entry_with_no_files_is_a_miss(tmp_path):
+    cache = ResultCache(tmp_path / "cache")
+    entry = cache.put("texture", KEYS[0], _builder(b"x", "restored.png"))
+    _rewrite_meta(entry.folder, files=[])
+    assert cache.get("texture", KEYS[0]) is None
+
+
+@pytest.mark.parametrize("tiles", [["../../escaped"], ["1001", "1002"], ["1001", ""], [1001], "1001"])
+def test_texture_entry_with_bad_udim_tiles_is_a_miss(tmp_path, tiles):
+    cache = ResultCache(tmp_path / "cache")
+    entry = cache.put("texture", KEYS[0], _builder(b"x", "restored.png"))
+    _rewrite_meta(entry.folder, tiles_of=tiles)
+    if tiles == ["1001", ""]:
+        (entry.folder / "restored.2.png").write_bytes(b"y")
+        _rewrite_meta(entry.folder, files=["restored.png", "restored.2.png"])
+    assert cache.get("texture", KEYS[0]) is None
+
+
+def test_a_linked_cache_root_is_pruned_shown_and_cleared(tmp_path):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    cache = ResultCache(tmp_path / "link")
+    cache.put("texture", KEYS[0], _builder(b"x" * 100))
+    cache.put("texture", KEYS[1], _builder(b"y" * 100))
+    assert len(cache.entries()) == 2 and cache.total_bytes() > 0
+    assert len(cache.prune(1, keep=cache.folder("texture", KEYS[1]))) == 1
+    assert cache.get("texture", KEYS[1]) is not None
+    assert cache.clear() == 1
+    assert (tmp_path / "link").is_symlink()
+
+
+# -- the meshes the scatter nodes save under <root>/inputs/ ------------------------------
+def test_saved_inputs_are_counted_cleared_and_pruned_least_recently_used_first(tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    old, new = inputs / f"{KEYS[0]}.npz", inputs / f"{KEYS[1]}.npz"
+    old.write_bytes(b"m" * 1000)
+    new.write_bytes(b"n" * 1000)
+    os.utime(old, (time.time() - 100, time.time() - 100))
+    cache = ResultCache(tmp_path)
+    assert cache.total_bytes() == 2000
+    cache.prune(1500)
+    assert not old.exists() and new.exists()
+    cache.put("texture", KEYS[2], _builder(b"x"))
+    cache.clear()
+    assert not list(inputs.iterdir()) and cache.total_bytes() == 0
+
+
+def test_a_node_using_a_saved_mesh_marks_it_used(tmp_path):
+    from openpipeline.dg.scatter_node import mesh_file
+    from openpipeline.engine.scatter.primitives import icosphere
+
+    path, _ = mesh_file(tmp_path, icosphere(1))
+    os.utime(path, (1000, 1000))
+    assert mesh_file(tmp_path, icosphere(1))[0] == path
+    assert path.stat().st_mtime > 1000
+
+
+# -- the cache's own cap, and pruning after a put without a scan each time ----------------
+def test_the_caches_own_cap_wins_over_one_artists_environment(tmp_path, monkeypatch):
+    root = tmp_path / "shared"
+    env = {CACHE_ENV: str(root), CACHE_SIZE_ENV: "1K"}
+    assert cli_json("cache", "limit", "5M", env=env)["limit"] == 5 * 1024**2
+    assert json.loads((root / "cache.json").read_text()) == {"max_bytes": 5 * 1024**2}
+    monkeypatch.setenv(CACHE_SIZE_ENV, "1K")
+    cache = ResultCache(root)
+    assert cache.max_bytes == 5 * 1024**2
+    cache.put("texture", KEYS[0], _builder(b"x" * 4000))
+    cache.put("texture", KEYS[1], _builder(b"y" * 4000))
+    assert len(cache.entries()) == 2  # the artist's 1K would have pruned the team's results
+    assert cli_json("cache", "show", env=env)["max_bytes"] == 5 * 1024**2
+    assert cli_json("cache", "limit", "--unset", env=env)["limit"] is None
+    assert ResultCache(root).max_bytes == 1024
+
+
+def test_put_prunes_without_scanning_the_cache_each_time(tmp_path, monkeypatch):
+    cache = ResultCache(tmp_path, max_bytes=10**9)
+    scans = []
+    real_scan = cache._scan
+    monkeypatch.setattr(cache, "_scan", lambda: scans.append(1) or real_scan())
+    for key in KEYS[:5]:
+        cache.put("texture", key, _builder(key.encode()))
+    assert len(scans) == 1  # the first put prunes; the others only add to the estimate
+    small = ResultCache(tmp_path / "small", max_bytes=1000)  # an entry is about 350 bytes with its meta
+    for key in KEYS[:5]:
+        small.put("texture", key, _builder(b"z" * 100))
+        assert small.total_bytes() <= 1000  # over the cap by estimate: pruned at once

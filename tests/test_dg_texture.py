@@ -224,3 +224,17 @@ def test_unchanged_files_are_not_hashed_again(cache, image, monkeypatch):
     os.utime(image, ns=(1, 1))  # a new modification time, whatever the clock's resolution
     node.evaluate(quick(image), cache, batch=False)
     assert len(calls) == 2
+
+
+def test_cache_by_root_resolves_again_only_every_few_seconds(tmp_path):
+    from openpipeline.dg.caches import CacheByRoot
+
+    now, roots, calls = [0.0], [tmp_path / "a"], []
+    caches = CacheByRoot(lambda: calls.append(1) or roots[0], every=2.0, clock=lambda: now[0])
+    first = caches()
+    roots[0] = tmp_path / "b"
+    assert caches() is first and len(calls) == 1  # within 2 s: no resolution
+    now[0] = 2.5
+    assert caches().root == tmp_path / "b" and len(calls) == 2
+    roots[0], now[0] = tmp_path / "a", 5.0
+    assert caches() is first

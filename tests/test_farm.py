@@ -399,3 +399,13 @@ def test_a_failed_item_delivery_leaves_no_file_no_claim_no_event(tmp_path, monke
     assert not [e for e in project.item("asset/prop/chair").events() if e.event == "farm-result"]
     assert [p.name for p in deliver_to_item(task, entry)] == ["wood_workshop_0001.png"]
     assert [e.version for e in project.item("asset/prop/chair").events() if e.event == "farm-result"] == [1]
+
+
+def test_the_farm_jobs_cache_wins_over_the_environment(tmp_path, monkeypatch):
+    from openpipeline.farm.task import _cache
+
+    monkeypatch.setenv("OPENPIPELINE_CACHE", str(tmp_path / "env"))
+    job = FarmJob("j", "texture-denoise", (), cache=str(tmp_path / "shared"))
+    assert _cache(job).root == tmp_path / "shared"
+    monkeypatch.setenv("OPENPIPELINE_CACHE", str(tmp_path / "env"))
+    assert _cache(FarmJob("j", "texture-denoise", ())).root == tmp_path / "env"

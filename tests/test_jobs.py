@@ -179,3 +179,56 @@ def test_describing_and_checking_a_texture_job_never_loads_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+@dataclasses.dataclass(frozen=True)
+class _CopyJob:
+    """A cheap job: its result is one file of known bytes."""
+
+    payload: bytes
+    kind = "texture"
+
+    def key(self) -> str:
+        import hashlib
+
+        return hashlib.sha256(self.payload).hexdigest()
+
+    def run(self, folder, progress=None) -> dict:
+        (folder / "restored.bin").write_bytes(self.payload)
+        return {"files": ["restored.bin"]}
+
+    def to_dict(self) -> dict:
+        return {}
+
+
+def test_a_result_pruned_between_lookup_and_delivery_is_delivered_anyway(tmp_path):
+    """Two real processes prune the shared cache to nothing in a loop while this one
+    delivers the same job again and again: every delivery succeeds with the right bytes."""
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    from openpipeline.engine.jobs import deliver_cached
+
+    root = tmp_path / "cache"
+    root.mkdir()
+    loop = (f"from pathlib import Path\nfrom openpipeline.engine.cache import ResultCache\n"
+            f"cache = ResultCache(Path({str(root)!r}))\nwhile True:\n    cache.prune(0)\n")
+    pruners = [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(2)]
+    job, cache = _CopyJob(b"x" * 200_000), ResultCache(root)
+
+    def use(entry, reused):
+        time.sleep(0.002)  # a delivery takes a moment: the pruners get their chance
+        shutil.copyfile(entry.files()[0], tmp_path / "out.bin")
+        return reused
+
+    try:
+        time.sleep(0.5)
+        for _ in range(150):
+            deliver_cached(job, cache, use)
+            assert (tmp_path / "out.bin").read_bytes() == job.payload
+    finally:
+        for pruner in pruners:
+            pruner.kill()
+            pruner.wait()

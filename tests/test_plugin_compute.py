@@ -135,3 +135,18 @@ def test_scatter_compute_gives_maya_arrays_that_follow_the_mesh(maya):
         positions = np.array([(p.x, p.y, p.z) for p in data.outputs["outPositions"]])
         np.testing.assert_allclose(positions, first + np.array([0.0, 4.0, 0.0]), atol=1e-12)
         assert each.logic.state.handle is None and data.outputs["resultKey"] == out["resultKey"]
+
+
+@pytest.mark.parametrize("name", ["opDipTexture", "opNeuralGasScatter"])
+def test_the_nodes_follow_a_project_switch_to_its_cache(maya, tmp_path, monkeypatch, name):
+    """After the artist switches project (here: $OPENPIPELINE_CACHE), the nodes use the new
+    cache within a few seconds, not the first one for the whole session."""
+    module = load(name)
+    module._caches._every = 0  # resolve at every call (a project switch takes effect at once)
+    monkeypatch.setenv("OPENPIPELINE_CACHE", str(tmp_path / "one"))
+    first = module._the_cache()
+    assert first.root == tmp_path / "one"
+    monkeypatch.setenv("OPENPIPELINE_CACHE", str(tmp_path / "two"))
+    assert module._the_cache().root == tmp_path / "two"
+    monkeypatch.setenv("OPENPIPELINE_CACHE", str(tmp_path / "one"))
+    assert module._the_cache() is first  # one ResultCache per root

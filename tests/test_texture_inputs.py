@@ -456,3 +456,35 @@ def test_tiles_after_the_budget_is_spent_take_the_classical_estimate():
     assert result.image.shape == (320, 320, 3) and np.isfinite(result.image).all()
     error = np.abs(result.image[::8, ::8] - low).mean()
     assert error < 0.1
+
+
+@pytest.mark.parametrize("how", ["same", "symlink", "hardlink", "mask", "guide"])
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(tmp_path, how):
+    from openpipeline.engine.texture.inputs import read_inputs
+
+    source, mask = tmp_path / "in.png", tmp_path / "mask.png"
+    write_image(source, pattern(16))
+    write_image(mask, np.zeros((16, 16, 3), np.float32) + np.eye(16, dtype=np.float32)[..., None])
+    before = source.read_bytes()
+    output = {"same": source, "mask": mask, "guide": mask, "symlink": tmp_path / "link.png",
+              "hardlink": tmp_path / "hard.png"}[how]
+    if how == "symlink":
+        output.symlink_to(source)
+    if how == "hardlink":
+        os.link(source, output)
+    operation = {"mask": "inpaint", "guide": "flash"}.get(how, "denoise")
+    params = RestoreParams(operation=operation)
+    with pytest.raises(EngineInputError, match="would overwrite it") as caught:
+        read_inputs(str(source), str(output), params, mask=str(mask) if how == "mask" else None,
+                    guide=str(mask) if how == "guide" else None)
+    assert one_sentence(f"openpipeline: {caught.value}")
+    assert source.read_bytes() == before
+
+
+def test_the_cli_refuses_to_denoise_an_image_onto_itself(tmp_path):
+    source = tmp_path / "same.png"
+    write_image(source, pattern(16))
+    before = source.read_bytes()
+    result = run_cli("texture", "denoise", str(source), str(source), *FAST)
+    assert result.returncode == 2 and "would overwrite it" in result.stderr
+    assert source.read_bytes() == before

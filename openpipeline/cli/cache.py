@@ -43,8 +43,13 @@ def register(cli: Commands) -> None:
     cli.leaf(cache, "show", cmd_show, "where the cache lies, its entries and their size")
     p = cli.leaf(cache, "prune", cmd_prune,
                  "remove least recently used results down to a size (and damaged ones)")
-    p.add_argument("--max-size", type=_size, help="e.g. 10G (default: $OPENPIPELINE_CACHE_SIZE or 20G)")
+    p.add_argument("--max-size", type=_size,
+                   help="e.g. 10G (default: the cache's own cap, else $OPENPIPELINE_CACHE_SIZE, else 20G)")
     cli.leaf(cache, "clear", cmd_clear, "remove every cached result")
+    p = cli.leaf(cache, "limit", cmd_limit,
+                 "the cache's own size cap, kept in the cache for everyone who uses it (cache.json)")
+    p.add_argument("size", nargs="?", type=_size, help="e.g. 200G; left out: show the cap")
+    p.add_argument("--unset", action="store_true", help="remove the cache's own cap")
 
 
 def _size(text: str) -> int:
@@ -67,7 +72,8 @@ def _state(cache: ResultCache) -> dict[str, Any]:
     for entry in entries:
         kinds[entry.kind] = kinds.get(entry.kind, 0) + 1
     return {"root": str(cache.root.absolute()), "entries": len(entries),
-            "bytes": sum(entry.size for entry in entries), "max_bytes": cache.max_bytes, "kinds": kinds}
+            "bytes": cache.total_bytes(), "inputs": len(cache.inputs()), "max_bytes": cache.max_bytes,
+            "kinds": kinds}
 
 
 def _cache(args: argparse.Namespace) -> ResultCache:
@@ -94,3 +100,14 @@ def cmd_clear(args: argparse.Namespace) -> None:
     removed = cache.clear()
     emit(args, {"root": str(cache.root.absolute()), "removed": removed},
          f"Removed {removed} result(s) from {cache.root.absolute()}.")
+
+
+def cmd_limit(args: argparse.Namespace) -> None:
+    cache = _cache(args)
+    if args.unset or args.size is not None:
+        cache.set_limit(None if args.unset else args.size)
+    stored = cache.stored_limit()
+    data = {"root": str(cache.root.absolute()), "limit": stored, "max_bytes": cache.max_bytes}
+    where = f"{_human(stored)} (the cache's own cap)" if stored is not None else \
+        f"{_human(cache.max_bytes)} (no cap of its own: $OPENPIPELINE_CACHE_SIZE or 20G)"
+    emit(args, data, f"Cache {data['root']} is capped at {where}.")

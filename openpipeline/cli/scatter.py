@@ -43,7 +43,7 @@ def memory_size(text: str) -> int:
 
 
 def cmd_scatter(args: argparse.Namespace) -> None:
-    from openpipeline.engine.jobs import result_of
+    from openpipeline.engine.jobs import deliver_cached
     from openpipeline.engine.progress import text_bar
     from openpipeline.engine.scatter import ScatterJob, ScatterParams, check_output
     from openpipeline.engine.scatter.job import deliver, load_result
@@ -60,9 +60,11 @@ def cmd_scatter(args: argparse.Namespace) -> None:
     # the mesh and density map read and checked, a job too big for this machine refused, before any work
     mesh, density = job.load()
     progress = None if args.quiet else text_bar(sys.stderr)
-    with result_of(job, result_cache(args), progress) as (entry, reused):
+    def use(entry: Any, reused: bool) -> tuple[Any, bool]:
         deliver(entry, args.out)
-        result = load_result(entry)
+        return load_result(entry), reused
+
+    result, reused = deliver_cached(job, result_cache(args), use, progress)
     summary = _summary(args, params, result, mesh if density is None else None)
     summary["cached"] = reused
     text = (f"Scattered {result.count} points ({params.method}, seed {params.seed}) in "

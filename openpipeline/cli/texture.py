@@ -97,7 +97,7 @@ def cmd_restore(args: argparse.Namespace) -> None:
 def _restored(args: argparse.Namespace, params: Any, progress: Any) -> dict[str, Any]:
     """Restore ``args.input`` into ``args.output`` through the cache (or straight into the
     output under ``--no-cache``); returns the run's summary with ``cached``."""
-    from openpipeline.engine.jobs import run_cached
+    from openpipeline.engine.jobs import deliver_cached
     from openpipeline.engine.texture.inputs import read_inputs
     from openpipeline.engine.texture.job import TextureJob, deliver
 
@@ -111,9 +111,7 @@ def _restored(args: argparse.Namespace, params: Any, progress: Any) -> dict[str,
     params.check()
     read_inputs(args.input, args.output, params, mask, guide)  # every refusal, before any work or lookup
     job = TextureJob(args.input, params, mask=mask, guide=guide, suffix=Path(args.output).suffix)
-    entry, reused = run_cached(job, cache, progress)
-    assert entry is not None
-    files = deliver(entry, args.output)
+    entry, reused, files = deliver_cached(job, cache, lambda e, r: (e, r, deliver(e, args.output)), progress)
     summary = {key: value for key, value in entry.meta.items() if key not in RESULT_ONLY}
     return {**summary, "files": [str(path) for path in files], "cached": reused}
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -24,13 +25,13 @@ from pathlib import Path
 import numpy as np
 
 from openpipeline.dg.state import STATUSES, JobStarter, JobState, problem, start_background
-from openpipeline.engine.cache import ResultCache
+from openpipeline.engine.cache import INPUTS, ResultCache
 from openpipeline.engine.errors import EngineError, EngineInputError
 from openpipeline.engine.scatter.distribute import METHODS, ScatterParams, ScatterResult
 from openpipeline.engine.scatter.job import ScatterJob, load_result, mesh_digest, rebind, save_mesh
 from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Mesh, vertex_normals
 
-INPUTS_FOLDER = "inputs"  # under the cache root: meshes saved by the nodes, one file per digest
+INPUTS_FOLDER = INPUTS  # under the cache root: meshes saved by the nodes, one file per digest
 METHOD_NAMES: tuple[str, ...] = tuple(METHODS)  # the method enum of the node, in this order for ever
 
 
@@ -165,15 +166,21 @@ class _Bound:
 
 
 def mesh_file(cache_root: Path, mesh: Mesh) -> tuple[Path, str]:
-    """Save ``mesh`` into ``<cache_root>/inputs/<digest>.npz`` unless already there; (path, digest).
+    """Save ``mesh`` into ``<cache_root>/inputs/<digest>.npz`` unless already there, else mark
+    it used (the cache prunes these files least recently used first); (path, digest).
 
     Cost: hashes the arrays; writes them the first time only.
     """
     digest = mesh_digest(mesh)
     path = cache_root / INPUTS_FOLDER / f"{digest}.npz"
-    if not path.is_file():
+    if path.is_symlink() or not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
-        save_mesh(mesh, path)
+        save_mesh(mesh, path)  # replaces a link by one rename, never writes through it
+    else:
+        try:
+            os.utime(path)
+        except OSError:  # read-only or just pruned: the job saves it again if needed
+            pass
     return path, digest
 
 

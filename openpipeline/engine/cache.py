@@ -28,6 +28,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import sys
 import time
 import uuid
@@ -39,7 +40,7 @@ from typing import Any
 from openpipeline.atomic import fsync_path, write_bytes
 from openpipeline.engine.errors import EngineInputError
 
-__all__ = ["CACHE_ENV", "CACHE_SIZE_ENV", "DEFAULT_MAX_BYTES", "Entry", "ResultCache", "cache_root",
+__all__ = ["CACHE_ENV", "CACHE_SIZE_ENV", "CONFIG", "DEFAULT_MAX_BYTES", "Entry", "ResultCache", "cache_root",
            "canonical_key", "file_digest", "parse_size", "user_cache_dir"]
 
 CACHE_ENV = "OPENPIPELINE_CACHE"
@@ -49,10 +50,17 @@ META = "meta.json"
 USED = ".used"
 STAGING = ".staging"
 TRASH = ".trash"
+CONFIG = "cache.json"  # the cache's own settings: {"max_bytes": N}, shared by everyone using it
+# After a put, prune at most this often (seconds) per ResultCache unless the estimated total
+# (the last scan's total plus what was put since) is over the cap: a put never rescans each time.
+PRUNE_INTERVAL = 60.0
+INPUTS = "inputs"  # input files saved for jobs (the scatter nodes' meshes): counted, pruned, cleared
 # A staging folder this old belongs to a writer that died; prune removes it.
 STALE_STAGING_SECONDS = 7 * 24 * 3600
 _KEY = re.compile(r"[0-9a-f]{64}\Z")
 _KIND = re.compile(r"[a-z][a-z0-9_]*\Z")
+_TILE = re.compile(r"[0-9]{4}\Z")
+SCATTER_POINTS = "points.npz"  # the one file a scatter entry must hold
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*\Z", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
@@ -141,12 +149,38 @@ def _folder_bytes(folder: Path) -> int:
     return total
 
 
+def _tiles_ok(meta: dict[str, Any]) -> bool:
+    """A texture entry's ``tiles_of`` is absent, or one UDIM tile (4 digits) per file, or
+    '' for every file of a plain result."""
+    tiles = meta.get("tiles_of")
+    if tiles is None:
+        return True
+    if not isinstance(tiles, list) or len(tiles) != len(meta["files"]):
+        return False
+    if not all(isinstance(tile, str) and (tile == "" or _TILE.match(tile)) for tile in tiles):
+        return False
+    return all(tiles) or not any(tiles)
+
+
+def _kind_ok(kind: str, meta: dict[str, Any]) -> bool:
+    """The entry holds the files its kind needs: a scatter its ``points.npz``, a texture at
+    least one file (and well-formed UDIM tiles)."""
+    files = meta["files"]
+    if kind == "scatter":
+        return SCATTER_POINTS in files
+    if kind == "texture":
+        return bool(files) and len(set(files)) == len(files) and _tiles_ok(meta)
+    return True
+
+
 def _plain_file(folder: Path, name: object) -> bool:
     """``name`` is a plain file name (no folder, no link) of a regular file in ``folder``."""
     if not isinstance(name, str) or not name or name in (".", "..") or "/" in name or "\\" in name:
         return False
-    path = folder / name
-    return path.is_file() and not path.is_symlink()
+    try:
+        return stat.S_ISREG(os.lstat(folder / name).st_mode)
+    except OSError:
+        return False
 
 
 @dataclass(frozen=True)
@@ -176,7 +210,7 @@ class Entry:
         """When the entry was last read or written (seconds since the epoch); 0 if it is gone."""
         for name in (USED, META):
             try:
-                return os.stat(self.folder / name).st_mtime
+                return os.lstat(self.folder / name).st_mtime
             except OSError:
                 continue
         return 0.0
@@ -184,11 +218,12 @@ class Entry:
 
 def read_entry(kind: str, key: str, folder: Path) -> Entry | None:
     """The entry in ``folder``, or None when it is missing or damaged (a link, no or bad
-    ``meta.json``, a named file missing).
+    ``meta.json``, a named file missing or not a regular file, a file its kind needs not
+    named, a ``.used`` that is a link).
 
     Cost: one small JSON read and a stat per file.
     """
-    if folder.is_symlink() or not folder.is_dir():
+    if folder.is_symlink() or not _plain_file(folder, META) or (folder / USED).is_symlink():
         return None
     try:
         meta = json.loads((folder / META).read_text(encoding="utf-8"))
@@ -199,7 +234,7 @@ def read_entry(kind: str, key: str, folder: Path) -> Entry | None:
     files = meta.get("files")
     if not isinstance(files, list) or not all(_plain_file(folder, name) for name in files):
         return None
-    return Entry(kind, key, folder, meta, _folder_bytes(folder))
+    return Entry(kind, key, folder, meta, _folder_bytes(folder)) if _kind_ok(kind, meta) else None
 
 
 class ResultCache:
@@ -218,10 +253,38 @@ class ResultCache:
 
     def __init__(self, root: Path, max_bytes: int | None = None) -> None:
         self.root = Path(root)
+        self._max_bytes = max_bytes
+        size = os.environ.get(CACHE_SIZE_ENV)
+        # a bad $OPENPIPELINE_CACHE_SIZE is refused here, whatever the cache's own cap
+        self._env_bytes = parse_size(size) if size and max_bytes is None else DEFAULT_MAX_BYTES
+        self._estimate: int | None = None  # total bytes after the last prune, plus puts since
+        self._pruned_at = 0.0
+
+    @property
+    def max_bytes(self) -> int:
+        """The size cap: the one given, else the cache's own (``cache.json``, set by
+        ``openpipeline cache limit``), else ``$OPENPIPELINE_CACHE_SIZE``, else 20 GiB."""
+        if self._max_bytes is not None:
+            return self._max_bytes
+        stored = self.stored_limit()
+        return self._env_bytes if stored is None else stored
+
+    def stored_limit(self) -> int | None:
+        """The cap stored in the cache itself (``<root>/cache.json``), or None when none (or unreadable)."""
+        try:
+            data = json.loads((self.root / CONFIG).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        value = data.get("max_bytes") if isinstance(data, dict) else None
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+    def set_limit(self, max_bytes: int | None) -> None:
+        """Store the cache-wide cap in ``<root>/cache.json`` (atomically); None removes it."""
+        self.root.mkdir(parents=True, exist_ok=True)
         if max_bytes is None:
-            size = os.environ.get(CACHE_SIZE_ENV)
-            max_bytes = parse_size(size) if size else DEFAULT_MAX_BYTES
-        self.max_bytes = max_bytes
+            (self.root / CONFIG).unlink(missing_ok=True)
+            return
+        write_bytes(self.root / CONFIG, json.dumps({"max_bytes": int(max_bytes)}).encode())
 
     def folder(self, kind: str, key: str) -> Path:
         """Where the entry of ``kind``/``key`` lies (or would lie)."""
@@ -242,11 +305,24 @@ class ResultCache:
 
     @staticmethod
     def _touch(folder: Path) -> None:
-        """Mark ``folder`` used now; quietly nothing if it was just removed or is read-only."""
+        """Mark ``folder`` used now; quietly nothing if it was just removed or is read-only.
+
+        Never follows a link (O_NOFOLLOW where the system has it, a link skipped) and never
+        truncates: a ``.used`` planted as a link cannot empty or touch a file elsewhere.
+        """
+        path = folder / USED
+        flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         try:
-            fd = os.open(folder / USED, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-            os.close(fd)
-            os.utime(folder / USED)
+            if path.is_symlink():
+                return
+            fd = os.open(path, flags, 0o666)
+            try:
+                if os.utime in os.supports_fd:
+                    os.utime(fd)
+                else:  # Windows: no utime on a descriptor (and no links a user can plant)
+                    os.utime(path)
+            finally:
+                os.close(fd)
         except OSError:
             pass
 
@@ -254,14 +330,15 @@ class ResultCache:
         """Every entry folder under the root (kind, key, folder, entry or None if damaged).
         Links are listed (to be removed as links), never entered."""
         found = []
-        for kind_dir in _subfolders(self.root):
+        for kind_dir in _subfolders(self.root.resolve()):  # the root may be a link; nothing below it
             if not _KIND.match(kind_dir.name):
                 continue
             for shard in _subfolders(kind_dir):
-                for folder in _children(shard):
-                    if _KEY.match(folder.name):
-                        found.append((kind_dir.name, folder.name, folder,
-                                      read_entry(kind_dir.name, folder.name, folder)))
+                for child in _children(shard):
+                    if _KEY.match(child.name):
+                        folder = self.root / kind_dir.name / shard.name / child.name  # as folder() names it
+                        found.append((kind_dir.name, child.name, folder,
+                                      read_entry(kind_dir.name, child.name, folder)))
         return found
 
     def entries(self) -> list[Entry]:
@@ -269,9 +346,21 @@ class ResultCache:
         valid = [entry for _, _, _, entry in self._scan() if entry is not None]
         return sorted(valid, key=lambda entry: entry.last_used)
 
+    def inputs(self) -> list[tuple[Path, int, float]]:
+        """The input files saved under ``<root>/inputs/`` (path, bytes, last used), least
+        recently used first; links are listed with their own size, never followed."""
+        found = []
+        for path in _children(self.root.resolve() / INPUTS):
+            try:
+                info = os.lstat(path)
+            except OSError:
+                continue
+            found.append((self.root / INPUTS / path.name, info.st_size, info.st_mtime))
+        return sorted(found, key=lambda item: item[2])
+
     def total_bytes(self) -> int:
-        """Bytes of every valid entry."""
-        return sum(entry.size for entry in self.entries())
+        """Bytes of every valid entry and every saved input file."""
+        return sum(entry.size for entry in self.entries()) + sum(size for _, size, _ in self.inputs())
 
     # -- writing --------------------------------------------------------------
     def put(self, kind: str, key: str, build: Callable[[Path], dict[str, Any]]) -> Entry:
@@ -297,8 +386,17 @@ class ResultCache:
         except BaseException:
             self._remove(staging)
             raise
-        self.prune(keep=entry.folder)
+        self._prune_after_put(entry)
         return entry
+
+    def _prune_after_put(self, entry: Entry) -> None:
+        """Prune when this cache has not yet, when the last prune is over a minute old, or when
+        the estimated total is over the cap; otherwise only add the entry to the estimate."""
+        due = time.monotonic() - self._pruned_at > PRUNE_INTERVAL
+        if self._estimate is None or due or self._estimate + entry.size > self.max_bytes:
+            self.prune(keep=entry.folder)
+        else:
+            self._estimate += entry.size
 
     @staticmethod
     def _build(kind: str, key: str, staging: Path, build: Callable[[Path], dict[str, Any]]) -> dict[str, Any]:
@@ -350,35 +448,42 @@ class ResultCache:
         return True
 
     def prune(self, max_bytes: int | None = None, keep: Path | None = None) -> list[Entry]:
-        """Remove damaged entries, then least recently used ones until the total fits
-        ``max_bytes`` (default: this cache's cap); returns the valid entries removed.
+        """Remove damaged entries, then least recently used entries and saved input files
+        until the total fits ``max_bytes`` (default: this cache's cap); returns the valid
+        entries removed.
 
         ``keep`` is never removed (the entry a writer just published). Also empties the
         trash and removes staging folders older than a week (their writers died).
         Cost: a scan of the root.
         """
         limit = self.max_bytes if max_bytes is None else max_bytes
-        valid = []
+        candidates: list[tuple[float, int, Path, Entry | None]] = [
+            (used, size, path, None) for path, size, used in self.inputs()]
         for _, _, folder, entry in self._scan():
             if entry is None:
                 self._remove(folder)
             else:
-                valid.append(entry)
-        valid.sort(key=lambda entry: entry.last_used)
-        total = sum(entry.size for entry in valid)
+                candidates.append((entry.last_used, entry.size, entry.folder, entry))
+        candidates.sort(key=lambda item: item[0])
+        total = sum(size for _, size, _, _ in candidates)
         removed = []
-        for entry in valid:
+        for _, size, path, entry in candidates:
             if total <= limit:
                 break
-            if entry.folder != keep and self._remove(entry.folder):
-                removed.append(entry)
-                total -= entry.size
+            if path != keep and self._remove(path):
+                total -= size
+                if entry is not None:
+                    removed.append(entry)
         self._sweep()
+        self._estimate, self._pruned_at = total, time.monotonic()
         return removed
 
     def clear(self) -> int:
-        """Remove every entry (damaged ones too); returns how many were removed."""
+        """Remove every entry (damaged ones too) and every saved input file; returns how many
+        entries were removed."""
         count = sum(1 for _, _, folder, _ in self._scan() if self._remove(folder))
+        for path, _, _ in self.inputs():
+            self._remove(path)
         self._sweep()
         return count
 

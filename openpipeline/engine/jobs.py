@@ -11,19 +11,28 @@ sent to a worker process or a farm machine.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from openpipeline.engine.cache import Entry, ResultCache, canonical_key, file_digest
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.progress import ProgressCallback
 
-__all__ = ["Job", "canonical_key", "file_digest", "job_from_dict", "result_of", "run_cached"]
+__all__ = ["Job", "canonical_key", "deliver_cached", "file_digest", "job_from_dict", "result_of",
+           "run_cached"]
+
+T = TypeVar("T")
+# A result pruned by another process between look-up and holding its files is looked up (or
+# run) again, this many times in all before the error reaches the user.
+DELIVERY_ATTEMPTS = 5
 
 
 class Job(Protocol):
@@ -105,3 +114,81 @@ def result_of(job: Job, cache: ResultCache | None,
     finally:
         if cache is None:
             shutil.rmtree(entry.folder, ignore_errors=True)
+
+
+def _link_files(folder: Path, names: list[str], private: Path) -> None:
+    """Hard-link (copy where links fail) ``folder``'s files ``names`` into ``private``.
+
+    Raises:
+        FileNotFoundError: a file is gone (the entry was pruned).
+    """
+    private.mkdir(parents=True)
+    try:
+        for name in names:
+            try:
+                os.link(folder / name, private / name, follow_symlinks=False)
+            except FileNotFoundError:
+                raise
+            except OSError:  # no hard links here (some network shares): a copy
+                shutil.copyfile(folder / name, private / name, follow_symlinks=False)
+    except BaseException:
+        shutil.rmtree(private, ignore_errors=True)
+        raise
+
+
+def _held(job: Job, key: str, cache: ResultCache, progress: ProgressCallback | None) -> tuple[Entry, bool]:
+    """The job's result with its files held in a private folder that no prune touches:
+    a hit is linked at once; a miss is linked from the staging folder while it is built.
+
+    Raises:
+        FileNotFoundError: another writer's result was pruned before it could be held.
+    """
+    private = cache.root / ".staging" / f"use-{key}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    found = cache.get(job.kind, key)
+    if found is not None:
+        try:
+            _link_files(found.folder, found.meta["files"], private)
+            return dataclasses.replace(found, folder=private), True
+        except FileNotFoundError:
+            pass  # pruned just now: compute it again
+        except OSError:  # a read-only cache: nobody prunes it from here; read the entry itself
+            return found, True
+
+    def build(folder: Path) -> dict[str, Any]:
+        meta = job.run(folder, progress)
+        _link_files(folder, list(meta.get("files", [])), private)
+        return meta
+
+    entry = cache.put(job.kind, key, build)
+    if private.is_dir():
+        return dataclasses.replace(entry, folder=private), False
+    _link_files(entry.folder, entry.meta["files"], private)  # another writer's, published first
+    return dataclasses.replace(entry, folder=private), True
+
+
+def deliver_cached(job: Job, cache: ResultCache | None, use: Callable[[Entry, bool], T],
+                   progress: ProgressCallback | None = None) -> T:
+    """``use(entry, reused)`` on the job's result (see :func:`result_of`).
+
+    A shared cache has no locks: another process may prune the entry right after the
+    look-up. So ``use`` reads the result's files held in a private folder (hard links,
+    removed afterwards), linked at once on a hit and while building on a miss; a hit
+    pruned before it is held is computed again.
+    """
+    if cache is None:
+        with result_of(job, None, progress) as (entry, reused):
+            return use(entry, reused)
+    key = job.key()
+    for attempt in range(1, DELIVERY_ATTEMPTS + 1):
+        try:
+            held, reused = _held(job, key, cache, progress)
+        except FileNotFoundError:
+            if attempt == DELIVERY_ATTEMPTS:
+                raise
+            continue
+        try:
+            return use(held, reused)
+        finally:
+            if held.folder.parent == cache.root / ".staging":  # never the entry itself
+                shutil.rmtree(held.folder, ignore_errors=True)
+    raise AssertionError("unreachable")

@@ -50,9 +50,10 @@ def json_progress(out: TextIO, interval: float = 0.5) -> ProgressCallback:
 
 
 def _cache(job: FarmJob) -> Any:
+    """The job's own cache (its explicit --cache wins over $OPENPIPELINE_CACHE), else the usual one."""
     from openpipeline.engine.cache import ResultCache, cache_root
 
-    return ResultCache(cache_root(Path(job.cache) if job.cache else None))
+    return ResultCache(Path(job.cache) if job.cache else cache_root(None))
 
 
 def deliver(task: FarmTask, entry: Any, kind: str) -> list[str]:
@@ -73,12 +74,14 @@ def deliver(task: FarmTask, entry: Any, kind: str) -> list[str]:
 
 def run_engine_task(job: FarmJob, task: FarmTask, progress: ProgressCallback | None) -> dict[str, Any]:
     """Run (or reuse) one engine task and deliver it; returns the last line's object."""
-    from openpipeline.engine.jobs import job_from_dict, run_cached
+    from openpipeline.engine.jobs import deliver_cached, job_from_dict
 
     engine_job = job_from_dict(task.job)
-    entry, reused = run_cached(engine_job, _cache(job), progress)
-    files = deliver(task, entry, engine_job.kind)
-    return {"done": entry.key if entry is not None else task.key, "reused": reused, "files": files}
+    def use(entry: Any, reused: bool) -> tuple[str, bool, list[str]]:
+        return entry.key, reused, deliver(task, entry, engine_job.kind)
+
+    key, reused, files = deliver_cached(engine_job, _cache(job), use, progress)
+    return {"done": key, "reused": reused, "files": files}
 
 
 def master_command(job: FarmJob, task: FarmTask) -> list[str]:

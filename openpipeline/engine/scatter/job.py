@@ -146,9 +146,22 @@ class ScatterJob:
                                    "send what ScatterJob.to_dict() returns.") from exc
 
 
+def _points_file(entry: Entry) -> Path:
+    """The entry's ``points.npz``, only as the entry names it (never a file it does not list).
+
+    Raises:
+        EngineInputError: the entry does not list a points file.
+    """
+    for path in entry.files():
+        if path.name == POINTS:
+            return path
+    raise EngineInputError(f"The cached scatter result {entry.key[:12]} holds no {POINTS}; "
+                           "clear it with 'openpipeline cache prune' and scatter again.")
+
+
 def load_result(entry: Entry) -> ScatterResult:
     """The scatter result an entry holds (its stats from the entry's meta)."""
-    with np.load(entry.folder / POINTS, allow_pickle=False) as data:
+    with np.load(_points_file(entry), allow_pickle=False) as data:
         arrays = {name: data[name] for name in data.files}
     return ScatterResult(
         positions=arrays["positions"], normals=arrays["normals"], face_ids=arrays["face_ids"],
@@ -167,7 +180,7 @@ def deliver(entry: Entry, output: str) -> Path:
     if output_format(path) == "npz":
         check_output(path)
         with publish(path) as tmp:
-            shutil.copyfile(entry.folder / POINTS, tmp)
+            shutil.copyfile(_points_file(entry), tmp)
         return path
     return write_points(load_result(entry), path)
 

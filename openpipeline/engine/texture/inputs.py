@@ -7,6 +7,7 @@ the engine.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,6 +104,32 @@ def check_outputs(source: str, output: str, loaded: list[InputFile], params: Res
             raise EngineInputError(problem)
 
 
+def _same_file(one: Path, other: Path) -> bool:
+    """``one`` and ``other`` are one file (a link or hard link counts); resolved paths when
+    either is missing."""
+    try:
+        return os.path.samefile(one, other)
+    except OSError:
+        return one.resolve() == other.resolve()
+
+
+def check_not_an_input(source: str, output: str, tiles: list[str], mask: str | None = None,
+                       guide: str | None = None) -> None:
+    """Refuse an output that is an input (an image tile, a mask or the flash photo): writing
+    it would destroy the input, through a link or hard link too."""
+    for tile in tiles:
+        target = output_for(output, tile) if tile else Path(output)
+        inputs = [output_for(source, tile) if tile else Path(source)]
+        if mask is not None:
+            inputs.append(output_for(mask, tile) if UDIM_TOKEN in mask else Path(mask))
+        if guide is not None:
+            inputs.append(Path(guide))
+        for path in inputs:
+            if _same_file(target, path):
+                raise EngineInputError(f"The output '{target}' is the input '{path}' and would overwrite it; "
+                                       "write the result to another file.")
+
+
 def read_inputs(source: str, output: str, params: RestoreParams, mask: str | None = None,
                 guide: str | None = None) -> list[InputFile]:
     """Read and check every input of a job (each UDIM tile, its mask, the flash photo)
@@ -110,7 +137,8 @@ def read_inputs(source: str, output: str, params: RestoreParams, mask: str | Non
 
     Raises:
         EngineInputError: a file is missing, unreadable or of the wrong size, a mask
-            has no known pixel, an output cannot be written (see :func:`check_outputs`),
+            has no known pixel, an output cannot be written (see :func:`check_outputs`)
+            or is one of the inputs,
             or an inpaint job has no mask.
 
     Cost: reads every input file whole.
@@ -125,5 +153,6 @@ def read_inputs(source: str, output: str, params: RestoreParams, mask: str | Non
         holes = None if mask is None else _read_holes(mask, tile, image, path)
         flash = None if guide is None else _read_flash(guide, image)
         loaded.append(InputFile(tile, image, holes, flash))
+    check_not_an_input(source, output, [tile for tile, _ in inputs], mask, guide)
     check_outputs(source, output, loaded, params)
     return loaded

@@ -10,6 +10,7 @@ UDIM tile and copied to the user's output by :func:`deliver`.
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ RESULT_VERSION = "texture-1"  # bump whenever the engine's output for the same i
 # whether a lossy output format is allowed (checked against the user's output, not kept).
 NOT_IN_KEY = ("device", "threads", "allow_lossy")
 RESULT_STEM = "restored"
+_TILE = re.compile(r"(?:[0-9]{4})?\Z")  # a UDIM tile, or '' for a plain result
 
 
 @dataclass(frozen=True)
@@ -123,13 +125,17 @@ def deliver(entry: Entry, output: str) -> list[Path]:
 
     Cost: one copy, fsync and rename per file.
     """
-    tiles = entry.meta.get("tiles_of") or ["" for _ in entry.meta["files"]]
+    files = entry.files()
+    tiles = entry.meta.get("tiles_of") or ["" for _ in files]
+    if not files or len(tiles) != len(files) or not all(_TILE.match(tile) for tile in tiles):
+        raise EngineInputError(f"The cached texture result {entry.key[:12]} is damaged (no files or bad UDIM "
+                               "tiles); run again with --no-cache or clear the cache.")
     udim = any(tiles)
     if udim != (UDIM_TOKEN in output):
         raise EngineInputError(f"The output '{output}' must name a UDIM set ({UDIM_TOKEN}) exactly when "
                                "the input does.")
     targets = [output_for(output, tile) for tile in tiles]
     with publish_together(targets) as temporaries:
-        for source, temporary in zip(entry.files(), temporaries, strict=True):
+        for source, temporary in zip(files, temporaries, strict=True):
             shutil.copyfile(source, temporary)
     return targets
