@@ -225,19 +225,22 @@ def main(argv: Sequence[str]) -> None:
         name = _output_name(texture, args.suffix)
         # held against another process's prune; without a cache: a folder removed after
         use = functools.partial(_deliver, deliver, output / name)
-        written, reused = deliver_cached(job, cache, use, step)
+        written, reused, warnings = deliver_cached(job, cache, use, step)
         reused_count += reused
         if reused:
             batch.report(progress, "cached", (number + 1) * share, texture.label)
         how = "from the cache" if reused else "restored"
         print(f"{texture.label}: {how} -> {', '.join(str(path) for path in written)}", flush=True)
+        for warning in warnings:  # a fit that did not converge never passes silently
+            print(f"{texture.label}: warning: {warning}", file=sys.stderr, flush=True)
     print(f"Done: {len(textures)} texture(s) into {output} ({reused_count} from the cache).", flush=True)
 
 
-def _deliver(deliver: Any, target: Path, entry: Any, reused: bool) -> tuple[Any, bool]:
-    """Deliver ``entry`` to ``target`` (its folder made first); (what was written, reused)."""
+def _deliver(deliver: Any, target: Path, entry: Any, reused: bool) -> tuple[Any, bool, list[str]]:
+    """Deliver ``entry`` to ``target`` (its folder made first); (what was written, reused,
+    the run's warnings)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    return deliver(entry, str(target)), reused
+    return deliver(entry, str(target)), reused, list(entry.meta.get("warnings", []))
 
 
 if __name__ == "__main__":

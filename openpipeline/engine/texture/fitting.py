@@ -55,6 +55,7 @@ from openpipeline.engine.texture.stopping import (
     ResidualIsWhite,
     StoppingRule,
     TimeBudget,
+    TimeCap,
     first_reason,
     split_held_out,
 )
@@ -91,6 +92,8 @@ class FitOptions:
         device: where it runs (the CPU when None).
         max_iterations: cap on iterations (the configuration's own cap when None).
         time_budget: seconds after which it stops, whatever the other rules say.
+        time_cap: the default cap on the seconds when no limit was given: stops like
+            ``time_budget`` but with the reason ``'time cap'`` (the fit did not converge).
         auto_stop: let the stopping rules end the fit (off: it runs to its cap).
         holdout: fraction of the usable pixels kept out of the loss as a validation
             set. Their error can only fall while the fit generalises, so the fit stops
@@ -102,6 +105,7 @@ class FitOptions:
     device: torch.device | None = None
     max_iterations: int | None = None
     time_budget: float | None = None
+    time_cap: float | None = None
     auto_stop: bool = True
     holdout: float = 0.0
 
@@ -204,6 +208,8 @@ def _stopping_rules(target: torch.Tensor, task: FitTask, options: FitOptions,
     rules: list[StoppingRule] = []
     if options.time_budget is not None:
         rules.append(TimeBudget(options.time_budget, ahead=True))
+    if options.time_cap is not None:
+        rules.append(TimeCap(options.time_cap, ahead=True))
     if held_out is not None:
         rules.append(held_out)  # with a validation set, it alone decides
     elif task.operation == "denoise" and options.auto_stop:

@@ -45,6 +45,7 @@ from openpipeline.engine.texture.network import (
 )
 from openpipeline.engine.texture.noise_level import estimate_sigma
 from openpipeline.engine.texture.params import MIN_SIDE_FOR_SIGMA, RestoreParams
+from openpipeline.engine.texture.stopping import TimeCap
 from openpipeline.engine.texture.tiles import feather, tile_starts
 from openpipeline.engine.texture.udim import output_for
 from openpipeline.engine.texture.value_range import ValueMap
@@ -52,6 +53,14 @@ from openpipeline.engine.texture.value_range import ValueMap
 # Fraction of pixels held out as a validation set, by operation (see fitting.fit). Denoising
 # stops on the noise level instead: on noisy pixels the held-out error is too flat.
 HOLDOUT = {"inpaint": 0.05, "upscale": 0.05, "flash": 0.05}
+
+# The default cap on one tile's fit when the user gives neither --time-budget nor
+# --max-iterations: 60 s per 128² output pixels of the tile (never under 60 s), so a 128²
+# crop stops within about a minute on one thread and a 512² tile within 16. A fit it ends
+# (stop reason 'time cap'), like one that reaches the configuration's iteration cap, did
+# not converge, and the run says so in its warnings.
+DEFAULT_CAP_SECONDS = 60.0
+DEFAULT_CAP_PIXELS = 128 * 128
 
 
 
@@ -233,10 +242,47 @@ def _generator_input(job: _Job, target: torch.Tensor, known: torch.Tensor | None
     return None if tile.flash is None else _as_tensor(tile.flash)
 
 
-def _restore_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
+def _default_cap(params: RestoreParams, tile: _TilePixels) -> float | None:
+    """The seconds a tile's fit may take when the user set no limit (None when they did):
+    :data:`DEFAULT_CAP_SECONDS` per :data:`DEFAULT_CAP_PIXELS` output pixels, at least that."""
+    if params.time_budget is not None or params.max_iterations is not None:
+        return None
+    height, width = tile.piece.shape[:2]
+    pixels = height * width * params.output_factor**2
+    return float(DEFAULT_CAP_SECONDS * max(pixels / DEFAULT_CAP_PIXELS, 1.0))
+
+
+def _what_to_try(job: _Job) -> str:
+    """What a user can do about a fit that did not converge."""
+    limits = "--time-budget or --max-iterations to set the limit yourself"
+    if job.params.operation != "denoise" or job.sigma is None:
+        return f"give {limits}"
+    if job.params.sigma is None:
+        return (f"give --sigma (the estimate read {job.sigma * 255.0:.1f}; correlated noise reads low), "
+                f"or {limits}")
+    return f"check --sigma ({job.params.sigma:g} given), or give {limits}"
+
+
+def _not_converged(job: _Job, result: FitResult, index: int, total: int, cap: float | None) -> str | None:
+    """One sentence when a tile's fit stopped without converging (the configuration's
+    iteration cap or the default time cap), None otherwise; a limit the user gave
+    (--max-iterations, --time-budget) that is reached is what they asked for."""
+    iterations = f"{result.iterations} iteration{'' if result.iterations == 1 else 's'}"
+    if result.stop_reason == "iterations" and job.params.max_iterations is None:
+        what = f"did not converge in {iterations}"
+    elif result.stop_reason == TimeCap.reason and cap is not None:
+        what = f"did not converge within its {cap:g} s time cap ({iterations})"
+    else:
+        return None
+    fit_of = "The fit" if total == 1 else f"Tile {index + 1} of {total}"
+    return f"{fit_of} {what}; {_what_to_try(job)}."
+
+
+def _restore_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None, cap: float | None,
                   progress: ProgressCallback) -> tuple[NDArray[np.float32], FitResult]:
     """One tile: guide → fit → (denoise) a last Wiener pass → known pixels kept as they were.
 
+    ``budget``: this tile's share of the user's time budget; ``cap``: the default time cap.
     Returns the restored (h·f, w·f, C) tile and how its fit went.
     """
     target = _as_tensor(tile.piece)
@@ -246,7 +292,7 @@ def _restore_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
     params = job.params
     task = FitTask(operation=params.operation, mask=known, factor=params.output_factor, sigma=job.sigma,
                    guide=_generator_input(job, target, known, tile, seed), circular=tile.circular)
-    options = FitOptions(seed=seed, device=job.device, time_budget=budget,
+    options = FitOptions(seed=seed, device=job.device, time_budget=budget, time_cap=cap,
                          max_iterations=params.max_iterations, holdout=HOLDOUT.get(params.operation, 0.0))
     result = fit(target, job.config, task=task, options=options, progress=progress)
     restored = result.image.transpose(1, 2, 0)
@@ -353,14 +399,17 @@ def restore(
 
     Returns:
         The restored (H·f, W·f, C) image and statistics (iterations, seconds, stop
-        reasons, the σ used).
+        reasons, the σ used, and ``warnings``: one sentence per tile whose fit did not
+        converge, see :func:`_not_converged`).
 
     An image smaller than the generator needs (:func:`min_side`) is padded (mirrored,
     or repeated when seamless) and the result cropped back.
 
     Cost: each tile is one fit (see :func:`.fitting.fit`); a tile's output side is at
     most ``params.tile``, so memory is bounded for any factor; ``params.time_budget``
-    caps the whole job (a fit stops before an iteration that would overrun it).
+    caps the whole job (a fit stops before an iteration that would overrun it); with
+    neither it nor ``params.max_iterations``, each tile's fit stops at a default time cap
+    (:data:`DEFAULT_CAP_SECONDS` per 128² output pixels).
     """
     params.check()
     check_mask(mask)
@@ -380,7 +429,7 @@ def restore(
     start = time.perf_counter()
     stats: dict[str, Any] = {"tiles": len(tiles), "iterations": 0, "stop_reasons": {},
                              "sigma": None if job.sigma is None else job.sigma * 255.0,
-                             "device": device.type, "threads": threads}
+                             "device": device.type, "threads": threads, "warnings": []}
     for tile in tiles:
         budget = _tile_budget(params.time_budget, start, len(tiles) - tile.index)
         pixels = tile.cut(padded.image, padded.mask, padded.guide)
@@ -388,9 +437,12 @@ def restore(
             canvas.add(tile, _classical_tile(job, pixels))
             _add_counts(stats["stop_reasons"], {CLASSICAL_REASON: 1})
             continue
-        restored, result = _restore_tile(job, pixels, params.seed + tile.index, budget,
+        cap = _default_cap(params, pixels)
+        restored, result = _restore_tile(job, pixels, params.seed + tile.index, budget, cap,
                                          _tile_progress(report, tile.index, len(tiles)))
         canvas.add(tile, restored)
+        if (warning := _not_converged(job, result, tile.index, len(tiles), cap)) is not None:
+            stats["warnings"].append(warning)
         stats["iterations"] += result.iterations
         _add_counts(stats["stop_reasons"], {result.stop_reason: 1})
     stats["seconds"] = time.perf_counter() - start
@@ -438,8 +490,10 @@ def _restore_pixels(item: InputFile, params: RestoreParams,
     return _with_other_channels(restored, image, colour, params), result
 
 
-def _add_to_summary(summary: dict[str, Any], written: Path, stats: dict[str, Any]) -> None:
+def _add_to_summary(summary: dict[str, Any], written: Path, stats: dict[str, Any], tile: str = "") -> None:
+    """Add one file's statistics; its warnings are named by its UDIM tile in a set."""
     summary["files"].append(str(written))
+    summary["warnings"].extend(f"UDIM {tile}: {w}" if tile else w for w in stats["warnings"])
     summary["iterations"] += stats["iterations"]
     summary["tiles"] = summary.get("tiles", 0) + stats["tiles"]
     summary["seconds"] += stats["seconds"]
@@ -459,18 +513,19 @@ def restore_file(
 ) -> dict[str, Any]:
     """Restore an image file (or a UDIM set) into ``output``; returns a summary.
 
+    The summary's ``warnings`` holds one sentence per tile whose fit did not converge.
     Every input and output is checked before any work starts; the outputs (every
     tile of a UDIM set) are written under temporary names and renamed into place
     together at the end, so a failure leaves none of them.
     """
     params.check()
     loaded = read_inputs(source, output, params, mask, guide)
-    summary: dict[str, Any] = {"files": [], "iterations": 0, "seconds": 0.0}
+    summary: dict[str, Any] = {"files": [], "iterations": 0, "seconds": 0.0, "warnings": []}
     targets = [output_for(output, item.tile) for item in loaded]
     with publish_together(targets) as temporaries:
         for number, (item, temporary) in enumerate(zip(loaded, temporaries, strict=True)):
             full, result = _restore_pixels(item, params, _file_progress(progress, number, len(loaded)))
             image = item.image
             write_image_to(temporary, full, image.format, image.channel_names, image.alpha_channel)
-            _add_to_summary(summary, targets[number], result.stats)
+            _add_to_summary(summary, targets[number], result.stats, item.tile)
     return summary

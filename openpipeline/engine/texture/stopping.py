@@ -5,6 +5,7 @@ iteration, the seconds spent, the losses so far and the averaged output), in ord
 the first rule that fires ends the fit and its ``reason`` becomes the stop reason.
 
 * :class:`TimeBudget`: the seconds are spent (any operation).
+* :class:`TimeCap`: the default cap on the seconds is reached (the fit did not converge).
 * :class:`ResidualIsWhite`: denoising; the residual (input − averaged output) has
   turned white, so the output holds the image and not yet the noise (σ-free).
 * :class:`NoiseLevelReached`: denoising's safety net for noise that is not white;
@@ -80,6 +81,14 @@ class TimeBudget:
         if self.ahead and state.iteration > 0:
             return state.elapsed * (state.iteration + 1) / state.iteration >= self.seconds
         return state.elapsed >= self.seconds
+
+
+@dataclass(frozen=True)
+class TimeCap(TimeBudget):
+    """The default cap on a fit's seconds when the user set no limit: a fit it ends did
+    not converge (its stop reason is a warning, not a choice)."""
+
+    reason: ClassVar[str] = "time cap"
 
 
 def residual_correlation(residual: torch.Tensor) -> float:

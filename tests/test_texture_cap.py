@@ -1,0 +1,124 @@
+"""A fit never goes silently to its cap: the default time cap, and the warnings a run
+carries (and the CLI prints) when a tile's fit did not converge (issue 13, item 4)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from openpipeline.cli import main
+from openpipeline.engine.texture import job as texture_job
+from openpipeline.engine.texture import network, restoration
+from openpipeline.engine.texture.restoration import RestoreParams, restore
+from tests.helpers.images import noisy_version, pattern
+
+
+@pytest.fixture
+def tiny_cap(monkeypatch):
+    """A default time cap a fit reaches after an iteration or two."""
+    monkeypatch.setattr(restoration, "DEFAULT_CAP_SECONDS", 0.01)
+
+
+@pytest.fixture
+def few_iterations(monkeypatch):
+    """The configuration's own iteration cap at 3 (as if 3,000 were reached)."""
+    def config(params):
+        fast = network.fast_config(params.operation, params.output_factor)
+        return dataclasses.replace(fast, max_iterations=3)
+    monkeypatch.setattr(restoration, "choose_config", config)
+
+
+def _tile(side: int) -> restoration._TilePixels:
+    return restoration._TilePixels(np.zeros((side, side, 3), np.float32), None, None, False)
+
+
+def test_the_default_time_cap_is_60_s_per_128_squared_output_pixels():
+    """Only without --time-budget and --max-iterations; never under 60 s; upscaling counts output pixels."""
+    cap = restoration._default_cap
+    assert cap(RestoreParams(), _tile(128)) == 60.0
+    assert cap(RestoreParams(), _tile(32)) == 60.0
+    assert cap(RestoreParams(), _tile(512)) == 16 * 60.0
+    assert cap(RestoreParams(operation="upscale", factor=4), _tile(64)) == 4 * 60.0
+    assert cap(RestoreParams(time_budget=5), _tile(128)) is None
+    assert cap(RestoreParams(max_iterations=10), _tile(128)) is None
+
+
+def test_a_fit_stopped_by_the_default_time_cap_warns(tiny_cap):
+    """Stop reason 'time cap' and one sentence saying what to try (σ was estimated: give --sigma)."""
+    result = restore(noisy_version(pattern(32)), RestoreParams(threads=1))
+    assert result.stats["stop_reasons"] == {"time cap": 1}
+    [warning] = result.stats["warnings"]
+    assert warning.startswith("The fit did not converge within its 0.01 s time cap")
+    assert "give --sigma (the estimate read" in warning and warning.endswith(".")
+
+
+def test_the_iteration_cap_reached_without_max_iterations_warns(few_iterations):
+    """Also under a --time-budget (no time cap then): the configuration's cap is not the user's."""
+    result = restore(noisy_version(pattern(32)), RestoreParams(threads=1, sigma=25, time_budget=60))
+    assert result.stats["stop_reasons"] == {"iterations": 1}
+    assert result.stats["warnings"] == [
+        "The fit did not converge in 3 iterations; check --sigma (25 given), "
+        "or give --time-budget or --max-iterations to set the limit yourself."]
+
+
+def test_limits_the_user_gave_are_no_warning(tiny_cap):
+    """--max-iterations reached or --time-budget spent: what they asked for, so no warning."""
+    noisy = noisy_version(pattern(32))
+    asked = restore(noisy, RestoreParams(threads=1, max_iterations=3))
+    assert asked.stats["stop_reasons"] == {"iterations": 1} and asked.stats["warnings"] == []
+    budget = restore(noisy, RestoreParams(threads=1, time_budget=0.01))
+    assert budget.stats["stop_reasons"] == {"time budget": 1} and budget.stats["warnings"] == []
+
+
+def _write_png(path) -> None:
+    import OpenImageIO as oiio
+
+    pixels = noisy_version(pattern(32))
+    out = oiio.ImageOutput.create(str(path))
+    assert out.open(str(path), oiio.ImageSpec(32, 32, 3, "uint8"))
+    assert out.write_image(np.ascontiguousarray(pixels, np.float32))
+    out.close()
+
+
+@pytest.mark.parametrize("cache", [[], ["--no-cache"]])
+def test_the_cli_prints_the_warning_and_exits_0(tmp_path, capsys, tiny_cap, cache):
+    """Through the cache or not: the warning on stderr, in the JSON summary, exit code 0."""
+    _write_png(tmp_path / "in.png")
+    code = main(["--json", "texture", "denoise", str(tmp_path / "in.png"), str(tmp_path / "out.png"),
+                 "--quiet", "--threads", "1", *cache])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["stop_reasons"] == {"time cap": 1} and len(summary["warnings"]) == 1
+    assert f"Warning: {summary['warnings'][0]}" in err.splitlines()
+
+
+def test_the_cli_says_nothing_when_max_iterations_is_reached(tmp_path, capsys):
+    _write_png(tmp_path / "in.png")
+    code = main(["--json", "texture", "denoise", str(tmp_path / "in.png"), str(tmp_path / "out.png"),
+                 "--quiet", "--threads", "1", "--max-iterations", "3"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert json.loads(out)["warnings"] == [] and "Warning" not in err
+
+
+def test_results_cached_before_the_cap_are_not_reused():
+    """Outputs for the same inputs can change (the default cap), so the cache key's version moved on."""
+    assert texture_job.RESULT_VERSION == "texture-2"
+
+
+def test_a_farm_task_logs_the_warning(tmp_path, capsys, tiny_cap):
+    """The farm task's log has a warning line, and its last line's object the warnings."""
+    from openpipeline.engine.texture.job import TextureJob
+    from openpipeline.farm.model import FarmJob, FarmTask
+    from openpipeline.farm.task import run_engine_task
+
+    _write_png(tmp_path / "in.png")
+    job = TextureJob(str(tmp_path / "in.png"), RestoreParams(threads=1))
+    task = FarmTask("in.png", job.to_dict(), job.key(), str(tmp_path / "out" / "in.png"))
+    result = run_engine_task(FarmJob("j", "texture-denoise", (task,)), task, None)
+    [warning] = result["warnings"]
+    assert f"openpipeline farm task: warning: {warning}" in capsys.readouterr().err.splitlines()
