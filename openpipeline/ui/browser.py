@@ -17,12 +17,11 @@ from openpipeline.core.address import LEVEL_LABELS, ItemRef
 from openpipeline.core.errors import UserError
 from openpipeline.core.items import Item
 from openpipeline.host import actions
-from openpipeline.ui.context import BrowserContext, add_shortcut
+from openpipeline.ui.context import BrowserContext, action_grid, add_shortcut, versions_table
 from openpipeline.ui.dialogs import DeletedItems, HistoryView
 from openpipeline.ui.models import (
     ADDRESS_ROLE,
     ROW_ROLE,
-    THUMBNAIL_SIZE,
     ItemListModel,
     LevelModel,
     ScanThread,
@@ -83,23 +82,15 @@ class LibraryBrowser(QtWidgets.QWidget):
             box.addWidget(view)
             columns.addLayout(box)
         self.details = QtWidgets.QLabel(wordWrap=True)
-        self.version_view = QtWidgets.QTableView()
-        self.version_view.setModel(self.versions)
-        self.version_view.setIconSize(QtCore.QSize(*THUMBNAIL_SIZE))
-        self.version_view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+        self.version_view = versions_table(self.versions)
         self.version_view.setSelectionMode(QtWidgets.QAbstractItemView.SelectionMode.SingleSelection)
-        self.version_view.horizontalHeader().setStretchLastSection(True)
-        self.version_view.verticalHeader().hide()
-        self.version_view.verticalHeader().setSectionResizeMode(
-            QtWidgets.QHeaderView.ResizeMode.ResizeToContents)  # a row with a preview is 105 px high
-        self.version_view.setColumnWidth(0, THUMBNAIL_SIZE[0] + 8)
         self.status = QtWidgets.QLabel("Loading...")
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.search)
         layout.addLayout(columns, 3)
         layout.addWidget(self.details)
         layout.addWidget(self.version_view, 2)
-        layout.addLayout(self._action_grid())
+        layout.addLayout(action_grid(self, ACTIONS, 7, self.buttons))
         layout.addWidget(self.status)
         add_shortcut(self, "Ctrl+F", lambda: self.search.setFocus())
 
@@ -112,19 +103,6 @@ class LibraryBrowser(QtWidgets.QWidget):
         if proxy.level > 1:  # Enter or a double click opens the master, as in openPipeline
             view.activated.connect(lambda _index: self.open_master())
         return view
-
-    def _action_grid(self) -> Any:
-        grid = QtWidgets.QGridLayout()
-        for i, (label, shortcut, method) in enumerate(ACTIONS):
-            button = QtWidgets.QPushButton(label)
-            handler: Callable[[], None] = getattr(self, method)
-            button.clicked.connect(lambda _checked=False, handler=handler: handler())
-            if shortcut:
-                button.setToolTip(f"{label} ({shortcut})")
-                add_shortcut(self, shortcut, handler, local=True)
-            self.buttons[method] = button
-            grid.addWidget(button, i // 7, i % 7)
-        return grid
 
     # -- loading -----------------------------------------------------------
     def stop(self) -> None:

@@ -22,6 +22,7 @@ from openpipeline.core.identity import current_user
 from openpipeline.core.project import Project
 from openpipeline.host import Host, actions
 from openpipeline.host.null import NullHost
+from openpipeline.ui.models import THUMBNAIL_SIZE
 from openpipeline.ui.opener import open_with_os
 
 T = TypeVar("T")
@@ -35,6 +36,37 @@ def add_shortcut(widget: Any, keys: str, handler: Callable[[], None], local: boo
         shortcut.setContext(QtCore.Qt.ShortcutContext.WidgetWithChildrenShortcut)
     shortcut.activated.connect(handler)
     return shortcut
+
+
+def action_grid(owner: Any, actions: tuple[tuple[str, str, str], ...], columns: int,
+                buttons: dict[str, Any]) -> Any:
+    """A grid of buttons for ``actions`` ((label, shortcut, method of ``owner``)), each
+    also on its shortcut while focus is inside ``owner``; the buttons go into ``buttons``."""
+    grid = QtWidgets.QGridLayout()
+    for i, (label, shortcut, method) in enumerate(actions):
+        button = QtWidgets.QPushButton(label)
+        handler: Callable[[], None] = getattr(owner, method)
+        button.clicked.connect(lambda _checked=False, handler=handler: handler())
+        if shortcut:
+            button.setToolTip(f"{label} ({shortcut})")
+            add_shortcut(owner, shortcut, handler, local=True)
+        buttons[method] = button
+        grid.addWidget(button, i // columns, i % columns)
+    return grid
+
+
+def versions_table(model: Any) -> Any:
+    """The versions list as a table: whole rows selected, rows as high as their preview."""
+    view = QtWidgets.QTableView()
+    view.setModel(model)
+    view.setIconSize(QtCore.QSize(*THUMBNAIL_SIZE))
+    view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
+    view.horizontalHeader().setStretchLastSection(True)
+    view.verticalHeader().hide()
+    view.verticalHeader().setSectionResizeMode(
+        QtWidgets.QHeaderView.ResizeMode.ResizeToContents)  # a row with a preview is 105 px high
+    view.setColumnWidth(0, THUMBNAIL_SIZE[0] + 8)
+    return view
 
 
 def ask_text(parent: Any, title: str, label: str, text: str = "") -> str | None:

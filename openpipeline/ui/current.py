@@ -11,15 +11,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from Qt import QtCore, QtWidgets
+from Qt import QtWidgets
 
 from openpipeline.core import checkout, notes
 from openpipeline.core.errors import UserError, ValidationFailedError
 from openpipeline.core.items import Item
 from openpipeline.host import actions
-from openpipeline.ui.context import BrowserContext, add_shortcut
+from openpipeline.ui.context import BrowserContext, action_grid, versions_table
 from openpipeline.ui.dialogs import HistoryView, ValidationReport
-from openpipeline.ui.models import ROW_ROLE, THUMBNAIL_SIZE, ThumbnailCache, VersionsModel
+from openpipeline.ui.models import ROW_ROLE, ThumbnailCache, VersionsModel
 from openpipeline.ui.snapshot import versions_of
 
 ACTIONS = (
@@ -40,28 +40,11 @@ class CurrentlyOpen(QtWidgets.QWidget):
         self.buttons: dict[str, Any] = {}
         self.title = QtWidgets.QLabel(wordWrap=True)
         self.status = QtWidgets.QLabel()
-        self.version_view = QtWidgets.QTableView()
-        self.version_view.setModel(self.versions)
-        self.version_view.setIconSize(QtCore.QSize(*THUMBNAIL_SIZE))
-        self.version_view.setSelectionBehavior(QtWidgets.QAbstractItemView.SelectionBehavior.SelectRows)
-        self.version_view.horizontalHeader().setStretchLastSection(True)
-        self.version_view.verticalHeader().hide()
-        self.version_view.verticalHeader().setSectionResizeMode(
-            QtWidgets.QHeaderView.ResizeMode.ResizeToContents)  # a row with a preview is 105 px high
-        self.version_view.setColumnWidth(0, THUMBNAIL_SIZE[0] + 8)
+        self.version_view = versions_table(self.versions)
         layout = QtWidgets.QVBoxLayout(self)
         layout.addWidget(self.title)
         layout.addWidget(self.version_view, 1)
-        grid = QtWidgets.QGridLayout()
-        for i, (label, shortcut, method) in enumerate(ACTIONS):
-            button = QtWidgets.QPushButton(label)
-            handler: Callable[[], None] = getattr(self, method)
-            button.clicked.connect(lambda _checked=False, handler=handler: handler())
-            if shortcut:
-                button.setToolTip(f"{label} ({shortcut})")
-                add_shortcut(self, shortcut, handler, local=True)
-            self.buttons[method] = button
-            grid.addWidget(button, i // 6, i % 6)
+        grid = action_grid(self, ACTIONS, 6, self.buttons)
         for method in ("snapshot", "playblast"):
             if not hasattr(context.host, method):
                 self.buttons[method].setEnabled(False)
