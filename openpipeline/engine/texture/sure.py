@@ -1,0 +1,129 @@
+"""Stein's unbiased risk estimate: how good an estimate is, without the clean image.
+
+For ``y = x + n`` with Gaussian noise ``n ~ N(0, Σ)`` and an estimate ``f(y)``,
+``SURE = ‖f(y) − y‖² − tr Σ + 2·tr(Σ·J_f)`` is an unbiased estimate of ``‖f(y) − x‖²``
+(Stein 1981). The divergence term ``tr(Σ·J_f)`` of a nonlinear estimator (NL-Bayes, the
+sliding-DCT filters, a fitted network) is read by Monte-Carlo (Ramani, Blu & Unser,
+"Monte-Carlo SURE", IEEE TIP 2008): with one noise-like probe ``b ~ N(0, Σ)``,
+``tr(Σ·J_f) ≈ bᵀ (f(y + εb) − f(y)) / ε``.
+
+:func:`sure_blend` uses it to pick the best linear combination of several estimates (and
+the noisy image itself) per frequency band: SURE of a combination is a quadratic in its
+weights, so the weights that minimise it are a small least-squares solve. Since the
+guide and the input are among the candidates, the blend's risk estimate is never above
+theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from openpipeline.engine.texture.noise_model import NoiseModel
+
+EPSILON = 0.1  # the probe's size relative to the noise (its effect is linearised)
+BAND_BLUR = 1.5  # σ in pixels of the Gaussian that splits an estimate into low and high bands
+
+
+def noise_sample(noise: NoiseModel, shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """A (1, C, H, W) draw of the model's noise (in image space), by filtering white noise
+    with the square root of its power spectrum (channels drawn independently in the
+    model's opponent space; their cross-correlation is left out)."""
+    _, channels, height, width = shape
+    generator = torch.Generator().manual_seed(seed)
+    white = torch.randn((1, channels, height, width), generator=generator)
+    lag = noise.lag
+    out = torch.empty_like(white)
+    for c in range(channels):
+        kernel = torch.zeros((height, width))
+        table = noise.autocovariance[c, c]
+        span_y, span_x = min(lag, height // 2 - 1), min(lag, width // 2 - 1)
+        for dy in range(-span_y, span_y + 1):
+            for dx in range(-span_x, span_x + 1):
+                kernel[dy % height, dx % width] = table[lag + dy, lag + dx]
+        spectrum = torch.fft.fft2(kernel).real.clamp_min(0.0).sqrt()
+        out[0, c] = torch.fft.ifft2(torch.fft.fft2(white[0, c]) * spectrum).real
+    return noise.from_space(out)
+
+
+def _gaussian(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    radius = int(3 * sigma + 0.5)
+    x = torch.arange(-radius, radius + 1, dtype=image.dtype)
+    kernel = torch.exp(-(x**2) / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    channels = image.shape[1]
+    padded = F.pad(image, (radius,) * 4, mode="reflect")
+    horizontal = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(horizontal, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
+def _bands(image: torch.Tensor) -> list[torch.Tensor]:
+    low = _gaussian(image, BAND_BLUR)
+    return [low, image - low]
+
+
+@dataclass(frozen=True, eq=False)
+class Blend:
+    """A SURE-chosen combination: the image, its risk estimate per pixel (0..1² units),
+    each candidate's risk estimate, and the weights per band."""
+
+    image: torch.Tensor
+    risk: float
+    candidate_risks: list[float]
+    weights: list[list[float]]
+
+
+def sure_blend(noisy: torch.Tensor, estimates: Sequence[torch.Tensor],
+               perturbed: Sequence[torch.Tensor], probe: torch.Tensor, noise: NoiseModel) -> Blend:
+    """The SURE-best linear combination of ``estimates`` and ``noisy``, per band.
+
+    Args:
+        noisy: (1, C, H, W) the input y.
+        estimates: f_i(y), each (1, C, H, W).
+        perturbed: f_i(y + probe) for the same probe.
+        probe: ε·b, b drawn from the noise model (see :func:`noise_sample`).
+        noise: the noise model (its lag-0 variances give tr Σ).
+    """
+    pixels = noisy[0, 0].numel()
+    trace = float(torch.diagonal(noise.autocovariance[:, :, noise.lag, noise.lag]).sum()) * pixels
+    scale = float((probe**2).sum()) / trace  # ε², measured on the probe itself
+    candidates = [*estimates, noisy]
+    moved = [*perturbed, noisy + probe]
+    columns, divergences = [], []
+    for estimate, shifted in zip(candidates, moved, strict=True):
+        for band, band_shifted in zip(_bands(estimate), _bands(shifted), strict=True):
+            columns.append(band.reshape(-1).double())
+            divergences.append(float((probe * (band_shifted - band)).sum()) / scale)
+    basis = torch.stack(columns, dim=1)
+    target = noisy.reshape(-1).double()
+    divergence = torch.tensor(divergences, dtype=torch.float64)
+    gram = basis.T @ basis
+    ridge = 1e-6 * gram.diagonal().mean() * torch.eye(len(columns), dtype=torch.float64)
+    weights = torch.linalg.solve(gram + ridge, basis.T @ target - divergence)
+
+    def risk(w: torch.Tensor) -> float:
+        residual = target - basis @ w
+        return float((residual @ residual - trace + 2 * (w @ divergence)) / target.numel())
+
+    singles = []
+    for index in range(len(candidates)):
+        w = torch.zeros(len(columns), dtype=torch.float64)
+        w[2 * index: 2 * index + 2] = 1.0
+        singles.append(risk(w))
+    image = (basis @ weights).reshape(noisy.shape).float()
+    pairs = weights.reshape(-1, 2).tolist()
+    return Blend(image, risk(weights), singles, pairs)
+
+
+def probe_for(noise: NoiseModel, shape: tuple[int, ...], seed: int) -> torch.Tensor:
+    """ε·b: the Monte-Carlo probe for :func:`sure_blend`."""
+    return EPSILON * noise_sample(noise, shape, seed)
+
+
+def run_pair(estimator: Callable[[torch.Tensor], torch.Tensor], noisy: torch.Tensor,
+             probe: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """f(y) and f(y + probe)."""
+    return estimator(noisy), estimator(noisy + probe)
