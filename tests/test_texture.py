@@ -39,7 +39,8 @@ def test_noise_level_is_estimated():
 
 
 def test_denoise_improves_and_is_deterministic():
-    """Denoising gains several dB, stops by itself, and repeats bit for bit."""
+    """Denoising gains several dB, is the SURE-checked classical estimate (no fit without
+    iterations or time given), never below its guide here, and repeats bit for bit."""
     clean = pattern(48)
     noisy = noisy_version(clean)
     params = RestoreParams(operation="denoise", seed=3, threads=1)
@@ -47,7 +48,9 @@ def test_denoise_improves_and_is_deterministic():
     second = restore(noisy, params)
     assert np.array_equal(first.image, second.image)
     assert psnr(first.image, clean) > psnr(noisy, clean) + 4
-    assert first.stats["stop_reasons"] == {"residual is white": 1}
+    assert first.stats["stop_reasons"] == {"classical estimate (SURE)": 1}
+    assert first.guide is not None and first.guide.shape == first.image.shape
+    assert psnr(first.image, clean) >= psnr(first.guide, clean) - 0.05
     assert abs(first.stats["sigma"] - 25) < 5
 
 

@@ -47,12 +47,28 @@ def test_the_default_time_cap_is_60_s_per_128_squared_output_pixels():
 
 
 def test_a_fit_stopped_by_the_default_time_cap_warns(tiny_cap):
-    """Stop reason 'time cap' and one sentence saying what to try (σ was estimated: give --sigma)."""
-    result = restore(noisy_version(pattern(32)), RestoreParams(threads=1))
+    """Stop reason 'time cap' and one sentence saying what to try (an upscale: denoising runs
+    no fit unless given iterations or time, see the next test)."""
+    result = restore(pattern(32), RestoreParams(operation="upscale", factor=2, threads=1))
     assert result.stats["stop_reasons"] == {"time cap": 1}
     [warning] = result.stats["warnings"]
     assert warning.startswith("The fit did not converge within its 0.01 s time cap")
+    assert warning.endswith("give --time-budget or --max-iterations to set the limit yourself.")
+
+
+def test_a_denoising_fit_that_did_not_converge_with_sigma_estimated_says_give_sigma(few_iterations):
+    """σ was estimated: the warning says what it read and to give --sigma."""
+    result = restore(noisy_version(pattern(32)), RestoreParams(threads=1, time_budget=60))
+    assert result.stats["stop_reasons"] == {"iterations": 1}
+    [warning] = result.stats["warnings"]
     assert "give --sigma (the estimate read" in warning and warning.endswith(".")
+
+
+def test_denoising_without_limits_runs_no_fit_and_never_warns(tiny_cap):
+    """The default denoiser is the SURE-checked classical estimate: no fit, no cap, no warning."""
+    result = restore(noisy_version(pattern(32)), RestoreParams(threads=1))
+    assert result.stats["stop_reasons"] == {restoration.CLASSICAL_DENOISE_REASON: 1}
+    assert result.stats["iterations"] == 0 and result.stats["warnings"] == []
 
 
 def test_the_iteration_cap_reached_without_max_iterations_warns(few_iterations):
@@ -84,15 +100,15 @@ def _write_png(path) -> None:
 
 
 @pytest.mark.parametrize("cache", [[], ["--no-cache"]])
-def test_the_cli_prints_the_warning_and_exits_0(tmp_path, capsys, tiny_cap, cache):
+def test_the_cli_prints_the_warning_and_exits_0(tmp_path, capsys, few_iterations, cache):
     """Through the cache or not: the warning on stderr, in the JSON summary, exit code 0."""
     _write_png(tmp_path / "in.png")
     code = main(["--json", "texture", "denoise", str(tmp_path / "in.png"), str(tmp_path / "out.png"),
-                 "--quiet", "--threads", "1", *cache])
+                 "--quiet", "--threads", "1", "--time-budget", "60", *cache])
     out, err = capsys.readouterr()
     assert code == 0, err
     summary = json.loads(out)
-    assert summary["stop_reasons"] == {"time cap": 1} and len(summary["warnings"]) == 1
+    assert summary["stop_reasons"] == {"iterations": 1} and len(summary["warnings"]) == 1
     assert f"Warning: {summary['warnings'][0]}" in err.splitlines()
 
 
@@ -106,18 +122,19 @@ def test_the_cli_says_nothing_when_max_iterations_is_reached(tmp_path, capsys):
 
 
 def test_results_cached_before_the_cap_are_not_reused():
-    """Outputs for the same inputs can change (the default cap), so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-2"
+    """Outputs for the same inputs changed (the default cap, then the classical denoiser), so the
+    cache key's version moved on."""
+    assert texture_job.RESULT_VERSION == "texture-3"
 
 
-def test_a_farm_task_logs_the_warning(tmp_path, capsys, tiny_cap):
+def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):
     """The farm task's log has a warning line, and its last line's object the warnings."""
     from openpipeline.engine.texture.job import TextureJob
     from openpipeline.farm.model import FarmJob, FarmTask
     from openpipeline.farm.task import run_engine_task
 
     _write_png(tmp_path / "in.png")
-    job = TextureJob(str(tmp_path / "in.png"), RestoreParams(threads=1))
+    job = TextureJob(str(tmp_path / "in.png"), RestoreParams(threads=1, time_budget=60))
     task = FarmTask("in.png", job.to_dict(), job.key(), str(tmp_path / "out" / "in.png"))
     result = run_engine_task(FarmJob("j", "texture-denoise", (task,)), task, None)
     [warning] = result["warnings"]

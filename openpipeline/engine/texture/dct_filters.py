@@ -65,12 +65,17 @@ def _from_colour(image: torch.Tensor, matrix: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ji,bjhw->bihw", matrix.to(image), image)
 
 
-def _shrink(noisy: torch.Tensor, pilot: torch.Tensor | None, sigma: float, circular: bool,
+def _shrink(noisy: torch.Tensor, pilot: torch.Tensor | None, sigma: float | torch.Tensor, circular: bool,
             n: int = WINDOW) -> torch.Tensor:
     """Shrink every n×n window's DCT coefficients and aggregate (see the module doc).
 
     ``noisy`` and ``pilot`` are (1, C, H, W); without a pilot the hard threshold is used.
+    ``sigma`` is one noise level, or (C, n²) per channel (opponent space) and DCT band for
+    noise that is not white (see :meth:`.noise_model.NoiseModel.band_power`, which gives
+    its square).
     """
+    if isinstance(sigma, torch.Tensor):
+        sigma = sigma.to(noisy).reshape(noisy.shape[1], n * n, 1, 1)
     _, channels, height, width = noisy.shape
     matrix = colour_matrix(channels)
     pad = n - 1
@@ -106,7 +111,8 @@ def _shrink(noisy: torch.Tensor, pilot: torch.Tensor | None, sigma: float, circu
     return _from_colour(filtered.contiguous(), matrix)
 
 
-def dct_hard_threshold(noisy: torch.Tensor, sigma: float, circular: bool = False) -> torch.Tensor:
+def dct_hard_threshold(noisy: torch.Tensor, sigma: float | torch.Tensor,
+                       circular: bool = False) -> torch.Tensor:
     """Sliding-window DCT hard thresholding of a (1, C, H, W) image with noise σ.
 
     Example:
@@ -119,12 +125,12 @@ def dct_hard_threshold(noisy: torch.Tensor, sigma: float, circular: bool = False
     return _shrink(noisy, None, sigma, circular)
 
 
-def dct_wiener(noisy: torch.Tensor, pilot: torch.Tensor, sigma: float,
+def dct_wiener(noisy: torch.Tensor, pilot: torch.Tensor, sigma: float | torch.Tensor,
                circular: bool = False) -> torch.Tensor:
     """Sliding-window DCT empirical Wiener filter of ``noisy`` with the ``pilot`` estimate."""
     return _shrink(noisy, pilot, sigma, circular)
 
 
-def dct_denoise(noisy: torch.Tensor, sigma: float, circular: bool = False) -> torch.Tensor:
+def dct_denoise(noisy: torch.Tensor, sigma: float | torch.Tensor, circular: bool = False) -> torch.Tensor:
     """The classical two-pass estimate: hard thresholding, then Wiener with it as pilot."""
     return dct_wiener(noisy, dct_hard_threshold(noisy, sigma, circular), sigma, circular)

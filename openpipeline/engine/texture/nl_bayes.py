@@ -38,7 +38,6 @@ import torch.nn.functional as F
 from openpipeline.engine.texture.noise_model import NoiseModel
 
 CHUNK = 4096  # reference patches per batch (bounds memory)
-NOISY_MEAN = False
 
 
 @dataclass(frozen=True)
@@ -98,24 +97,29 @@ def _offsets(radius: int) -> list[tuple[int, int]]:
 def _similar(search: torch.Tensor, grid: _Grid, params: NlBayesParams, count: int) -> torch.Tensor:
     """The ``count`` patch positions nearest to each reference (R, count), the reference first.
 
-    ``search`` is the padded (C, Hp, Wp) image the distances are measured on.
+    ``search`` is the padded (C, Hp, Wp) image the distances are measured on. The squared
+    differences for one row of offsets at a time are summed over each reference's patch
+    through an integral image (four look-ups per reference, whatever the patch size).
     """
-    k, pad = params.patch, grid.pad
+    k, pad, radius = params.patch, grid.pad, params.radius
     _, hp, wp = search.shape
     height, width = hp - 2 * pad, wp - 2 * pad
     core = search[:, pad:pad + height, pad:pad + width]
     ry, rx = grid.ref_y - pad, grid.ref_x - pad
-    offsets = _offsets(params.radius)
-    distances = torch.empty((len(offsets), len(grid.refs)), dtype=search.dtype)
-    for index, (dy, dx) in enumerate(offsets):
-        shifted = search[:, pad + dy:pad + dy + height, pad + dx:pad + dx + width]
-        squared = ((core - shifted) ** 2).sum(dim=0)[None, None]
-        boxed = F.avg_pool2d(squared, k, stride=1)[0, 0]
-        distances[index] = boxed[ry, rx]
-    distances[len(offsets) // 2] = -1.0  # the reference itself always comes first
-    count = min(count, len(offsets))
+    side = 2 * radius + 1
+    distances = torch.empty((side, side, len(grid.refs)), dtype=search.dtype)
+    for row, dy in enumerate(range(-radius, radius + 1)):
+        band = search[:, pad + dy:pad + dy + height]  # (C, H, Wp)
+        shifted = band.unfold(2, width, 1)[:, :, pad - radius:pad + radius + 1]  # (C, H, side, W)
+        squared = ((core[:, :, None] - shifted) ** 2).sum(dim=0).permute(1, 0, 2)  # (side, H, W)
+        integral = F.pad(squared.cumsum(1).cumsum(2), (1, 0, 1, 0))
+        distances[row] = (integral[:, ry + k, rx + k] - integral[:, ry, rx + k]
+                          - integral[:, ry + k, rx] + integral[:, ry, rx])
+    distances = distances.reshape(side * side, -1)
+    distances[(side * side) // 2] = -1.0  # the reference itself always comes first
+    count = min(count, side * side)
     nearest = torch.topk(distances.T, count, dim=1, largest=False).indices
-    table = torch.tensor(offsets)
+    table = torch.tensor(_offsets(radius))
     shift = table[nearest]  # (R, count, 2)
     return grid.refs[:, None] + shift[..., 0] * grid.positions_wide + shift[..., 1]
 
@@ -133,7 +137,7 @@ def _patches(padded: torch.Tensor, k: int) -> torch.Tensor:
 def _aggregate(estimates: torch.Tensor, where: torch.Tensor, shape: tuple[int, int, int],
                k: int) -> torch.Tensor:
     """Average the estimated patches (N, C·k²) at positions ``where`` (N,) back into an image."""
-    channels, hp, wp = shape
+    _, hp, wp = shape
     positions = (hp - k + 1) * (wp - k + 1)
     total = torch.zeros((positions, estimates.shape[1]), dtype=estimates.dtype)
     total.index_add_(0, where, estimates)
@@ -145,7 +149,10 @@ def _aggregate(estimates: torch.Tensor, where: torch.Tensor, shape: tuple[int, i
 
 
 def _whitener(covariance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Σ^{-1/2} and Σ^{1/2} of a noise covariance."""
+    """Σ^{-1/2} and Σ^{1/2} of a noise covariance (exactly diagonal when Σ is)."""
+    if bool((covariance - torch.diag(covariance.diagonal())).abs().max() == 0):
+        scale = covariance.diagonal().clamp_min(1e-12)
+        return torch.diag(scale.rsqrt()), torch.diag(scale.sqrt())
     values, vectors = torch.linalg.eigh(covariance.double())
     values = values.clamp_min(values.max() * 1e-6)
     inverse = (vectors * values.rsqrt()) @ vectors.T
@@ -168,19 +175,29 @@ def _step1_groups(groups: torch.Tensor, whiten: torch.Tensor, unwhiten: torch.Te
     return torch.where(flat[:, None, None], mean.expand_as(groups), estimate)
 
 
-def _step2_groups(noisy: torch.Tensor, basic: torch.Tensor, noise: torch.Tensor,
+def _step2_groups(noisy: torch.Tensor, basic: torch.Tensor, whiten: torch.Tensor, unwhiten: torch.Tensor,
                   params: NlBayesParams) -> torch.Tensor:
-    """Step 2 on a batch of groups (B, N, d): Wiener with the oracle's covariance."""
+    """Step 2 on a batch of groups (B, N, d): Wiener with the oracle's covariance.
+
+    In the noise-whitened space ``C (C + β·I)⁻¹`` with ``C = BᵀB/(N−1)`` is computed as
+    ``Bᵀ (B Bᵀ + (N−1)·β·I)⁻¹ B`` — an N×N system instead of a d×d one (N < d for colour
+    patches). ``whiten``/``unwhiten`` are (d,) scales for a diagonal noise covariance, or
+    (d, d) matrices.
+    """
     mean = basic.mean(dim=1, keepdim=True)
-    centred_basic = basic - mean
-    if NOISY_MEAN:
-        mean = noisy.mean(dim=1, keepdim=True)
+    oracle, centred = basic - mean, noisy - mean
+    if whiten.dim() == 1:
+        oracle, centred = oracle * whiten, centred * whiten
+    else:
+        oracle, centred = oracle @ whiten, centred @ whiten
     count = basic.shape[1]
-    oracle = centred_basic.transpose(1, 2) @ centred_basic / max(count - 1, 1)
-    system = oracle + params.beta2 * noise
-    factor, _ = torch.linalg.cholesky_ex(system)
-    solved = torch.cholesky_solve((noisy - mean).transpose(1, 2), factor)
-    return (oracle @ solved).transpose(1, 2) + mean
+    gram = oracle @ oracle.transpose(1, 2)
+    gram.diagonal(dim1=1, dim2=2).add_((count - 1) * params.beta2)
+    factor, _ = torch.linalg.cholesky_ex(gram)
+    weights = torch.cholesky_solve(oracle, factor)  # (B, N, d)
+    filtered = (centred @ oracle.transpose(1, 2)) @ weights
+    filtered = filtered * unwhiten if unwhiten.dim() == 1 else filtered @ unwhiten
+    return filtered + mean
 
 
 def _step1(image: torch.Tensor, noise: NoiseModel, params: NlBayesParams, circular: bool) -> torch.Tensor:
@@ -204,23 +221,26 @@ def _step1(image: torch.Tensor, noise: NoiseModel, params: NlBayesParams, circul
 
 
 def _step2(image: torch.Tensor, basic: torch.Tensor, noise: NoiseModel, params: NlBayesParams,
-           circular: bool) -> torch.Tensor:
-    """Step 2 over a (C, H, W) image with step 1's estimate as the oracle."""
+           circular: bool, groups: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 2 over a (C, H, W) image with step 1's estimate as the oracle; also returns the
+    groups (patch positions), which ``groups`` gives instead of searching when known."""
     _, height, width = image.shape
     k = params.patch
     padded, oracle = _pad(image, params.radius, circular), _pad(basic, params.radius, circular)
     grid = _grid(height, width, params)
-    where = _similar(oracle, grid, params, params.group2)
-    covariance = noise.patch_covariance(k, None)
+    where = groups if groups is not None else _similar(oracle, grid, params, params.group2)
+    whiten, unwhiten = _whitener(noise.patch_covariance(k, None))
+    if bool((whiten - torch.diag(whiten.diagonal())).abs().max() == 0):
+        whiten, unwhiten = whiten.diagonal().contiguous(), unwhiten.diagonal().contiguous()
     noisy_patches, oracle_patches = _patches(padded, k), _patches(oracle, k)
     pieces = []
     for first in range(0, len(where), CHUNK):
         chosen = where[first:first + CHUNK]
-        estimate = _step2_groups(noisy_patches[chosen], oracle_patches[chosen], covariance, params)
+        estimate = _step2_groups(noisy_patches[chosen], oracle_patches[chosen], whiten, unwhiten, params)
         pieces.append(estimate.reshape(-1, estimate.shape[-1]))
     out = _aggregate(torch.cat(pieces), where.reshape(-1), tuple(padded.shape), k)  # type: ignore[arg-type]
     pad = params.radius
-    return out[:, pad:pad + height, pad:pad + width]
+    return out[:, pad:pad + height, pad:pad + width], where
 
 
 def nl_bayes(noisy: torch.Tensor, noise: NoiseModel, circular: bool = False,
@@ -242,7 +262,7 @@ def nl_bayes(noisy: torch.Tensor, noise: NoiseModel, circular: bool = False,
     with torch.no_grad():
         image = noise.to_space(noisy.float())[0]
         basic = _step1(image, noise, chosen, circular)
-        final = _step2(image, basic, noise, chosen, circular)
+        final, _ = _step2(image, basic, noise, chosen, circular)
         return noise.from_space(final[None])
 
 
@@ -253,3 +273,21 @@ def nl_bayes_basic(noisy: torch.Tensor, noise: NoiseModel, circular: bool = Fals
     with torch.no_grad():
         image = noise.to_space(noisy.float())[0]
         return noise.from_space(_step1(image, noise, chosen, circular)[None])
+
+
+def nl_bayes_refine(noisy: torch.Tensor, oracle: torch.Tensor, noise: NoiseModel, circular: bool = False,
+                    params: NlBayesParams | None = None,
+                    groups: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Step 2 alone with any (1, C, H, W) oracle (a sliding-DCT estimate, or a previous
+    step 2): groups found on the oracle, each filtered with its covariance.
+
+    Returns the estimate and its groups; pass ``groups`` to filter with the groups of an
+    earlier run (SURE's probe run: the grouping is piecewise constant in the image, so
+    keeping it is exact almost everywhere, and skips the search, half the cost).
+    """
+    chosen = params or NlBayesParams.for_sigma(noise.sigma)
+    with torch.no_grad():
+        image = noise.to_space(noisy.float())[0]
+        pilot = noise.to_space(oracle.float())[0]
+        estimate, where = _step2(image, pilot, noise, chosen, circular, groups)
+        return noise.from_space(estimate[None]), where

@@ -43,6 +43,16 @@ class NoiseModel:
         centre = self.autocovariance[:, :, self.lag, self.lag]
         return math.sqrt(max(float(torch.diagonal(centre).mean()), 0.0))
 
+    @property
+    def is_white(self) -> bool:
+        """No power at any lag but 0 and no correlation between channels."""
+        table = self.autocovariance
+        centre = torch.diagonal(table[:, :, self.lag, self.lag])
+        off = table.clone()
+        for c in range(self.channels):
+            off[c, c, self.lag, self.lag] = 0.0
+        return bool(off.abs().max() <= 1e-3 * float(centre.max().clamp_min(1e-12)))
+
     @classmethod
     def white(cls, sigma: float, channels: int) -> NoiseModel:
         """Independent noise of level σ in every pixel and channel."""

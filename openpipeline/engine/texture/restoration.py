@@ -31,7 +31,7 @@ from openpipeline.engine.devices import pick_device, pick_threads
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.images import Image, write_image_to
 from openpipeline.engine.progress import Progress, ProgressCallback, Reporter
-from openpipeline.engine.texture.dct_filters import dct_denoise, dct_wiener
+from openpipeline.engine.texture.denoise import Denoised, choose_with_fit, classical_denoise
 from openpipeline.engine.texture.fitting import FitOptions, FitResult, FitTask, fit
 from openpipeline.engine.texture.harmonic_fill import harmonic_fill
 from openpipeline.engine.texture.inputs import InputFile, check_mask, colour_channels, kept_alpha, read_inputs
@@ -43,7 +43,9 @@ from openpipeline.engine.texture.network import (
     fast_config,
     guided_input,
 )
+from openpipeline.engine.texture.noise_estimate import estimate_noise
 from openpipeline.engine.texture.noise_level import estimate_sigma
+from openpipeline.engine.texture.noise_model import NoiseModel
 from openpipeline.engine.texture.params import MIN_SIDE_FOR_SIGMA, RestoreParams
 from openpipeline.engine.texture.stopping import TimeCap
 from openpipeline.engine.texture.tiles import feather, tile_starts
@@ -66,8 +68,12 @@ DEFAULT_CAP_PIXELS = 128 * 128
 
 @dataclass
 class RestoreResult:
+    """The restored image, the run's statistics, and (denoising with our configuration)
+    the classical guide the engine built (same shape as ``image``; None otherwise)."""
+
     image: NDArray[np.float32]
     stats: dict[str, Any] = field(default_factory=dict)
+    guide: NDArray[np.float32] | None = None
 
 
 # -- normal maps ---------------------------------------------------------------------
@@ -99,17 +105,27 @@ def choose_config(params: RestoreParams) -> NetConfig:
     return fast_config(params.operation, params.output_factor)
 
 
-def _noise_level(image: NDArray[np.float32], params: RestoreParams) -> float | None:
-    """σ in 0..1 for denoising (``params.sigma`` or estimated from the image); None otherwise."""
+def _noise_level(image: NDArray[np.float32], params: RestoreParams) -> tuple[float | None, NoiseModel | None]:
+    """σ in 0..1 for denoising (``params.sigma`` or estimated from the image) and, with our
+    configuration, the noise model (white with a given σ, else estimated: see
+    :mod:`.noise_estimate`); None and None for other operations."""
     if params.operation != "denoise":
-        return None
+        return None, None
     if params.sigma is None and min(image.shape[:2]) < MIN_SIDE_FOR_SIGMA:
         raise EngineInputError(f"The image is too small ({image.shape[1]}×{image.shape[0]}) to estimate its "
                                f"noise level; give --sigma.")
-    sigma = params.sigma / 255.0 if params.sigma is not None else estimate_sigma(image)
+    model = None
+    if params.sigma is not None:
+        sigma = params.sigma / 255.0
+        model = None if params.recipe else NoiseModel.white(sigma, image.shape[2])
+    elif params.recipe:
+        sigma = estimate_sigma(image)
+    else:
+        model = estimate_noise(image)
+        sigma = model.sigma
     if sigma <= 0:
         raise EngineInputError("The image shows no noise to remove (estimated σ is 0).")
-    return sigma
+    return sigma, model
 
 
 @dataclass(frozen=True)
@@ -120,11 +136,19 @@ class _Job:
     config: NetConfig
     sigma: float | None
     device: torch.device
+    noise: NoiseModel | None = None  # denoising with our configuration: the noise model
 
     @property
     def guided_denoise(self) -> bool:
-        """Denoising with our configuration: a DCT estimate guides the fit, a Wiener pass ends it."""
+        """Denoising with our configuration: the classical estimate (:mod:`.denoise`), and a
+        guided fit only when the user gives it iterations or time."""
         return self.params.operation == "denoise" and not self.params.recipe
+
+    @property
+    def fit_denoise(self) -> bool:
+        """Run the Deep Image Prior fit after the classical estimate: only with
+        --max-iterations or --time-budget (at our speed target it did not pay)."""
+        return self.params.max_iterations is not None or self.params.time_budget is not None
 
     @property
     def guided_inpaint(self) -> bool:
@@ -231,10 +255,6 @@ def _generator_input(job: _Job, target: torch.Tensor, known: torch.Tensor | None
                      seed: int) -> torch.Tensor | None:
     """What the generator is fed: a classical estimate (guided denoise or inpaint), else the
     flash photo, else None (noise)."""
-    if job.guided_denoise:
-        assert job.sigma is not None
-        estimate = dct_denoise(target, job.sigma, tile.circular)
-        return guided_input(estimate, job.config, seed)
     if job.guided_inpaint:
         assert known is not None
         estimate = harmonic_fill(target, known, circular=tile.circular)
@@ -278,9 +298,40 @@ def _not_converged(job: _Job, result: FitResult, index: int, total: int, cap: fl
     return f"{fit_of} {what}; {_what_to_try(job)}."
 
 
+# The stop reason of a denoising tile that ran no fit: the SURE-checked classical estimate.
+CLASSICAL_DENOISE_REASON = "classical estimate (SURE)"
+
+
+def _as_array(image: torch.Tensor) -> NDArray[np.float32]:
+    """(1, C, h, w) tensor → (h, w, C) array."""
+    return np.ascontiguousarray(image[0].numpy().transpose(1, 2, 0), dtype=np.float32)
+
+
+def _denoise_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None, cap: float | None,
+                  progress: ProgressCallback) -> tuple[NDArray[np.float32], FitResult, NDArray[np.float32]]:
+    """One denoising tile with our configuration: the classical estimate (:mod:`.denoise`),
+    then, when the user gave iterations or time, a fit guided by it whose Wiener-filtered
+    output replaces it only where SURE rates it better. Returns the tile, how it went and its guide."""
+    assert job.noise is not None
+    target = _as_tensor(tile.piece)
+    classical: Denoised = classical_denoise(target, job.noise, tile.circular, seed)
+    guide = _as_array(classical.guide)
+    if not job.fit_denoise:
+        return _as_array(classical.image), FitResult(_as_array(classical.image).transpose(2, 0, 1), 0, 0.0,
+                                                     CLASSICAL_DENOISE_REASON), guide
+    task = FitTask(operation="denoise", sigma=job.sigma, circular=tile.circular,
+                   guide=guided_input(classical.image, job.config, seed))
+    options = FitOptions(seed=seed, device=job.device, time_budget=budget, time_cap=cap,
+                         max_iterations=job.params.max_iterations)
+    result = fit(target, job.config, task=task, options=options, progress=progress)
+    pilot = torch.from_numpy(np.ascontiguousarray(result.image))[None]
+    chosen, _ = choose_with_fit(target, classical, pilot, job.noise, tile.circular)
+    return _as_array(chosen), result, guide
+
+
 def _restore_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None, cap: float | None,
                   progress: ProgressCallback) -> tuple[NDArray[np.float32], FitResult]:
-    """One tile: guide → fit → (denoise) a last Wiener pass → known pixels kept as they were.
+    """One tile: guide → fit → known pixels kept as they were (denoising: :func:`_denoise_tile`).
 
     ``budget``: this tile's share of the user's time budget; ``cap``: the default time cap.
     Returns the restored (h·f, w·f, C) tile and how its fit went.
@@ -296,12 +347,6 @@ def _restore_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
                          max_iterations=params.max_iterations, holdout=HOLDOUT.get(params.operation, 0.0))
     result = fit(target, job.config, task=task, options=options, progress=progress)
     restored = result.image.transpose(1, 2, 0)
-    if job.guided_denoise:
-        # the generator's output is the pilot of a last Wiener pass over the tile
-        assert job.sigma is not None
-        pilot = torch.from_numpy(np.ascontiguousarray(result.image))[None]
-        filtered = dct_wiener(target, pilot, job.sigma, tile.circular).clamp(0, 1)
-        restored = filtered[0].numpy().transpose(1, 2, 0)
     if tile.holes is not None:  # keep every known pixel exactly as it was
         restored = np.where((tile.holes <= 0)[..., None], tile.piece, restored)
     return restored, result
@@ -321,7 +366,8 @@ def _classical_tile(job: _Job, tile: _TilePixels) -> NDArray[np.float32]:
     with torch.no_grad():
         if params.operation == "denoise":
             assert job.sigma is not None
-            estimate = dct_denoise(target, job.sigma, tile.circular)
+            noise = job.noise or NoiseModel.white(job.sigma, target.shape[1])
+            estimate = classical_denoise(target, noise, tile.circular).image
         elif params.operation == "inpaint" and tile.holes is not None:
             known = torch.from_numpy(1.0 - (tile.holes > 0).astype(np.float32))[None, None]
             estimate = harmonic_fill(target, known, circular=tile.circular)
@@ -417,14 +463,15 @@ def restore(
     threads = pick_threads(params.threads)
     if device.type == "cpu":
         torch.set_num_threads(threads)
-    sigma = _noise_level(image, params)  # may refuse the image: before any other work
-    job = _Job(params, choose_config(params), sigma, device)
+    sigma, noise = _noise_level(image, params)  # may refuse the image: before any other work
+    job = _Job(params, choose_config(params), sigma, device, noise)
     padded = _Padded.of(image, mask, guide, params)
     height, width, channels = padded.image.shape
     tiles = _tiles(height, width, params)
     factor = params.output_factor
     overlap = params.overlap // factor if len(tiles) > 1 else 0
     canvas = _Canvas(height, width, channels, factor, overlap)
+    guides = _Canvas(height, width, channels, factor, overlap) if job.guided_denoise else None
     report = Reporter(progress)
     start = time.perf_counter()
     stats: dict[str, Any] = {"tiles": len(tiles), "iterations": 0, "stop_reasons": {},
@@ -434,12 +481,21 @@ def restore(
         budget = _tile_budget(params.time_budget, start, len(tiles) - tile.index)
         pixels = tile.cut(padded.image, padded.mask, padded.guide)
         if tile.index > 0 and _budget_spent(params.time_budget, start):
-            canvas.add(tile, _classical_tile(job, pixels))
+            restored = _classical_tile(job, pixels)
+            canvas.add(tile, restored)
+            if guides is not None:
+                guides.add(tile, restored)
             _add_counts(stats["stop_reasons"], {CLASSICAL_REASON: 1})
             continue
         cap = _default_cap(params, pixels)
-        restored, result = _restore_tile(job, pixels, params.seed + tile.index, budget, cap,
-                                         _tile_progress(report, tile.index, len(tiles)))
+        tile_progress = _tile_progress(report, tile.index, len(tiles))
+        if guides is not None:
+            restored, result, tile_guide = _denoise_tile(job, pixels, params.seed + tile.index, budget, cap,
+                                                         tile_progress)
+            guides.add(tile, tile_guide)
+        else:
+            restored, result = _restore_tile(job, pixels, params.seed + tile.index, budget, cap,
+                                             tile_progress)
         canvas.add(tile, restored)
         if (warning := _not_converged(job, result, tile.index, len(tiles), cap)) is not None:
             stats["warnings"].append(warning)
@@ -447,7 +503,8 @@ def restore(
         _add_counts(stats["stop_reasons"], {result.stop_reason: 1})
     stats["seconds"] = time.perf_counter() - start
     report("done", 1.0, f"{len(tiles)} tile(s)")
-    return RestoreResult(padded.crop(canvas.image(), factor), stats)
+    guide_image = None if guides is None else padded.crop(guides.image(), factor)
+    return RestoreResult(padded.crop(canvas.image(), factor), stats, guide_image)
 
 
 def _file_progress(progress: ProgressCallback | None, number: int, count: int) -> ProgressCallback:
