@@ -50,14 +50,13 @@ def band_sigma(noise: NoiseModel) -> torch.Tensor:
     return noise.band_power(WINDOW).sqrt()
 
 
-def _chain(noisy: torch.Tensor, noise: NoiseModel, circular: bool,
-           groups: list[torch.Tensor] | None = None) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """The three estimates, and the NL-Bayes groups they used (``groups``: reuse these)."""
+def _chain(noisy: torch.Tensor, noise: NoiseModel, circular: bool) -> list[torch.Tensor]:
+    """The three estimates (see the module doc)."""
     with torch.no_grad():
         dct = dct_denoise(noisy, band_sigma(noise), circular)
-        first, where1 = nl_bayes_refine(noisy, dct, noise, circular, groups=groups and groups[0])
-        second, where2 = nl_bayes_refine(noisy, first, noise, circular, groups=groups and groups[1])
-    return [dct, first, second], [where1, where2]
+        first = nl_bayes_refine(noisy, dct, noise, circular)
+        second = nl_bayes_refine(noisy, first, noise, circular)
+    return [dct, first, second]
 
 
 def classical_denoise(noisy: torch.Tensor, noise: NoiseModel, circular: bool = False,
@@ -67,11 +66,11 @@ def classical_denoise(noisy: torch.Tensor, noise: NoiseModel, circular: bool = F
     Cost: the three estimates twice; about 2 s for a grey 128² tile on one thread.
     """
     probe = probe_for(noise, tuple(noisy.shape), seed)
-    estimates, groups = _chain(noisy, noise, circular)
+    estimates = _chain(noisy, noise, circular)
     if not noise.is_white:  # SURE misjudged the blend on correlated noise: the guide alone
         guide = estimates[-1].clamp(0, 1)
         return Denoised(guide, guide, None, probe)
-    perturbed, _ = _chain(noisy + probe, noise, circular)
+    perturbed = _chain(noisy + probe, noise, circular)
     blend = sure_blend(noisy, estimates, perturbed, probe, noise)
     return Denoised(blend.image.clamp(0, 1), estimates[-1].clamp(0, 1), blend, probe)
 

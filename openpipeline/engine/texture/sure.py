@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from openpipeline.engine.texture.noise_model import NoiseModel
 
 EPSILON = 0.1  # the probe's size relative to the noise (its effect is linearised)
+ANCHOR = 0.01  # the pull of the blend's weights towards the guide, relative to the Gram diagonal
 BAND_BLUR = 1.5  # σ in pixels of the Gaussian that splits an estimate into low and high bands
 
 
@@ -101,8 +102,13 @@ def sure_blend(noisy: torch.Tensor, estimates: Sequence[torch.Tensor],
     target = noisy.reshape(-1).double()
     divergence = torch.tensor(divergences, dtype=torch.float64)
     gram = basis.T @ basis
-    ridge = 1e-6 * gram.diagonal().mean() * torch.eye(len(columns), dtype=torch.float64)
-    weights = torch.linalg.solve(gram + ridge, basis.T @ target - divergence)
+    # a pull towards the guide (the last estimate, weight 1 in both bands): SURE's weights
+    # extrapolate far when the noise model is off, and this keeps them near the guide then
+    anchor = torch.zeros(len(columns), dtype=torch.float64)
+    anchor[2 * len(estimates) - 2: 2 * len(estimates)] = 1.0
+    pull = ANCHOR * float(gram.diagonal().mean())
+    system = gram + pull * torch.eye(len(columns), dtype=torch.float64)
+    weights = torch.linalg.solve(system, basis.T @ target - divergence + pull * anchor)
 
     def risk(w: torch.Tensor) -> float:
         residual = target - basis @ w
