@@ -13,6 +13,7 @@ sys.path.insert(0, str(REPO / "bench"))
 import texture_set  # bench/ is not a package: its scripts import each other by name
 
 
+@pytest.mark.slow
 def test_every_split_loads_real_crops_of_one_or_three_channels():
     """Each split gives 128² crops in [0, 1], grey and colour, from several sources, and a few 512² ones."""
     for split in texture_set.SPLITS:
@@ -82,3 +83,29 @@ def test_masks_cover_the_stated_fraction():
         strokes = texture_set.stroke_mask((128, 128), seed)
         assert 0.15 <= strokes.mean() <= 0.17
         assert np.array_equal(strokes, texture_set.stroke_mask((128, 128), seed))
+
+
+def _row(kind: str, ours: float, guide: float, cbm3d: float | None, seconds: float = 3.0) -> dict:
+    return {"part": "textures", "split": "heldout", "size": 128, "crop": "x/128/0", "source": "x",
+            "channels": 1, "kind": kind, "sigma": 25.0, "sigma_estimate": 24.0, "input_db": 20.0,
+            "guide_db": guide, "guide_s": 0.1, "ours_db": ours, "ours_s": seconds, "iterations": 10,
+            "stop": ["residual is white"], "warnings": 0, "cbm3d_db": cbm3d,
+            "cbm3d_s": None if cbm3d is None else 2.0}
+
+
+def test_the_benchmark_summary_says_which_targets_are_met(tmp_path):
+    """A mean 0.05 dB below CBM3D meets the white-noise target but not the correlated one; a case below
+    its guide is counted; without CBM3D the column is empty; a section is replaced in place."""
+    import texture_bench
+
+    rows = [_row("white25", 30.0, 29.0, 30.1), _row("white25", 30.0, 29.0, 30.0),
+            _row("correlated", 30.0, 30.5, 30.05, seconds=7.0), _row("jpeg", 28.0, 27.0, None)]
+    lines = {line.split(" | ")[1]: line for line in texture_bench.denoise_summary(rows)[2:]}
+    assert "-0.05 (≥ -0.1) ✓" in lines["white25"] and "-0.05 (≥ +0.0) ✗" in lines["correlated"]
+    assert lines["correlated"].split(" | ")[6:8] == ["1", "0"]  # below guide, below input
+    assert "(≤ 5) ✗" in lines["correlated"] and "(≤ 5) ✓" in lines["white25"]
+    assert "– (–)" in lines["jpeg"]
+    results = tmp_path / "results.md"
+    results.write_text("# head\n<!-- s -->\nold\n<!-- /s -->\ntail\n", encoding="utf-8")
+    texture_bench.write_section(results, "s", "new")
+    assert results.read_text(encoding="utf-8") == "# head\n<!-- s -->\nnew\n<!-- /s -->\ntail\n"
