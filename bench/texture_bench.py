@@ -27,7 +27,7 @@ import os
 import statistics
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -214,30 +214,33 @@ def run_cases(function: CaseFunction, cases: Sequence[Case], workers: int,
     return rows
 
 
-def pick(crops: Iterable[Crop], per_source: int) -> list[Crop]:
-    """The first ``per_source`` crops of every source, in the set's order."""
+def pick(crops: Iterable[Crop], per_source: int, sources: Collection[str] = ()) -> list[Crop]:
+    """The first ``per_source`` crops of every source (of ``sources`` only, when given), in order."""
     taken: dict[str, int] = {}
     chosen = []
     for crop in crops:
+        if sources and crop.source not in sources:
+            continue
         if taken.get(crop.source, 0) < per_source:
             taken[crop.source] = taken.get(crop.source, 0) + 1
             chosen.append(crop)
     return chosen
 
 
-def denoise_cases(split: str, kinds: Sequence[str], per_source: int, large: bool) -> list[Case]:
+def denoise_cases(split: str, kinds: Sequence[str], per_source: int, large: bool,
+                  sources: Collection[str] = ()) -> list[Case]:
     """The 128² crops × kinds, then (``large``) the 512² crops × :data:`LARGE_KINDS`."""
-    small = pick(texture_set.crops(split), per_source)
+    small = pick(texture_set.crops(split), per_source, sources)
     cases = [(split, 128, crop.name, kind) for kind in kinds for crop in small]
     if large:
         cases += [(split, 512, crop.name, kind) for kind in LARGE_KINDS
-                  for crop in texture_set.crops(split, 512)]
+                  for crop in pick(texture_set.crops(split, 512), 1, sources)]
     return cases
 
 
-def fill_cases(split: str, per_source: int) -> tuple[list[Case], list[Case]]:
+def fill_cases(split: str, per_source: int, sources: Collection[str] = ()) -> tuple[list[Case], list[Case]]:
     """Inpainting cases (crops × masks) and upscaling cases (crops), 128² crops."""
-    chosen = pick(texture_set.crops(split), per_source)
+    chosen = pick(texture_set.crops(split), per_source, sources)
     return ([(split, 128, crop.name, mask) for mask in FILL_MASKS for crop in chosen],
             [(split, 128, crop.name, "x4") for crop in chosen])
 
