@@ -43,8 +43,9 @@ check: lint
 test-maya: $(STAMP)
 	$(BIN)/python -m pytest -v -rs tests/maya
 
-# Every benchmark. The texture grid takes hours of CPU (see bench/dip_bench.py for a
-# split run); each also runs alone.
+# Every benchmark; each also runs alone. bench-texture runs the texture set's held-out
+# split (about half an hour on two cores; the earlier 3-photo grid, --part earlier, takes
+# hours: see bench/dip_bench.py).
 bench: bench-core bench-scatter bench-texture bench-browser
 
 bench-core: $(STAMP)

@@ -1,7 +1,18 @@
-"""Deep Image Prior benchmark: the published recipe against our engine, CBM3D as anchor.
+"""Deep Image Prior benchmark: our engine against the classics and CBM3D on a texture set,
+and the published recipe on three photos.
 
-Run: ``.venv/bin/python bench/dip_bench.py [--images astronaut,coffee,chelsea]
-[--sigmas 15,25,50] [--seeds 0,1,2] [--part denoise|inpaint|upscale|all]``.
+The texture set (``bench/texture_set.py``; cases and tables in ``bench/texture_bench.py``):
+``.venv/bin/python bench/dip_bench.py --part all`` runs denoising (``--part textures``:
+white σ 15/25, correlated, JPEG'd noise; ours, its guide, the input and CBM3D) and
+inpainting/upscaling (``--part textures-fill``) over the held-out split in one run and
+rewrites their sections of ``bench/results_dip.md``: about half an hour with
+``--workers 2`` (processes of one thread each). ``--split tune`` to tune (never tune on
+``heldout``); ``--quick`` for a few minutes' look that writes nothing; ``--json rows.jsonl``
+keeps the rows and ``--from-json rows.jsonl`` writes the sections from them again.
+
+The earlier benchmark, three photos (``--part earlier``, or one of its parts):
+``.venv/bin/python bench/dip_bench.py [--images astronaut,coffee,chelsea]
+[--sigmas 15,25,50] [--seeds 0,1,2] [--part denoise|inpaint|upscale|earlier]``.
 The full grid's baselines take about three hours of CPU here; to spread them over
 the cores, run ``--baseline-only --seeds N --json base_N.jsonl`` per seed in
 parallel, concatenate the files, then run with ``--baseline-cache``.
@@ -31,8 +42,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -58,7 +72,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+    """(H, W, C) → a (1, C, H, W) tensor of its own (the texture set's arrays are read-only)."""
+    return torch.from_numpy(np.array(image.transpose(2, 0, 1), dtype=np.float32))[None]
 
 
 def baseline(noisy: np.ndarray, clean: np.ndarray, seed: int, max_iterations: int
@@ -92,6 +107,9 @@ def recipe_rate(noisy: np.ndarray, seed: int) -> float:
 
 
 Emit = Callable[[dict[str, Any]], None]
+PARTS = ("denoise", "inpaint", "upscale", "earlier", "textures", "textures-fill", "all")
+RESULTS = Path(__file__).with_name("results_dip.md")
+DENOISE_KINDS = ("white15", "white25", "correlated", "jpeg")
 DENOISE_HEADER = ("| image | σ | seed | baseline best dB | baseline s to peak | ours dB | ours s | "
                   "ours iters | stop | Δ dB | time ratio | target met | CBM3D dB | CBM3D s |\n"
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -103,13 +121,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sigmas", default="15,25,50")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--baseline-iterations", type=int, default=3000)
-    parser.add_argument("--part", default="denoise", choices=("denoise", "inpaint", "upscale", "all"))
+    parser.add_argument("--part", default="denoise", choices=PARTS,
+                        help="all = textures + textures-fill (the texture set, written to --results); "
+                        "earlier = denoise + inpaint + upscale (the 3-photo benchmark, hours of CPU)")
     parser.add_argument("--json", help="append rows to this JSON-lines file")
     parser.add_argument("--budget", type=float, help="time budget (s) for inpainting and upscaling runs")
     parser.add_argument("--baseline-only", action="store_true",
                         help="only run the recipe (rows for a later --baseline-cache)")
     parser.add_argument("--baseline-cache", help="JSON-lines file of earlier rows: reuse their baseline "
                         "figures (same machine, same code) instead of re-running the recipe")
+    texture = parser.add_argument_group("texture set (--part textures, textures-fill, all)")
+    texture.add_argument("--split", default="heldout", choices=("heldout", "tune"),
+                         help="heldout for results (never tuned on), tune for tuning")
+    texture.add_argument("--kinds", default=",".join(DENOISE_KINDS), help="noise kinds (and poisson)")
+    texture.add_argument("--per-source", type=int, default=3, help="128² denoising crops per source image")
+    texture.add_argument("--fill-per-source", type=int, default=1, help="128² fill crops per source image")
+    texture.add_argument("--sources", default="", help="only these source images (comma-separated)")
+    texture.add_argument("--no-large", action="store_true", help="leave out the 512² crops")
+    texture.add_argument("--quick", action="store_true", help="one crop per source, white25/correlated/jpeg, "
+                         "no 512² crops; nothing written to --results")
+    texture.add_argument("--workers", type=int, default=2, help="processes of one thread each")
+    texture.add_argument("--results", default=str(RESULTS), help="markdown file whose sections are rewritten")
+    texture.add_argument("--from-json", help="write the sections from a JSON-lines file's rows; run nothing")
     return parser.parse_args(argv)
 
 
@@ -248,12 +281,90 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(1)
     emit = emitter([], args.json)
-    if args.part in ("denoise", "all"):
+    if args.part in ("textures", "textures-fill", "all") or args.from_json:
+        texture_parts(args, emit)
+        return
+    if args.part in ("denoise", "earlier"):
         denoise_table(args, emit)
-    if args.part in ("inpaint", "all"):
+    if args.part in ("inpaint", "earlier"):
         inpaint_table(args, emit)
-    if args.part in ("upscale", "all"):
+    if args.part in ("upscale", "earlier"):
         upscale_table(args, emit)
+
+
+def texture_parts(args: argparse.Namespace, emit: Emit) -> None:
+    """--part textures / textures-fill / all: the texture set (bench/texture_set.py), rows
+    printed as they come, then (not --quick) the sections of --results rewritten."""
+    import texture_bench as bench
+    import texture_set
+
+    if args.from_json:
+        with open(args.from_json, encoding="utf-8") as handle:
+            write_texture_sections(Path(args.results), [json.loads(line) for line in handle])
+        return
+    kinds = ("white25", "correlated", "jpeg") if args.quick else tuple(args.kinds.split(","))
+    per_source = 1 if args.quick else args.per_source
+    sources = [name for name in args.sources.split(",") if name]
+    known = {source.name for source in texture_set.SOURCES if source.split == args.split}
+    if unknown := sorted(set(sources) - known):
+        raise SystemExit(f"--sources {','.join(unknown)} is not in the {args.split} split; "
+                         f"pick from {','.join(sorted(known))}.")
+    rows: list[dict[str, Any]] = []
+    run = {"command": " ".join(["bench/dip_bench.py", *sys.argv[1:]]), "commit": git_commit(),
+           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+    def show(printer: Callable[[dict[str, Any]], str]) -> Emit:
+        def emit_and_print(row: dict[str, Any]) -> None:
+            row.update(run)
+            emit(row)
+            print(printer(row), flush=True)
+        return emit_and_print
+
+    if args.part in ("textures", "all"):
+        cases = bench.denoise_cases(args.split, kinds, per_source, not (args.quick or args.no_large), sources)
+        print(bench.DENOISE_TABLE, flush=True)
+        denoised = bench.run_cases(bench.denoise_case, cases, args.workers, show(bench.denoise_row_markdown))
+        print("\n".join(["", *bench.denoise_summary(denoised)]), flush=True)
+        rows += denoised
+    if args.part in ("textures-fill", "all"):
+        inpaint, upscale = bench.fill_cases(args.split, 1 if args.quick else args.fill_per_source, sources)
+        print(bench.FILL_TABLE, flush=True)
+        filled = bench.run_cases(bench.inpaint_case, inpaint, args.workers, show(bench.fill_row_markdown))
+        filled += bench.run_cases(bench.upscale_case, upscale, args.workers, show(bench.fill_row_markdown))
+        print("\n".join(["", *bench.fill_summary(filled)]), flush=True)
+        rows += filled
+    if not args.quick:
+        write_texture_sections(Path(args.results), rows)
+
+
+def git_commit() -> str:
+    """The checkout's commit (short, ``-dirty`` with uncommitted changes), or 'unknown'."""
+    return subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=7"], capture_output=True,
+                          text=True, cwd=RESULTS.parent, check=False).stdout.strip() or "unknown"
+
+
+def write_texture_sections(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Rewrite the texture-set sections of the results file, one pair per split in the rows."""
+    import texture_bench as bench
+
+    try:
+        import bm3d  # noqa: F401  (only to say whether the CBM3D column is there)
+        reference = "CBM3D: PyPI `bm3d`, given the true σ"
+    except ImportError:
+        reference = "CBM3D: not installed, column empty"
+    first = rows[0] if rows else {}
+    note = (f"_{first.get('date', '?')}, commit {first.get('commit', '?')}, `{first.get('command', '?')}`; "
+            f"one thread per process; {reference}._")
+    for split in sorted({r["split"] for r in rows}):
+        name = "held-out" if split == "heldout" else "tune"
+        denoised = [r for r in rows if r["split"] == split and r["part"] == "textures"]
+        filled = [r for r in rows if r["split"] == split and r["part"] in ("inpaint", "upscale")]
+        if denoised:
+            bench.write_section(path, f"texture-denoise-{split}", bench.denoise_markdown(
+                denoised, f"## Texture set, {name} split: denoising\n\n{note}"))
+        if filled:
+            bench.write_section(path, f"texture-fill-{split}", bench.fill_markdown(
+                filled, f"## Texture set, {name} split: inpainting and ×4 upscaling\n\n{note}"))
 
 
 def aligned_bicubic(low: np.ndarray, factor: int) -> np.ndarray:
