@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from openpipeline.engine.texture.noise_model import NoiseModel
 
 EPSILON = 0.1  # the probe's size relative to the noise (its effect is linearised)
-ANCHOR = 0.01  # the pull of the blend's weights towards the guide, relative to the Gram diagonal
+ANCHOR = 0.003  # the pull of the blend's weights towards the guide, relative to the Gram diagonal
 BAND_BLUR = 1.5  # σ in pixels of the Gaussian that splits an estimate into low and high bands
 
 
