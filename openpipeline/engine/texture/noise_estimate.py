@@ -14,7 +14,8 @@ nearly diagonalises a stationary covariance), so low-passed noise (a demosaiced 
 and JPEG'd noise (high bands quantised away, chroma subsampled) get their own spectrum
 rather than one σ that reads low.
 
-Images smaller than two blocks a side use 4×4-patch blocks of 16×16 pixels.
+Images smaller than two blocks a side use 2×2-patch blocks of 16×16 pixels; below 32
+pixels a side the noise is taken as white at Immerkær's level.
 
 Cost: one 8×8 block DCT of the image; a few milliseconds at 128², ~0.1 s at 2048².
 """
@@ -37,6 +38,7 @@ QUANTILE = 0.2  # which quantile of the blocks' band energies is read
 BLOCK = 4  # patches per block side
 FIT_FROM = 5  # the spectrum is fitted to the bands with u + v at least this
 HIGH_FROM = 8  # white noise is read off the bands with u + v at least this
+SMALLEST = 4 * PATCH  # the least side a spectrum is read from (two blocks of 2×2 patches)
 PCA_PATCH = 7  # patch side of the PCA estimate
 PCA_STRIDE = 1
 CORRELATED_BLUR = 0.45  # a fitted low-pass wider than this (pixels) means correlated noise
@@ -164,6 +166,8 @@ def estimate_noise(image: np.ndarray | torch.Tensor) -> NoiseModel:
     else:
         tensor = image.float()
     channels = tensor.shape[1]
+    if min(tensor.shape[-2:]) < SMALLEST:  # too few blocks for a spectrum: Immerkær's σ, white
+        return NoiseModel.white(estimate_sigma(tensor[0].permute(1, 2, 0).numpy()), channels)
     white = NoiseModel.white(1.0, channels)
     opponent = white.to_space(tensor)[0]
     table = torch.zeros((channels, channels, 2 * LAG + 1, 2 * LAG + 1))

@@ -117,7 +117,7 @@ def _noise_level(image: NDArray[np.float32], params: RestoreParams) -> tuple[flo
     model = None
     if params.sigma is not None:
         sigma = params.sigma / 255.0
-        model = None if params.recipe else NoiseModel.white(sigma, image.shape[2])
+        model = None if params.recipe else _given_level(image, sigma)
     elif params.recipe:
         sigma = estimate_sigma(image)
     else:
@@ -126,6 +126,18 @@ def _noise_level(image: NDArray[np.float32], params: RestoreParams) -> tuple[flo
     if sigma <= 0:
         raise EngineInputError("The image shows no noise to remove (estimated σ is 0).")
     return sigma, model
+
+
+def _given_level(image: NDArray[np.float32], sigma: float) -> NoiseModel:
+    """The noise model for a σ the user gave: the image's own noise spectrum (correlated
+    noise stays correlated) scaled to that per-pixel level; white when the image is too
+    small to read a spectrum from, or shows none."""
+    if min(image.shape[:2]) < 2 * MIN_SIDE_FOR_SIGMA:
+        return NoiseModel.white(sigma, image.shape[2])
+    shape = estimate_noise(image)
+    if shape.is_white or shape.sigma <= 0:
+        return NoiseModel.white(sigma, image.shape[2])
+    return shape.scaled((sigma / shape.sigma) ** 2)
 
 
 @dataclass(frozen=True)
