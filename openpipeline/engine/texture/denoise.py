@@ -10,8 +10,8 @@ Three estimates, each from the one before:
 
 Each is run twice, on the image and on the image plus a small noise-like probe, and
 :func:`.sure.sure_blend` picks the linear combination of the three and of the input,
-per frequency band, whose Stein risk estimate is lowest (white noise only: on
-correlated noise, whose few effective degrees of freedom make the estimate unsteady,
+per frequency band, whose Stein risk estimate is lowest (white, measured noise only:
+SURE needs the true covariance, and on correlated noise, or with a guessed chroma level,
 the blend came out below the guide by 0.7–1.6 dB on our crops, so there the guide is
 the result). The blend is never worse than
 the guide or the input by that estimate (their own weights are candidates); on our
@@ -33,6 +33,8 @@ from openpipeline.engine.texture.dct_filters import WINDOW, dct_denoise, dct_wie
 from openpipeline.engine.texture.nl_bayes import nl_bayes_refine
 from openpipeline.engine.texture.noise_model import NoiseModel
 from openpipeline.engine.texture.sure import Blend, probe_for, sure_blend
+
+MARGIN = 0.02  # the blend replaces the guide only when SURE rates it this much (relative) better
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,12 +69,15 @@ def classical_denoise(noisy: torch.Tensor, noise: NoiseModel, circular: bool = F
     """
     probe = probe_for(noise, tuple(noisy.shape), seed)
     estimates = _chain(noisy, noise, circular)
-    if not noise.is_white:  # SURE misjudged the blend on correlated noise: the guide alone
+    if not (noise.is_white and noise.measured):  # SURE misjudged the blend then: the guide alone
         guide = estimates[-1].clamp(0, 1)
         return Denoised(guide, guide, None, probe)
     perturbed = _chain(noisy + probe, noise, circular)
     blend = sure_blend(noisy, estimates, perturbed, probe, noise)
-    return Denoised(blend.image.clamp(0, 1), estimates[-1].clamp(0, 1), blend, probe)
+    guide = estimates[-1].clamp(0, 1)
+    if blend.risk > (1.0 - MARGIN) * blend.candidate_risks[len(estimates) - 1]:
+        return Denoised(guide, guide, blend, probe)  # a gain within SURE's own scatter: the guide
+    return Denoised(blend.image.clamp(0, 1), guide, blend, probe)
 
 
 def choose_with_fit(noisy: torch.Tensor, classical: Denoised, fitted: torch.Tensor, noise: NoiseModel,

@@ -39,6 +39,7 @@ BLOCK = 4  # patches per block side
 FIT_FROM = 5  # the spectrum is fitted to the bands with u + v at least this
 HIGH_FROM = 8  # white noise is read off the bands with u + v at least this
 SMALLEST = 4 * PATCH  # the least side a spectrum is read from (two blocks of 2×2 patches)
+CHROMA_FLOOR = 0.3  # chroma read under this fraction of the luma's variance is under-read
 PCA_PATCH = 7  # patch side of the PCA estimate
 PCA_STRIDE = 1
 CORRELATED_BLUR = 0.45  # a fitted low-pass wider than this (pixels) means correlated noise
@@ -173,4 +174,22 @@ def estimate_noise(image: np.ndarray | torch.Tensor) -> NoiseModel:
     table = torch.zeros((channels, channels, 2 * LAG + 1, 2 * LAG + 1))
     for c in range(channels):
         table[c, c] = _autocovariance(_channel_powers(opponent[c].double()).double())
-    return NoiseModel(table)
+    return _chroma_at_least_luma_like(table)
+
+
+def _chroma_at_least_luma_like(table: torch.Tensor) -> NoiseModel:
+    """Colour: a chroma channel that reads under :data:`CHROMA_FLOOR` of the luminance's
+    level takes the luminance's spectrum. JPEG's 4:2:0 chroma leaves noise only as
+    low-frequency blotches that the upper bands do not show (it read 1–2 for a luma of
+    24 on JPEG'd σ 20); taking the luma's model there gained 1.7 dB on average on the tune
+    split's colour JPEG crops. The model is then partly a guess (``measured`` False)."""
+    if table.shape[0] < 3:
+        return NoiseModel(table)
+    lag = (table.shape[-1] - 1) // 2
+    luma = float(table[0, 0, lag, lag])
+    measured = True
+    for c in (1, 2):
+        if float(table[c, c, lag, lag]) < CHROMA_FLOOR * luma:
+            table[c, c] = table[0, 0]
+            measured = False
+    return NoiseModel(table, measured)

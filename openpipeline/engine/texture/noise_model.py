@@ -28,6 +28,9 @@ class NoiseModel:
     """Noise autocovariance ``(C, C, 2·lag+1, 2·lag+1)`` in the opponent space (0..1 units)."""
 
     autocovariance: torch.Tensor
+    # False when part of the model is a guess (see :mod:`.noise_estimate`: chroma raised to
+    # the luma's level); SURE, which needs the true covariance, is then not used
+    measured: bool = True
 
     @property
     def channels(self) -> int:
@@ -63,7 +66,7 @@ class NoiseModel:
 
     def scaled(self, factor: float) -> NoiseModel:
         """The same spectrum with its power times ``factor``."""
-        return NoiseModel(self.autocovariance * factor)
+        return NoiseModel(self.autocovariance * factor, self.measured)
 
     def to_space(self, image: torch.Tensor) -> torch.Tensor:
         """(1, C, H, W) image → the model's opponent space."""
