@@ -149,6 +149,7 @@ class _Job:
     sigma: float | None
     device: torch.device
     noise: NoiseModel | None = None  # denoising with our configuration: the noise model
+    real: tuple[int, int] | None = None  # the image's size before padding (see classical_denoise)
 
     @property
     def guided_denoise(self) -> bool:
@@ -326,7 +327,7 @@ def _denoise_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
     output replaces it only where SURE rates it better. Returns the tile, how it went and its guide."""
     assert job.noise is not None
     target = _as_tensor(tile.piece)
-    classical: Denoised = classical_denoise(target, job.noise, tile.circular, seed)
+    classical: Denoised = classical_denoise(target, job.noise, tile.circular, seed, job.real)
     guide = _as_array(classical.guide)
     if not job.fit_denoise:
         return _as_array(classical.image), FitResult(_as_array(classical.image).transpose(2, 0, 1), 0, 0.0,
@@ -379,7 +380,7 @@ def _classical_tile(job: _Job, tile: _TilePixels) -> NDArray[np.float32]:
         if params.operation == "denoise":
             assert job.sigma is not None
             noise = job.noise or NoiseModel.white(job.sigma, target.shape[1])
-            estimate = classical_denoise(target, noise, tile.circular).image
+            estimate = classical_denoise(target, noise, tile.circular, real=job.real).image
         elif params.operation == "inpaint" and tile.holes is not None:
             known = torch.from_numpy(1.0 - (tile.holes > 0).astype(np.float32))[None, None]
             estimate = harmonic_fill(target, known, circular=tile.circular)
@@ -476,7 +477,7 @@ def restore(
     if device.type == "cpu":
         torch.set_num_threads(threads)
     sigma, noise = _noise_level(image, params)  # may refuse the image: before any other work
-    job = _Job(params, choose_config(params), sigma, device, noise)
+    job = _Job(params, choose_config(params), sigma, device, noise, (image.shape[0], image.shape[1]))
     padded = _Padded.of(image, mask, guide, params)
     height, width, channels = padded.image.shape
     tiles = _tiles(height, width, params)
