@@ -88,19 +88,37 @@ def sure_blend(noisy: torch.Tensor, estimates: Sequence[torch.Tensor],
         probe: ε·b, b drawn from the noise model (see :func:`noise_sample`).
         noise: the noise model (its lag-0 variances give tr Σ).
     """
+    return sure_blend_with(noisy, estimates, divergences(noisy, estimates, perturbed, probe, noise), noise)
+
+
+def _trace(noise: NoiseModel, pixels: int) -> float:
+    return float(torch.diagonal(noise.autocovariance[:, :, noise.lag, noise.lag]).sum()) * pixels
+
+
+def divergences(noisy: torch.Tensor, estimates: Sequence[torch.Tensor], perturbed: Sequence[torch.Tensor],
+                probe: torch.Tensor, noise: NoiseModel) -> list[float]:
+    """The Monte-Carlo divergence ``tr(Σ·J)`` of every band of every estimate and of the
+    input (the order of :func:`sure_blend_with`'s columns), per pixel of ``noisy``."""
     pixels = noisy[0, 0].numel()
-    trace = float(torch.diagonal(noise.autocovariance[:, :, noise.lag, noise.lag]).sum()) * pixels
-    scale = float((probe**2).sum()) / trace  # ε², measured on the probe itself
-    candidates = [*estimates, noisy]
-    moved = [*perturbed, noisy + probe]
-    columns, divergences = [], []
-    for estimate, shifted in zip(candidates, moved, strict=True):
+    scale = float((probe**2).sum()) / _trace(noise, pixels)  # ε², measured on the probe itself
+    out = []
+    for estimate, shifted in zip([*estimates, noisy], [*perturbed, noisy + probe], strict=True):
         for band, band_shifted in zip(_bands(estimate), _bands(shifted), strict=True):
-            columns.append(band.reshape(-1).double())
-            divergences.append(float((probe * (band_shifted - band)).sum()) / scale)
+            out.append(float((probe * (band_shifted - band)).sum()) / scale / pixels)
+    return out
+
+
+def sure_blend_with(noisy: torch.Tensor, estimates: Sequence[torch.Tensor],
+                    divergence_per_pixel: Sequence[float], noise: NoiseModel) -> Blend:
+    """:func:`sure_blend` with the divergences given per pixel (:func:`divergences`, which
+    may have been read on a window of the image: the denoiser does so on large images)."""
+    pixels = noisy[0, 0].numel()
+    trace = _trace(noise, pixels)
+    candidates = [*estimates, noisy]
+    columns = [band.reshape(-1).double() for estimate in candidates for band in _bands(estimate)]
     basis = torch.stack(columns, dim=1)
     target = noisy.reshape(-1).double()
-    divergence = torch.tensor(divergences, dtype=torch.float64)
+    divergence = torch.tensor(divergence_per_pixel, dtype=torch.float64) * pixels
     gram = basis.T @ basis
     # a pull towards the guide (the last estimate, weight 1 in both bands): SURE's weights
     # extrapolate far when the noise model is off, and this keeps them near the guide then
