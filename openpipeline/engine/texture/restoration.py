@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from numpy.typing import NDArray
 
 from openpipeline.atomic import publish_together
@@ -33,7 +32,14 @@ from openpipeline.engine.images import Image, write_image_to
 from openpipeline.engine.progress import Progress, ProgressCallback, Reporter
 from openpipeline.engine.texture.dct_filters import dct_denoise, dct_wiener
 from openpipeline.engine.texture.fitting import FitOptions, FitResult, FitTask, fit
-from openpipeline.engine.texture.harmonic_fill import harmonic_fill
+from openpipeline.engine.texture.guide_check import (
+    GUIDED_CAP_SHARE,
+    GUIDED_PATIENCE,
+    TOO_SMALL,
+    GuidePlan,
+    inpaint_plan,
+    upscale_plan,
+)
 from openpipeline.engine.texture.inputs import InputFile, check_mask, colour_channels, kept_alpha, read_inputs
 from openpipeline.engine.texture.network import (
     RECIPE,
@@ -45,6 +51,7 @@ from openpipeline.engine.texture.network import (
 )
 from openpipeline.engine.texture.noise_level import estimate_sigma
 from openpipeline.engine.texture.params import MIN_SIDE_FOR_SIGMA, RestoreParams
+from openpipeline.engine.texture.sparse_fill import inpaint_guide, upscale_guide
 from openpipeline.engine.texture.stopping import TimeCap
 from openpipeline.engine.texture.tiles import feather, tile_starts
 from openpipeline.engine.texture.udim import output_for
@@ -128,8 +135,13 @@ class _Job:
 
     @property
     def guided_inpaint(self) -> bool:
-        """Inpainting with our configuration: a harmonic fill guides the fit."""
+        """Inpainting with our configuration: a sparse fill guides the fit (:mod:`.guide_check`)."""
         return self.params.operation == "inpaint" and not self.params.recipe
+
+    @property
+    def guided_upscale(self) -> bool:
+        """Upscaling with our configuration: sparse back-projection guides the fit."""
+        return self.params.operation == "upscale" and not self.params.recipe
 
 
 @dataclass(frozen=True, eq=False)
@@ -227,18 +239,28 @@ def _as_tensor(pixels: NDArray[np.float32]) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None]
 
 
-def _generator_input(job: _Job, target: torch.Tensor, known: torch.Tensor | None, tile: _TilePixels,
+def _guide_plan(job: _Job, target: torch.Tensor, known: torch.Tensor | None, tile: _TilePixels,
+                seed: int) -> GuidePlan | None:
+    """The classical guide of a guided inpainting or upscaling tile and its held-out bar
+    (see :mod:`.guide_check`); None for the other operations."""
+    holdout = HOLDOUT.get(job.params.operation, 0.0)
+    if job.guided_inpaint and known is not None:
+        return inpaint_plan(target, known, seed, holdout, tile.circular)
+    if job.guided_upscale:
+        return upscale_plan(target, job.params.output_factor, seed, holdout, tile.circular)
+    return None
+
+
+def _generator_input(job: _Job, target: torch.Tensor, plan: GuidePlan | None, tile: _TilePixels,
                      seed: int) -> torch.Tensor | None:
-    """What the generator is fed: a classical estimate (guided denoise or inpaint), else the
-    flash photo, else None (noise)."""
+    """What the generator is fed: a classical estimate (guided denoise, inpaint or upscale),
+    else the flash photo, else None (noise)."""
     if job.guided_denoise:
         assert job.sigma is not None
         estimate = dct_denoise(target, job.sigma, tile.circular)
         return guided_input(estimate, job.config, seed)
-    if job.guided_inpaint:
-        assert known is not None
-        estimate = harmonic_fill(target, known, circular=tile.circular)
-        return guided_input(estimate, job.config, seed)
+    if plan is not None:
+        return guided_input(plan.fed, job.config, seed)
     return None if tile.flash is None else _as_tensor(tile.flash)
 
 
@@ -290,21 +312,42 @@ def _restore_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
     if tile.holes is not None:
         known = torch.from_numpy(1.0 - (tile.holes > 0).astype(np.float32))[None, None]
     params = job.params
+    plan = _guide_plan(job, target, known, tile, seed)
+    if plan is not None and plan.error is None:  # nothing to check a network by: the guide
+        return _kept(tile, plan.final()), FitResult(plan.final()[0].numpy(), 0, 0.0, TOO_SMALL)
+    if plan is not None and cap is not None:
+        cap *= GUIDED_CAP_SHARE
     task = FitTask(operation=params.operation, mask=known, factor=params.output_factor, sigma=job.sigma,
-                   guide=_generator_input(job, target, known, tile, seed), circular=tile.circular)
+                   guide=_generator_input(job, target, plan, tile, seed), circular=tile.circular)
     options = FitOptions(seed=seed, device=job.device, time_budget=budget, time_cap=cap,
-                         max_iterations=params.max_iterations, holdout=HOLDOUT.get(params.operation, 0.0))
+                         max_iterations=params.max_iterations, holdout=HOLDOUT.get(params.operation, 0.0),
+                         holdout_patience=GUIDED_PATIENCE if plan is not None else 300,
+                         guide_error=None if plan is None else plan.error)
     result = fit(target, job.config, task=task, options=options, progress=progress)
+    result.stats["time_cap"] = cap  # the cap this tile's fit had (shorter when guided)
     restored = result.image.transpose(1, 2, 0)
+    if plan is not None:
+        kept = plan.keeps_guide(result.stats.get("held_out_error"))
+        result.stats["kept"] = "guide" if kept else "network"
+        if kept:
+            restored = plan.final()[0].numpy().transpose(1, 2, 0)
     if job.guided_denoise:
         # the generator's output is the pilot of a last Wiener pass over the tile
         assert job.sigma is not None
         pilot = torch.from_numpy(np.ascontiguousarray(result.image))[None]
         filtered = dct_wiener(target, pilot, job.sigma, tile.circular).clamp(0, 1)
         restored = filtered[0].numpy().transpose(1, 2, 0)
-    if tile.holes is not None:  # keep every known pixel exactly as it was
+    return _kept(tile, restored), result
+
+
+def _kept(tile: _TilePixels, restored: NDArray[np.float32] | torch.Tensor) -> NDArray[np.float32]:
+    """A restored (h·f, w·f, C) tile (or (1, C, h·f, w·f) tensor) with every known pixel
+    exactly as it was."""
+    if isinstance(restored, torch.Tensor):
+        restored = restored.clamp(0, 1)[0].numpy().transpose(1, 2, 0)
+    if tile.holes is not None:
         restored = np.where((tile.holes <= 0)[..., None], tile.piece, restored)
-    return restored, result
+    return np.ascontiguousarray(restored, dtype=np.float32)
 
 
 # The stop reason of a tile that started after the job's time budget was spent: it gets
@@ -314,8 +357,8 @@ CLASSICAL_REASON = "time budget (classical estimate)"
 
 
 def _classical_tile(job: _Job, tile: _TilePixels) -> NDArray[np.float32]:
-    """A tile's classical estimate, with no fit: the DCT estimate (denoise), the harmonic
-    fill (inpaint), bicubic interpolation (upscale) or the no-flash photo (flash)."""
+    """A tile's classical estimate, with no fit: the DCT estimate (denoise), the sparse
+    fill (inpaint), sparse back-projection (upscale) or the no-flash photo (flash)."""
     target = _as_tensor(tile.piece)
     params = job.params
     with torch.no_grad():
@@ -324,16 +367,12 @@ def _classical_tile(job: _Job, tile: _TilePixels) -> NDArray[np.float32]:
             estimate = dct_denoise(target, job.sigma, tile.circular)
         elif params.operation == "inpaint" and tile.holes is not None:
             known = torch.from_numpy(1.0 - (tile.holes > 0).astype(np.float32))[None, None]
-            estimate = harmonic_fill(target, known, circular=tile.circular)
+            estimate = inpaint_guide(target, known, circular=tile.circular)
         elif params.operation == "upscale":
-            estimate = F.interpolate(target, scale_factor=params.output_factor, mode="bicubic",
-                                     align_corners=False)
+            estimate = upscale_guide(target, params.output_factor, tile.circular)
         else:
             estimate = target
-    restored: NDArray[np.float32] = estimate.clamp(0, 1)[0].numpy().transpose(1, 2, 0)
-    if tile.holes is not None:
-        restored = np.where((tile.holes <= 0)[..., None], tile.piece, restored)
-    return restored
+    return _kept(tile, estimate)
 
 
 class _Canvas:
@@ -441,7 +480,8 @@ def restore(
         restored, result = _restore_tile(job, pixels, params.seed + tile.index, budget, cap,
                                          _tile_progress(report, tile.index, len(tiles)))
         canvas.add(tile, restored)
-        if (warning := _not_converged(job, result, tile.index, len(tiles), cap)) is not None:
+        tile_cap = result.stats.get("time_cap", cap)
+        if (warning := _not_converged(job, result, tile.index, len(tiles), tile_cap)) is not None:
             stats["warnings"].append(warning)
         stats["iterations"] += result.iterations
         _add_counts(stats["stop_reasons"], {result.stop_reason: 1})
