@@ -135,6 +135,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     texture.add_argument("--kinds", default=",".join(DENOISE_KINDS), help="noise kinds (and poisson)")
     texture.add_argument("--per-source", type=int, default=3, help="128² denoising crops per source image")
     texture.add_argument("--fill-per-source", type=int, default=1, help="128² fill crops per source image")
+    texture.add_argument("--sources", default="", help="only these source images (comma-separated)")
     texture.add_argument("--no-large", action="store_true", help="leave out the 512² crops")
     texture.add_argument("--quick", action="store_true", help="one crop per source, white25/correlated/jpeg, "
                          "no 512² crops; nothing written to --results")
@@ -294,6 +295,7 @@ def texture_parts(args: argparse.Namespace, emit: Emit) -> None:
     """--part textures / textures-fill / all: the texture set (bench/texture_set.py), rows
     printed as they come, then (not --quick) the sections of --results rewritten."""
     import texture_bench as bench
+    import texture_set
 
     if args.from_json:
         with open(args.from_json, encoding="utf-8") as handle:
@@ -301,6 +303,11 @@ def texture_parts(args: argparse.Namespace, emit: Emit) -> None:
         return
     kinds = ("white25", "correlated", "jpeg") if args.quick else tuple(args.kinds.split(","))
     per_source = 1 if args.quick else args.per_source
+    sources = [name for name in args.sources.split(",") if name]
+    known = {source.name for source in texture_set.SOURCES if source.split == args.split}
+    if unknown := sorted(set(sources) - known):
+        raise SystemExit(f"--sources {','.join(unknown)} is not in the {args.split} split; "
+                         f"pick from {','.join(sorted(known))}.")
     rows: list[dict[str, Any]] = []
     run = {"command": " ".join(["bench/dip_bench.py", *sys.argv[1:]]), "commit": git_commit(),
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
@@ -313,13 +320,13 @@ def texture_parts(args: argparse.Namespace, emit: Emit) -> None:
         return emit_and_print
 
     if args.part in ("textures", "all"):
-        cases = bench.denoise_cases(args.split, kinds, per_source, not (args.quick or args.no_large))
+        cases = bench.denoise_cases(args.split, kinds, per_source, not (args.quick or args.no_large), sources)
         print(bench.DENOISE_TABLE, flush=True)
         denoised = bench.run_cases(bench.denoise_case, cases, args.workers, show(bench.denoise_row_markdown))
         print("\n".join(["", *bench.denoise_summary(denoised)]), flush=True)
         rows += denoised
     if args.part in ("textures-fill", "all"):
-        inpaint, upscale = bench.fill_cases(args.split, 1 if args.quick else args.fill_per_source)
+        inpaint, upscale = bench.fill_cases(args.split, 1 if args.quick else args.fill_per_source, sources)
         print(bench.FILL_TABLE, flush=True)
         filled = bench.run_cases(bench.inpaint_case, inpaint, args.workers, show(bench.fill_row_markdown))
         filled += bench.run_cases(bench.upscale_case, upscale, args.workers, show(bench.fill_row_markdown))

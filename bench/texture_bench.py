@@ -27,7 +27,7 @@ import os
 import statistics
 import time
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,25 @@ NOT_BY_ITSELF = ("time budget", "time cap", "iterations", "time budget (classica
 TARGETS = {"white15": -0.1, "white25": -0.1, "jpeg": -0.1, "correlated": 0.0}
 
 
+class Stopwatch:
+    """Wall and CPU seconds of a block. The CPU seconds are this process's, which runs one
+    thread, so they do not grow when other processes share the cores (the wall seconds do)."""
+
+    def __enter__(self) -> Stopwatch:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        self.wall = self.cpu = float("nan")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
+
+
+def seconds(row: Row, who: str) -> float:
+    """A row's CPU seconds for ``who`` (ours, cbm3d, classic), or its wall seconds in rows without them."""
+    value = row.get(f"{who}_cpu_s")
+    return float(value if value is not None else row[f"{who}_s"])
+
+
 def noise_seed(crop: Crop, kind: str) -> int:
     """The noise seed of one crop and kind: fixed, and different for every pair."""
     return zlib.crc32(f"{crop.name}|{kind}".encode())
@@ -63,18 +82,18 @@ def _lookup(split: str, size: int, name: str) -> Crop:
     raise KeyError(name)
 
 
-def cbm3d(noisy: np.ndarray, sigma: float) -> tuple[np.ndarray | None, float]:
-    """CBM3D's estimate given σ (8-bit levels) and its seconds; (None, NaN) without ``bm3d``."""
-    try:
-        import bm3d
-    except ImportError:
-        return None, float("nan")
-    start = time.perf_counter()
-    if noisy.shape[2] == 1:
-        estimate = np.asarray(bm3d.bm3d(noisy[..., 0], sigma / 255))[..., None]
-    else:
-        estimate = np.asarray(bm3d.bm3d_rgb(noisy, sigma / 255))
-    return estimate, time.perf_counter() - start
+def cbm3d(noisy: np.ndarray, sigma: float) -> tuple[np.ndarray | None, Stopwatch]:
+    """CBM3D's estimate given σ (8-bit levels) and its time; None without ``bm3d``."""
+    with Stopwatch() as watch:
+        try:
+            import bm3d
+        except ImportError:
+            return None, watch
+        if noisy.shape[2] == 1:
+            estimate = np.asarray(bm3d.bm3d(noisy[..., 0], sigma / 255))[..., None]
+        else:
+            estimate = np.asarray(bm3d.bm3d_rgb(noisy, sigma / 255))
+    return estimate, watch
 
 
 def guide_of(result: Any, noisy: np.ndarray) -> tuple[np.ndarray, float]:
@@ -96,20 +115,20 @@ def denoise_case(split: str, size: int, name: str, kind: str) -> Row:
     crop = _lookup(split, size, name)
     clean = crop.image
     noisy, sigma = texture_set.add_noise(clean, kind, noise_seed(crop, kind))
-    start = time.perf_counter()
-    ours = restore(noisy, RestoreParams(operation="denoise", threads=1))
-    ours_s = time.perf_counter() - start
+    with Stopwatch() as watch:
+        ours = restore(noisy, RestoreParams(operation="denoise", threads=1))
     guide, guide_s = guide_of(ours, noisy)
-    reference, cbm3d_s = cbm3d(noisy, sigma)
+    reference, reference_watch = cbm3d(noisy, sigma)
     return {"part": "textures", "split": split, "size": size, "crop": name, "source": crop.source,
             "channels": int(clean.shape[2]), "kind": kind, "sigma": sigma,
             "sigma_estimate": ours.stats.get("sigma"), "input_db": psnr(noisy, clean),
             "guide_db": psnr(guide, clean), "guide_s": guide_s, "ours_db": psnr(ours.image, clean),
-            "ours_s": ours_s, "iterations": ours.stats.get("iterations"),
+            "ours_s": watch.wall, "ours_cpu_s": watch.cpu, "iterations": ours.stats.get("iterations"),
             "stop": sorted(ours.stats.get("stop_reasons", {})),
             "warnings": len(ours.stats.get("warnings", [])),
             "cbm3d_db": None if reference is None else psnr(reference, clean),
-            "cbm3d_s": None if reference is None else cbm3d_s}
+            "cbm3d_s": None if reference is None else reference_watch.wall,
+            "cbm3d_cpu_s": None if reference is None else reference_watch.cpu}
 
 
 def fill_mask(crop: Crop, kind: str) -> np.ndarray:
@@ -129,17 +148,16 @@ def inpaint_case(split: str, size: int, name: str, kind: str) -> Row:
     crop = _lookup(split, size, name)
     clean, hole = crop.image, fill_mask(crop, kind)
     damaged = (clean * (1 - hole[..., None])).astype(np.float32)
-    start = time.perf_counter()
-    ours = restore(damaged, RestoreParams(operation="inpaint", threads=1), hole)
-    ours_s = time.perf_counter() - start
-    start = time.perf_counter()
-    classic = inpaint_biharmonic(damaged, hole.astype(bool), channel_axis=-1)
-    classic_s = time.perf_counter() - start
+    with Stopwatch() as watch:
+        ours = restore(damaged, RestoreParams(operation="inpaint", threads=1), hole)
+    with Stopwatch() as classic_watch:
+        classic = inpaint_biharmonic(damaged, hole.astype(bool), channel_axis=-1)
     return {"part": "inpaint", "split": split, "size": size, "crop": name, "source": crop.source,
             "channels": int(clean.shape[2]), "kind": kind, "fraction": float(hole.mean()),
-            "ours_db": psnr(ours.image, clean), "ours_s": ours_s, "iterations": ours.stats.get("iterations"),
-            "stop": sorted(ours.stats.get("stop_reasons", {})), "classic_db": psnr(classic, clean),
-            "classic_s": classic_s}
+            "ours_db": psnr(ours.image, clean), "ours_s": watch.wall, "ours_cpu_s": watch.cpu,
+            "iterations": ours.stats.get("iterations"), "stop": sorted(ours.stats.get("stop_reasons", {})),
+            "classic_db": psnr(classic, clean), "classic_s": classic_watch.wall,
+            "classic_cpu_s": classic_watch.cpu}
 
 
 def upscale_case(split: str, size: int, name: str, kind: str = "x4") -> Row:
@@ -150,17 +168,16 @@ def upscale_case(split: str, size: int, name: str, kind: str = "x4") -> Row:
     with torch.no_grad():
         low = lanczos_downsampler(4, 3)(tensor(clean))[0].numpy().transpose(1, 2, 0)
     low = np.clip(low, 0, 1).astype(np.float32)
-    start = time.perf_counter()
-    ours = restore(low, RestoreParams(operation="upscale", factor=4, threads=1))
-    ours_s = time.perf_counter() - start
-    start = time.perf_counter()
-    classic = aligned_bicubic(low, 4)
-    classic_s = time.perf_counter() - start
+    with Stopwatch() as watch:
+        ours = restore(low, RestoreParams(operation="upscale", factor=4, threads=1))
+    with Stopwatch() as classic_watch:
+        classic = aligned_bicubic(low, 4)
     return {"part": "upscale", "split": split, "size": size, "crop": name, "source": crop.source,
             "channels": int(clean.shape[2]), "kind": kind, "ours_db": psnr(ours.image, clean),
-            "ours_s": ours_s,
+            "ours_s": watch.wall, "ours_cpu_s": watch.cpu,
             "iterations": ours.stats.get("iterations"), "stop": sorted(ours.stats.get("stop_reasons", {})),
-            "classic_db": psnr(classic, clean), "classic_s": classic_s}
+            "classic_db": psnr(classic, clean), "classic_s": classic_watch.wall,
+            "classic_cpu_s": classic_watch.cpu}
 
 
 Case = tuple[str, int, str, str]  # split, size, crop name, kind
@@ -197,30 +214,33 @@ def run_cases(function: CaseFunction, cases: Sequence[Case], workers: int,
     return rows
 
 
-def pick(crops: Iterable[Crop], per_source: int) -> list[Crop]:
-    """The first ``per_source`` crops of every source, in the set's order."""
+def pick(crops: Iterable[Crop], per_source: int, sources: Collection[str] = ()) -> list[Crop]:
+    """The first ``per_source`` crops of every source (of ``sources`` only, when given), in order."""
     taken: dict[str, int] = {}
     chosen = []
     for crop in crops:
+        if sources and crop.source not in sources:
+            continue
         if taken.get(crop.source, 0) < per_source:
             taken[crop.source] = taken.get(crop.source, 0) + 1
             chosen.append(crop)
     return chosen
 
 
-def denoise_cases(split: str, kinds: Sequence[str], per_source: int, large: bool) -> list[Case]:
+def denoise_cases(split: str, kinds: Sequence[str], per_source: int, large: bool,
+                  sources: Collection[str] = ()) -> list[Case]:
     """The 128² crops × kinds, then (``large``) the 512² crops × :data:`LARGE_KINDS`."""
-    small = pick(texture_set.crops(split), per_source)
+    small = pick(texture_set.crops(split), per_source, sources)
     cases = [(split, 128, crop.name, kind) for kind in kinds for crop in small]
     if large:
         cases += [(split, 512, crop.name, kind) for kind in LARGE_KINDS
-                  for crop in texture_set.crops(split, 512)]
+                  for crop in pick(texture_set.crops(split, 512), 1, sources)]
     return cases
 
 
-def fill_cases(split: str, per_source: int) -> tuple[list[Case], list[Case]]:
+def fill_cases(split: str, per_source: int, sources: Collection[str] = ()) -> tuple[list[Case], list[Case]]:
     """Inpainting cases (crops × masks) and upscaling cases (crops), 128² crops."""
-    chosen = pick(texture_set.crops(split), per_source)
+    chosen = pick(texture_set.crops(split), per_source, sources)
     return ([(split, 128, crop.name, mask) for mask in FILL_MASKS for crop in chosen],
             [(split, 128, crop.name, "x4") for crop in chosen])
 
@@ -237,8 +257,9 @@ def _d(a: Any, b: Any) -> str:
     return "–" if a is None or b is None else f"{a - b:+.2f}"
 
 
-DENOISE_TABLE = ("| crop | ch | noise | σ | σ est | input dB | guide dB | ours dB | CBM3D dB | ours s | "
-                 "CBM3D s | Δ ours−CBM3D | Δ ours−guide | Δ ours−input | iters | stop |\n"
+DENOISE_TABLE = ("| crop | ch | noise | σ | σ est | input dB | guide dB | ours dB | CBM3D dB | "
+                 "ours CPU s (wall) | CBM3D CPU s (wall) | Δ ours−CBM3D | Δ ours−guide | Δ ours−input | "
+                 "iters | stop |\n"
                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 
 
@@ -246,9 +267,19 @@ def denoise_row_markdown(row: Row) -> str:
     """One table line of a denoising row."""
     return (f"| {row['crop']} | {row['channels']} | {row['kind']} | {row['sigma']:.1f} | "
             f"{_f(row['sigma_estimate'], 1)} | {row['input_db']:.2f} | {row['guide_db']:.2f} | "
-            f"{row['ours_db']:.2f} | {_f(row['cbm3d_db'])} | {row['ours_s']:.1f} | {_f(row['cbm3d_s'], 1)} | "
+            f"{row['ours_db']:.2f} | {_f(row['cbm3d_db'])} | {_clock(row, 'ours')} | "
+            f"{_clock(row, 'cbm3d')} | "
             f"{_d(row['ours_db'], row['cbm3d_db'])} | {_d(row['ours_db'], row['guide_db'])} | "
             f"{_d(row['ours_db'], row['input_db'])} | {row['iterations']} | {', '.join(row['stop'])} |")
+
+
+def _clock(row: Row, who: str) -> str:
+    """CPU seconds, and the wall seconds in parentheses when the row has both."""
+    if row.get(f"{who}_s") is None:
+        return "–"
+    if row.get(f"{who}_cpu_s") is None:
+        return f"{row[f'{who}_s']:.1f}"
+    return f"{row[f'{who}_cpu_s']:.1f} ({row[f'{who}_s']:.1f})"
 
 
 def _median_max(values: list[float]) -> str:
@@ -257,8 +288,8 @@ def _median_max(values: list[float]) -> str:
 
 def _denoise_group_line(split: str, kind: str, size: int, group: Sequence[Row]) -> str:
     deltas = [r["ours_db"] - r["cbm3d_db"] for r in group if r["cbm3d_db"] is not None]
-    ratios = [r["ours_s"] / r["cbm3d_s"] for r in group if r["cbm3d_s"]]
-    seconds = [r["ours_s"] for r in group]
+    ratios = [seconds(r, "ours") / seconds(r, "cbm3d") for r in group if r["cbm3d_s"]]
+    spent = [seconds(r, "ours") for r in group]
     target, limit = TARGETS.get(kind), 5.0 if size <= 128 else 20.0
     mean = statistics.fmean(deltas) if deltas else None
     if mean is None or target is None:
@@ -267,7 +298,7 @@ def _denoise_group_line(split: str, kind: str, size: int, group: Sequence[Row]) 
         versus = f"{mean:+.2f} (≥ {target:+.1f}) {'✓' if mean >= target else '✗'}"
     below_guide = sum(r["ours_db"] < r["guide_db"] for r in group)
     below_input = sum(r["ours_db"] < r["input_db"] for r in group)
-    speed = f"{_median_max(seconds)} (≤ {limit:g}) {'✓' if seconds and max(seconds) <= limit else '✗'}"
+    speed = f"{_median_max(spent)} (≤ {limit:g}) {'✓' if spent and max(spent) <= limit else '✗'}"
     ratio = _f(statistics.median(ratios) if ratios else None)
     stuck = sum(any(s in NOT_BY_ITSELF for s in r["stop"]) for r in group)
     worst = _d(min(deltas, default=None), 0.0)
@@ -278,7 +309,7 @@ def _denoise_group_line(split: str, kind: str, size: int, group: Sequence[Row]) 
 def denoise_summary(rows: Sequence[Row]) -> list[str]:
     """One line per split × noise kind × size: the issue's targets, met (✓) or not (✗)."""
     lines = ["| split | noise | size | n | mean Δ CBM3D (target) | min Δ CBM3D | below guide | below input | "
-             "ours s median / max (target) | time ours/CBM3D (median) | not converged |",
+             "ours CPU s median / max (target) | CPU ours/CBM3D (median) | not converged |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     order = {kind: i for i, kind in enumerate(DENOISE_KINDS)}
     groups = sorted({(r["split"], r["kind"], r["size"]) for r in rows},
@@ -295,13 +326,14 @@ def denoise_markdown(rows: Sequence[Row], heading: str) -> str:
                       *(denoise_row_markdown(r) for r in rows)]) + "\n"
 
 
-FILL_TABLE = ("| crop | ch | task | ours dB | classic dB | Δ dB | ours s | classic s | iters | stop |\n"
+FILL_TABLE = ("| crop | ch | task | ours dB | classic dB | Δ dB | ours CPU s (wall) | classic CPU s (wall) | "
+              "iters | stop |\n"
               "|---|---|---|---|---|---|---|---|---|---|")
 
 
 def fill_summary(rows: Sequence[Row]) -> list[str]:
     """One line per split × task: mean and min Δ against the classic, targets, seconds, stops."""
-    lines = ["| split | task | n | mean Δ dB | min Δ dB | cases at target | ours s median / max | "
+    lines = ["| split | task | n | mean Δ dB | min Δ dB | cases at target | ours CPU s median / max | "
              "stopped by itself |", "|---|---|---|---|---|---|---|---|"]
     for split, kind in sorted({(r["split"], r["kind"]) for r in rows}):
         group = [r for r in rows if (r["split"], r["kind"]) == (split, kind)]
@@ -310,12 +342,13 @@ def fill_summary(rows: Sequence[Row]) -> list[str]:
             at_target = sum(d >= 0.5 for d in deltas)
             target = "≥ +0.5 dB"
         else:
-            at_target = sum(d >= 1.0 and r["ours_s"] <= 30.0 for d, r in zip(deltas, group, strict=True))
+            at_target = sum(d >= 1.0 and seconds(r, "ours") <= 30.0
+                            for d, r in zip(deltas, group, strict=True))
             target = "≥ +1 dB in ≤ 30 s"
         by_itself = sum(not any(s in NOT_BY_ITSELF for s in r["stop"]) for r in group)
         lines.append(f"| {split} | {kind} | {len(group)} | {statistics.fmean(deltas):+.2f} | "
                      f"{min(deltas):+.2f} | {at_target}/{len(group)} ({target}) | "
-                     f"{_median_max([r['ours_s'] for r in group])} | {by_itself}/{len(group)} |")
+                     f"{_median_max([seconds(r, 'ours') for r in group])} | {by_itself}/{len(group)} |")
     return lines
 
 
@@ -323,7 +356,7 @@ def fill_row_markdown(row: Row) -> str:
     """One table line of an inpainting or upscaling row."""
     return (f"| {row['crop']} | {row['channels']} | {row['kind']} | {row['ours_db']:.2f} | "
             f"{row['classic_db']:.2f} | "
-            f"{row['ours_db'] - row['classic_db']:+.2f} | {row['ours_s']:.1f} | {row['classic_s']:.1f} | "
+            f"{row['ours_db'] - row['classic_db']:+.2f} | {_clock(row, 'ours')} | {_clock(row, 'classic')} | "
             f"{row['iterations']} | {', '.join(row['stop'])} |")
 
 

@@ -352,13 +352,19 @@ def _corners(image: Array, size: int, count: int, name: str) -> list[tuple[int, 
 
 def crops(split: str, size: int = 128) -> list[Crop]:
     """The crops of one split, in a fixed order: three per source for ``size`` ≤ 256, one per
-    ``large`` source above. Deterministic: the same call gives the same pixels.
+    ``large`` source above. Deterministic: the same call gives the same pixels (read-only
+    arrays, made once per process).
 
     >>> [c.name for c in crops("heldout", 512)][:2]
     ['grass/512/0', 'immunohistochemistry/512/0']
     """
     if split not in SPLITS:
         raise ValueError(f"Split {split!r} is not one of {', '.join(SPLITS)}; pass 'tune' or 'heldout'.")
+    return list(_crops(split, size))
+
+
+@functools.cache
+def _crops(split: str, size: int) -> tuple[Crop, ...]:
     count = 3 if size <= 256 else 1
     result = []
     for source in SOURCES:
@@ -371,7 +377,7 @@ def crops(split: str, size: int = 128) -> list[Crop]:
             pixels = np.array(image[top:top + size, left:left + size], dtype=np.float32)
             pixels.setflags(write=False)
             result.append(Crop(f"{source.name}/{size}/{index}", pixels, source.name, source.licence))
-    return result
+    return tuple(result)
 
 
 # --- noise --------------------------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from openpipeline.engine.images import read_image
 from tests.helpers.cli import cli_json, one_sentence, run_cli
 from tests.helpers.files import maya_scene, snapshot
 
@@ -200,6 +202,11 @@ def test_demo_builds_a_project(tmp_path):
     events = [e["event"] for e in summary["history"]]
     assert events.count("workshop") == 5 and events.count("master") == 2
     assert "archive" in events
+    restored = Path(summary["project"]) / "textures" / "restored"
+    for name in ("denoise_before_after.png", "inpaint_before_after.png"):
+        height, width = read_image(restored / name).pixels.shape[:2]
+        assert height >= 256 and width >= 3 * 256  # three panels a person can judge
+
 
 
 def test_project_edit_that_would_orphan_workshops_exits_2(cli_project, tmp_path):
