@@ -166,7 +166,7 @@ def upscale_case(split: str, size: int, name: str, kind: str = "x4") -> Row:
     crop = _lookup(split, size, name)
     clean = crop.image
     with torch.no_grad():
-        low = lanczos_downsampler(4, 3)(tensor(clean))[0].numpy().transpose(1, 2, 0)
+        low = lanczos_downsampler(4, clean.shape[2])(tensor(clean))[0].numpy().transpose(1, 2, 0)
     low = np.clip(low, 0, 1).astype(np.float32)
     with Stopwatch() as watch:
         ours = restore(low, RestoreParams(operation="upscale", factor=4, threads=1))

@@ -288,7 +288,10 @@ def _what_to_try(job: _Job) -> str:
 def _not_converged(job: _Job, result: FitResult, index: int, total: int, cap: float | None) -> str | None:
     """One sentence when a tile's fit stopped without converging (the configuration's
     iteration cap or the default time cap), None otherwise; a limit the user gave
-    (--max-iterations, --time-budget) that is reached is what they asked for."""
+    (--max-iterations, --time-budget) that is reached is what they asked for, and a tile
+    that kept its classical guide (see :mod:`.guide_check`) does not depend on the fit."""
+    if result.stats.get("kept") == "guide":  # the result is the classical guide, complete as it is
+        return None
     iterations = f"{result.iterations} iteration{'' if result.iterations == 1 else 's'}"
     if result.stop_reason == "iterations" and job.params.max_iterations is None:
         what = f"did not converge in {iterations}"

@@ -45,10 +45,10 @@ INPAINT_STEPS = 60
 INPAINT_START = 0.3
 INPAINT_END = 0.005
 # Upscaling: back-projection steps, their step size, and the threshold's fall.
-UPSCALE_STEPS = 60
+UPSCALE_STEPS = 100
 UPSCALE_STEP = 0.5
-UPSCALE_START = 0.1
-UPSCALE_END = 0.01
+UPSCALE_START = 0.05
+UPSCALE_END = 0.001
 # Known pixels held out of the fill to choose how far the threshold falls.
 CHECK_FRACTION = 0.05
 CHECK_SEED = 0

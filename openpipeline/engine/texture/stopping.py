@@ -38,7 +38,7 @@ STOP_FRACTION = 0.8
 # Fewest held-out pixels that make a usable validation set.
 MIN_HELD_OUT = 300
 # A guided fit must have beaten its guide on the held-out pixels by this iteration.
-GUIDE_GATE = 75
+GUIDE_GATE = 50
 # The held-out split's random generator is seeded with the fit's seed plus this.
 HELD_OUT_SEED_OFFSET = 104729
 
