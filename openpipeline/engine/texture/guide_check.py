@@ -3,14 +3,16 @@
 The classical guide (:mod:`.sparse_fill`) is made from the training pixels only — the
 pixels the fit learns from, without the ones :func:`.stopping.split_held_out` holds out
 for the fit's own stop — and fed to the generator. Its error on the held-out pixels is
-then a fair bar for the network: a fit that has not beaten it after
-:data:`.stopping.GUIDE_GATE` iterations stops (:class:`.stopping.GuideNotBeaten`), and
-the tile keeps whichever of the two had the smaller held-out error (the guide then made
-again from every known pixel). Neither the clean image nor any reference is needed.
+then a fair bar for the network:
+a fit that has not beaten it after :data:`.stopping.GUIDE_GATE` iterations stops
+(:class:`.stopping.GuideNotBeaten`), and the tile keeps whichever of the two had the
+smaller held-out error (the guide then made again from every known pixel). Neither the
+clean image nor any reference is needed.
 
 Upscaling a tile whose low-resolution side has too few pixels to hold some out (under
 :data:`.stopping.MIN_HELD_OUT` / the held-out fraction: a 32² input) cannot check a
-network against the guide, and the guide is the result (stop reason :data:`TOO_SMALL`).
+network against the guide, and the guide is the result (stop reason :data:`TOO_SMALL`);
+so does inpainting a tile with too few known pixels.
 """
 
 from __future__ import annotations
