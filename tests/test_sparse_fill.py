@@ -9,6 +9,8 @@ import torch
 from skimage import data
 from skimage.restoration import inpaint_biharmonic
 
+from openpipeline.engine.errors import Cancelled
+from openpipeline.engine.progress import Progress
 from openpipeline.engine.texture.guide_check import TOO_SMALL
 from openpipeline.engine.texture.harmonic_fill import harmonic_fill
 from openpipeline.engine.texture.network import lanczos_downsampler
@@ -130,3 +132,19 @@ def test_upscale_stops_by_itself():
     bicubic = aligned_bicubic(_tensor(low), 4)[0].numpy().transpose(1, 2, 0)
     assert psnr(result.image, clean) > psnr(bicubic, clean) + 0.3
     assert result.stats["iterations"] == 0 and result.stats["warnings"] == []
+
+
+def test_a_cancel_is_heard_while_the_guide_is_made():
+    """The guide reports progress after every step, so cancelling stops a job before any fit."""
+    clean = _crop("camera", 64)
+    holes = _holes(64, seed=3)
+    stages: list[str] = []
+
+    def cancel_in_guide(progress: Progress) -> bool:
+        stages.append(progress.stage)
+        return progress.stage != "guide"
+
+    with pytest.raises(Cancelled):
+        restore((clean * (1 - holes[..., None])).astype(np.float32),
+                RestoreParams(operation="inpaint", threads=1), holes, progress=cancel_in_guide)
+    assert stages == ["guide"]

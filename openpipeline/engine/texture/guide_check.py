@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import torch
 
 from openpipeline.engine.texture.network import lanczos_downsampler
-from openpipeline.engine.texture.sparse_fill import choose_steps, inpaint_fill, upscale_guide
+from openpipeline.engine.texture.sparse_fill import Tick, choose_steps, inpaint_fill, upscale_guide
 from openpipeline.engine.texture.stopping import HeldOutPixels, split_held_out
 
 # The stop reason of an upscaled tile too small to check a network against its guide.
@@ -58,32 +58,34 @@ class GuidePlan:
 
 
 def inpaint_plan(target: torch.Tensor, known: torch.Tensor, seed: int, holdout: float,
-                 circular: bool) -> GuidePlan:
+                 circular: bool, tick: Tick) -> GuidePlan:
     """The guide of an inpainting tile ((1, C, h, w), ``known`` (1, 1, h, w)); ``seed`` and
-    ``holdout`` are the fit's, so the held-out pixels are the ones its stop uses."""
+    ``holdout`` are the fit's, so the held-out pixels are the ones its stop uses; ``tick``
+    is called after every step of the fills."""
     size = (int(target.shape[2]), int(target.shape[3]))
     split = split_held_out(known, size, holdout, seed)
     if split is None:
-        steps = choose_steps(target, known, seed, circular)
-        guide = inpaint_fill(target, known, steps, circular)
+        steps = choose_steps(target, known, seed, circular, tick)
+        guide = inpaint_fill(target, known, steps, circular, tick)
         return GuidePlan(guide, None, lambda: guide)
     train, check = split
-    steps = choose_steps(target, train, seed, circular)
-    fed = inpaint_fill(target, train, steps, circular)
+    steps = choose_steps(target, train, seed, circular, tick)
+    fed = inpaint_fill(target, train, steps, circular, tick)
     error = HeldOutPixels(target, check).error(fed)
-    return GuidePlan(fed, error, lambda: inpaint_fill(target, known, steps, circular))
+    return GuidePlan(fed, error, lambda: inpaint_fill(target, known, steps, circular, tick))
 
 
-def upscale_plan(target: torch.Tensor, factor: int, seed: int, holdout: float, circular: bool) -> GuidePlan:
+def upscale_plan(target: torch.Tensor, factor: int, seed: int, holdout: float, circular: bool,
+                 tick: Tick) -> GuidePlan:
     """The guide of an upscaling tile ((1, C, h, w) low resolution), as :func:`inpaint_plan`."""
     size = (int(target.shape[2]), int(target.shape[3]))
     every = torch.ones((1, 1, *size), dtype=target.dtype, device=target.device)
     split = split_held_out(every, size, holdout, seed)
     if split is None:
-        guide = upscale_guide(target, factor, circular)
+        guide = upscale_guide(target, factor, circular, tick=tick)
         return GuidePlan(guide, None, lambda: guide)
     train, check = split
-    fed = upscale_guide(target, factor, circular, weight=train)
+    fed = upscale_guide(target, factor, circular, weight=train, tick=tick)
     down = lanczos_downsampler(factor, int(target.shape[1]))
     error = HeldOutPixels(target, check, down).error(fed)
-    return GuidePlan(fed, error, lambda: upscale_guide(target, factor, circular))
+    return GuidePlan(fed, error, lambda: upscale_guide(target, factor, circular, tick=tick))

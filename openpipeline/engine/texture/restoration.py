@@ -240,14 +240,20 @@ def _as_tensor(pixels: NDArray[np.float32]) -> torch.Tensor:
 
 
 def _guide_plan(job: _Job, target: torch.Tensor, known: torch.Tensor | None, tile: _TilePixels,
-                seed: int) -> GuidePlan | None:
+                seed: int, progress: ProgressCallback) -> GuidePlan | None:
     """The classical guide of a guided inpainting or upscaling tile and its held-out bar
-    (see :mod:`.guide_check`); None for the other operations."""
+    (see :mod:`.guide_check`); None for the other operations. Reports progress (stage
+    'guide') after every step of the guide, so a cancel is heard within one step."""
     holdout = HOLDOUT.get(job.params.operation, 0.0)
+    report = Reporter(progress)
+
+    def tick() -> None:
+        report("guide", 0.0, "classical guide")
+
     if job.guided_inpaint and known is not None:
-        return inpaint_plan(target, known, seed, holdout, tile.circular)
+        return inpaint_plan(target, known, seed, holdout, tile.circular, tick)
     if job.guided_upscale:
-        return upscale_plan(target, job.params.output_factor, seed, holdout, tile.circular)
+        return upscale_plan(target, job.params.output_factor, seed, holdout, tile.circular, tick)
     return None
 
 
@@ -315,7 +321,7 @@ def _restore_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
     if tile.holes is not None:
         known = torch.from_numpy(1.0 - (tile.holes > 0).astype(np.float32))[None, None]
     params = job.params
-    plan = _guide_plan(job, target, known, tile, seed)
+    plan = _guide_plan(job, target, known, tile, seed, progress)
     if plan is not None and plan.error is None:  # nothing to check a network by: the guide
         return _kept(tile, plan.final()), FitResult(plan.final()[0].numpy(), 0, 0.0, TOO_SMALL)
     if plan is not None and cap is not None:

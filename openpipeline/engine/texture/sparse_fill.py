@@ -29,7 +29,7 @@ Cost at 128² (one thread): the biharmonic solve 0.1 s, each fill a few seconds.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import scipy.sparse as sparse
@@ -62,6 +62,14 @@ CHECK_SEED_OFFSET = 7
 # choose_steps): on the tuning set's stroke masks +0.15 dB mean over a random check, and
 # no crop below the biharmonic fill (a random check had one at -0.8 dB).
 SHAPED_CHECK_MAX = 0.35
+# Called after every step of a fill (progress, and the caller's chance to cancel).
+Tick = Callable[[], None]
+
+
+def _no_tick() -> None:
+    """The default :data:`Tick`: nothing."""
+
+
 # Above this many unknowns the biharmonic system is solved iteratively (bounded memory).
 DIRECT_UNKNOWNS = 70_000
 
@@ -138,7 +146,7 @@ def _threshold_at(step: int, steps: int, start: float, end: float) -> float:
 
 
 def _thresholding_steps(image: torch.Tensor, known: torch.Tensor, start: torch.Tensor, steps: int,
-                        circular: bool) -> Iterator[torch.Tensor]:
+                        circular: bool, tick: Tick = _no_tick) -> Iterator[torch.Tensor]:
     """The estimates (in 0..1 colours) after each of the first ``steps`` steps of the
     :data:`INPAINT_STEPS`-step threshold schedule, starting from ``start``."""
     matrix = colour_matrix(image.shape[1])
@@ -148,25 +156,27 @@ def _thresholding_steps(image: torch.Tensor, known: torch.Tensor, start: torch.T
         for step in range(steps):
             threshold = _threshold_at(step, INPAINT_STEPS, INPAINT_START, INPAINT_END)
             estimate = known * target + (1 - known) * window_threshold(estimate, threshold, circular)
+            tick()
             yield _from_colour(estimate, matrix)
 
 
 def sparse_inpaint(image: torch.Tensor, known: torch.Tensor, start: torch.Tensor, steps: int,
-                   circular: bool = False) -> torch.Tensor:
+                   circular: bool = False, tick: Tick = _no_tick) -> torch.Tensor:
     """Iterative DCT-window thresholding inpainting of a (1, C, H, W) image from ``start``:
     the first ``steps`` of the :data:`INPAINT_STEPS`-step threshold schedule."""
-    estimates = list(itertools.islice(_thresholding_steps(image, known, start, steps, circular), steps))
+    estimates = list(itertools.islice(_thresholding_steps(image, known, start, steps, circular, tick), steps))
     return estimates[-1] if estimates else start
 
 
 def best_fill(image: torch.Tensor, known: torch.Tensor, check: torch.Tensor,
-              circular: bool = False) -> tuple[torch.Tensor, int]:
+              circular: bool = False, tick: Tick = _no_tick) -> tuple[torch.Tensor, int]:
     """The fill of a (1, C, H, W) image from its ``known`` pixels with the least error on the
     ``check`` pixels (true values in ``image``, not in ``known``), among the biharmonic fill
     (0 steps) and every step of the thresholding schedule; and its number of steps."""
     best = biharmonic_fill(image * known, known, circular)
     best_steps, best_error = 0, float(((best - image) ** 2 * check).sum())
-    for step, estimate in enumerate(_thresholding_steps(image, known, best, INPAINT_STEPS, circular), 1):
+    steps = _thresholding_steps(image, known, best, INPAINT_STEPS, circular, tick)
+    for step, estimate in enumerate(steps, 1):
         error = float(((estimate - image) ** 2 * check).sum())
         if error < best_error:
             best, best_steps, best_error = estimate, step, error
@@ -187,7 +197,7 @@ def _shifted_holes(known: torch.Tensor) -> torch.Tensor | None:
 
 
 def choose_steps(image: torch.Tensor, known: torch.Tensor, seed: int = CHECK_SEED,
-                 circular: bool = False) -> int:
+                 circular: bool = False, tick: Tick = _no_tick) -> int:
     """How many thresholding steps (0 to :data:`INPAINT_STEPS`) the fill of a (1, C, H, W)
     image should take: the count whose fill, made without some known pixels, had the least
     error on them (see :func:`best_fill`). The pixels held out are the known ones under the
@@ -197,30 +207,30 @@ def choose_steps(image: torch.Tensor, known: torch.Tensor, seed: int = CHECK_SEE
     known = (known > 0.5).to(image.dtype)
     shifted = _shifted_holes(known)
     if shifted is not None:
-        return best_fill(image, known - shifted, shifted, circular)[1]
+        return best_fill(image, known - shifted, shifted, circular, tick)[1]
     size = (int(image.shape[2]), int(image.shape[3]))
     split = split_held_out(known, size, CHECK_FRACTION, seed + CHECK_SEED_OFFSET)
     if split is None:
         return INPAINT_STEPS
-    return best_fill(image, *split, circular)[1]
+    return best_fill(image, *split, circular, tick)[1]
 
 
 def inpaint_fill(image: torch.Tensor, known: torch.Tensor, steps: int,
-                 circular: bool = False) -> torch.Tensor:
+                 circular: bool = False, tick: Tick = _no_tick) -> torch.Tensor:
     """The biharmonic fill of a (1, C, H, W) image followed by ``steps`` thresholding
     steps, in 0..1; known pixels come back unchanged."""
     known = (known > 0.5).to(image.dtype)
     filled = biharmonic_fill(image * known, known, circular)
     if steps > 0:
-        filled = sparse_inpaint(image, known, filled, steps, circular)
+        filled = sparse_inpaint(image, known, filled, steps, circular, tick)
     return (known * image + (1 - known) * filled.clamp(0, 1)).contiguous()
 
 
 def inpaint_guide(image: torch.Tensor, known: torch.Tensor, seed: int = CHECK_SEED,
-                  circular: bool = False) -> torch.Tensor:
+                  circular: bool = False, tick: Tick = _no_tick) -> torch.Tensor:
     """The inpainting guide of a (1, C, H, W) image: biharmonic, then sparse (see the module
     doc), as many steps as :func:`choose_steps` finds best. Known pixels come back unchanged."""
-    return inpaint_fill(image, known, choose_steps(image, known, seed, circular), circular)
+    return inpaint_fill(image, known, choose_steps(image, known, seed, circular, tick), circular, tick)
 
 
 # -- the upscaling guide ------------------------------------------------------------------------
@@ -237,7 +247,7 @@ def aligned_bicubic(low: torch.Tensor, factor: int, circular: bool = False) -> t
 
 
 def upscale_guide(low: torch.Tensor, factor: int, circular: bool = False,
-                  weight: torch.Tensor | None = None) -> torch.Tensor:
+                  weight: torch.Tensor | None = None, tick: Tick = _no_tick) -> torch.Tensor:
     """The upscaling guide of a (1, C, h, w) image: aligned bicubic, then sparse
     back-projection through the Lanczos downsampler (see the module doc); in 0..1.
 
@@ -259,4 +269,5 @@ def upscale_guide(low: torch.Tensor, factor: int, circular: bool = False,
             moved = _to_colour(estimate - UPSCALE_STEP * factor**2 * gradient, matrix)
             threshold = _threshold_at(step, UPSCALE_STEPS, UPSCALE_START, UPSCALE_END)
             estimate = _from_colour(window_threshold(moved, threshold, circular), matrix)
+        tick()
     return estimate.detach().clamp(0, 1).contiguous()
