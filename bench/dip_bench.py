@@ -72,7 +72,8 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+    """(H, W, C) → a (1, C, H, W) tensor of its own (the texture set's arrays are read-only)."""
+    return torch.from_numpy(np.array(image.transpose(2, 0, 1), dtype=np.float32))[None]
 
 
 def baseline(noisy: np.ndarray, clean: np.ndarray, seed: int, max_iterations: int
