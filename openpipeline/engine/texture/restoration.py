@@ -51,7 +51,7 @@ from openpipeline.engine.texture.network import (
 )
 from openpipeline.engine.texture.noise_level import estimate_sigma
 from openpipeline.engine.texture.params import MIN_SIDE_FOR_SIGMA, RestoreParams
-from openpipeline.engine.texture.sparse_fill import inpaint_guide, upscale_guide
+from openpipeline.engine.texture.sparse_fill import aligned_bicubic, biharmonic_fill
 from openpipeline.engine.texture.stopping import TimeCap
 from openpipeline.engine.texture.tiles import feather, tile_starts
 from openpipeline.engine.texture.udim import output_for
@@ -366,8 +366,9 @@ CLASSICAL_REASON = "time budget (classical estimate)"
 
 
 def _classical_tile(job: _Job, tile: _TilePixels) -> NDArray[np.float32]:
-    """A tile's classical estimate, with no fit: the DCT estimate (denoise), the sparse
-    fill (inpaint), sparse back-projection (upscale) or the no-flash photo (flash)."""
+    """A tile's classical estimate, with no fit and cheap (the budget is spent): the DCT
+    estimate (denoise), the biharmonic fill (inpaint), bicubic interpolation on the
+    downsampler's grid (upscale) or the no-flash photo (flash)."""
     target = _as_tensor(tile.piece)
     params = job.params
     with torch.no_grad():
@@ -376,9 +377,9 @@ def _classical_tile(job: _Job, tile: _TilePixels) -> NDArray[np.float32]:
             estimate = dct_denoise(target, job.sigma, tile.circular)
         elif params.operation == "inpaint" and tile.holes is not None:
             known = torch.from_numpy(1.0 - (tile.holes > 0).astype(np.float32))[None, None]
-            estimate = inpaint_guide(target, known, circular=tile.circular)
+            estimate = biharmonic_fill(target, known, circular=tile.circular)
         elif params.operation == "upscale":
-            estimate = upscale_guide(target, params.output_factor, tile.circular)
+            estimate = aligned_bicubic(target, params.output_factor, tile.circular)
         else:
             estimate = target
     return _kept(tile, estimate)

@@ -260,11 +260,12 @@ def upscale_guide(low: torch.Tensor, factor: int, circular: bool = False,
     seen = low if weight is None else biharmonic_fill(low * weight, weight, circular)
     estimate = aligned_bicubic(seen, factor, circular)
     for step in range(UPSCALE_STEPS):
-        current = estimate.detach().requires_grad_(True)
-        residual = down(current) - low
-        if weight is not None:
-            residual = residual * weight
-        (gradient,) = torch.autograd.grad(0.5 * (residual**2).sum(), current)
+        with torch.enable_grad():  # dᵀ by autograd, also when called under no_grad
+            current = estimate.detach().requires_grad_(True)
+            residual = down(current) - low
+            if weight is not None:
+                residual = residual * weight
+            (gradient,) = torch.autograd.grad(0.5 * (residual**2).sum(), current)
         with torch.no_grad():
             moved = _to_colour(estimate - UPSCALE_STEP * factor**2 * gradient, matrix)
             threshold = _threshold_at(step, UPSCALE_STEPS, UPSCALE_START, UPSCALE_END)
