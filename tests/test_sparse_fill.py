@@ -11,7 +11,7 @@ from skimage.restoration import inpaint_biharmonic
 
 from openpipeline.engine.errors import Cancelled
 from openpipeline.engine.progress import Progress
-from openpipeline.engine.texture.guide_check import TOO_SMALL
+from openpipeline.engine.texture.guide_check import CLASSICAL_GUIDE, TOO_SMALL
 from openpipeline.engine.texture.harmonic_fill import harmonic_fill
 from openpipeline.engine.texture.network import lanczos_downsampler
 from openpipeline.engine.texture.restoration import RestoreParams, restore
@@ -103,10 +103,10 @@ def test_guide_not_beaten_stops_only_after_its_gate():
     assert not rule.should_stop(FitState(100, 0.0, [], target))
 
 
-@pytest.mark.slow
-def test_inpaint_keeps_the_better_of_guide_and_network():
-    """A real crop with half its pixels missing: well above the biharmonic fill, known pixels
-    exact, the fit stopped by itself (the guide or the network, chosen by held-out known pixels)."""
+def test_inpaint_by_default_is_the_classical_guide():
+    """A real crop with half its pixels missing, no limit given: the classical guide with no
+    fit (stop reason 'classical guide', no warning), well above the biharmonic fill, known
+    pixels exact."""
     clean = _crop("astronaut", 128)
     holes = _holes(128, seed=2)
     damaged = (clean * (1 - holes[..., None])).astype(np.float32)
@@ -115,23 +115,42 @@ def test_inpaint_keeps_the_better_of_guide_and_network():
     smooth = biharmonic_fill(_tensor(damaged), known)[0].numpy().transpose(1, 2, 0)
     assert np.array_equal(result.image[holes == 0], damaged[holes == 0])
     assert psnr(result.image, clean) > psnr(smooth, clean) + 1.0
-    assert set(result.stats["stop_reasons"]) <= {"guide kept (the network did not beat it)",
-                                                 "held-out pixels stopped improving", TOO_SMALL}
-    assert result.stats["warnings"] == []
+    assert result.stats["stop_reasons"] == {CLASSICAL_GUIDE: 1}
+    assert result.stats["iterations"] == 0 and result.stats["warnings"] == []
 
 
 @pytest.mark.slow
-def test_upscale_stops_by_itself():
-    """×4 from a 32² input (too few pixels to check a network by): the guide, at once
-    (no cap, no warning) and above bicubic."""
+def test_inpaint_with_iterations_asked_keeps_the_better_of_guide_and_network():
+    """--max-iterations opts into the fit: it runs, known pixels stay exact, and the tile
+    keeps the guide or the network (chosen by held-out known pixels), never far below the guide."""
+    clean = _crop("camera", 128)
+    holes = _holes(128, seed=2)
+    damaged = (clean * (1 - holes[..., None])).astype(np.float32)
+    guide = restore(damaged, RestoreParams(operation="inpaint", threads=1), holes)
+    result = restore(damaged, RestoreParams(operation="inpaint", max_iterations=60, threads=1), holes)
+    assert result.stats["iterations"] > 0
+    assert np.array_equal(result.image[holes == 0], damaged[holes == 0])
+    assert set(result.stats["stop_reasons"]) <= {"guide kept (the network did not beat it)",
+                                                 "held-out pixels stopped improving", "iterations"}
+    assert psnr(result.image, clean) > psnr(guide.image, clean) - 0.5
+    assert result.stats["warnings"] == []
+
+
+def test_upscale_by_default_is_the_classical_guide():
+    """×4 from a 32² input, no limit given: the guide at once (no fit, no cap, no warning),
+    above bicubic; with --max-iterations the tile is too small to check a network by, and
+    keeps the same guide."""
     clean = _crop("coffee", 128)
     with torch.no_grad():
         low = lanczos_downsampler(4, 3)(_tensor(clean)).clamp(0, 1)[0].numpy().transpose(1, 2, 0)
     result = restore(low, RestoreParams(operation="upscale", factor=4, threads=1))
-    assert result.stats["stop_reasons"] == {TOO_SMALL: 1}
+    assert result.stats["stop_reasons"] == {CLASSICAL_GUIDE: 1}
     bicubic = aligned_bicubic(_tensor(low), 4)[0].numpy().transpose(1, 2, 0)
     assert psnr(result.image, clean) > psnr(bicubic, clean) + 0.3
     assert result.stats["iterations"] == 0 and result.stats["warnings"] == []
+    asked = restore(low, RestoreParams(operation="upscale", factor=4, max_iterations=5, threads=1))
+    assert asked.stats["stop_reasons"] == {TOO_SMALL: 1}
+    assert np.array_equal(asked.image, result.image)
 
 
 def test_a_cancel_is_heard_while_the_guide_is_made():

@@ -35,8 +35,8 @@ from openpipeline.engine.texture.fitting import FitOptions, FitResult, FitTask, 
 from openpipeline.engine.texture.guide_check import (
     GUIDED_CAP_SHARE,
     GUIDED_PATIENCE,
-    TOO_SMALL,
     GuidePlan,
+    guide_only,
     inpaint_plan,
     upscale_plan,
 )
@@ -132,6 +132,12 @@ class _Job:
     def guided_denoise(self) -> bool:
         """Denoising with our configuration: a DCT estimate guides the fit, a Wiener pass ends it."""
         return self.params.operation == "denoise" and not self.params.recipe
+
+    @property
+    def fit_asked(self) -> bool:
+        """The user gave --max-iterations or --time-budget: guided inpainting and upscaling
+        then fit the network after the guide (by default the checked guide is the result)."""
+        return self.params.max_iterations is not None or self.params.time_budget is not None
 
     @property
     def guided_inpaint(self) -> bool:
@@ -250,6 +256,9 @@ def _guide_plan(job: _Job, target: torch.Tensor, known: torch.Tensor | None, til
     def tick() -> None:
         report("guide", 0.0, "classical guide")
 
+    guided = (job.guided_inpaint and known is not None) or job.guided_upscale
+    if guided and not job.fit_asked:  # no fit asked for: the guide from every known pixel
+        return guide_only(target, known, job.params.output_factor, seed, tile.circular, tick)
     if job.guided_inpaint and known is not None:
         return inpaint_plan(target, known, seed, holdout, tile.circular, tick)
     if job.guided_upscale:
@@ -322,8 +331,9 @@ def _restore_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
         known = torch.from_numpy(1.0 - (tile.holes > 0).astype(np.float32))[None, None]
     params = job.params
     plan = _guide_plan(job, target, known, tile, seed, progress)
-    if plan is not None and plan.error is None:  # nothing to check a network by: the guide
-        return _kept(tile, plan.final()), FitResult(plan.final()[0].numpy(), 0, 0.0, TOO_SMALL)
+    if plan is not None and plan.error is None:  # no fit asked for, or nothing to check one by: the guide
+        guide = plan.final()
+        return _kept(tile, guide), FitResult(guide[0].numpy(), 0, 0.0, plan.reason)
     if plan is not None and cap is not None:
         cap *= GUIDED_CAP_SHARE
     task = FitTask(operation=params.operation, mask=known, factor=params.output_factor, sigma=job.sigma,
