@@ -13,6 +13,7 @@ import pytest
 
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.images import read_image, write_image
+from openpipeline.engine.texture.guide_check import TOO_SMALL
 from openpipeline.engine.texture.restoration import RestoreParams, renormalise_normals, restore_file
 from openpipeline.engine.texture.stopping import FitState, TimeBudget
 from tests.helpers.cli import one_sentence, run_cli
@@ -190,13 +191,14 @@ def test_a_time_budget_stops_before_an_iteration_that_would_overrun_it():
 
 
 def test_upscale_by_8_runs_in_bounded_tiles(tmp_path):
-    """×8 of a 40² image with --tile 96 runs in several tiles and writes the 320² result."""
-    write_image(tmp_path / "in.png", pattern(40), "uint8")
+    """×8 of a 24² image with --tile 96 runs in several tiles and writes the 192² result (no
+    limit given: each tile is its classical guide, no fit)."""
+    write_image(tmp_path / "in.png", pattern(24), "uint8")
     result = run_cli("--json", "texture", "upscale", str(tmp_path / "in.png"), str(tmp_path / "out.png"),
-                     "--factor", "8", "--tile", "96", *FAST)
+                     "--factor", "8", "--tile", "96", "--quiet", "--threads", "1")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["tiles"] > 1
-    assert read_image(tmp_path / "out.png").pixels.shape == (320, 320, 3)
+    assert read_image(tmp_path / "out.png").pixels.shape == (192, 192, 3)
 
 
 # -- 5: exit 1 on plain user input ----------------------------------------------------------------
@@ -447,12 +449,14 @@ def test_tx_output_is_a_tiled_mipmapped_texture(tmp_path):
 
 def test_tiles_after_the_budget_is_spent_take_the_classical_estimate():
     """Once the job's budget is spent, later tiles get the classical estimate instead of a fit
-    (×8 of 128² with a 3 s budget ran 9 one-iteration fits, 40 s)."""
+    (×8 of 128² with a 3 s budget ran 9 one-iteration fits, 40 s). The first tile (12² of
+    input: too few pixels to check a network by) keeps its classical guide with no fit."""
     low = pattern(40)
     params = RestoreParams(operation="upscale", factor=8, tile=96, time_budget=0.01, threads=1)
     result = restore_module.restore(low, params)
-    assert result.stats["tiles"] > 1 and result.stats["iterations"] == 1
+    assert result.stats["tiles"] > 1 and result.stats["iterations"] == 0
     assert result.stats["stop_reasons"][restore_module.CLASSICAL_REASON] == result.stats["tiles"] - 1
+    assert result.stats["stop_reasons"][TOO_SMALL] == 1
     assert result.image.shape == (320, 320, 3) and np.isfinite(result.image).all()
     error = np.abs(result.image[::8, ::8] - low).mean()
     assert error < 0.1

@@ -49,6 +49,7 @@ from openpipeline.engine.texture.probe import BenchmarkProbe, PsnrCurve
 from openpipeline.engine.texture.rollback import CollapseGuard
 from openpipeline.engine.texture.stopping import (
     FitState,
+    GuideNotBeaten,
     HeldOutPixels,
     NoiseLevelReached,
     PowerLawConverged,
@@ -99,6 +100,11 @@ class FitOptions:
             set. Their error can only fall while the fit generalises, so the fit stops
             once it has not improved for a while, and the best averaged output by that
             measure is returned (self-supervised early stopping; 0 turns it off).
+        holdout_patience: the fewest iterations the held-out error may go without
+            improving before the fit stops (see :class:`.stopping.HeldOutPixels`).
+        guide_error: the held-out error of a classical estimate made without the
+            held-out pixels: a fit whose output has not beaten it by
+            :data:`.stopping.GUIDE_GATE` iterations stops (see :class:`.stopping.GuideNotBeaten`).
     """
 
     seed: int = 0
@@ -108,6 +114,8 @@ class FitOptions:
     time_cap: float | None = None
     auto_stop: bool = True
     holdout: float = 0.0
+    holdout_patience: int = 300
+    guide_error: float | None = None
 
 
 @dataclass
@@ -199,7 +207,8 @@ def _data_term(target: torch.Tensor, task: FitTask, options: FitOptions
         return _DataTerm(target, down, known), None
     train_weight, check_weight = split
     return (_DataTerm(target, down, train_weight),
-            HeldOutPixels(target, check_weight, down, stops=options.auto_stop))
+            HeldOutPixels(target, check_weight, down, stops=options.auto_stop,
+                          min_wait=options.holdout_patience))
 
 
 def _stopping_rules(target: torch.Tensor, task: FitTask, options: FitOptions,
@@ -211,7 +220,9 @@ def _stopping_rules(target: torch.Tensor, task: FitTask, options: FitOptions,
     if options.time_cap is not None:
         rules.append(TimeCap(options.time_cap, ahead=True))
     if held_out is not None:
-        rules.append(held_out)  # with a validation set, it alone decides
+        rules.append(held_out)  # with a validation set, it decides (and keeps the best output)
+        if options.guide_error is not None and options.auto_stop:
+            rules.append(GuideNotBeaten(held_out, options.guide_error))
     elif task.operation == "denoise" and options.auto_stop:
         rules.append(ResidualIsWhite(target))
         if task.sigma is not None:
@@ -299,6 +310,7 @@ def fit(
         if reason is not None:
             stop_reason = reason
             break
-    stats = {"curve": curve.rows if curve is not None else [], "parameters": parameter_count(model.net)}
+    stats = {"curve": curve.rows if curve is not None else [], "parameters": parameter_count(model.net),
+             "held_out_error": held_out.best_error if held_out is not None else None}
     return FitResult(_final_image(average, held_out), iteration, time.perf_counter() - start, stop_reason,
                      losses, stats)

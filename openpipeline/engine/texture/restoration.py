@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from numpy.typing import NDArray
 
 from openpipeline.atomic import publish_together
@@ -33,7 +32,14 @@ from openpipeline.engine.images import Image, write_image_to
 from openpipeline.engine.progress import Progress, ProgressCallback, Reporter
 from openpipeline.engine.texture.denoise import Denoised, choose_with_fit, classical_denoise
 from openpipeline.engine.texture.fitting import FitOptions, FitResult, FitTask, fit
-from openpipeline.engine.texture.harmonic_fill import harmonic_fill
+from openpipeline.engine.texture.guide_check import (
+    GUIDED_CAP_SHARE,
+    GUIDED_PATIENCE,
+    GuidePlan,
+    guide_only,
+    inpaint_plan,
+    upscale_plan,
+)
 from openpipeline.engine.texture.inputs import InputFile, check_mask, colour_channels, kept_alpha, read_inputs
 from openpipeline.engine.texture.network import (
     RECIPE,
@@ -47,6 +53,7 @@ from openpipeline.engine.texture.noise_estimate import estimate_noise
 from openpipeline.engine.texture.noise_level import estimate_sigma
 from openpipeline.engine.texture.noise_model import NoiseModel
 from openpipeline.engine.texture.params import MIN_SIDE_FOR_SIGMA, RestoreParams
+from openpipeline.engine.texture.sparse_fill import aligned_bicubic, biharmonic_fill
 from openpipeline.engine.texture.stopping import TimeCap
 from openpipeline.engine.texture.tiles import feather, tile_starts
 from openpipeline.engine.texture.udim import output_for
@@ -158,15 +165,21 @@ class _Job:
         return self.params.operation == "denoise" and not self.params.recipe
 
     @property
-    def fit_denoise(self) -> bool:
-        """Run the Deep Image Prior fit after the classical estimate: only with
-        --max-iterations or --time-budget (at our speed target it did not pay)."""
+    def fit_asked(self) -> bool:
+        """The user gave --max-iterations or --time-budget: the Deep Image Prior fit then runs
+        after the classical estimate (by default the checked classical result is the output:
+        at our speed targets the fit did not pay)."""
         return self.params.max_iterations is not None or self.params.time_budget is not None
 
     @property
     def guided_inpaint(self) -> bool:
-        """Inpainting with our configuration: a harmonic fill guides the fit."""
+        """Inpainting with our configuration: a sparse fill guides the fit (:mod:`.guide_check`)."""
         return self.params.operation == "inpaint" and not self.params.recipe
+
+    @property
+    def guided_upscale(self) -> bool:
+        """Upscaling with our configuration: sparse back-projection guides the fit."""
+        return self.params.operation == "upscale" and not self.params.recipe
 
 
 @dataclass(frozen=True, eq=False)
@@ -264,14 +277,33 @@ def _as_tensor(pixels: NDArray[np.float32]) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None]
 
 
-def _generator_input(job: _Job, target: torch.Tensor, known: torch.Tensor | None, tile: _TilePixels,
+def _guide_plan(job: _Job, target: torch.Tensor, known: torch.Tensor | None, tile: _TilePixels,
+                seed: int, progress: ProgressCallback) -> GuidePlan | None:
+    """The classical guide of a guided inpainting or upscaling tile and its held-out bar
+    (see :mod:`.guide_check`); None for the other operations. Reports progress (stage
+    'guide') after every step of the guide, so a cancel is heard within one step."""
+    holdout = HOLDOUT.get(job.params.operation, 0.0)
+    report = Reporter(progress)
+
+    def tick() -> None:
+        report("guide", 0.0, "classical guide")
+
+    guided = (job.guided_inpaint and known is not None) or job.guided_upscale
+    if guided and not job.fit_asked:  # no fit asked for: the guide from every known pixel
+        return guide_only(target, known, job.params.output_factor, seed, tile.circular, tick)
+    if job.guided_inpaint and known is not None:
+        return inpaint_plan(target, known, seed, holdout, tile.circular, tick)
+    if job.guided_upscale:
+        return upscale_plan(target, job.params.output_factor, seed, holdout, tile.circular, tick)
+    return None
+
+
+def _generator_input(job: _Job, target: torch.Tensor, plan: GuidePlan | None, tile: _TilePixels,
                      seed: int) -> torch.Tensor | None:
-    """What the generator is fed: a classical estimate (guided denoise or inpaint), else the
-    flash photo, else None (noise)."""
-    if job.guided_inpaint:
-        assert known is not None
-        estimate = harmonic_fill(target, known, circular=tile.circular)
-        return guided_input(estimate, job.config, seed)
+    """What the generator is fed: a classical guide (guided inpainting or upscaling), else the
+    flash photo, else None (noise); guided denoising feeds its own (:func:`_denoise_tile`)."""
+    if plan is not None:
+        return guided_input(plan.fed, job.config, seed)
     return None if tile.flash is None else _as_tensor(tile.flash)
 
 
@@ -299,7 +331,10 @@ def _what_to_try(job: _Job) -> str:
 def _not_converged(job: _Job, result: FitResult, index: int, total: int, cap: float | None) -> str | None:
     """One sentence when a tile's fit stopped without converging (the configuration's
     iteration cap or the default time cap), None otherwise; a limit the user gave
-    (--max-iterations, --time-budget) that is reached is what they asked for."""
+    (--max-iterations, --time-budget) that is reached is what they asked for, and a tile
+    that kept its classical guide (see :mod:`.guide_check`) does not depend on the fit."""
+    if result.stats.get("kept") == "guide":  # the result is the classical guide, complete as it is
+        return None
     iterations = f"{result.iterations} iteration{'' if result.iterations == 1 else 's'}"
     if result.stop_reason == "iterations" and job.params.max_iterations is None:
         what = f"did not converge in {iterations}"
@@ -329,7 +364,7 @@ def _denoise_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
     target = _as_tensor(tile.piece)
     classical: Denoised = classical_denoise(target, job.noise, tile.circular, seed, job.real)
     guide = _as_array(classical.guide)
-    if not job.fit_denoise:
+    if not job.fit_asked:
         return _as_array(classical.image), FitResult(_as_array(classical.image).transpose(2, 0, 1), 0, 0.0,
                                                      CLASSICAL_DENOISE_REASON), guide
     task = FitTask(operation="denoise", sigma=job.sigma, circular=tile.circular,
@@ -354,15 +389,37 @@ def _restore_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
     if tile.holes is not None:
         known = torch.from_numpy(1.0 - (tile.holes > 0).astype(np.float32))[None, None]
     params = job.params
+    plan = _guide_plan(job, target, known, tile, seed, progress)
+    if plan is not None and plan.error is None:  # no fit asked for, or nothing to check one by: the guide
+        guide = plan.final()
+        return _kept(tile, guide), FitResult(guide[0].numpy(), 0, 0.0, plan.reason)
+    if plan is not None and cap is not None:
+        cap *= GUIDED_CAP_SHARE
     task = FitTask(operation=params.operation, mask=known, factor=params.output_factor, sigma=job.sigma,
-                   guide=_generator_input(job, target, known, tile, seed), circular=tile.circular)
+                   guide=_generator_input(job, target, plan, tile, seed), circular=tile.circular)
     options = FitOptions(seed=seed, device=job.device, time_budget=budget, time_cap=cap,
-                         max_iterations=params.max_iterations, holdout=HOLDOUT.get(params.operation, 0.0))
+                         max_iterations=params.max_iterations, holdout=HOLDOUT.get(params.operation, 0.0),
+                         holdout_patience=GUIDED_PATIENCE if plan is not None else 300,
+                         guide_error=None if plan is None else plan.error)
     result = fit(target, job.config, task=task, options=options, progress=progress)
+    result.stats["time_cap"] = cap  # the cap this tile's fit had (shorter when guided)
     restored = result.image.transpose(1, 2, 0)
-    if tile.holes is not None:  # keep every known pixel exactly as it was
+    if plan is not None:
+        kept = plan.keeps_guide(result.stats.get("held_out_error"))
+        result.stats["kept"] = "guide" if kept else "network"
+        if kept:
+            restored = plan.final()[0].numpy().transpose(1, 2, 0)
+    return _kept(tile, restored), result
+
+
+def _kept(tile: _TilePixels, restored: NDArray[np.float32] | torch.Tensor) -> NDArray[np.float32]:
+    """A restored (h·f, w·f, C) tile (or (1, C, h·f, w·f) tensor) with every known pixel
+    exactly as it was."""
+    if isinstance(restored, torch.Tensor):
+        restored = restored.clamp(0, 1)[0].numpy().transpose(1, 2, 0)
+    if tile.holes is not None:
         restored = np.where((tile.holes <= 0)[..., None], tile.piece, restored)
-    return restored, result
+    return np.ascontiguousarray(restored, dtype=np.float32)
 
 
 # The stop reason of a tile that started after the job's time budget was spent: it gets
@@ -372,8 +429,9 @@ CLASSICAL_REASON = "time budget (classical estimate)"
 
 
 def _classical_tile(job: _Job, tile: _TilePixels) -> NDArray[np.float32]:
-    """A tile's classical estimate, with no fit: the DCT estimate (denoise), the harmonic
-    fill (inpaint), bicubic interpolation (upscale) or the no-flash photo (flash)."""
+    """A tile's classical estimate, with no fit and cheap (the budget is spent): the DCT
+    estimate (denoise), the biharmonic fill (inpaint), bicubic interpolation on the
+    downsampler's grid (upscale) or the no-flash photo (flash)."""
     target = _as_tensor(tile.piece)
     params = job.params
     with torch.no_grad():
@@ -383,16 +441,12 @@ def _classical_tile(job: _Job, tile: _TilePixels) -> NDArray[np.float32]:
             estimate = classical_denoise(target, noise, tile.circular, real=job.real).image
         elif params.operation == "inpaint" and tile.holes is not None:
             known = torch.from_numpy(1.0 - (tile.holes > 0).astype(np.float32))[None, None]
-            estimate = harmonic_fill(target, known, circular=tile.circular)
+            estimate = biharmonic_fill(target, known, circular=tile.circular)
         elif params.operation == "upscale":
-            estimate = F.interpolate(target, scale_factor=params.output_factor, mode="bicubic",
-                                     align_corners=False)
+            estimate = aligned_bicubic(target, params.output_factor, tile.circular)
         else:
             estimate = target
-    restored: NDArray[np.float32] = estimate.clamp(0, 1)[0].numpy().transpose(1, 2, 0)
-    if tile.holes is not None:
-        restored = np.where((tile.holes <= 0)[..., None], tile.piece, restored)
-    return restored
+    return _kept(tile, estimate)
 
 
 class _Canvas:
@@ -510,7 +564,8 @@ def restore(
             restored, result = _restore_tile(job, pixels, params.seed + tile.index, budget, cap,
                                              tile_progress)
         canvas.add(tile, restored)
-        if (warning := _not_converged(job, result, tile.index, len(tiles), cap)) is not None:
+        tile_cap = result.stats.get("time_cap", cap)
+        if (warning := _not_converged(job, result, tile.index, len(tiles), tile_cap)) is not None:
             stats["warnings"].append(warning)
         stats["iterations"] += result.iterations
         _add_counts(stats["stop_reasons"], {result.stop_reason: 1})

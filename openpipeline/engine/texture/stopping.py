@@ -12,6 +12,8 @@ the first rule that fires ends the fit and its ``reason`` becomes the stop reaso
   the output is as close to the input as the noise level allows.
 * :class:`HeldOutPixels`: a validation set of pixels kept out of the loss has not
   improved for half the run; it also keeps the best output it saw.
+* :class:`GuideNotBeaten`: a guided fit whose held-out error has not beaten its
+  classical guide's after :data:`GUIDE_GATE` iterations (the guide is kept).
 * :class:`PowerLawConverged`: a power law fitted to the loss predicts a negligible
   further gain (when there is no validation set).
 """
@@ -35,6 +37,8 @@ WHITENESS_STOP = -0.015
 STOP_FRACTION = 0.8
 # Fewest held-out pixels that make a usable validation set.
 MIN_HELD_OUT = 300
+# A guided fit must have beaten its guide on the held-out pixels by this iteration.
+GUIDE_GATE = 50
 # The held-out split's random generator is seeded with the fit's seed plus this.
 HELD_OUT_SEED_OFFSET = 104729
 
@@ -192,6 +196,24 @@ class HeldOutPixels:
                 self.best_output = state.averaged.clone()
         wait = max(self.min_wait, self.best_iteration // 2)
         return self.stops and state.iteration - self.best_iteration >= wait
+
+
+class GuideNotBeaten:
+    """Stop a guided fit whose held-out error (as ``held_out`` measured it) is still above
+    ``guide_error`` (the classical guide's, made without those pixels) at iteration ``after``:
+    the network is not going to pay for its time, and the caller keeps the guide."""
+
+    reason: ClassVar[str] = "guide kept (the network did not beat it)"
+
+    def __init__(self, held_out: HeldOutPixels, guide_error: float, after: int = GUIDE_GATE) -> None:
+        self.held_out = held_out
+        self.guide_error = guide_error
+        self.after = after
+
+    def should_stop(self, state: FitState) -> bool:
+        if state.iteration < self.after or state.iteration % self.held_out.every != 0:
+            return False
+        return self.held_out.best_error >= self.guide_error
 
 
 def split_held_out(usable: torch.Tensor, size: tuple[int, int], fraction: float, seed: int
