@@ -99,8 +99,8 @@ def kernel_density_fit(mesh: Mesh, density: DensityMap, points: FloatArray, *, e
     a ball reaching across the torus's tube cancel: a sample with exactly the map's
     density reads slope 1 (:func:`reference_sample`), whatever the count.
 
-    About 30 probes a point (at least 200,000) keep the target's own noise (≥ 600 probes
-    a ball) under 1 % of the slope. The balls overlap, so at 1,000 points they hold about
+    100 probes a point (50,000 to 4,000,000) keep the measure's own noise (2,000 probes a
+    ball, 800 at 100,000 points) under 1 % of the slope. The balls overlap, so at 1,000 points they hold about
     N / ``expected`` = 50 independent counts: a Poisson sample's slope then scatters by
     about ±0.03 from seed to seed (an even scatter's counts vary far less). The slope is
     fitted to sums over 12 quantiles of the target (the log of one small count is biased
@@ -109,7 +109,7 @@ def kernel_density_fit(mesh: Mesh, density: DensityMap, points: FloatArray, *, e
     Cost: three k-d trees and ball counts (about 3 s at 100,000 points).
     """
     n = len(points)
-    budget = max(200_000, 30 * n)
+    budget = min(max(50_000, 100 * n), 4_000_000)
     probes, faces, bary = quality.uniform_samples(mesh, budget, seed)
     p = _map_at(mesh, density, faces, bary)
     area = float(face_areas(mesh.vertices, mesh.faces).sum())
