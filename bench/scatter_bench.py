@@ -16,8 +16,9 @@ Timing is fair by construction: by default the process runs on ONE core with one
 thread for everyone (``OMP_NUM_THREADS``, ``NUMBA_NUM_THREADS``... = 1; ``--threads all``
 lifts this), ours and geogram alternate (ours, geogram, ours, geogram...) and each keeps
 its best of ``--repeats`` runs (3 up to 10,000 points, then 1). Our runs are checked to
-be bit-for-bit repeatable. The stages of our run come from a separate, untimed run under
-cProfile (:func:`scatter_measures.profile_stages`).
+be bit-for-bit repeatable. A small untimed run of each method on each mesh comes first
+(compiled kernels are compiled or read from their cache then). The stages of our run
+come from a separate, untimed run under cProfile (:func:`scatter_measures.profile_stages`).
 
 Baselines, run in the same process: point-cloud-utils ``sample_mesh_lloyd`` (geogram's
 centroidal Voronoi) and ``sample_mesh_poisson_disk`` (skipped above ``--poisson-max``,
@@ -170,6 +171,16 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def warm_up(meshes: dict[str, Mesh], args: argparse.Namespace) -> None:
+    """One small untimed run of every method on every mesh (and one with the density map):
+    compiled kernels are compiled or loaded from their cache, libraries imported."""
+    for mesh in meshes.values():
+        run_ours(mesh, 200, args.seed)
+        if not args.skip_baselines:
+            run_pcu(mesh, 200, "lloyd")
+    scatter(torus(), ScatterParams(count=200, seed=args.seed), ten_to_one_map())
+
+
 def evenness_table(report: Report, meshes: dict[str, Mesh], counts: list[int],
                    args: argparse.Namespace) -> None:
     """Every method on every mesh at every count: quality, seconds, ratio to geogram."""
@@ -307,6 +318,7 @@ def main(argv: list[str] | None = None) -> None:
     report = Report()
     for line in header(argv, args):
         report.say(line)
+    warm_up(meshes, args)
     evenness_table(report, meshes, counts, args)
     report.say()
     profile_table(report, meshes, counts, args)
