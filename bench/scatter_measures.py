@@ -47,17 +47,19 @@ def terrain(divisions: int = 192) -> Mesh:
     return Mesh(vertices, base.faces, base.corner_uvs, name="terrain")
 
 
-def off_surface(mesh: Mesh, points: FloatArray) -> float | None:
-    """The largest distance from ``points`` to the mesh, relative to the hexagonal spacing
-    (None without point-cloud-utils)."""
+def off_surface(mesh: Mesh, points: FloatArray) -> tuple[float, FloatArray] | None:
+    """The largest distance from ``points`` to the mesh relative to the hexagonal spacing, and
+    the points moved onto the mesh (their closest points); None without point-cloud-utils."""
     try:
         import point_cloud_utils as pcu
     except ImportError:
         return None
-    dist, _, _ = pcu.closest_points_on_mesh(np.ascontiguousarray(points, np.float64),
-                                            mesh.vertices, mesh.faces.astype(np.int32))
+    faces = mesh.faces.astype(np.int32)
+    dist, face_ids, bary = pcu.closest_points_on_mesh(np.ascontiguousarray(points, np.float64),
+                                                      mesh.vertices, faces)
+    snapped = np.asarray(pcu.interpolate_barycentric_coords(faces, face_ids, bary, mesh.vertices), np.float64)
     area = float(face_areas(mesh.vertices, mesh.faces).sum())
-    return float(np.abs(dist).max() / quality.hex_spacing(area, len(points)))
+    return float(np.abs(dist).max() / quality.hex_spacing(area, len(points))), snapped
 
 
 def _map_at(mesh: Mesh, density: DensityMap, faces: Any, bary: FloatArray) -> FloatArray:
