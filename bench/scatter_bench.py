@@ -18,7 +18,10 @@ lifts this), ours and geogram alternate (ours, geogram, ours, geogram...) and ea
 its best of ``--repeats`` runs (3 up to 10,000 points, then 1). Our runs are checked to
 be bit-for-bit repeatable. A small untimed run of each method on each mesh comes first
 (compiled kernels are compiled or read from their cache then). The stages of our run
-come from a separate, untimed run under cProfile (:func:`scatter_measures.profile_stages`).
+(last column) come from a separate, untimed run under cProfile
+(:func:`scatter_measures.profile_stages`). The density table comes first and the evenness
+table goes count by count over all meshes; ``--markdown`` and ``--json`` are rewritten
+after every row, so a run cut short keeps what it measured.
 
 Baselines, run in the same process: point-cloud-utils ``sample_mesh_lloyd`` (geogram's
 centroidal Voronoi) and ``sample_mesh_poisson_disk`` (skipped above ``--poisson-max``,
@@ -110,7 +113,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--profile-max", type=int, default=1_000_000, help="no profile above this")
     parser.add_argument("--density-max", type=int, default=100_000, help="no density run above this")
     parser.add_argument("--tables", default="evenness,profile,density",
-                        help="which tables to measure (comma-separated)")
+                        help="what to measure (comma-separated; profile: the stages column)")
     parser.add_argument("--json", help="write all figures to this file")
     parser.add_argument("--markdown", help="write the tables, with date and machine, to this file")
     args = parser.parse_args(argv)
@@ -161,12 +164,23 @@ def interleaved(runs: list[tuple[str, Run]], repeats: int) -> dict[str, Timing]:
 class Report:
     """The lines printed so far (for ``--markdown``) and every figure (for ``--json``)."""
 
+    markdown: str | None = None
+    json: str | None = None
     lines: list[str] = field(default_factory=list)
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def say(self, line: str = "") -> None:
+        """Print a line; the markdown file is rewritten at once (a cut run keeps its tables)."""
         print(line, flush=True)
         self.lines.append(line)
+        if self.markdown:
+            Path(self.markdown).write_text("\n".join(self.lines) + "\n", encoding="utf-8")
+
+    def add(self, row: dict[str, Any]) -> None:
+        """Keep a row of figures; the JSON file is rewritten at once."""
+        self.rows.append(row)
+        if self.json:
+            Path(self.json).write_text(json.dumps(self.rows, indent=2, default=float))
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -185,12 +199,13 @@ def warm_up(meshes: dict[str, Mesh], args: argparse.Namespace) -> None:
 
 def evenness_table(report: Report, meshes: dict[str, Mesh], counts: list[int],
                    args: argparse.Namespace) -> None:
-    """Every method on every mesh at every count: quality, seconds, ratio to geogram."""
+    """Every method on every mesh at every count (all meshes at a count before the next count):
+    quality, seconds, ratio to geogram, and our run's top stages from a separate profiled run."""
     report.say("| mesh | N | method | points | seconds | ×geogram | NQE/hex | NQE on surface | min NN "
-               "| mean NN | coverage | off surface | repeatable |")
-    report.say("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for mesh_name, mesh in meshes.items():
-        for count in counts:
+               "| mean NN | coverage | off surface | repeatable | top stages (separate profiled run) |")
+    report.say("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for count in counts:
+        for mesh_name, mesh in meshes.items():
             runs: list[tuple[str, Run]] = [(OURS, partial(run_ours, mesh, count, args.seed))]
             if not args.skip_baselines:
                 runs.append((GEOGRAM, partial(run_pcu, mesh, count, "lloyd")))
@@ -198,13 +213,34 @@ def evenness_table(report: Report, meshes: dict[str, Mesh], counts: list[int],
             timings = interleaved(runs, repeats)
             if not args.skip_baselines and count <= args.poisson_max:
                 timings.update(interleaved([(POISSON, partial(run_pcu, mesh, count, "poisson"))], 1))
+            stages = profile(mesh, count, args)
             geogram = timings.get(GEOGRAM)
             for method, timing in timings.items():
-                _evenness_row(report, mesh_name, mesh, count, method, timing, geogram, args.samples)
+                row = Row(mesh_name, mesh, count, method)
+                _evenness_row(report, row, timing, geogram, args.samples, stages if method == OURS else "—")
 
 
-def _evenness_row(report: Report, mesh_name: str, mesh: Mesh, count: int, method: str, timing: Timing,
-                  geogram: Timing | None, samples: int) -> None:
+def profile(mesh: Mesh, count: int, args: argparse.Namespace) -> str:
+    """Our run's top five stages (a separate run under cProfile, untimed), as a table cell."""
+    if "profile" not in args.tables.split(",") or count > args.profile_max:
+        return "—"
+    seconds, stages = profile_stages(partial(run_ours, mesh, count, args.seed))
+    return f"{seconds:.2f} s: " + ", ".join(f"{name} {share:.0%}" for name, share in stages)
+
+
+@dataclass
+class Row:
+    """What a row of the evenness table is about."""
+
+    mesh_name: str
+    mesh: Mesh
+    count: int
+    method: str
+
+
+def _evenness_row(report: Report, row: Row, timing: Timing, geogram: Timing | None, samples: int,
+                  stages: str) -> None:
+    mesh, count, method = row.mesh, row.count, row.method
     figures = quality.evenness(mesh, timing.points, samples=samples)
     ratio = timing.seconds / geogram.seconds if geogram is not None else None
     snapped = off_surface(mesh, timing.points)
@@ -212,27 +248,13 @@ def _evenness_row(report: Report, mesh_name: str, mesh: Mesh, count: int, method
     on_surface = figures["nqe"]  # points off the surface are scored again once moved onto it
     if snapped is not None and snapped[0] > 1e-6:
         on_surface = quality.evenness(mesh, snapped[1], samples=samples)["nqe"]
-    report.rows.append({"mesh": mesh_name, "count": count, "method": method, "points": len(timing.points),
-                        "seconds": timing.seconds, "ratio_to_geogram": ratio, "off_surface": off,
-                        "nqe_on_surface": on_surface, "repeatable": timing.repeatable, **figures})
+    report.add({"mesh": row.mesh_name, "count": count, "method": method, "points": len(timing.points),
+                "seconds": timing.seconds, "ratio_to_geogram": ratio, "off_surface": off,
+                "nqe_on_surface": on_surface, "repeatable": timing.repeatable, "stages": stages, **figures})
     repeat = {None: "—", True: "yes", False: "NO"}[timing.repeatable]
-    report.say(f"| {mesh_name} | {count} | {method} | {len(timing.points)} | {timing.seconds:.2f} | "
+    report.say(f"| {row.mesh_name} | {count} | {method} | {len(timing.points)} | {timing.seconds:.2f} | "
                f"{_fmt(ratio, 2)} | {figures['nqe']:.4f} | {on_surface:.4f} | {figures['min_nn']:.3f} | "
-               f"{figures['mean_nn']:.3f} | {figures['coverage']:.3f} | {_fmt(off)} | {repeat} |")
-
-
-def profile_table(report: Report, meshes: dict[str, Mesh], counts: list[int],
-                  args: argparse.Namespace) -> None:
-    """Our run's top five stages per mesh and count (a separate, untimed, profiled run)."""
-    report.say("| mesh | N | seconds (profiled) | top stages: function, share of the profiled run |")
-    report.say("|---|---|---|---|")
-    for mesh_name, mesh in meshes.items():
-        for count in [c for c in counts if c <= args.profile_max]:
-            seconds, stages = profile_stages(partial(run_ours, mesh, count, args.seed))
-            text = ", ".join(f"{name} {share:.0%}" for name, share in stages)
-            report.rows.append({"mesh": mesh_name, "count": count, "method": "profile",
-                                "seconds": seconds, "stages": stages})
-            report.say(f"| {mesh_name} | {count} | {seconds:.2f} | {text} |")
+               f"{figures['mean_nn']:.3f} | {figures['coverage']:.3f} | {_fmt(off)} | {repeat} | {stages} |")
 
 
 def density_table(report: Report, ring: Mesh, counts: list[int], args: argparse.Namespace) -> None:
@@ -249,7 +271,7 @@ def density_table(report: Report, ring: Mesh, counts: list[int], args: argparse.
         assert result.uvs is not None
         old = quality.density_fit(result.positions, density.lookup(result.uvs))
         new = kernel_density_fit(ring, density, result.positions)
-        report.rows.append({"mesh": "torus", "count": count, "method": "batch-ng density",
+        report.add({"mesh": "torus", "count": count, "method": "batch-ng density",
                             "seconds": seconds, **old, "kernel_slope": new["slope"],
                             "kernel_correlation": new["correlation"]})
         report.say(f"| {OURS} | {count} | {seconds:.2f} | {old['slope']:.3f} | {old['correlation']:.3f} "
@@ -268,7 +290,7 @@ def _reference_row(report: Report, ring: Mesh, density: DensityMap, count: int) 
         new = kernel_density_fit(ring, density, points)
         figures.append([old["slope"], old["correlation"], new["slope"], new["correlation"]])
     mean, spread = np.mean(figures, 0), np.std(figures, 0)
-    report.rows.append({"mesh": "torus", "count": count, "method": "reference (exact density)",
+    report.add({"mesh": "torus", "count": count, "method": "reference (exact density)",
                         "slope": mean[0], "correlation": mean[1], "kernel_slope": mean[2],
                         "kernel_correlation": mean[3]})
     cells = " | ".join(f"{m:.3f} ± {s:.3f}" for m, s in zip(mean, spread, strict=True))
@@ -321,7 +343,7 @@ LEGEND = [
     "from a point to the mesh over the hexagonal spacing (geogram returns restricted-Voronoi "
     "centroids, which leave a curved surface); NQE on surface: the NQE of those points moved onto "
     "the mesh (the same figure for points already on it). Repeatable: the same bits on a second run with the "
-    "same seed. Profile: a separate run under cProfile; a stage is a function of "
+    "same seed. Top stages: a separate run under cProfile; a stage is a function of "
     "openpipeline.engine.scatter with the library calls it makes. Density: slope of log local "
     "density against log target, by the k-NN measure (k = 12, the old figure) and by the "
     "kernel-matched measure (balls holding about 20 points where the map is followed, target and "
@@ -338,25 +360,18 @@ def main(argv: list[str] | None = None) -> None:
     makers: dict[str, Callable[[], Mesh]] = {"torus": torus, "icosphere": partial(icosphere, 5),
                                              "terrain": terrain}
     meshes = {name: makers[name]() for name in args.meshes.split(",")}
-    report = Report()
+    report = Report(args.markdown, args.json)
     for line in header(argv, args):
         report.say(line)
     warm_up(meshes, args)
     tables = args.tables.split(",")
+    if "density" in tables:  # first: it is short, and a run cut at 1M points keeps it
+        density_table(report, torus(), counts, args)
+        report.say()
     if "evenness" in tables:
         evenness_table(report, meshes, counts, args)
         report.say()
-    if "profile" in tables:
-        profile_table(report, meshes, counts, args)
-        report.say()
-    if "density" in tables:
-        density_table(report, torus(), counts, args)
-        report.say()
     met_lines(report)
-    if args.json:
-        Path(args.json).write_text(json.dumps(report.rows, indent=2, default=float))
-    if args.markdown:
-        Path(args.markdown).write_text("\n".join(report.lines) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -70,4 +70,6 @@ def test_a_small_bench_run_writes_its_tables_json_and_met_lines(tmp_path, capsys
                      "- time ≤ geogram's", "- density slope"):
         assert expected in text
     rows = json.loads(figures.read_text())
-    assert {row["method"] for row in rows} >= {"batch-ng (ours)", "profile", "batch-ng density"}
+    assert {row["method"] for row in rows} >= {"batch-ng (ours)", "batch-ng density"}
+    ours = next(row for row in rows if row["method"] == "batch-ng (ours)")
+    assert ours["stages"].count("%") == 5 and ours["repeatable"] is True
