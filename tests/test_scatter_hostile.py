@@ -238,9 +238,9 @@ import resource
 resource.setrlimit(resource.RLIMIT_AS, (3 * 2**30, 3 * 2**30))
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.scatter import ScatterParams, scatter
-from openpipeline.engine.scatter.primitives import plane
+from openpipeline.engine.scatter.primitives import icosphere
 try:
-    scatter(plane(), ScatterParams(count=10, multigrid_base={base}))
+    scatter(icosphere(1), ScatterParams(count=10, {option}=0))
 except EngineInputError as error:
     print("refused:", error)
 """
@@ -252,11 +252,12 @@ except EngineInputError as error:
                    "job file's params) loops forever in coarse_to_fine_levels, growing a list until "
                    "memory runs out")
 def test_a_multigrid_base_below_one_is_refused_not_a_hang():
-    """Run in a child with 3 GB of address space and 10 s (a refusal takes about 2 s): it must
-    print a refusal."""
+    """A closed mesh with a multigrid base of 0, in a child with 3 GB of address space and 10 s
+    (a refusal takes about 2 s): it must print a refusal."""
     try:
-        done = subprocess.run([sys.executable, "-c", HANG.format(base=0)], cwd=ROOT, capture_output=True,
-                              text=True, timeout=10, env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
+        done = subprocess.run([sys.executable, "-c", HANG.format(option="multigrid_base")], cwd=ROOT,
+                              capture_output=True, text=True, timeout=10,
+                              env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     except subprocess.TimeoutExpired:
         pytest.fail("scatter hung for 10 s")
     assert done.returncode == 0 and done.stdout.startswith("refused:"), done.stderr[-500:]
