@@ -315,7 +315,8 @@ def met_lines(report: Report) -> None:
               ("density slope 1 ± 0.05 and correlation ≥ 0.95 (kernel measure)", off if dens else
                ["not measured"])]
     for target, misses in checks:
-        report.say(f"- {target}: " + ("**met**" if not misses else "**not met** (" + "; ".join(misses) + ")"))
+        verdict = "**not met** (" + "; ".join(misses) + ")" if misses else "**met**"
+        report.say(f"- {target}: " + ("not measured" if misses == ["not measured"] else verdict))
 
 
 def header(argv: list[str], args: argparse.Namespace) -> list[str]:
