@@ -67,7 +67,7 @@ class ScatterParams:
     lloyd_epochs: int = 18
     fine_epochs: int = 6
     fine_samples_per_point: int = 10
-    multigrid_base: int = 16_000
+    multigrid_base: int = 250
     polyak: int = 8
     exact_epochs: int = 8
     fine_exact_epochs: int = 4
