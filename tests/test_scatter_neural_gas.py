@@ -36,7 +36,7 @@ def test_work_meter_reports_the_share_done_up_to_98_percent():
 def test_the_work_plan_is_the_work_done(mesh):
     """Over two coarse-to-fine levels, the work counted as done is exactly the work planned,
     so progress ends at 98 % on a closed mesh and on an open one."""
-    schedule = ScatterParams(count=1, multigrid_base=100).batch_schedule()
+    schedule = ScatterParams(count=1, multigrid_base=100, detail_multigrid_base=100).batch_schedule()
     solver = BatchNeuralGas(Surface(mesh), schedule, np.random.default_rng(0), Reporter(None), 1.0)
     points, edges, _ = solver.solve(350)
     assert len(points) == 350 and edges.max() < 350

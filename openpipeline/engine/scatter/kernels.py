@@ -305,6 +305,19 @@ def _settle(target: Any, visited: Any, mesh: Any, scratch: Any, out: Any, i: int
 
 
 @compiled
+def _over_relax(point: Any, normal: Any, sums: Any, omega: float, target: Any) -> None:
+    """The cell's centroid, moved on by ω - 1 times the step along the surface (into
+    ``target``): over-relaxing the step off the surface (towards a bend) would overshoot."""
+    along = 0.0
+    for c in range(3):
+        target[c] = sums[1 + c] / sums[0]
+        along += (target[c] - point[c]) * normal[c]
+    for c in range(3):
+        step = target[c] - point[c] - along * normal[c]
+        target[c] += (omega - 1.0) * step
+
+
+@compiled
 def restricted_cells(points: Any, normals: Any, start: Any, neighbours: Any, mesh: Any, log_density: Any,
                      omega: float, out: Any) -> None:
     """One Lloyd step with the centroids of the restricted Voronoi cells of points on a mesh.
@@ -351,6 +364,5 @@ def restricted_cells(points: Any, normals: Any, start: Any, neighbours: Any, mes
         out[1][i] = start[0][i]
         out[2][i, :] = start[1][i, :]
         if sums[0] > 0.0:
-            for c in range(3):
-                target[c] = points[i, c] + omega * (sums[1 + c] / sums[0] - points[i, c])
+            _over_relax(points[i], normals[i], sums, omega, target)
             _settle(target, state[1][:visited], mesh, scratch, out, i)

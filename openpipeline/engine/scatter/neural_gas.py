@@ -41,7 +41,8 @@ class BatchSchedule:
             the epochs of annealed neural gas and of sampled Lloyd polish, on the
             coarsest level.
         fine_epochs, fine_samples_per_point: the sampled polish of each finer level.
-        multigrid_base: levels are added (×4 points each) above this count.
+        multigrid_base, detail_multigrid_base: levels are added (×4 points each) above
+            this count, on a closed mesh with an even density and otherwise.
         polyak: the last iterates averaged in a sampled polish.
         exact_epochs, fine_exact_epochs: exact (tangent-Voronoi) polish steps on the
             coarsest and on each finer level.
@@ -53,6 +54,7 @@ class BatchSchedule:
     fine_epochs: int
     fine_samples_per_point: int
     multigrid_base: int
+    detail_multigrid_base: int
     polyak: int
     exact_epochs: int
     fine_exact_epochs: int
@@ -126,7 +128,8 @@ class BatchNeuralGas:
     def solve(self, count: int) -> tuple[FloatArray, IntArray, Samples]:
         """Exactly ``count`` points (not yet on the surface), their edges, and samples near them."""
         p = self.schedule
-        levels = coarse_to_fine_levels(count, p.multigrid_base)
+        even_closed = self.surface.closed and self.power == 1.0
+        levels = coarse_to_fine_levels(count, p.multigrid_base if even_closed else p.detail_multigrid_base)
         self.meter.total = self.planned_work(levels)
         points = self.surface.sample(self.rng, levels[0], power=1.0).positions
         points = self._anneal(points)
