@@ -179,7 +179,8 @@ def scatter(
     train_power = 2.0 if weight is not None else 1.0
     points, edges, hints = _solve(surface, count, params, rng, report, train_power)
     report("projecting", 0.99, "snapping to the surface")
-    projected = surface.project(points, hints)
+    # batch-ng's exact polish leaves its points on the surface, its hints being the points
+    projected = hints if hints.positions is points else surface.project(points, hints)
     result = _finish(mesh, projected, edges)
     result.stats.update(method=params.method, count=count, seed=params.seed,
                         seconds=time.perf_counter() - start, area=surface.area,

@@ -25,14 +25,28 @@ import numpy as np
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+def threads() -> int:
+    """How many threads numba's parallel loops use (``NUMBA_NUM_THREADS``, else every core)."""
+    return int(numba.get_num_threads())
+
+
 def compiled(function: F) -> F:
     """``numba.njit`` with an on-disk cache, or without one where no cache folder can be written."""
+    return _jit(function, parallel=False)
+
+
+def parallel(function: F) -> F:
+    """:func:`compiled`, with its ``numba.prange`` loops shared among numba's threads."""
+    return _jit(function, parallel=True)
+
+
+def _jit(function: F, parallel: bool) -> F:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", numba.NumbaWarning)
-            return cast(F, numba.njit(cache=True, nogil=True)(function))
+            return cast(F, numba.njit(cache=True, nogil=True, parallel=parallel)(function))
     except RuntimeError:  # "cannot cache function ...: no locator available"
-        return cast(F, numba.njit(cache=False, nogil=True)(function))
+        return cast(F, numba.njit(cache=False, nogil=True, parallel=parallel)(function))
 
 
 @compiled
@@ -318,29 +332,9 @@ def _over_relax(point: Any, normal: Any, sums: Any, omega: float, target: Any) -
 
 
 @compiled
-def restricted_cells(points: Any, normals: Any, start: Any, neighbours: Any, mesh: Any, log_density: Any,
-                     omega: float, out: Any) -> None:
-    """One Lloyd step with the centroids of the restricted Voronoi cells of points on a mesh.
-
-    Each cell is built face by face: from the face a point lies on, each face is clipped
-    by the bisector planes of the point's nearest neighbours, and the faces across the
-    face edges that survive are visited next (as in Yan, Lévy et al. 2009). A mesh
-    border ends the walk, so cells stop at borders; sharp edges are followed exactly.
-    Each point then moves ω times the way to its cell's centroid and is put back on the
-    closest of the faces its cell covers (a point without a cell stays).
-
-    Args:
-        points, normals: (N, 3) points on the surface and the unit normals there.
-        start: (faces (N,), barycentrics (N, 3)) where the points lie.
-        neighbours: (N, k) nearest other points.
-        mesh: (vertices (V, 3), faces (F, 3), adjacent (F, 3)): the face across each face's
-            edge from corner e to e + 1, -1 on a border.
-        log_density: (N,) log density at the points (empty: even density).
-        omega: the over-relaxation ω.
-        out: (positions (N, 3), faces (N,), barycentrics (N, 3), touches (N, k), bordered
-            (N,)): the moved points, the neighbours whose bisectors bound each cell, and
-            the cells that reach a border.
-    """
+def _cells_range(first: int, stop: int, inputs: Any, mesh: Any, omega: float, out: Any) -> None:
+    """:func:`restricted_cells` for points first to stop - 1, with their own scratch arrays."""
+    points, normals, start, neighbours, log_density = inputs
     n, k = neighbours.shape
     faces = mesh[1]
     touches, bordered = out[3], out[4]
@@ -351,7 +345,7 @@ def restricted_cells(points: Any, normals: Any, start: Any, neighbours: Any, mes
     planes = np.empty((k, 4))
     g = np.zeros(3)
     target = np.empty(3)
-    for i in range(n):
+    for i in range(first, stop):
         if log_density.shape[0] == n:
             _density_gradient(points, normals, neighbours, log_density, i, g)
         _bisector_planes(points, neighbours, i, planes)
@@ -366,3 +360,65 @@ def restricted_cells(points: Any, normals: Any, start: Any, neighbours: Any, mes
         if sums[0] > 0.0:
             _over_relax(points[i], normals[i], sums, omega, target)
             _settle(target, state[1][:visited], mesh, scratch, out, i)
+
+
+@parallel
+def restricted_cells(points: Any, normals: Any, start: Any, neighbours: Any, mesh: Any, log_density: Any,
+                     step: Any, out: Any) -> None:
+    """One Lloyd step with the centroids of the restricted Voronoi cells of points on a mesh.
+
+    Each cell is built face by face: from the face a point lies on, each face is clipped
+    by the bisector planes of the point's nearest neighbours, and the faces across the
+    face edges that survive are visited next (as in Yan, Lévy et al. 2009). A mesh
+    border ends the walk, so cells stop at borders; sharp edges are followed exactly.
+    Each point then moves ω times the way to its cell's centroid and is put back on the
+    closest of the faces its cell covers (a point without a cell stays). The points are
+    shared among numba's threads; each is computed alone, so the bytes do not depend on
+    how many there are.
+
+    Args:
+        points, normals: (N, 3) points on the surface and the unit normals there.
+        start: (faces (N,), barycentrics (N, 3)) where the points lie.
+        neighbours: (N, k) nearest other points.
+        mesh: (vertices (V, 3), faces (F, 3), adjacent (F, 3)): the face across each face's
+            edge from corner e to e + 1, -1 on a border.
+        log_density: (N,) log density at the points (empty: even density).
+        step: (ω, chunks): the over-relaxation, and how many parts the points are cut into
+            for the threads (any number gives the same bytes).
+        out: (positions (N, 3), faces (N,), barycentrics (N, 3), touches (N, k), bordered
+            (N,)): the moved points, the neighbours whose bisectors bound each cell, and
+            the cells that reach a border.
+    """
+    n = neighbours.shape[0]
+    omega, chunks = step
+    for chunk in numba.prange(chunks):
+        _cells_range(chunk * n // chunks, (chunk + 1) * n // chunks,
+                     (points, normals, start, neighbours, log_density), mesh, omega, out)
+
+
+@parallel
+def closest_on_faces(points: Any, candidates: Any, mesh: Any, out: Any) -> None:
+    """The closest point to each point on its candidate faces.
+
+    Args:
+        points: (N, 3).
+        candidates: (N, c) mesh face ids to search (the first closest wins a tie).
+        mesh: (vertices (V, 3), faces (F, 3)).
+        out: (positions (N, 3), faces (N,), barycentrics (N, 3)).
+    """
+    positions, face_ids, barycentrics = out
+    for i in numba.prange(points.shape[0]):
+        corners = np.empty((3, 3))
+        spot, weights = np.empty(3), np.empty(3)
+        best = np.inf
+        for j in range(candidates.shape[1]):
+            f = candidates[i, j]
+            for c in range(3):
+                for d in range(3):
+                    corners[c, d] = mesh[0][mesh[1][f, c], d]
+            gap = _closest_on_triangle(points[i], corners, spot, weights)
+            if gap < best:
+                best = gap
+                face_ids[i] = f
+                positions[i, :] = spot
+                barycentrics[i, :] = weights

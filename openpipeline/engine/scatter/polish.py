@@ -100,5 +100,6 @@ def restricted_lloyd(
     kernels.restricted_cells(np.ascontiguousarray(on_surface.positions, dtype=np.float64),
                              np.ascontiguousarray(normals, dtype=np.float64), start,
                              np.ascontiguousarray(neighbours, dtype=np.int64), mesh_arrays, logs,
-                             float(omega), (moved, moved_faces, moved_bary, touches, bordered))
+                             (float(omega), max(1, min(kernels.threads(), n))),
+                             (moved, moved_faces, moved_bary, touches, bordered))
     return Samples(moved, moved_faces, moved_bary), touches, bordered
