@@ -52,7 +52,8 @@ class ScatterParams:
         method: one of :data:`METHODS`.
         seed: the same seed gives the same bits on the same machine.
         samples_per_point ... fine_exact_epochs: the stage lengths of ``batch-ng``
-            (see :class:`~openpipeline.engine.scatter.neural_gas.BatchSchedule`).
+            (see :class:`~openpipeline.engine.scatter.neural_gas.BatchSchedule`;
+            :meth:`coarsest` for the two multigrid bases).
         max_memory, max_points: a job whose estimated peak memory (bytes) or point count
             is over these is refused before it starts; None: the memory available now,
             and :data:`~openpipeline.engine.scatter.budget.DEFAULT_MAX_POINTS`.
@@ -67,7 +68,8 @@ class ScatterParams:
     lloyd_epochs: int = 18
     fine_epochs: int = 6
     fine_samples_per_point: int = 10
-    multigrid_base: int = 16_000
+    multigrid_base: int = 250
+    detail_multigrid_base: int = 2500
     polyak: int = 8
     exact_epochs: int = 8
     fine_exact_epochs: int = 4
@@ -121,9 +123,16 @@ class ScatterParams:
         cost = estimate(count, self.method, faces, density,
                         samples_per_point=self.samples_per_point,
                         fine_samples_per_point=self.fine_samples_per_point,
-                        coarse=min(count, self.multigrid_base), closed=closed)
+                        coarse=min(count, self.coarsest(closed, density)), closed=closed)
         check_cost(count, cost, self.method, self.max_memory, self.max_points)
         return cost
+
+    def coarsest(self, closed: bool, density: bool) -> int:
+        """The largest coarsest level of ``batch-ng``: ``multigrid_base`` on a closed mesh
+        with an even density, ``detail_multigrid_base`` on an open mesh or with a density
+        map (a border's rows and a density's slope are set on the coarsest level and are
+        slow to correct above it)."""
+        return self.multigrid_base if closed and not density else self.detail_multigrid_base
 
     def batch_schedule(self) -> BatchSchedule:
         """The stage lengths of the ``batch-ng`` method, as these parameters set them."""
@@ -170,7 +179,8 @@ def scatter(
     train_power = 2.0 if weight is not None else 1.0
     points, edges, hints = _solve(surface, count, params, rng, report, train_power)
     report("projecting", 0.99, "snapping to the surface")
-    projected = surface.project(points, hints)
+    # batch-ng's exact polish leaves its points on the surface, its hints being the points
+    projected = hints if hints.positions is points else surface.project(points, hints)
     result = _finish(mesh, projected, edges)
     result.stats.update(method=params.method, count=count, seed=params.seed,
                         seconds=time.perf_counter() - start, area=surface.area,

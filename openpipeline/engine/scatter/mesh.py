@@ -30,6 +30,9 @@ R2_A2 = 0.5698402909980532
 # multiplies two squared lengths, so a length L gives L⁴, which float64 holds from about
 # 1e-323 to 1e308 (both ends measured: 1e-80 and 1e76 scatter cleanly, 1e-82 and 1e77 not).
 COORDINATE_RANGE = (1e-80, 1e76)
+BORDER_EDGES_NEAR = 8  # border edges (by their midpoints) searched for a closest border point
+PARALLEL_QUERIES = 50_000  # k-d tree queries of fewer points run on one thread
+FACE_CENTRES_NEAR = 4  # a projection also tries the faces of this many nearest face centres
 
 
 @dataclass
@@ -176,11 +179,22 @@ def check_mesh(mesh: Mesh) -> Mesh:
 
 
 def _weld(vertices: FloatArray) -> IntArray:
-    """Each vertex's index among the distinct positions (vertices split at UV seams merge)."""
+    """Each vertex's index among the distinct positions (vertices split at UV seams merge),
+    numbered in lexicographic order of the positions."""
     scale = float(np.abs(vertices).max()) or 1.0
     keys = np.round(vertices / (scale * 1e-9)).astype(np.int64)
-    _, welded = np.unique(keys, axis=0, return_inverse=True)
-    return np.asarray(welded.reshape(-1), dtype=np.int64)
+    order = np.lexsort((keys[:, 2], keys[:, 1], keys[:, 0]))
+    ordered = keys[order]
+    new = np.ones(len(keys), np.bool_)
+    new[1:] = (ordered[1:] != ordered[:-1]).any(1)
+    welded = np.empty(len(keys), np.int64)
+    welded[order] = np.cumsum(new) - 1
+    return welded
+
+
+def _edge_keys(low: IntArray, high: IntArray, count: int) -> IntArray:
+    """One integer per undirected edge between vertex ids below ``count``."""
+    return np.minimum(low, high) * count + np.maximum(low, high)
 
 
 def _welded_edges(mesh: Mesh) -> tuple[IntArray, IntArray]:
@@ -188,9 +202,53 @@ def _welded_edges(mesh: Mesh) -> tuple[IntArray, IntArray]:
     wf = _weld(mesh.vertices)[mesh.faces]
     good = (wf[:, 0] != wf[:, 1]) & (wf[:, 1] != wf[:, 2]) & (wf[:, 0] != wf[:, 2])
     wf = wf[good]
-    edges = np.sort(np.concatenate([wf[:, [0, 1]], wf[:, [1, 2]], wf[:, [2, 0]]]), 1)
-    unique, counts = np.unique(edges, axis=0, return_counts=True)
-    return unique, counts
+    count = int(wf.max()) + 1 if len(wf) else 1
+    keys = _edge_keys(np.concatenate([wf[:, 0], wf[:, 1], wf[:, 2]]),
+                      np.concatenate([wf[:, 1], wf[:, 2], wf[:, 0]]), count)
+    unique, counts = np.unique(keys, return_counts=True)
+    return np.stack([unique // count, unique % count], 1), counts
+
+
+def border_edges(mesh: Mesh) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The mesh's border: edges used by one face only (after welding UV seams).
+
+    Returns:
+        Each border edge's two end points (B, 3) each, and its unit inward direction
+        (B, 3): in its face's plane, square to the edge, towards the face.
+    """
+    welded = _weld(mesh.vertices)
+    wf = welded[mesh.faces]
+    corners = np.concatenate([wf[:, [0, 1, 2]], wf[:, [1, 2, 0]], wf[:, [2, 0, 1]]])
+    faces = np.concatenate([mesh.faces[:, [0, 1, 2]], mesh.faces[:, [1, 2, 0]], mesh.faces[:, [2, 0, 1]]])
+    keys = _edge_keys(corners[:, 0], corners[:, 1], int(welded.max()) + 1)
+    _, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    alone = (counts[inverse.reshape(-1)] == 1) & (corners[:, 0] != corners[:, 1])
+    v = mesh.vertices
+    a, b, c = v[faces[alone, 0]], v[faces[alone, 1]], v[faces[alone, 2]]
+    along = b - a
+    along = along / np.maximum(np.linalg.norm(along, axis=1, keepdims=True), 1e-300)
+    inward = (c - a) - np.einsum("nc,nc->n", c - a, along)[:, None] * along
+    length = np.linalg.norm(inward, axis=1, keepdims=True)
+    keep = length[:, 0] > 0
+    return a[keep], b[keep], inward[keep] / length[keep]
+
+
+def face_adjacency(mesh: Mesh) -> IntArray:
+    """(F, 3): the face across each face's edge from corner e to corner e + 1, -1 on a border
+    (vertices split at UV seams are welded first, so seams join faces)."""
+    wf = _weld(mesh.vertices)[mesh.faces]
+    first_corner = wf.ravel()
+    second_corner = wf[:, [1, 2, 0]].ravel()
+    keys = _edge_keys(first_corner, second_corner, int(wf.max()) + 1)
+    degenerate = first_corner == second_corner
+    keys[degenerate] = -1 - np.arange(int(degenerate.sum()))  # joined to nothing
+    order = np.argsort(keys, kind="stable")
+    same = keys[order[1:]] == keys[order[:-1]]
+    first, second = order[:-1][same], order[1:][same]
+    adjacent = np.full(len(keys), -1, np.int64)
+    adjacent[first] = second // 3
+    adjacent[second] = first // 3
+    return adjacent.reshape(-1, 3)
 
 
 def is_closed(mesh: Mesh) -> bool:
@@ -208,6 +266,12 @@ def mesh_area(mesh: Mesh) -> float:
 def face_areas(vertices: FloatArray, faces: IntArray) -> FloatArray:
     tri = vertices[faces]
     return np.asarray(0.5 * np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1))
+
+
+def workers(queries: int) -> int:
+    """Threads for a k-d tree query of ``queries`` points: one for small queries (starting
+    threads costs more than they save), all cores for large ones (same results either way)."""
+    return 1 if queries < PARALLEL_QUERIES else -1
 
 
 def _morton_order(points: FloatArray, bits: int = 10) -> IntArray:
@@ -262,6 +326,54 @@ class Surface:
         self.cumulative = np.concatenate([[0.0], np.cumsum(self.areas)])
         self.weight = weight
         self.closed = is_closed(mesh)
+        self._border: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self._centres: Samples | None = None
+        self._adjacent: IntArray | None = None
+        self._border_tree: cKDTree | None = None
+
+    def adjacency(self) -> IntArray:
+        """:func:`face_adjacency` of the mesh (built once)."""
+        if self._adjacent is None:
+            self._adjacent = face_adjacency(self.mesh)
+        return self._adjacent
+
+    def face_centres(self) -> Samples:
+        """One sample at the centre of each face (built once)."""
+        if self._centres is None:
+            count = len(self.mesh.faces)
+            self._centres = Samples(self.mesh.vertices[self.mesh.faces].mean(1), np.arange(count),
+                                    np.full((count, 3), 1 / 3))
+        return self._centres
+
+    def nearest_on_border(self, points: FloatArray) -> FloatArray:
+        """The closest point on the mesh's border to each point (the points themselves on a
+        closed mesh)."""
+        if self._border is None:
+            self._border = border_edges(self.mesh)
+        start, end, _ = self._border
+        if not len(start):
+            return np.array(points, dtype=np.float64)
+        if self._border_tree is None:
+            self._border_tree = cKDTree(0.5 * (start + end))
+        near = min(BORDER_EDGES_NEAR, len(start))
+        _, ids = self._border_tree.query(points, k=near, workers=workers(len(points)))
+        ids = ids.reshape(len(points), near)
+        a, b = start[ids], end[ids]
+        along = b - a
+        t = np.einsum("nkc,nkc->nk", points[:, None, :] - a, along) / np.maximum(
+            np.einsum("nkc,nkc->nk", along, along), 1e-300)
+        closest = a + np.clip(t, 0.0, 1.0)[..., None] * along
+        gap = np.einsum("nkc,nkc->nk", closest - points[:, None, :], closest - points[:, None, :])
+        return np.asarray(closest[np.arange(len(points)), np.argmin(gap, 1)], dtype=np.float64)
+
+    def log_density(self, at: Samples, power: float) -> FloatArray | None:
+        """log(weight^power) at points on the surface (None without a weight); a zero
+        weight counts as 1e-12 of the largest."""
+        if self.weight is None or power == 0:
+            return None
+        w = np.clip(self.weight(at.face_ids, at.barycentrics), 0.0, None)
+        floor = max(float(w.max()), 1e-300) * 1e-12
+        return np.asarray(power * np.log(np.maximum(w, floor)), dtype=np.float64)
 
     def face_ids(self, local: IntArray) -> IntArray:
         """Original mesh face ids of faces in this surface's (Morton) order."""
@@ -271,12 +383,14 @@ class Surface:
         """Systematic, area-proportional samples: (local face index, (u, v))."""
         t = (np.arange(count) + rng.random()) * (self.area / count)
         local = np.clip(np.searchsorted(self.cumulative, t, side="right") - 1, 0, len(self.areas) - 1)
-        per_face = np.bincount(local, minlength=len(self.areas))
-        start = np.cumsum(per_face) - per_face
-        j = np.arange(count) - start[local]
-        shift = rng.random((len(self.areas), 2))
-        u = (shift[local, 0] + j * R2_A1) % 1.0
-        v = (shift[local, 1] + j * R2_A2) % 1.0
+        # local is sorted: runs of samples on one face, each run with its own random shift
+        first = np.ones(count, np.bool_)
+        first[1:] = local[1:] != local[:-1]
+        run = np.cumsum(first) - 1
+        j = np.arange(count) - np.flatnonzero(first)[run]
+        shift = rng.random((int(run[-1]) + 1 if count else 0, 2))
+        u = (shift[run, 0] + j * R2_A1) % 1.0
+        v = (shift[run, 1] + j * R2_A2) % 1.0
         flip = u + v > 1.0
         u[flip] = 1.0 - u[flip]
         v[flip] = 1.0 - v[flip]
@@ -314,19 +428,26 @@ class Surface:
     def project(self, points: FloatArray, hints: Samples, k: int = 8) -> Samples:
         """Closest points on the mesh, searching the faces of the ``k`` nearest hint samples.
 
-        Cost: one k-nearest query and k exact point-triangle distances per point.
+        Cost: two k-nearest queries and 2k exact point-triangle distances per point (compiled).
         """
         k = min(k, len(hints.positions))
-        _, nearest = hints.tree().query(points, k=k, workers=-1)
-        nearest = nearest.reshape(len(points), k)
-        candidates = hints.face_ids[nearest]  # (N, k) mesh face ids
-        v = self.mesh.vertices
-        f = self.mesh.faces[candidates]
-        closest, bary = closest_on_triangles(points[:, None, :], v[f[..., 0]], v[f[..., 1]], v[f[..., 2]])
-        dist = np.einsum("nkc,nkc->nk", closest - points[:, None, :], closest - points[:, None, :])
-        best = np.argmin(dist, axis=1)
-        rows = np.arange(len(points))
-        return Samples(closest[rows, best], candidates[rows, best], bary[rows, best])
+        _, nearest = hints.tree().query(points, k=k, workers=workers(len(points)))
+        candidates = hints.face_ids[nearest.reshape(len(points), k)]  # (N, k) mesh face ids
+        # and the faces of the nearest face centres: a point whose face no hint lies on
+        # would otherwise snap to the edge of a neighbouring face
+        centres = self.face_centres()
+        near = min(FACE_CENTRES_NEAR, len(centres.positions))
+        _, nearest = centres.tree().query(points, k=near, workers=workers(len(points)))
+        candidates = np.concatenate([candidates, centres.face_ids[nearest.reshape(len(points), near)]], 1)
+        from openpipeline.engine.scatter import kernels  # here: importing numba takes 0.2 s
+
+        out = Samples(np.empty((len(points), 3)), np.empty(len(points), np.int64), np.empty((len(points), 3)))
+        kernels.closest_on_faces(np.ascontiguousarray(points, dtype=np.float64),
+                                 np.ascontiguousarray(candidates, dtype=np.int64),
+                                 (np.ascontiguousarray(self.mesh.vertices, dtype=np.float64),
+                                  np.ascontiguousarray(self.mesh.faces, dtype=np.int64)),
+                                 (out.positions, out.face_ids, out.barycentrics))
+        return out
 
 
 def closest_on_triangles(

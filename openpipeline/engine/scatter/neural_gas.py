@@ -23,12 +23,13 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from openpipeline.engine.progress import Reporter
 from openpipeline.engine.scatter.graph import hebbian_edges
-from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Samples, Surface
-from openpipeline.engine.scatter.polish import centroid_step, tangent_voronoi
+from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Samples, Surface, workers
+from openpipeline.engine.scatter.polish import centroid_step, nearest_others, restricted_lloyd, touching_edges
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,11 @@ class BatchSchedule:
             the epochs of annealed neural gas and of sampled Lloyd polish, on the
             coarsest level.
         fine_epochs, fine_samples_per_point: the sampled polish of each finer level.
-        multigrid_base: levels are added (×4 points each) above this count.
+        multigrid_base, detail_multigrid_base: levels are added (×4 points each) above
+            this count, on a closed mesh with an even density and otherwise.
         polyak: the last iterates averaged in a sampled polish.
         exact_epochs, fine_exact_epochs: exact (tangent-Voronoi) polish steps on the
-            coarsest and on each finer level (closed meshes, even density).
+            coarsest and on each finer level.
     """
 
     samples_per_point: int
@@ -52,6 +54,7 @@ class BatchSchedule:
     fine_epochs: int
     fine_samples_per_point: int
     multigrid_base: int
+    detail_multigrid_base: int
     polyak: int
     exact_epochs: int
     fine_exact_epochs: int
@@ -59,6 +62,7 @@ class BatchSchedule:
 
 OVER_RELAXATION = 1.8  # ω of the over-relaxed Lloyd steps
 EXACT_PLAIN_STEPS = 2  # the exact polish ends with this many plain (ω = 1) steps
+EXACT_NEIGHBOURS = 8  # the nearest points whose bisectors may bound a cell
 EXACT_WORK_PER_POINT = 4  # an exact step costs about as much as this many samples per point
 
 
@@ -80,6 +84,17 @@ def coarse_to_fine_levels(count: int, base: int) -> list[int]:
 def relaxation(epoch: int, epochs: int, plain: int) -> float:
     """ω of a Lloyd step: over-relaxed, except plain (1) for the last ``plain`` of ``epochs``."""
     return OVER_RELAXATION if epoch < epochs - plain else 1.0
+
+
+@dataclass
+class Cells:
+    """Points after an exact polish: their Delaunay edges, the surface samples they were
+    projected with, and which cells reach the mesh's border."""
+
+    points: FloatArray
+    edges: IntArray
+    hints: Samples
+    bordered: NDArray[np.bool_]
 
 
 class WorkMeter:
@@ -109,58 +124,53 @@ class BatchNeuralGas:
         self.rng = rng
         self.power = power
         self.meter = WorkMeter(report)
-        # Exact centroids need a closed surface (cells of border points would leak
-        # past the border) and an even density (the centroid is unweighted).
-        self.exact = surface.closed and power == 1.0
 
     def solve(self, count: int) -> tuple[FloatArray, IntArray, Samples]:
         """Exactly ``count`` points (not yet on the surface), their edges, and samples near them."""
         p = self.schedule
-        levels = coarse_to_fine_levels(count, p.multigrid_base)
+        even_closed = self.surface.closed and self.power == 1.0
+        levels = coarse_to_fine_levels(count, p.multigrid_base if even_closed else p.detail_multigrid_base)
         self.meter.total = self.planned_work(levels)
         points = self.surface.sample(self.rng, levels[0], power=1.0).positions
         points = self._anneal(points)
-        points, edges, hints = self._polish(points, p.lloyd_epochs, p.samples_per_point)
-        if self.exact:
-            points, edges = self._polish_exact(points, hints, p.exact_epochs)
+        if p.lloyd_epochs > 0:
+            points, _ = self._polish(points, p.lloyd_epochs, p.samples_per_point)
+        cells = self._polish_exact(points, p.exact_epochs)
         for n in levels[1:]:
-            points = self._refine(points, edges, hints, n)
-            if self.exact:
-                hints = self.surface.sample(self.rng, 2 * n)
-                points, edges = self._polish_exact(points, hints, p.fine_exact_epochs)
-            else:
-                points, edges, hints = self._polish(points, p.fine_epochs, p.fine_samples_per_point)
-        return points, edges, hints
+            points = self._refine(cells, n)
+            cells = self._polish_exact(points, p.fine_exact_epochs)
+        return cells.points, cells.edges, cells.hints
 
     def planned_work(self, levels: list[int]) -> int:
         """The samples (or their equivalent) all levels will take, for progress."""
         p = self.schedule
-        base = (p.ng_epochs + p.lloyd_epochs) * p.samples_per_point
-        base += EXACT_WORK_PER_POINT * p.exact_epochs if self.exact else 0
-        fine = (EXACT_WORK_PER_POINT * p.fine_exact_epochs if self.exact
-                else p.fine_epochs * p.fine_samples_per_point)
+        base = (p.ng_epochs + p.lloyd_epochs) * p.samples_per_point + EXACT_WORK_PER_POINT * p.exact_epochs
+        fine = EXACT_WORK_PER_POINT * p.fine_exact_epochs
         return sum(n * (base if i == 0 else fine) for i, n in enumerate(levels))
 
-    def _polish_exact(self, points: FloatArray, hints: Samples, epochs: int
-                      ) -> tuple[FloatArray, IntArray]:
-        """Lloyd steps with exact tangent-plane Voronoi centroids (closed, even meshes)."""
-        edges = np.zeros((0, 2), np.int64)
-        table: IntArray | None = None
-        for epoch in range(epochs):
-            on_surface = self.surface.project(points, hints, k=4)
+    def _hints(self, count: int) -> Samples:
+        """Surface samples to project ``count`` points with (twice as many)."""
+        return self.surface.sample(self.rng, 2 * count)
+
+    def _polish_exact(self, points: FloatArray, epochs: int) -> Cells:
+        """Lloyd steps with the exact centroids of the restricted Voronoi cells (weighted
+        by the density, where there is one)."""
+        hints = self._hints(len(points))
+        on_surface = self.surface.project(points, hints, k=4)
+        table = np.zeros((len(points), 0), np.int64)
+        touches = np.zeros((len(points), 0), np.bool_)
+        bordered = np.zeros(len(points), np.bool_)
+        for epoch in range(max(epochs, 1)):
+            table = nearest_others(on_surface.positions, EXACT_NEIGHBOURS)
+            logs = self.surface.log_density(on_surface, self.power)
             normals = self.surface.mesh_face_normals[on_surface.face_ids]
-            last = epoch == epochs - 1
-            # neighbours are found afresh on the first and the last step, reused between
-            reuse = None if (epoch == 0 or last) else table
-            centroids, found, table = tangent_voronoi(on_surface.positions, normals, want_edges=last,
-                                                      neighbours=reuse)
-            if found is not None:
-                edges = found
             omega = relaxation(epoch, epochs, EXACT_PLAIN_STEPS)
-            points = on_surface.positions + omega * (centroids - on_surface.positions)
+            on_surface, touches, bordered = restricted_lloyd(
+                on_surface, normals, table, self.surface.mesh, self.surface.adjacency(), logs, omega)
             self.meter.advance(EXACT_WORK_PER_POINT * len(points), "exact polish",
                                f"{len(points)} points, step {epoch + 1}/{epochs}")
-        return points, edges
+        # the points themselves, with their faces, are the best hints to put them on the surface
+        return Cells(on_surface.positions, touching_edges(touches, table), on_surface, bordered)
 
     def _anneal(self, points: FloatArray) -> FloatArray:
         """Batch neural gas with λ annealed from 2 to 0.2 (truncated neighbourhood)."""
@@ -173,8 +183,7 @@ class BatchNeuralGas:
             self.meter.advance(len(samples), "neural gas", f"epoch {epoch + 1}/{epochs} λ={lam:.2f}")
         return points
 
-    def _polish(self, points: FloatArray, epochs: int, m: int
-                ) -> tuple[FloatArray, IntArray, Samples]:
+    def _polish(self, points: FloatArray, epochs: int, m: int) -> tuple[FloatArray, Samples]:
         """Lloyd steps: over-relaxed first, then plain, with the plain iterates averaged (Polyak)."""
         polyak = min(self.schedule.polyak, max(epochs - 1, 1))
         average = np.zeros_like(points)
@@ -193,25 +202,20 @@ class BatchNeuralGas:
         assert samples is not None
         if averaged:
             points = average / averaged
-        return points, self._delaunay(points, samples), samples
+        return points, samples
 
-    def _delaunay(self, points: FloatArray, hints: Samples) -> IntArray:
-        """Delaunay edges from exact tangent-plane cells (competitive Hebbian learning
-        from samples misses edges where the density is low)."""
-        on_surface = self.surface.project(points, hints, k=4)
-        normals = self.surface.mesh_face_normals[on_surface.face_ids]
-        _, edges, _ = tangent_voronoi(on_surface.positions, normals)
-        assert edges is not None
-        return edges
-
-    def _refine(self, points: FloatArray, edges: IntArray, hints: Samples, count: int) -> FloatArray:
-        """Add edge midpoints (about 3 per point) and fix the total to exactly ``count``."""
+    def _refine(self, cells: Cells, count: int) -> FloatArray:
+        """Add edge midpoints (about 3 per point) and, on an open mesh, the points of the
+        cells on the border moved onto it (the half row a border misses); then fix the
+        total to exactly ``count``."""
+        points, edges = cells.points, cells.edges
         mids = 0.5 * (points[edges[:, 0]] + points[edges[:, 1]])
+        if cells.bordered.any():
+            mids = np.concatenate([self.surface.nearest_on_border(points[cells.bordered]), mids])
         room = count - len(points)
         if len(mids) > room:
             keep = np.sort(self.rng.choice(len(mids), size=room, replace=False))
             mids = mids[keep]
-        mids = self.surface.project(mids, hints).positions
         refined = np.concatenate([points, mids])
         if len(refined) < count:
             extra = self.surface.sample(self.rng, count - len(refined), power=1.0).positions
@@ -242,7 +246,7 @@ def online_neural_gas(
     hints = surface.sample(rng, 8 * count, power)
     if count < 2:  # one point has no neighbour to join
         return points, np.zeros((0, 2), np.int64), hints
-    _, last = cKDTree(points).query(hints.positions, k=2, workers=-1)
+    _, last = cKDTree(points).query(hints.positions, k=2, workers=workers(len(hints.positions)))
     return points, hebbian_edges(last), hints
 
 
@@ -269,7 +273,7 @@ def _online_step(points: FloatArray, x: FloatArray, eps: float, lam: float, k: i
     prototype of a sample by ``eps · exp(-k / λ)``; a prototype's pulls are averaged.
     ``k`` is cut to the number of prototypes."""
     k = min(k, len(points))
-    _, idx = cKDTree(points).query(x, k=k, workers=-1)
+    _, idx = cKDTree(points).query(x, k=k, workers=workers(len(x)))
     idx = idx.reshape(len(x), k)
     h = eps * np.exp(-np.arange(k) / lam)
     delta = h[None, :, None] * (x[:, None, :] - points[idx])
