@@ -3,8 +3,9 @@
 Three methods, one entry point (:func:`scatter`):
 
 ``batch-ng`` (default)
-    Batch neural gas, annealed into a Lloyd polish and solved coarse-to-fine
-    (:mod:`.neural_gas`, :mod:`.polish`).
+    Batch neural gas, annealed into a Lloyd polish, solved coarse-to-fine and
+    finished with exact Lloyd steps on restricted Voronoi cells (:mod:`.neural_gas`,
+    :mod:`.polish`, :mod:`.kernels`).
 ``online-ng``
     Neural gas as published (Martinetz & Schulten 1991) on mini-batches: a quick
     preview (:mod:`.neural_gas`).
@@ -73,6 +74,8 @@ class ScatterParams:
     polyak: int = 8
     exact_epochs: int = 8
     fine_exact_epochs: int = 4
+    detail_exact_epochs: int = 12
+    detail_fine_exact_epochs: int = 8
     max_memory: int | None = None
     max_points: int | None = None
 
@@ -165,8 +168,9 @@ def scatter(
 ) -> ScatterResult:
     """Distribute exactly N points over ``mesh`` (evenly, or following ``density``).
 
-    Cost: batch-ng about 1 s for 10,000 points and about a minute for 1,000,000 on
-    two CPU cores (bench/scatter_bench.py).
+    Cost: batch-ng about 0.5 s for 10,000 points and 10-20 s for 1,000,000 on one
+    CPU core (bench/scatter_bench.py); the first call of a process also loads the
+    compiled kernels (about 0.3 s), or compiles them where they were never cached.
     """
     params.check()
     weight = density_weight(mesh, density)

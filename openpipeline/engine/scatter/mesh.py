@@ -9,6 +9,7 @@ low-discrepancy (R2) sequence inside each triangle.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,9 +179,20 @@ def check_mesh(mesh: Mesh) -> Mesh:
     return mesh
 
 
+_WELDED: dict[str, IntArray] = {}  # the last welding, by the digest of its vertices
+
+
 def _weld(vertices: FloatArray) -> IntArray:
     """Each vertex's index among the distinct positions (vertices split at UV seams merge),
-    numbered in lexicographic order of the positions."""
+    numbered in lexicographic order of the positions.
+
+    The last result is kept (by a digest of the vertices' bytes): a scatter welds the same
+    mesh for its closedness, its face adjacency and its normals.
+    """
+    digest = hashlib.blake2b(np.ascontiguousarray(vertices).tobytes(), digest_size=16).hexdigest()
+    digest += str(vertices.shape)
+    if digest in _WELDED:
+        return _WELDED[digest]
     scale = float(np.abs(vertices).max()) or 1.0
     keys = np.round(vertices / (scale * 1e-9)).astype(np.int64)
     order = np.lexsort((keys[:, 2], keys[:, 1], keys[:, 0]))
@@ -189,6 +201,9 @@ def _weld(vertices: FloatArray) -> IntArray:
     new[1:] = (ordered[1:] != ordered[:-1]).any(1)
     welded = np.empty(len(keys), np.int64)
     welded[order] = np.cumsum(new) - 1
+    welded.setflags(write=False)
+    _WELDED.clear()
+    _WELDED[digest] = welded
     return welded
 
 
@@ -512,9 +527,9 @@ def vertex_normals(mesh: Mesh) -> FloatArray:
     v, f = mesh.vertices, mesh.faces
     cross = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
     welded = _weld(v)
-    acc = np.zeros((welded.max() + 1, 3))
-    for corner in range(3):
-        np.add.at(acc, welded[f[:, corner]], cross)
+    corners = welded[f].ravel()
+    count = int(welded.max()) + 1
+    acc = np.stack([np.bincount(corners, np.repeat(cross[:, c], 3), count) for c in range(3)], 1)
     normals = acc[welded]
     length = np.linalg.norm(normals, axis=1, keepdims=True)
     return np.where(length > 0, normals / np.where(length > 0, length, 1), 0.0)

@@ -6,12 +6,17 @@
     the samples, the k-th nearest prototype of a sample weighted
     ``exp(-k / λ)``, λ annealed towards 0. The neighbourhood is truncated where
     its weight falls under 1e-3 and found with a k-d tree. As λ reaches 0 this
-    is Lloyd's algorithm, which the final *polish* runs with over-relaxation
-    (ω = 1.8, then 1) and Polyak averaging of the last iterates. Large counts
-    are solved coarse-to-fine: the solution for N/4 points is refined by adding
-    the midpoints of its neighbour-graph edges (a hexagonal lattice refines to a
-    hexagonal lattice of half the spacing), so the fine level starts almost
-    converged.
+    is Lloyd's algorithm, which a sampled *polish* runs with over-relaxation
+    (ω = 1.8, then 1) and Polyak averaging of the last iterates; this is done on
+    the coarsest level only (at most 250 points on a closed mesh with an even
+    density, 2,500 otherwise). Then exact Lloyd steps on restricted Voronoi
+    cells (:func:`~.polish.restricted_lloyd`: compiled, no sampling noise, cut
+    at borders, weighted by the density) finish it. Larger counts are solved
+    coarse-to-fine: the solution for N/4 points is refined by adding the
+    midpoints of its Delaunay edges (a hexagonal lattice refines to a hexagonal
+    lattice of half the spacing) and, on an open mesh, its border cells' points
+    moved onto the border (the half row a border misses), then a few exact steps
+    settle each level.
 ``online-ng``
     Neural gas as published (Martinetz & Schulten 1991) on mini-batches, ε 0.5→0.005,
     λ 10→0.01 (truncated to the 16 nearest): a quick preview.
@@ -30,6 +35,7 @@ from openpipeline.engine.progress import Reporter
 from openpipeline.engine.scatter.graph import hebbian_edges
 from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Samples, Surface, workers
 from openpipeline.engine.scatter.polish import centroid_step, nearest_others, restricted_lloyd, touching_edges
+from openpipeline.engine.scatter.quality import hex_spacing
 
 
 @dataclass(frozen=True)
@@ -44,8 +50,11 @@ class BatchSchedule:
         multigrid_base, detail_multigrid_base: levels are added (×4 points each) above
             this count, on a closed mesh with an even density and otherwise.
         polyak: the last iterates averaged in a sampled polish.
-        exact_epochs, fine_exact_epochs: exact (tangent-Voronoi) polish steps on the
-            coarsest and on each finer level.
+        exact_epochs, fine_exact_epochs: exact polish steps on the coarsest level and on
+            each finer level of a closed mesh with an even density;
+            detail_exact_epochs, detail_fine_exact_epochs: the same on an open mesh or
+            with a density map (borders and densities settle more slowly), the first
+            only where the coarsest level is refined (else ``exact_epochs``).
     """
 
     samples_per_point: int
@@ -58,10 +67,13 @@ class BatchSchedule:
     polyak: int
     exact_epochs: int
     fine_exact_epochs: int
+    detail_exact_epochs: int
+    detail_fine_exact_epochs: int
 
 
 OVER_RELAXATION = 1.8  # ω of the over-relaxed Lloyd steps
 EXACT_PLAIN_STEPS = 2  # the exact polish ends with this many plain (ω = 1) steps
+BORDER_GAP = 0.3  # border points added closer than this many spacings to another are dropped
 EXACT_NEIGHBOURS = 8  # the nearest points whose bisectors may bound a cell
 EXACT_WORK_PER_POINT = 4  # an exact step costs about as much as this many samples per point
 
@@ -124,28 +136,35 @@ class BatchNeuralGas:
         self.rng = rng
         self.power = power
         self.meter = WorkMeter(report)
+        # a closed mesh with an even density converges fastest: fewer levels and steps
+        self.even_closed = surface.closed and power == 1.0
+        self.base = schedule.multigrid_base if self.even_closed else schedule.detail_multigrid_base
+        self.coarse_steps = schedule.exact_epochs if self.even_closed else schedule.detail_exact_epochs
+        self.fine_steps = (schedule.fine_exact_epochs if self.even_closed
+                           else schedule.detail_fine_exact_epochs)
 
     def solve(self, count: int) -> tuple[FloatArray, IntArray, Samples]:
         """Exactly ``count`` points (not yet on the surface), their edges, and samples near them."""
         p = self.schedule
-        even_closed = self.surface.closed and self.power == 1.0
-        levels = coarse_to_fine_levels(count, p.multigrid_base if even_closed else p.detail_multigrid_base)
+        levels = coarse_to_fine_levels(count, self.base)
         self.meter.total = self.planned_work(levels)
         points = self.surface.sample(self.rng, levels[0], power=1.0).positions
         points = self._anneal(points)
         if p.lloyd_epochs > 0:
             points, _ = self._polish(points, p.lloyd_epochs, p.samples_per_point)
-        cells = self._polish_exact(points, p.exact_epochs)
+        # a coarsest level that is refined passes its flaws on: it gets more steps
+        cells = self._polish_exact(points, self.coarse_steps if len(levels) > 1 else p.exact_epochs)
         for n in levels[1:]:
             points = self._refine(cells, n)
-            cells = self._polish_exact(points, p.fine_exact_epochs)
+            cells = self._polish_exact(points, self.fine_steps)
         return cells.points, cells.edges, cells.hints
 
     def planned_work(self, levels: list[int]) -> int:
         """The samples (or their equivalent) all levels will take, for progress."""
         p = self.schedule
-        base = (p.ng_epochs + p.lloyd_epochs) * p.samples_per_point + EXACT_WORK_PER_POINT * p.exact_epochs
-        fine = EXACT_WORK_PER_POINT * p.fine_exact_epochs
+        coarse = self.coarse_steps if len(levels) > 1 else p.exact_epochs
+        base = (p.ng_epochs + p.lloyd_epochs) * p.samples_per_point + EXACT_WORK_PER_POINT * coarse
+        fine = EXACT_WORK_PER_POINT * self.fine_steps
         return sum(n * (base if i == 0 else fine) for i, n in enumerate(levels))
 
     def _hints(self, count: int) -> Samples:
@@ -211,7 +230,12 @@ class BatchNeuralGas:
         points, edges = cells.points, cells.edges
         mids = 0.5 * (points[edges[:, 0]] + points[edges[:, 1]])
         if cells.bordered.any():
-            mids = np.concatenate([self.surface.nearest_on_border(points[cells.bordered]), mids])
+            border = self.surface.nearest_on_border(points[cells.bordered])
+            # two cells at a corner may give one border point: keep one of each close pair
+            close = cKDTree(border).query_pairs(BORDER_GAP * hex_spacing(self.surface.area, len(points)),
+                                                output_type="ndarray")
+            border = np.delete(border, np.unique(close[:, 1]), axis=0)
+            mids = np.concatenate([border, mids])
         room = count - len(points)
         if len(mids) > room:
             keep = np.sort(self.rng.choice(len(mids), size=room, replace=False))
