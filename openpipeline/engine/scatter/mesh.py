@@ -10,6 +10,7 @@ low-discrepancy (R2) sequence inside each triangle.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -285,8 +286,13 @@ def face_areas(vertices: FloatArray, faces: IntArray) -> FloatArray:
 
 def workers(queries: int) -> int:
     """Threads for a k-d tree query of ``queries`` points: one for small queries (starting
-    threads costs more than they save), all cores for large ones (same results either way)."""
-    return 1 if queries < PARALLEL_QUERIES else -1
+    threads costs more than they save); for large ones ``NUMBA_NUM_THREADS`` where it is set
+    (one setting for the compiled kernels and the queries), else all cores. The results
+    are the same either way."""
+    if queries < PARALLEL_QUERIES:
+        return 1
+    setting = os.environ.get("NUMBA_NUM_THREADS", "")
+    return int(setting) if setting.isdigit() and int(setting) > 0 else -1
 
 
 def _morton_order(points: FloatArray, bits: int = 10) -> IntArray:

@@ -53,8 +53,8 @@ class BatchSchedule:
         exact_epochs, fine_exact_epochs: exact polish steps on the coarsest level and on
             each finer level of a closed mesh with an even density;
             detail_exact_epochs, detail_fine_exact_epochs: the same on an open mesh or
-            with a density map (borders and densities settle more slowly), the first
-            only where the coarsest level is refined (else ``exact_epochs``).
+            with a density map (borders and densities settle more slowly); on an open
+            mesh the first only where the coarsest level is refined (else ``exact_epochs``).
     """
 
     samples_per_point: int
@@ -152,8 +152,7 @@ class BatchNeuralGas:
         points = self._anneal(points)
         if p.lloyd_epochs > 0:
             points, _ = self._polish(points, p.lloyd_epochs, p.samples_per_point)
-        # a coarsest level that is refined passes its flaws on: it gets more steps
-        cells = self._polish_exact(points, self.coarse_steps if len(levels) > 1 else p.exact_epochs)
+        cells = self._polish_exact(points, self._coarse_steps(levels))
         for n in levels[1:]:
             points = self._refine(cells, n)
             cells = self._polish_exact(points, self.fine_steps)
@@ -162,10 +161,16 @@ class BatchNeuralGas:
     def planned_work(self, levels: list[int]) -> int:
         """The samples (or their equivalent) all levels will take, for progress."""
         p = self.schedule
-        coarse = self.coarse_steps if len(levels) > 1 else p.exact_epochs
-        base = (p.ng_epochs + p.lloyd_epochs) * p.samples_per_point + EXACT_WORK_PER_POINT * coarse
+        base = ((p.ng_epochs + p.lloyd_epochs) * p.samples_per_point
+                + EXACT_WORK_PER_POINT * self._coarse_steps(levels))
         fine = EXACT_WORK_PER_POINT * self.fine_steps
         return sum(n * (base if i == 0 else fine) for i, n in enumerate(levels))
+
+    def _coarse_steps(self, levels: list[int]) -> int:
+        """Exact steps on the coarsest level: more on an open mesh whose coarsest level is
+        refined (it passes its flaws on) and with a density map (it settles slowly)."""
+        refined_or_dense = len(levels) > 1 or self.power != 1.0
+        return self.coarse_steps if refined_or_dense else self.schedule.exact_epochs
 
     def _hints(self, count: int) -> Samples:
         """Surface samples to project ``count`` points with (twice as many)."""
