@@ -106,9 +106,6 @@ print("points:", result.count)
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="s14-core's compiled exact polish: a face repeating a vertex of "
-                   "the mesh ([0, 0, 1]) makes kernels.restricted_cells raise ZeroDivisionError (65abc78) "
-                   "or IndexError with a garbage index 4.6e18 (39c0294: an out-of-bounds read)")
 def test_a_face_repeating_a_vertex_of_the_mesh_is_harmless():
     """A degenerate face [0, 0, 1] on the mesh's own vertices (Maya exports them from collapsed
     edges), in a child process in case compiled code reads out of bounds: exactly N points."""
@@ -187,8 +184,6 @@ def test_a_one_pixel_density_map_scatters_evenly():
     assert quality.evenness(ground, result.positions, samples=100_000)["nqe"] < 1.15
 
 
-@pytest.mark.xfail(strict=True, reason="s14-core's density-weighted exact polish moves 35 of the 100 "
-                   "points to where the map is 0 (main: none)")
 def test_a_map_lit_at_one_pixel_puts_the_points_there():
     """An 8 × 8 map zero but for one pixel: every point where the map is not zero."""
     values = np.zeros((8, 8))
@@ -225,8 +220,6 @@ def test_a_count_that_would_explode_is_refused_before_any_allocation(params):
     assert "spacing" in text and peak < 10 * 2**20
 
 
-@pytest.mark.xfail(strict=True, reason="engine: ScatterParams.check takes stage lengths of 0, "
-                   "scatter then fails an assert (AssertionError, no sentence)")
 def test_no_training_at_all_is_refused_in_one_sentence():
     params = ScatterParams(count=10, ng_epochs=0, lloyd_epochs=0, fine_epochs=0, exact_epochs=0)
     with pytest.raises(EngineInputError) as error:
@@ -234,8 +227,6 @@ def test_no_training_at_all_is_refused_in_one_sentence():
     sentence(error)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a NaN or infinite count (json.loads reads NaN in a "
-                   "farm job file) raises ValueError/OverflowError, not a sentence")
 @pytest.mark.parametrize("count", [math.nan, math.inf])
 def test_a_nan_or_infinite_count_is_refused_in_one_sentence(count):
     with pytest.raises(EngineInputError) as error:
@@ -243,8 +234,6 @@ def test_a_nan_or_infinite_count_is_refused_in_one_sentence(count):
     sentence(error)
 
 
-@pytest.mark.xfail(strict=True, reason="engine: scatter() trusts its mesh; NaN vertices put every "
-                   "point on one face (NQE 264), a face index past the vertices raises IndexError")
 @pytest.mark.parametrize("case", ["nan vertex", "index out of range"])
 def test_scatter_called_directly_refuses_a_mesh_it_cannot_use(case):
     sphere = icosphere(2)
@@ -282,9 +271,6 @@ except EngineInputError as error:
 
 @pytest.mark.slow
 @pytest.mark.skipif(sys.platform != "linux", reason="memory limit through resource.setrlimit")
-@pytest.mark.xfail(strict=True, reason="engine: a multigrid base of 0 or less (reachable from a farm "
-                   "job file's params) loops forever in coarse_to_fine_levels, growing a list until "
-                   "memory runs out")
 @pytest.mark.parametrize("option", ["multigrid_base", "detail_multigrid_base"])
 def test_a_multigrid_base_below_one_is_refused_not_a_hang(option):
     """A multigrid base of 0 (closed mesh: multigrid_base; open: detail_multigrid_base), in a child

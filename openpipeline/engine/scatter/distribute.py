@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field, fields
-from numbers import Integral
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -38,11 +38,38 @@ from openpipeline.engine.progress import ProgressCallback, Reporter
 from openpipeline.engine.scatter.budget import Cost, check_cost, estimate
 from openpipeline.engine.scatter.density import DensityMap, density_weight
 from openpipeline.engine.scatter.growing_gas import growing_neural_gas
-from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Mesh, Samples, Surface, vertex_normals
+from openpipeline.engine.scatter.mesh import (
+    FloatArray,
+    IntArray,
+    Mesh,
+    Samples,
+    Surface,
+    check_arrays,
+    vertex_normals,
+)
 from openpipeline.engine.scatter.neural_gas import BatchNeuralGas, BatchSchedule, online_neural_gas
 
 METHODS = ("batch-ng", "online-ng", "gng")
+FLAT_FACE = 1e-12  # a face whose height is under this share of its longest edge is left out
 GNG_MAX_COUNT = 20_000
+
+
+# the smallest value of each whole-number parameter checked by ScatterParams.check (the
+# multigrid bases: 0 would add levels forever; the limits may also be None)
+STAGE_MINIMUMS = {"ng_epochs": 0, "lloyd_epochs": 0, "fine_epochs": 0, "multigrid_base": 1,
+                  "detail_multigrid_base": 1, "polyak": 0, "exact_epochs": 0, "fine_exact_epochs": 0,
+                  "detail_exact_epochs": 0, "detail_fine_exact_epochs": 0, "max_memory": 1,
+                  "max_points": 1}
+
+
+def _is_real(value: object) -> bool:
+    """A number (not a bool, a string or None)."""
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _is_whole(value: object, low: int) -> bool:
+    """A whole number (an integer type, not a bool) of at least ``low``."""
+    return isinstance(value, Integral) and not isinstance(value, bool) and int(value) >= low
 
 
 @dataclass(frozen=True)
@@ -84,7 +111,7 @@ class ScatterParams:
         if self.count is not None and self.spacing is not None:
             raise EngineInputError("Give either a count or a spacing, not both.")
         if self.spacing is not None:
-            if not math.isfinite(self.spacing) or self.spacing <= 0:
+            if not _is_real(self.spacing) or not math.isfinite(self.spacing) or self.spacing <= 0:
                 raise EngineInputError(f"Spacing must be a positive distance, not {self.spacing}.")
             cell = math.sqrt(3) / 2 * self.spacing**2
             if cell == 0 or not math.isfinite(area / cell):
@@ -100,19 +127,30 @@ class ScatterParams:
             return int(count)
         if self.count is None:
             raise EngineInputError("Give the number of points (count) or a spacing.")
-        if isinstance(self.count, bool) or int(self.count) != self.count or self.count < 1:
+        if not _is_real(self.count) or not math.isfinite(self.count) or int(self.count) != self.count \
+                or self.count < 1:
             raise EngineInputError(f"Count must be a whole number of at least 1, not {self.count}.")
         return int(self.count)
 
     def check(self) -> None:
-        """Refuse an unknown method, too few samples or a negative seed, before any work."""
+        """Refuse an unknown method, a stage length or limit that is not a whole number in its
+        range (:data:`STAGE_MINIMUMS`; a job file's params may hold anything), a batch-ng
+        without any training, or a negative seed, before any work."""
         if self.method not in METHODS:
             raise EngineInputError(
                 f"Method '{self.method}' is not known; use one of {', '.join(METHODS)}."
             )
-        if self.samples_per_point < 1 or self.fine_samples_per_point < 1:
+        if not _is_whole(self.samples_per_point, 1) or not _is_whole(self.fine_samples_per_point, 1):
             raise EngineInputError("Samples per point must be at least 1.")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, Integral) or self.seed < 0:
+        for name, low in STAGE_MINIMUMS.items():
+            value = getattr(self, name)
+            if not _is_whole(value, low) and not (name.startswith("max_") and value is None):
+                raise EngineInputError(f"Scatter parameter {name} must be a whole number of at least "
+                                       f"{low}, not {value!r}; fix it in the job's params.")
+        if self.method == "batch-ng" and self.ng_epochs == self.lloyd_epochs == self.exact_epochs == 0:
+            raise EngineInputError("batch-ng needs some training, but ng_epochs, lloyd_epochs and "
+                                   "exact_epochs are all 0; set at least one of them above 0.")
+        if not _is_whole(self.seed, 0):
             raise EngineInputError(f"Seed must be a whole number of at least 0, not {self.seed}.")
 
     def check_cost(self, count: int, faces: int, density: bool, closed: bool = False) -> Cost:
@@ -173,10 +211,12 @@ def scatter(
     compiled kernels (about 0.3 s), or compiles them where they were never cached.
     """
     params.check()
-    weight = density_weight(mesh, density)
-    surface = Surface(mesh, weight)
+    check_arrays(mesh)
+    usable, kept = without_flat_faces(mesh)
+    weight = density_weight(usable, density)
+    surface = Surface(usable, weight)
     count = params.resolve_count(surface.area)
-    params.check_cost(count, len(mesh.faces), weight is not None, surface.closed)
+    params.check_cost(count, len(usable.faces), weight is not None, surface.closed)
     report = Reporter(progress)
     rng = np.random.default_rng(params.seed)
     start = time.perf_counter()
@@ -185,12 +225,37 @@ def scatter(
     report("projecting", 0.99, "snapping to the surface")
     # batch-ng's exact polish leaves its points on the surface, its hints being the points
     projected = hints if hints.positions is points else surface.project(points, hints)
+    if kept is not None:  # back to the face ids of the mesh given
+        projected = Samples(projected.positions, kept[projected.face_ids], projected.barycentrics)
     result = _finish(mesh, projected, edges)
     result.stats.update(method=params.method, count=count, seed=params.seed,
                         seconds=time.perf_counter() - start, area=surface.area,
                         density=weight is not None)
     report("done", 1.0, f"{count} points")
     return result
+
+
+def without_flat_faces(mesh: Mesh) -> tuple[Mesh, IntArray | None]:
+    """``mesh`` without its flat faces (a vertex repeated, three corners in a row: no area to
+    hold a point, and no plane for a restricted cell to be cut in), and the ids in ``mesh``
+    of the faces kept; ``mesh`` itself and None when every face has an area.
+
+    A face is flat when its height is under :data:`FLAT_FACE` of its longest edge.
+
+    Cost: a few passes over the faces (vectorised).
+    """
+    tri = mesh.vertices[mesh.faces]
+    twice_area = np.linalg.norm(np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0]), axis=1)
+    longest = np.max(np.sum((tri - tri[:, [1, 2, 0]]) ** 2, axis=2), axis=1)
+    keep = twice_area > FLAT_FACE * longest
+    if keep.all():
+        return mesh, None
+    if not keep.any():
+        raise EngineInputError(f"Mesh '{mesh.name}' has no face with an area (every face is a line "
+                               "or a point); give a mesh with a surface.")
+    kept = np.flatnonzero(keep)
+    uvs = None if mesh.corner_uvs is None else mesh.corner_uvs[kept]
+    return Mesh(mesh.vertices, mesh.faces[kept], uvs, mesh.vertex_weights, mesh.name), kept
 
 
 def _solve(

@@ -96,7 +96,10 @@ def _clip3(polygon: Any, count: int, plane: Any, tag: int, clipped: Any) -> int:
     px, label = polygon
     qx, qlabel = clipped
     out = 0
+    room = qx.shape[0] - 1  # a convex polygon gains one vertex at most; rounding could make more
     for i in range(count):
+        if out >= room:
+            break
         j = i + 1 if i + 1 < count else 0
         si = plane[0] * px[i, 0] + plane[1] * px[i, 1] + plane[2] * px[i, 2] - plane[3]
         sj = plane[0] * px[j, 0] + plane[1] * px[j, 1] + plane[2] * px[j, 2] - plane[3]
@@ -225,14 +228,14 @@ def _closest_on_triangle(p: Any, corners: Any, out: Any, bary: Any) -> float:
         v = 1.0
     elif d6 >= 0.0 and d5 <= d6:
         w = 1.0
-    elif vc <= 0.0 and d1 >= 0.0 and d3 <= 0.0:
+    elif vc <= 0.0 and d1 >= 0.0 and d3 <= 0.0 and d1 - d3 > 0.0:  # (an edge of no length: on)
         v = d1 / (d1 - d3)
-    elif vb <= 0.0 and d2 >= 0.0 and d6 <= 0.0:
+    elif vb <= 0.0 and d2 >= 0.0 and d6 <= 0.0 and d2 - d6 > 0.0:
         w = d2 / (d2 - d6)
-    elif va <= 0.0 and d4 - d3 >= 0.0 and d5 - d6 >= 0.0:
+    elif va <= 0.0 and d4 - d3 >= 0.0 and d5 - d6 >= 0.0 and (d4 - d3) + (d5 - d6) > 0.0:
         w = (d4 - d3) / ((d4 - d3) + (d5 - d6))
         v = 1.0 - w
-    elif va + vb + vc != 0.0:
+    elif va + vb + vc > 0.0:  # else a flat face: its corner a
         v, w = vb / (va + vb + vc), vc / (va + vb + vc)
     bary[0], bary[1], bary[2] = 1.0 - v - w, v, w
     gap = 0.0
@@ -411,6 +414,9 @@ def closest_on_faces(points: Any, candidates: Any, mesh: Any, out: Any) -> None:
         corners = np.empty((3, 3))
         spot, weights = np.empty(3), np.empty(3)
         best = np.inf
+        face_ids[i] = candidates[i, 0]  # where every distance is NaN: a face, never garbage
+        positions[i, :] = mesh[0][mesh[1][candidates[i, 0], 0]]
+        barycentrics[i, 0], barycentrics[i, 1], barycentrics[i, 2] = 1.0, 0.0, 0.0
         for j in range(candidates.shape[1]):
             f = candidates[i, j]
             for c in range(3):

@@ -35,6 +35,7 @@ COORDINATE_RANGE = (1e-80, 1e76)
 BORDER_EDGES_NEAR = 8  # border edges (by their midpoints) searched for a closest border point
 PARALLEL_QUERIES = 50_000  # k-d tree queries of fewer points run on one thread
 FACE_CENTRES_NEAR = 4  # a projection also tries the faces of this many nearest face centres
+RESAMPLE_CANDIDATES = 2**18  # a density draw's candidates grow up to this many (about 40 MB)
 
 
 @dataclass
@@ -143,29 +144,10 @@ def _check_obj_indices(path: Path) -> None:
 def check_mesh(mesh: Mesh) -> Mesh:
     """Refuse meshes that cannot be scattered on, with one clear sentence.
 
-    Refused: no faces, indices out of range, non-finite positions, coordinates outside
-    :data:`COORDINATE_RANGE` (squared areas and distances would overflow or underflow),
-    zero area, and non-manifold edges (an edge shared by more than two faces).
+    Refused: what :func:`check_arrays` refuses, and non-manifold edges (an edge shared by
+    more than two faces).
     """
-    v, f = mesh.vertices, mesh.faces
-    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3:
-        raise EngineInputError(f"Mesh '{mesh.name}' must be triangles: vertices (V, 3), faces (F, 3).")
-    if len(f) == 0 or len(v) == 0:
-        raise EngineInputError(f"Mesh '{mesh.name}' is empty (no faces); give a mesh with a surface.")
-    if f.min() < 0 or f.max() >= len(v):
-        raise EngineInputError(f"Mesh '{mesh.name}' has face indices outside its vertex list.")
-    if not np.isfinite(v).all():
-        raise EngineInputError(f"Mesh '{mesh.name}' has non-finite vertex positions.")
-    reach = float(np.abs(v[f]).max())
-    if reach > 0 and not COORDINATE_RANGE[0] <= reach <= COORDINATE_RANGE[1]:
-        low, high = COORDINATE_RANGE
-        raise EngineInputError(
-            f"Mesh '{mesh.name}' reaches {reach:.3g} units from the origin; scatter takes meshes "
-            f"within {low:.0e} to {high:.0e} units, so scale it first."
-        )
-    areas = face_areas(v, f)
-    if areas.sum() <= 0:
-        raise EngineInputError(f"Mesh '{mesh.name}' has zero surface area.")
+    check_arrays(mesh)
     # Non-manifold edges: merge coincident vertices first (UV seams split vertices).
     _, counts = _welded_edges(mesh)
     if (counts > 2).any():
@@ -173,11 +155,61 @@ def check_mesh(mesh: Mesh) -> Mesh:
             f"Mesh '{mesh.name}' is non-manifold ({int((counts > 2).sum())} edges shared by more "
             "than two faces); clean it up (Maya: Mesh > Cleanup, non-manifold geometry) first."
         )
-    if mesh.corner_uvs is not None and mesh.corner_uvs.shape != (len(f), 3, 2):
-        raise EngineInputError(f"Mesh '{mesh.name}' has UVs that do not match its faces.")
-    if mesh.vertex_weights is not None and mesh.vertex_weights.shape != (len(v),):
-        raise EngineInputError(f"Mesh '{mesh.name}' has vertex weights that do not match its vertices.")
     return mesh
+
+
+def check_arrays(mesh: Mesh) -> Mesh:
+    """Refuse mesh arrays the engine cannot index or measure, with one clear sentence (what
+    :func:`~.distribute.scatter` checks itself, whoever made the mesh).
+
+    Refused: arrays that are not triangles of numbers, no faces, indices out of range,
+    non-finite positions, coordinates outside :data:`COORDINATE_RANGE` (squared areas and
+    distances would overflow or underflow), zero area, UVs or vertex weights that do not
+    match.
+
+    Cost: a few passes over the arrays (vectorised).
+    """
+    v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)
+    _check_indices(mesh.name, v, f)
+    reach = float(np.abs(v[f]).max())
+    if reach > 0 and not COORDINATE_RANGE[0] <= reach <= COORDINATE_RANGE[1]:
+        low, high = COORDINATE_RANGE
+        raise EngineInputError(
+            f"Mesh '{mesh.name}' reaches {reach:.3g} units from the origin; scatter takes meshes "
+            f"within {low:.0e} to {high:.0e} units, so scale it first."
+        )
+    if face_areas(v, f).sum() <= 0:
+        raise EngineInputError(f"Mesh '{mesh.name}' has zero surface area; give a mesh with a surface.")
+    _check_attributes(mesh, len(v), len(f))
+    return mesh
+
+
+def _check_indices(name: str, v: NDArray[np.generic], f: NDArray[np.generic]) -> None:
+    """Refuse arrays that are not triangles, no faces, indices out of range, non-finite positions."""
+    if v.ndim != 2 or v.shape[1] != 3 or f.ndim != 2 or f.shape[1] != 3 or v.dtype.kind not in "fiu" \
+            or (f.dtype.kind not in "iu" and len(f)):
+        raise EngineInputError(f"Mesh '{name}' must be triangles: vertices (V, 3) numbers, "
+                               "faces (F, 3) whole numbers.")
+    if len(f) == 0 or len(v) == 0:
+        raise EngineInputError(f"Mesh '{name}' is empty (no faces); give a mesh with a surface.")
+    if f.min() < 0 or f.max() >= len(v):
+        raise EngineInputError(f"Mesh '{name}' has face indices outside its vertex list; fix or "
+                               "re-export it.")
+    if not np.isfinite(v).all():
+        raise EngineInputError(f"Mesh '{name}' has non-finite vertex positions (NaN or infinity); "
+                               "fix or re-export it.")
+
+
+def _check_attributes(mesh: Mesh, vertices: int, faces: int) -> None:
+    """Refuse UVs and vertex weights that do not match the mesh or are not finite."""
+    if mesh.corner_uvs is not None and (np.shape(mesh.corner_uvs) != (faces, 3, 2)
+                                        or not np.isfinite(mesh.corner_uvs).all()):
+        raise EngineInputError(f"Mesh '{mesh.name}' has UVs that do not match its faces or are "
+                               "not finite; fix its UV layout.")
+    if mesh.vertex_weights is not None and (np.shape(mesh.vertex_weights) != (vertices,)
+                                            or not np.isfinite(mesh.vertex_weights).all()):
+        raise EngineInputError(f"Mesh '{mesh.name}' has vertex weights that do not match its vertices "
+                               "or are not finite; fix its weights.")
 
 
 _WELDED: dict[str, IntArray] = {}  # the last welding, by the digest of its vertices
@@ -387,12 +419,19 @@ class Surface:
         gap = np.einsum("nkc,nkc->nk", closest - points[:, None, :], closest - points[:, None, :])
         return np.asarray(closest[np.arange(len(points)), np.argmin(gap, 1)], dtype=np.float64)
 
-    def log_density(self, at: Samples, power: float) -> FloatArray | None:
+    def weight_at(self, at: Samples) -> FloatArray | None:
+        """The weight (≥ 0) at points on the surface; None without a weight."""
+        if self.weight is None:
+            return None
+        return np.asarray(np.clip(self.weight(at.face_ids, at.barycentrics), 0.0, None), dtype=np.float64)
+
+    def log_density(self, at: Samples, power: float, w: FloatArray | None = None) -> FloatArray | None:
         """log(weight^power) at points on the surface (None without a weight); a zero
-        weight counts as 1e-12 of the largest."""
+        weight counts as 1e-12 of the largest. ``w``: the :meth:`weight_at` these points."""
         if self.weight is None or power == 0:
             return None
-        w = np.clip(self.weight(at.face_ids, at.barycentrics), 0.0, None)
+        if w is None:
+            w = np.clip(self.weight(at.face_ids, at.barycentrics), 0.0, None)
         floor = max(float(w.max()), 1e-300) * 1e-12
         return np.asarray(power * np.log(np.maximum(w, floor)), dtype=np.float64)
 
@@ -418,7 +457,8 @@ class Surface:
         return local, np.stack([u, v], 1)
 
     def sample(
-        self, rng: np.random.Generator, count: int, power: float = 1.0, oversample: int = 4
+        self, rng: np.random.Generator, count: int, power: float = 1.0, oversample: int = 4,
+        distinct: bool = False,
     ) -> Samples:
         """``count`` points spread evenly at every scale, with density ∝ weight^power.
 
@@ -427,24 +467,49 @@ class Surface:
         systematic resampling in proportion to weight^power (this keeps the
         even spread along the Morton curve).
 
+        A draw that finds no weight (a few samples on a map lit in a small part), or with
+        ``distinct`` keeps a candidate twice (points to be placed, not samples to train on),
+        is drawn again with 4 times the candidates, up to :data:`RESAMPLE_CANDIDATES` (or
+        ``oversample`` times ``count``, if more).
+
         Cost: about 0.2 µs per uniform sample, plus weight lookups.
         """
         if self.weight is None or power == 0:
             local, uv = self._uniform(rng, count)
         else:
-            local, uv = self._uniform(rng, count * oversample)
-            bary = np.stack([1 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], 1)
-            w = np.clip(self.weight(self.face_ids(local), bary), 0.0, None) ** power
-            total = float(w.sum())
-            if total <= 0:
-                raise EngineInputError("The density is zero everywhere on the mesh; nothing to scatter on.")
-            cw = np.cumsum(w)
-            t = (np.arange(count) + rng.random()) * (total / count)
-            pick = np.clip(np.searchsorted(cw, t, side="right"), 0, len(w) - 1)
-            local, uv = local[pick], uv[pick]
+            limit = max(count * oversample, RESAMPLE_CANDIDATES)
+            while True:
+                candidates = count * oversample
+                picked = self._resample(rng, (count, power), candidates, distinct, candidates * 4 > limit)
+                if picked is not None:
+                    local, uv = picked
+                    break
+                oversample *= 4
         positions = self.origin[local] + uv[:, :1] * self.edge1[local] + uv[:, 1:] * self.edge2[local]
         bary = np.stack([1 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], 1)
         return Samples(positions, self.face_ids(local), bary)
+
+    def _resample(self, rng: np.random.Generator, wanted: tuple[int, float], candidates: int,
+                  distinct: bool, last: bool) -> tuple[IntArray, FloatArray] | None:
+        """``count`` of ``candidates`` uniform samples kept in proportion to weight^power
+        (systematic resampling; ``wanted`` is (count, power)); None when no candidate has
+        weight or (``distinct``) one is kept twice, unless this is the ``last`` draw (then no
+        weight is an error, and repeats are kept)."""
+        count, power = wanted
+        local, uv = self._uniform(rng, candidates)
+        bary = np.stack([1 - uv[:, 0] - uv[:, 1], uv[:, 0], uv[:, 1]], 1)
+        w = np.clip(self.weight(self.face_ids(local), bary), 0.0, None) ** power  # type: ignore[misc]
+        total = float(w.sum())
+        if total <= 0:
+            if last:
+                raise EngineInputError("The density is zero everywhere on the mesh; nothing to scatter on.")
+            return None
+        cw = np.cumsum(w)
+        t = (np.arange(count) + rng.random()) * (total / count)
+        pick = np.clip(np.searchsorted(cw, t, side="right"), 0, len(w) - 1)
+        if distinct and not last and (pick[1:] == pick[:-1]).any():  # pick is sorted: repeats are neighbours
+            return None
+        return local[pick], uv[pick]
 
     def project(self, points: FloatArray, hints: Samples, k: int = 8) -> Samples:
         """Closest points on the mesh, searching the faces of the ``k`` nearest hint samples.

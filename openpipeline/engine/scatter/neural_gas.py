@@ -148,7 +148,7 @@ class BatchNeuralGas:
         p = self.schedule
         levels = coarse_to_fine_levels(count, self.base)
         self.meter.total = self.planned_work(levels)
-        points = self.surface.sample(self.rng, levels[0], power=1.0).positions
+        points = self.surface.sample(self.rng, levels[0], power=1.0, distinct=True).positions
         points = self._anneal(points)
         if p.lloyd_epochs > 0:
             points, _ = self._polish(points, p.lloyd_epochs, p.samples_per_point)
@@ -184,17 +184,56 @@ class BatchNeuralGas:
         table = np.zeros((len(points), 0), np.int64)
         touches = np.zeros((len(points), 0), np.bool_)
         bordered = np.zeros(len(points), np.bool_)
+        weights = self.surface.weight_at(on_surface)
+        if weights is not None and (weights <= 0).any():
+            weights = self._into_density(on_surface, weights)
         for epoch in range(max(epochs, 1)):
             table = nearest_others(on_surface.positions, EXACT_NEIGHBOURS)
-            logs = self.surface.log_density(on_surface, self.power)
+            logs = self.surface.log_density(on_surface, self.power, weights)
             normals = self.surface.mesh_face_normals[on_surface.face_ids]
             omega = relaxation(epoch, epochs, EXACT_PLAIN_STEPS)
-            on_surface, touches, bordered = restricted_lloyd(
+            moved, touches, bordered = restricted_lloyd(
                 on_surface, normals, table, self.surface.mesh, self.surface.adjacency(), logs, omega)
+            on_surface, weights = self._within_density(on_surface, weights, moved)
             self.meter.advance(EXACT_WORK_PER_POINT * len(points), "exact polish",
                                f"{len(points)} points, step {epoch + 1}/{epochs}")
         # the points themselves, with their faces, are the best hints to put them on the surface
         return Cells(on_surface.positions, touching_edges(touches, table), on_surface, bordered)
+
+    def _into_density(self, on_surface: Samples, weights: FloatArray) -> FloatArray:
+        """Put the points where the density is 0 (an over-relaxed sampled step or an edge's
+        midpoint can take a point off a map's lit part) at new samples drawn by the density
+        (in place); returns the weights at the points."""
+        stray = np.flatnonzero(weights <= 0)
+        # as many samples as points (a draw of a few could miss a small lit part), some kept
+        drawn = self.surface.sample(self.rng, len(weights), power=1.0, distinct=True)
+        keep = np.sort(self.rng.choice(len(weights), size=len(stray), replace=False))
+        fresh = Samples(drawn.positions[keep], drawn.face_ids[keep], drawn.barycentrics[keep])
+        for name in ("positions", "face_ids", "barycentrics"):
+            getattr(on_surface, name)[stray] = getattr(fresh, name)
+        at_fresh = self.surface.weight_at(fresh)
+        assert at_fresh is not None
+        weights = weights.copy()
+        weights[stray] = at_fresh
+        return weights
+
+    def _within_density(self, before: Samples, weights: FloatArray | None,
+                        moved: Samples) -> tuple[Samples, FloatArray | None]:
+        """The moved points and the weight at them, except that a point does not step from
+        where the density is above 0 to where it is 0: it keeps its place (the cell's density
+        is modelled log-linear, which knows no edge, so points would leak off a map's lit
+        part; a step inside the density, or out of its zero, is taken as it is)."""
+        if weights is None:
+            return moved, None
+        after = self.surface.weight_at(moved)
+        assert after is not None
+        stay = (after <= 0) & (weights > 0)
+        if not stay.any():
+            return moved, after
+        for name in ("positions", "face_ids", "barycentrics"):
+            getattr(moved, name)[stay] = getattr(before, name)[stay]
+        after[stay] = weights[stay]
+        return moved, after
 
     def _anneal(self, points: FloatArray) -> FloatArray:
         """Batch neural gas with λ annealed from 2 to 0.2 (truncated neighbourhood)."""
@@ -247,7 +286,7 @@ class BatchNeuralGas:
             mids = mids[keep]
         refined = np.concatenate([points, mids])
         if len(refined) < count:
-            extra = self.surface.sample(self.rng, count - len(refined), power=1.0).positions
+            extra = self.surface.sample(self.rng, count - len(refined), power=1.0, distinct=True).positions
             refined = np.concatenate([refined, extra])
         return refined
 
