@@ -211,7 +211,7 @@ def scatter(
     compiled kernels (about 0.3 s), or compiles them where they were never cached.
     """
     params.check()
-    check_arrays(mesh)
+    check_arrays(mesh, area=False)  # without_flat_faces refuses a mesh without area
     usable, kept = without_flat_faces(mesh)
     weight = density_weight(usable, density)
     surface = Surface(usable, weight)
@@ -251,8 +251,8 @@ def without_flat_faces(mesh: Mesh) -> tuple[Mesh, IntArray | None]:
     if keep.all():
         return mesh, None
     if not keep.any():
-        raise EngineInputError(f"Mesh '{mesh.name}' has no face with an area (every face is a line "
-                               "or a point); give a mesh with a surface.")
+        raise EngineInputError(f"Mesh '{mesh.name}' has zero surface area (no face with an area: every "
+                               "face is a line or a point); give a mesh with a surface.")
     kept = np.flatnonzero(keep)
     uvs = None if mesh.corner_uvs is None else mesh.corner_uvs[kept]
     return Mesh(mesh.vertices, mesh.faces[kept], uvs, mesh.vertex_weights, mesh.name), kept

@@ -158,27 +158,29 @@ def check_mesh(mesh: Mesh) -> Mesh:
     return mesh
 
 
-def check_arrays(mesh: Mesh) -> Mesh:
+def check_arrays(mesh: Mesh, area: bool = True) -> Mesh:
     """Refuse mesh arrays the engine cannot index or measure, with one clear sentence (what
     :func:`~.distribute.scatter` checks itself, whoever made the mesh).
 
     Refused: arrays that are not triangles of numbers, no faces, indices out of range,
     non-finite positions, coordinates outside :data:`COORDINATE_RANGE` (squared areas and
     distances would overflow or underflow), zero area, UVs or vertex weights that do not
-    match.
+    match. ``area`` False: the caller checks the area itself.
 
     Cost: a few passes over the arrays (vectorised).
     """
     v, f = np.asarray(mesh.vertices), np.asarray(mesh.faces)
     _check_indices(mesh.name, v, f)
-    reach = float(np.abs(v[f]).max())
+    used = np.zeros(len(v), np.bool_)
+    used[f.ravel()] = True
+    reach = float(np.abs(v[used]).max())
     if reach > 0 and not COORDINATE_RANGE[0] <= reach <= COORDINATE_RANGE[1]:
         low, high = COORDINATE_RANGE
         raise EngineInputError(
             f"Mesh '{mesh.name}' reaches {reach:.3g} units from the origin; scatter takes meshes "
             f"within {low:.0e} to {high:.0e} units, so scale it first."
         )
-    if face_areas(v, f).sum() <= 0:
+    if area and face_areas(v, f).sum() <= 0:
         raise EngineInputError(f"Mesh '{mesh.name}' has zero surface area; give a mesh with a surface.")
     _check_attributes(mesh, len(v), len(f))
     return mesh
