@@ -13,8 +13,8 @@ from openpipeline.engine.images import Image, read_image, write_image
 from openpipeline.engine.scatter import quality, writers
 from openpipeline.engine.scatter.density import DensityMap
 from openpipeline.engine.scatter.distribute import ScatterParams, scatter
-from openpipeline.engine.scatter.mesh import Mesh, check_mesh, load_mesh, triangulate
-from openpipeline.engine.scatter.polish import tangent_voronoi
+from openpipeline.engine.scatter.mesh import Mesh, Surface, check_mesh, load_mesh, triangulate
+from openpipeline.engine.scatter.polish import nearest_others, restricted_lloyd, touching_edges
 from openpipeline.engine.scatter.primitives import icosphere, plane, torus
 
 
@@ -107,33 +107,52 @@ def test_spacing_sets_the_count(ring):
     assert result.count == round(area / (math.sqrt(3) / 2 * 0.01))
 
 
-def test_tangent_voronoi_on_a_hexagonal_lattice():
-    """The exact cell centroid of a lattice point is the point itself; six Delaunay neighbours each."""
+def _exact_step(points: np.ndarray, size: float, divisions: int = 40):
+    """One exact Lloyd step (ω = 1) for points (x, z) on a flat square of side ``size``."""
+    ground = plane(size=size, divisions=divisions)
+    surface = Surface(ground)
+    xyz = np.stack([points[:, 0], np.zeros(len(points)), points[:, 1]], 1)
+    on_surface = surface.project(xyz, surface.face_centres())
+    table = nearest_others(on_surface.positions, 8)
+    normals = surface.mesh_face_normals[on_surface.face_ids]
+    moved, touches, bordered = restricted_lloyd(on_surface, normals, table, ground, surface.adjacency())
+    return moved, touching_edges(touches, table), bordered, table
+
+
+def test_exact_polish_on_a_hexagonal_lattice():
+    """The exact cell centroid of a lattice point is the point itself; six Delaunay neighbours
+    each; only the cells at the square's edge reach its border."""
     x, y = np.meshgrid(np.arange(30), np.arange(30))
-    pts = np.stack([x + 0.5 * (y % 2), y * math.sqrt(3) / 2, np.zeros_like(x, float)], -1).reshape(-1, 3)
-    normals = np.tile([0.0, 0.0, 1.0], (len(pts), 1))
-    centroids, edges, table = tangent_voronoi(pts.astype(float), normals)
-    inner = (pts[:, 0] > 3) & (pts[:, 0] < 26) & (pts[:, 1] > 3) & (pts[:, 1] < 22)
-    assert np.abs(centroids[inner] - pts[inner]).max() < 1e-9
+    pts = np.stack([x + 0.5 * (y % 2) - 15, y * math.sqrt(3) / 2 - 13], -1).reshape(-1, 2).astype(float)
+    moved, edges, bordered, table = _exact_step(pts, 34.0)
+    inner = (np.abs(pts[:, 0]) < 11) & (np.abs(pts[:, 1]) < 9)
+    assert np.abs(moved.positions[inner][:, [0, 2]] - pts[inner]).max() < 1e-9
     degree = np.bincount(edges.ravel(), minlength=len(pts))
     assert (degree[inner] == 6).all() and table.shape == (len(pts), 8)
+    assert not bordered[inner].any() and bordered.sum() > 0
 
 
-def test_tangent_voronoi_finds_the_centroid_of_an_uneven_cell():
+def test_exact_polish_finds_the_centroid_of_an_uneven_cell():
     """Neighbours at x = +2 and -4, y = ±2 and (1.5, 1.5) give the cell [-2, 1] × [-1, 1]
     less the corner beyond x + y = 1.5: its area-weighted centroid (not the mean of its
     vertices), and the five as Delaunay neighbours."""
-    near = [[0, 0, 0], [2, 0, 0], [-4, 0, 0], [0, 2, 0], [0, -2, 0], [1.5, 1.5, 0]]
-    far = [[20, 20, 0], [20, -20, 0], [-20, 20, 0], [-20, -20, 0]]
-    pts = np.array(near + far, dtype=float)
-    normals = np.tile([0.0, 0.0, 1.0], (len(pts), 1))
-    centroids, edges, _ = tangent_voronoi(pts, normals)
+    near = [[0, 0], [2, 0], [-4, 0], [0, 2], [0, -2], [1.5, 1.5]]
+    far = [[20, 20], [20, -20], [-20, 20], [-20, -20]]
+    moved, edges, _, _ = _exact_step(np.array(near + far, dtype=float), 60.0, divisions=7)
     # the rectangle (area 6, centroid (-0.5, 0)) less the triangle (1, 1), (1, 0.5), (0.5, 1)
     corner_area, corner_centre = 0.125, 2.5 / 3
-    expected = np.array([-0.5 * 6 - corner_area * corner_centre, -corner_area * corner_centre, 0.0])
-    expected[:2] /= 6 - corner_area
-    assert np.abs(centroids[0] - expected).max() < 1e-5
+    expected = np.array([-0.5 * 6 - corner_area * corner_centre, -corner_area * corner_centre])
+    expected /= 6 - corner_area
+    assert np.abs(moved.positions[0][[0, 2]] - expected).max() < 1e-9
     assert edges[(edges == 0).any(axis=1)].tolist() == [[0, 1], [0, 2], [0, 3], [0, 4], [0, 5]]
+
+
+def test_exact_polish_stops_cells_at_the_border():
+    """Two points on a 2 × 2 square split it along their bisector x = 0: each cell is a half
+    square, cut by the border, so each point moves to its half's centre (±0.5, 0)."""
+    moved, _, bordered, _ = _exact_step(np.array([[-0.3, 0.2], [0.3, 0.2]]), 2.0, divisions=9)
+    assert bordered.all()
+    assert np.abs(moved.positions[:, [0, 2]] - [[-0.5, 0.0], [0.5, 0.0]]).max() < 1e-9
 
 
 def test_progress_is_reported_and_cancel_stops(ring):

@@ -81,7 +81,9 @@ def estimate(count: int, method: str, faces: int, density: bool, *, samples_per_
 
     Args:
         coarse: the points of batch-ng's coarsest level (default: all of them).
-        closed: a closed mesh (batch-ng polishes it exactly when the density is even).
+        closed: a closed mesh. With an even density batch-ng keeps 2 hints a point; open meshes
+            and density maps are still counted with the sampled polish's hints (an
+            over-estimate since they too are polished exactly, from a larger coarsest level).
 
     Counts above ``COSTED_POINTS`` are costed as that many (they are refused either way).
 

@@ -6,12 +6,17 @@
     the samples, the k-th nearest prototype of a sample weighted
     ``exp(-k / λ)``, λ annealed towards 0. The neighbourhood is truncated where
     its weight falls under 1e-3 and found with a k-d tree. As λ reaches 0 this
-    is Lloyd's algorithm, which the final *polish* runs with over-relaxation
-    (ω = 1.8, then 1) and Polyak averaging of the last iterates. Large counts
-    are solved coarse-to-fine: the solution for N/4 points is refined by adding
-    the midpoints of its neighbour-graph edges (a hexagonal lattice refines to a
-    hexagonal lattice of half the spacing), so the fine level starts almost
-    converged.
+    is Lloyd's algorithm, which a sampled *polish* runs with over-relaxation
+    (ω = 1.8, then 1) and Polyak averaging of the last iterates; this is done on
+    the coarsest level only (at most 250 points on a closed mesh with an even
+    density, 2,500 otherwise). Then exact Lloyd steps on restricted Voronoi
+    cells (:func:`~.polish.restricted_lloyd`: compiled, no sampling noise, cut
+    at borders, weighted by the density) finish it. Larger counts are solved
+    coarse-to-fine: the solution for N/4 points is refined by adding the
+    midpoints of its Delaunay edges (a hexagonal lattice refines to a hexagonal
+    lattice of half the spacing) and, on an open mesh, its border cells' points
+    moved onto the border (the half row a border misses), then a few exact steps
+    settle each level.
 ``online-ng``
     Neural gas as published (Martinetz & Schulten 1991) on mini-batches, ε 0.5→0.005,
     λ 10→0.01 (truncated to the 16 nearest): a quick preview.
@@ -23,12 +28,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from openpipeline.engine.progress import Reporter
 from openpipeline.engine.scatter.graph import hebbian_edges
-from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Samples, Surface
-from openpipeline.engine.scatter.polish import centroid_step, tangent_voronoi
+from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Samples, Surface, workers
+from openpipeline.engine.scatter.polish import centroid_step, nearest_others, restricted_lloyd, touching_edges
+from openpipeline.engine.scatter.quality import hex_spacing
 
 
 @dataclass(frozen=True)
@@ -40,10 +47,14 @@ class BatchSchedule:
             the epochs of annealed neural gas and of sampled Lloyd polish, on the
             coarsest level.
         fine_epochs, fine_samples_per_point: the sampled polish of each finer level.
-        multigrid_base: levels are added (×4 points each) above this count.
+        multigrid_base, detail_multigrid_base: levels are added (×4 points each) above
+            this count, on a closed mesh with an even density and otherwise.
         polyak: the last iterates averaged in a sampled polish.
-        exact_epochs, fine_exact_epochs: exact (tangent-Voronoi) polish steps on the
-            coarsest and on each finer level (closed meshes, even density).
+        exact_epochs, fine_exact_epochs: exact polish steps on the coarsest level and on
+            each finer level of a closed mesh with an even density;
+            detail_exact_epochs, detail_fine_exact_epochs: the same on an open mesh or
+            with a density map (borders and densities settle more slowly); on an open
+            mesh the first only where the coarsest level is refined (else ``exact_epochs``).
     """
 
     samples_per_point: int
@@ -52,13 +63,18 @@ class BatchSchedule:
     fine_epochs: int
     fine_samples_per_point: int
     multigrid_base: int
+    detail_multigrid_base: int
     polyak: int
     exact_epochs: int
     fine_exact_epochs: int
+    detail_exact_epochs: int
+    detail_fine_exact_epochs: int
 
 
 OVER_RELAXATION = 1.8  # ω of the over-relaxed Lloyd steps
 EXACT_PLAIN_STEPS = 2  # the exact polish ends with this many plain (ω = 1) steps
+BORDER_GAP = 0.3  # border points added closer than this many spacings to another are dropped
+EXACT_NEIGHBOURS = 8  # the nearest points whose bisectors may bound a cell
 EXACT_WORK_PER_POINT = 4  # an exact step costs about as much as this many samples per point
 
 
@@ -80,6 +96,17 @@ def coarse_to_fine_levels(count: int, base: int) -> list[int]:
 def relaxation(epoch: int, epochs: int, plain: int) -> float:
     """ω of a Lloyd step: over-relaxed, except plain (1) for the last ``plain`` of ``epochs``."""
     return OVER_RELAXATION if epoch < epochs - plain else 1.0
+
+
+@dataclass
+class Cells:
+    """Points after an exact polish: their Delaunay edges, the surface samples they were
+    projected with, and which cells reach the mesh's border."""
+
+    points: FloatArray
+    edges: IntArray
+    hints: Samples
+    bordered: NDArray[np.bool_]
 
 
 class WorkMeter:
@@ -109,58 +136,104 @@ class BatchNeuralGas:
         self.rng = rng
         self.power = power
         self.meter = WorkMeter(report)
-        # Exact centroids need a closed surface (cells of border points would leak
-        # past the border) and an even density (the centroid is unweighted).
-        self.exact = surface.closed and power == 1.0
+        # a closed mesh with an even density converges fastest: fewer levels and steps
+        self.even_closed = surface.closed and power == 1.0
+        self.base = schedule.multigrid_base if self.even_closed else schedule.detail_multigrid_base
+        self.coarse_steps = schedule.exact_epochs if self.even_closed else schedule.detail_exact_epochs
+        self.fine_steps = (schedule.fine_exact_epochs if self.even_closed
+                           else schedule.detail_fine_exact_epochs)
 
     def solve(self, count: int) -> tuple[FloatArray, IntArray, Samples]:
         """Exactly ``count`` points (not yet on the surface), their edges, and samples near them."""
         p = self.schedule
-        levels = coarse_to_fine_levels(count, p.multigrid_base)
+        levels = coarse_to_fine_levels(count, self.base)
         self.meter.total = self.planned_work(levels)
-        points = self.surface.sample(self.rng, levels[0], power=1.0).positions
+        points = self.surface.sample(self.rng, levels[0], power=1.0, distinct=True).positions
         points = self._anneal(points)
-        points, edges, hints = self._polish(points, p.lloyd_epochs, p.samples_per_point)
-        if self.exact:
-            points, edges = self._polish_exact(points, hints, p.exact_epochs)
+        if p.lloyd_epochs > 0:
+            points, _ = self._polish(points, p.lloyd_epochs, p.samples_per_point)
+        cells = self._polish_exact(points, self._coarse_steps(levels))
         for n in levels[1:]:
-            points = self._refine(points, edges, hints, n)
-            if self.exact:
-                hints = self.surface.sample(self.rng, 2 * n)
-                points, edges = self._polish_exact(points, hints, p.fine_exact_epochs)
-            else:
-                points, edges, hints = self._polish(points, p.fine_epochs, p.fine_samples_per_point)
-        return points, edges, hints
+            points = self._refine(cells, n)
+            cells = self._polish_exact(points, self.fine_steps)
+        return cells.points, cells.edges, cells.hints
 
     def planned_work(self, levels: list[int]) -> int:
         """The samples (or their equivalent) all levels will take, for progress."""
         p = self.schedule
-        base = (p.ng_epochs + p.lloyd_epochs) * p.samples_per_point
-        base += EXACT_WORK_PER_POINT * p.exact_epochs if self.exact else 0
-        fine = (EXACT_WORK_PER_POINT * p.fine_exact_epochs if self.exact
-                else p.fine_epochs * p.fine_samples_per_point)
+        base = ((p.ng_epochs + p.lloyd_epochs) * p.samples_per_point
+                + EXACT_WORK_PER_POINT * self._coarse_steps(levels))
+        fine = EXACT_WORK_PER_POINT * self.fine_steps
         return sum(n * (base if i == 0 else fine) for i, n in enumerate(levels))
 
-    def _polish_exact(self, points: FloatArray, hints: Samples, epochs: int
-                      ) -> tuple[FloatArray, IntArray]:
-        """Lloyd steps with exact tangent-plane Voronoi centroids (closed, even meshes)."""
-        edges = np.zeros((0, 2), np.int64)
-        table: IntArray | None = None
-        for epoch in range(epochs):
-            on_surface = self.surface.project(points, hints, k=4)
+    def _coarse_steps(self, levels: list[int]) -> int:
+        """Exact steps on the coarsest level: more on an open mesh whose coarsest level is
+        refined (it passes its flaws on) and with a density map (it settles slowly)."""
+        refined_or_dense = len(levels) > 1 or self.power != 1.0
+        return self.coarse_steps if refined_or_dense else self.schedule.exact_epochs
+
+    def _hints(self, count: int) -> Samples:
+        """Surface samples to project ``count`` points with (twice as many)."""
+        return self.surface.sample(self.rng, 2 * count)
+
+    def _polish_exact(self, points: FloatArray, epochs: int) -> Cells:
+        """Lloyd steps with the exact centroids of the restricted Voronoi cells (weighted
+        by the density, where there is one)."""
+        hints = self._hints(len(points))
+        on_surface = self.surface.project(points, hints, k=4)
+        table = np.zeros((len(points), 0), np.int64)
+        touches = np.zeros((len(points), 0), np.bool_)
+        bordered = np.zeros(len(points), np.bool_)
+        weights = self.surface.weight_at(on_surface)
+        if weights is not None and (weights <= 0).any():
+            weights = self._into_density(on_surface, weights)
+        for epoch in range(max(epochs, 1)):
+            table = nearest_others(on_surface.positions, EXACT_NEIGHBOURS)
+            logs = self.surface.log_density(on_surface, self.power, weights)
             normals = self.surface.mesh_face_normals[on_surface.face_ids]
-            last = epoch == epochs - 1
-            # neighbours are found afresh on the first and the last step, reused between
-            reuse = None if (epoch == 0 or last) else table
-            centroids, found, table = tangent_voronoi(on_surface.positions, normals, want_edges=last,
-                                                      neighbours=reuse)
-            if found is not None:
-                edges = found
             omega = relaxation(epoch, epochs, EXACT_PLAIN_STEPS)
-            points = on_surface.positions + omega * (centroids - on_surface.positions)
+            moved, touches, bordered = restricted_lloyd(
+                on_surface, normals, table, self.surface.mesh, self.surface.adjacency(), logs, omega)
+            on_surface, weights = self._within_density(on_surface, weights, moved)
             self.meter.advance(EXACT_WORK_PER_POINT * len(points), "exact polish",
                                f"{len(points)} points, step {epoch + 1}/{epochs}")
-        return points, edges
+        # the points themselves, with their faces, are the best hints to put them on the surface
+        return Cells(on_surface.positions, touching_edges(touches, table), on_surface, bordered)
+
+    def _into_density(self, on_surface: Samples, weights: FloatArray) -> FloatArray:
+        """Put the points where the density is 0 (an over-relaxed sampled step or an edge's
+        midpoint can take a point off a map's lit part) at new samples drawn by the density
+        (in place); returns the weights at the points."""
+        stray = np.flatnonzero(weights <= 0)
+        # as many samples as points (a draw of a few could miss a small lit part), some kept
+        drawn = self.surface.sample(self.rng, len(weights), power=1.0, distinct=True)
+        keep = np.sort(self.rng.choice(len(weights), size=len(stray), replace=False))
+        fresh = Samples(drawn.positions[keep], drawn.face_ids[keep], drawn.barycentrics[keep])
+        for name in ("positions", "face_ids", "barycentrics"):
+            getattr(on_surface, name)[stray] = getattr(fresh, name)
+        at_fresh = self.surface.weight_at(fresh)
+        assert at_fresh is not None
+        weights = weights.copy()
+        weights[stray] = at_fresh
+        return weights
+
+    def _within_density(self, before: Samples, weights: FloatArray | None,
+                        moved: Samples) -> tuple[Samples, FloatArray | None]:
+        """The moved points and the weight at them, except that a point does not step from
+        where the density is above 0 to where it is 0: it keeps its place (the cell's density
+        is modelled log-linear, which knows no edge, so points would leak off a map's lit
+        part; a step inside the density, or out of its zero, is taken as it is)."""
+        if weights is None:
+            return moved, None
+        after = self.surface.weight_at(moved)
+        assert after is not None
+        stay = (after <= 0) & (weights > 0)
+        if not stay.any():
+            return moved, after
+        for name in ("positions", "face_ids", "barycentrics"):
+            getattr(moved, name)[stay] = getattr(before, name)[stay]
+        after[stay] = weights[stay]
+        return moved, after
 
     def _anneal(self, points: FloatArray) -> FloatArray:
         """Batch neural gas with λ annealed from 2 to 0.2 (truncated neighbourhood)."""
@@ -173,8 +246,7 @@ class BatchNeuralGas:
             self.meter.advance(len(samples), "neural gas", f"epoch {epoch + 1}/{epochs} λ={lam:.2f}")
         return points
 
-    def _polish(self, points: FloatArray, epochs: int, m: int
-                ) -> tuple[FloatArray, IntArray, Samples]:
+    def _polish(self, points: FloatArray, epochs: int, m: int) -> tuple[FloatArray, Samples]:
         """Lloyd steps: over-relaxed first, then plain, with the plain iterates averaged (Polyak)."""
         polyak = min(self.schedule.polyak, max(epochs - 1, 1))
         average = np.zeros_like(points)
@@ -193,28 +265,28 @@ class BatchNeuralGas:
         assert samples is not None
         if averaged:
             points = average / averaged
-        return points, self._delaunay(points, samples), samples
+        return points, samples
 
-    def _delaunay(self, points: FloatArray, hints: Samples) -> IntArray:
-        """Delaunay edges from exact tangent-plane cells (competitive Hebbian learning
-        from samples misses edges where the density is low)."""
-        on_surface = self.surface.project(points, hints, k=4)
-        normals = self.surface.mesh_face_normals[on_surface.face_ids]
-        _, edges, _ = tangent_voronoi(on_surface.positions, normals)
-        assert edges is not None
-        return edges
-
-    def _refine(self, points: FloatArray, edges: IntArray, hints: Samples, count: int) -> FloatArray:
-        """Add edge midpoints (about 3 per point) and fix the total to exactly ``count``."""
+    def _refine(self, cells: Cells, count: int) -> FloatArray:
+        """Add edge midpoints (about 3 per point) and, on an open mesh, the points of the
+        cells on the border moved onto it (the half row a border misses); then fix the
+        total to exactly ``count``."""
+        points, edges = cells.points, cells.edges
         mids = 0.5 * (points[edges[:, 0]] + points[edges[:, 1]])
+        if cells.bordered.any():
+            border = self.surface.nearest_on_border(points[cells.bordered])
+            # two cells at a corner may give one border point: keep one of each close pair
+            close = cKDTree(border).query_pairs(BORDER_GAP * hex_spacing(self.surface.area, len(points)),
+                                                output_type="ndarray")
+            border = np.delete(border, np.unique(close[:, 1]), axis=0)
+            mids = np.concatenate([border, mids])
         room = count - len(points)
         if len(mids) > room:
             keep = np.sort(self.rng.choice(len(mids), size=room, replace=False))
             mids = mids[keep]
-        mids = self.surface.project(mids, hints).positions
         refined = np.concatenate([points, mids])
         if len(refined) < count:
-            extra = self.surface.sample(self.rng, count - len(refined), power=1.0).positions
+            extra = self.surface.sample(self.rng, count - len(refined), power=1.0, distinct=True).positions
             refined = np.concatenate([refined, extra])
         return refined
 
@@ -242,7 +314,7 @@ def online_neural_gas(
     hints = surface.sample(rng, 8 * count, power)
     if count < 2:  # one point has no neighbour to join
         return points, np.zeros((0, 2), np.int64), hints
-    _, last = cKDTree(points).query(hints.positions, k=2, workers=-1)
+    _, last = cKDTree(points).query(hints.positions, k=2, workers=workers(len(hints.positions)))
     return points, hebbian_edges(last), hints
 
 
@@ -269,7 +341,7 @@ def _online_step(points: FloatArray, x: FloatArray, eps: float, lam: float, k: i
     prototype of a sample by ``eps · exp(-k / λ)``; a prototype's pulls are averaged.
     ``k`` is cut to the number of prototypes."""
     k = min(k, len(points))
-    _, idx = cKDTree(points).query(x, k=k, workers=-1)
+    _, idx = cKDTree(points).query(x, k=k, workers=workers(len(x)))
     idx = idx.reshape(len(x), k)
     h = eps * np.exp(-np.arange(k) / lam)
     delta = h[None, :, None] * (x[:, None, :] - points[idx])

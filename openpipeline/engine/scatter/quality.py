@@ -7,6 +7,8 @@
   √(2A / (√3 N)): the minimum shows clumps, the mean overall evenness.
 * **Coverage**: the largest distance from any surface sample to its nearest
   point, relative to the hexagonal covering radius spacing/√3 (holes show here).
+* **Weighted NQE**: the same for points that follow a density map, against the
+  optimum for that map (:func:`weighted_nqe`).
 * **Density slope**: slope and correlation of log local point density against
   log target density (1 and 1 when the points follow the map exactly).
 
@@ -22,7 +24,7 @@ from typing import TypedDict
 import numpy as np
 from scipy.spatial import cKDTree
 
-from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Mesh, face_areas
+from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Mesh, WeightFunction, face_areas
 
 HEX_NQE = 5 / (18 * math.sqrt(3))
 
@@ -83,6 +85,29 @@ def evenness(mesh: Mesh, points: FloatArray, samples: int = 1_000_000, seed: int
         "mean_nn": float(nearest.mean() / spacing),
         "coverage": float(dist.max() / (spacing / math.sqrt(3))),
     }
+
+
+def weighted_nqe(mesh: Mesh, points: FloatArray, target: WeightFunction, samples: int = 1_000_000,
+                 seed: int = 12345) -> float:
+    """The NQE of points meant to follow a density map: 1.0 when they are an optimal
+    quantiser for it.
+
+    ``target`` gives the wanted point density p (at faces and barycentrics, in any unit).
+    A quantiser of N points follows p when it minimises the error weighted by ρ = p²
+    (on a surface, points settle at density ∝ ρ^½), and the least such error is
+    ``HEX_NQE · (∫ρ^½)² / N`` (Gersho); this returns the points' error over that.
+    With an even target it is :func:`evenness`'s NQE.
+
+    Cost: as :func:`evenness`, plus one density lookup per sample.
+    """
+    probe, faces, bary = uniform_samples(mesh, samples, seed)
+    area = float(face_areas(mesh.vertices, mesh.faces).sum())
+    density = np.clip(target(faces, bary), 0.0, None)
+    dist, _ = cKDTree(points).query(probe, workers=-1)
+    rho = density**2
+    error = area * float(np.mean(rho * dist**2))
+    optimum = HEX_NQE * (area * float(np.mean(density))) ** 2 / len(points)
+    return error / optimum
 
 
 def density_fit(points: FloatArray, target: FloatArray, k: int = 12) -> DensityFit:
