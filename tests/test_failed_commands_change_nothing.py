@@ -91,3 +91,35 @@ def test_a_failed_restore_takes_back_the_type_it_made(project, tmp_path):
                      env={"OPENPIPELINE_FAULT": "restore.journaled:ENOSPC"})
     assert result.returncode == 2, result.stderr
     assert snapshot(project.root / "lib") == before
+
+
+def test_a_sigterm_taken_by_another_thread_waits_for_the_clean_up(chair, tmp_path, monkeypatch):
+    """A process-directed signal may land on any thread (Maya, torch and numba run many): one that
+    another thread takes during the clean-up still waits until the clean-up is done."""
+    import threading
+    import time
+
+    finish = journal.MoveStep.finish
+    parked = threading.Event()
+    other = threading.Thread(target=parked.wait, daemon=True)
+    other.start()
+
+    def finish_then_terminate_elsewhere(step, root, tag):
+        assert other.ident is not None
+        signal.pthread_kill(other.ident, signal.SIGTERM)  # as if the kernel picked that thread
+        time.sleep(0.05)  # that thread's handler has run by now: the main thread is told
+        for _ in range(1000):  # a loop: where Python runs a pending handler
+            pass
+        finish(step, root, tag)
+
+    monkeypatch.setattr(journal.MoveStep, "finish", finish_then_terminate_elsewhere)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            versions.save_workshop(chair, maya_scene(tmp_path / "a.ma", "a"), note="a")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        parked.set()
+    monkeypatch.undo()
+    assert chair.workshop_path(1).is_file() and (chair.claims_dir("workshop") / "1").exists()
+    assert not list((chair.project.meta / "journal").glob("*.json"))

@@ -50,7 +50,11 @@ def test_the_kernel_density_measure_reads_the_slope_a_sample_has(power):
 
 
 def test_the_profile_names_our_stages_and_their_shares():
-    """A small scatter's stages are functions of the scatter engine, largest first, summing to ≤ 1."""
+    """A small scatter's stages are functions of the scatter engine, largest first, summing to ≤ 1.
+
+    Warmed up first, as the bench does: a first call imports the compiled kernels inside the
+    profiled run, and an import's time is counted both under the importer and the module."""
+    scatter(torus(), ScatterParams(count=300))
     seconds, stages = scatter_measures.profile_stages(lambda: scatter(torus(), ScatterParams(count=300)))
     shares = [share for _, share in stages]
     assert seconds > 0 and len(stages) == 5 and shares == sorted(shares, reverse=True)
@@ -62,7 +66,9 @@ def test_the_profile_names_our_stages_and_their_shares():
 def test_a_small_bench_run_writes_its_tables_json_and_met_lines(tmp_path, capsys):
     """The bench end to end, small: every table, the met lines, the markdown and the JSON."""
     markdown, figures = tmp_path / "results.md", tmp_path / "results.json"
+    # geogram (point-cloud-utils, the bench extra) is not installed by `make test`: ours alone
     scatter_bench.main(["--counts", "300", "--meshes", "terrain", "--samples", "20000", "--threads", "all",
+                        "--skip-baselines",
                         "--repeats", "2", "--markdown", str(markdown), "--json", str(figures)])
     text = markdown.read_text(encoding="utf-8")
     assert text == capsys.readouterr().out

@@ -381,17 +381,35 @@ def run(project_root: Path, project_meta: Path, op: str, steps: list[Step]) -> N
 def _uninterrupted() -> Iterator[None]:
     """Hold SIGINT and SIGTERM back for the block; they are delivered when it ends.
 
-    Only where signals can be blocked (POSIX, the main thread); elsewhere the block runs as is.
+    Two holds, because a process-directed signal goes to any thread that does not block it
+    (Maya, torch and numba run many): the main thread's mask holds one aimed at it, and a
+    holding Python-level handler (Python handlers always run in the main thread) holds one
+    another thread took. Only in the main thread (the only one that may set handlers); elsewhere
+    the block runs as is.
     """
-    held = {signal.SIGINT, signal.SIGTERM}
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    held = (signal.SIGINT, signal.SIGTERM)
+    pending: list[int] = []
+
+    def hold(signum: int, frame: object) -> None:
+        pending.append(signum)
+
+    # a handler set outside Python (None) cannot be put back: that signal keeps the mask alone
+    previous = {number: handler for number in held if (handler := signal.getsignal(number)) is not None}
+    for number in previous:
+        signal.signal(number, hold)
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, held) if hasattr(signal, "pthread_sigmask") else None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if mask is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        for signum in dict.fromkeys(pending):  # delivered now, to the handler the process had
+            signal.raise_signal(signum)
 
 
 def _roll_back(project_root: Path, path: Path, record: JournalRecord, tag: str,
