@@ -25,12 +25,13 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def test_a_sigterm_after_the_save_is_published_keeps_its_number(chair, tmp_path, monkeypatch):
-    """SIGTERM during the clean-up: the workshop stays whole, keeps its claim, and follows a rename."""
+def _save_terminated_in_clean_up(chair, tmp_path, monkeypatch, terminate):
+    """Save a workshop with ``terminate()`` called as its clean-up starts (SIGTERM raises
+    KeyboardInterrupt); then the workshop is whole, keeps its claim, and no journal record is left."""
     finish = journal.MoveStep.finish
 
     def finish_then_terminate(step, root, tag):
-        os.kill(os.getpid(), signal.SIGTERM)
+        terminate()
         finish(step, root, tag)
 
     monkeypatch.setattr(journal.MoveStep, "finish", finish_then_terminate)
@@ -43,6 +44,11 @@ def test_a_sigterm_after_the_save_is_published_keeps_its_number(chair, tmp_path,
     monkeypatch.undo()
     assert chair.workshop_path(1).is_file() and (chair.claims_dir("workshop") / "1").exists()
     assert not list((chair.project.meta / "journal").glob("*.json"))
+
+
+def test_a_sigterm_after_the_save_is_published_keeps_its_number(chair, tmp_path, monkeypatch):
+    """SIGTERM during the clean-up: the workshop stays whole, keeps its claim, and follows a rename."""
+    _save_terminated_in_clean_up(chair, tmp_path, monkeypatch, lambda: os.kill(os.getpid(), signal.SIGTERM))
     renamed = rename.rename(chair, "seat")
     assert renamed.workshop_path(1).read_text() == maya_scene(tmp_path / "b.ma", "a").read_text()
     assert versions.master(renamed, note="m").data.workshop == 1
@@ -99,27 +105,18 @@ def test_a_sigterm_taken_by_another_thread_waits_for_the_clean_up(chair, tmp_pat
     import threading
     import time
 
-    finish = journal.MoveStep.finish
     parked = threading.Event()
     other = threading.Thread(target=parked.wait, daemon=True)
     other.start()
 
-    def finish_then_terminate_elsewhere(step, root, tag):
+    def terminate_elsewhere():
         assert other.ident is not None
         signal.pthread_kill(other.ident, signal.SIGTERM)  # as if the kernel picked that thread
         time.sleep(0.05)  # that thread's handler has run by now: the main thread is told
         for _ in range(1000):  # a loop: where Python runs a pending handler
             pass
-        finish(step, root, tag)
 
-    monkeypatch.setattr(journal.MoveStep, "finish", finish_then_terminate_elsewhere)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with pytest.raises(KeyboardInterrupt):
-            versions.save_workshop(chair, maya_scene(tmp_path / "a.ma", "a"), note="a")
+        _save_terminated_in_clean_up(chair, tmp_path, monkeypatch, terminate_elsewhere)
     finally:
-        signal.signal(signal.SIGTERM, previous)
         parked.set()
-    monkeypatch.undo()
-    assert chair.workshop_path(1).is_file() and (chair.claims_dir("workshop") / "1").exists()
-    assert not list((chair.project.meta / "journal").glob("*.json"))
