@@ -79,9 +79,9 @@ def ten_to_one_map(width: int = 512, height: int = 256) -> DensityMap:
     return DensityMap(Image(values[..., None].astype(np.float32), ["Y"], "float"))
 
 
-def run_ours(mesh: Mesh, count: int, seed: int) -> tuple[FloatArray, float]:
+def run_ours(mesh: Mesh, count: int, seed: int, device: str = "cpu") -> tuple[FloatArray, float]:
     start = time.perf_counter()
-    result = scatter(mesh, ScatterParams(count=count, seed=seed))
+    result = scatter(mesh, ScatterParams(count=count, seed=seed, device=device))
     return result.positions, time.perf_counter() - start
 
 
@@ -108,6 +108,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeats", type=int, help="timed runs a method (default: 3 up to 10k, then 1)")
     parser.add_argument("--threads", choices=("one", "all"), default="one")
+    parser.add_argument("--device", choices=("cpu", "auto", "cuda", "mps"), default="cpu",
+                        help="our device (default cpu; auto or cuda measure the GPU path where there is one)")
     parser.add_argument("--skip-baselines", action="store_true")
     parser.add_argument("--poisson-max", type=int, default=100_000, help="no Poisson disk above this")
     parser.add_argument("--profile-max", type=int, default=1_000_000, help="no profile above this")
@@ -191,10 +193,10 @@ def warm_up(meshes: dict[str, Mesh], args: argparse.Namespace) -> None:
     """One small untimed run of every method on every mesh (and one with the density map):
     compiled kernels are compiled or loaded from their cache, libraries imported."""
     for mesh in meshes.values():
-        run_ours(mesh, 200, args.seed)
+        run_ours(mesh, 200, args.seed, args.device)
         if not args.skip_baselines:
             run_pcu(mesh, 200, "lloyd")
-    scatter(torus(), ScatterParams(count=200, seed=args.seed), ten_to_one_map())
+    scatter(torus(), ScatterParams(count=200, seed=args.seed, device=args.device), ten_to_one_map())
 
 
 def evenness_table(report: Report, meshes: dict[str, Mesh], counts: list[int],
@@ -206,7 +208,7 @@ def evenness_table(report: Report, meshes: dict[str, Mesh], counts: list[int],
     report.say("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for count in counts:
         for mesh_name, mesh in meshes.items():
-            runs: list[tuple[str, Run]] = [(OURS, partial(run_ours, mesh, count, args.seed))]
+            runs: list[tuple[str, Run]] = [(OURS, partial(run_ours, mesh, count, args.seed, args.device))]
             if not args.skip_baselines:
                 runs.append((GEOGRAM, partial(run_pcu, mesh, count, "lloyd")))
             repeats = args.repeats or (3 if count <= 10_000 else 1)
@@ -224,7 +226,7 @@ def profile(mesh: Mesh, count: int, args: argparse.Namespace) -> str:
     """Our run's top five stages (a separate run under cProfile, untimed), as a table cell."""
     if "profile" not in args.tables.split(",") or count > args.profile_max:
         return "—"
-    seconds, stages = profile_stages(partial(run_ours, mesh, count, args.seed))
+    seconds, stages = profile_stages(partial(run_ours, mesh, count, args.seed, args.device))
     return f"{seconds:.2f} s: " + ", ".join(f"{name} {share:.0%}" for name, share in stages)
 
 
@@ -266,7 +268,7 @@ def density_table(report: Report, ring: Mesh, counts: list[int], args: argparse.
     report.say("|---|---|---|---|---|---|---|")
     for count in [c for c in counts if c <= args.density_max]:
         start = time.perf_counter()
-        result = scatter(ring, ScatterParams(count=count, seed=args.seed), density)
+        result = scatter(ring, ScatterParams(count=count, seed=args.seed, device=args.device), density)
         seconds = time.perf_counter() - start
         assert result.uvs is not None
         old = quality.density_fit(result.positions, density.lookup(result.uvs))
@@ -334,7 +336,8 @@ def header(argv: list[str], args: argparse.Namespace) -> list[str]:
                else f"all {os.cpu_count()} cores")
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return [f"Measured {when} on {model} ({os.cpu_count()} cores, shared with other work; run on "
-            f"{threads}), commit {commit}, by `bench/scatter_bench.py {' '.join(argv)}`.", "", *LEGEND, ""]
+            f"{threads}; ours on device {args.device}), commit {commit}, "
+            f"by `bench/scatter_bench.py {' '.join(argv)}`.", "", *LEGEND, ""]
 
 
 LEGEND = [

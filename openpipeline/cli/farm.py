@@ -76,7 +76,8 @@ def _texture_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--recipe", action="store_true")
     g.add_argument("--allow-lossy", action="store_true")
     g.add_argument("--format", help="result format, e.g. .exr (default: each input's)")
-    g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
+    g.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                   help="where the work runs, for texture and scatter jobs (default auto)")
     g.add_argument("--threads", type=int)
 
 
@@ -106,7 +107,7 @@ def _texture_params(args: argparse.Namespace) -> dict[str, Any]:
 
 def _scatter_params(args: argparse.Namespace) -> dict[str, Any]:
     return {"count": args.count, "spacing": args.spacing, "method": args.method, "seed": args.seed,
-            "density": args.density, "density_channel": args.density_channel}
+            "density": args.density, "density_channel": args.density_channel, "device": args.device}
 
 
 def _project_roots(args: argparse.Namespace, needed: bool) -> tuple[Path | None, dict[str, str]]:

@@ -31,6 +31,9 @@ def register(cli: Commands) -> None:
                    help="refuse a job estimated to need more (e.g. 4G; default: the memory available)")
     p.add_argument("--max-points", type=whole_number("The point limit"),
                    help="refuse a job of more points (default 100,000,000)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"),
+                   help="where neighbour searches run (default auto: a GPU for 200,000 points or more, "
+                        "where there is one)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_cache_option(p)
 
@@ -49,7 +52,8 @@ def cmd_scatter(args: argparse.Namespace) -> None:
     from openpipeline.engine.scatter.job import deliver, load_result
 
     params = ScatterParams(count=args.count, spacing=args.spacing, method=args.method,
-                           seed=args.seed, max_memory=args.max_memory, max_points=args.max_points)
+                           seed=args.seed, max_memory=args.max_memory, max_points=args.max_points,
+                           device=args.device)
     params.check()
     if args.count is None and args.spacing is None:
         raise CliError("Give the number of points with --count N (or a --spacing).")

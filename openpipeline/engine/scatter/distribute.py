@@ -48,6 +48,7 @@ from openpipeline.engine.scatter.mesh import (
     vertex_normals,
 )
 from openpipeline.engine.scatter.neural_gas import BatchNeuralGas, BatchSchedule, online_neural_gas
+from openpipeline.engine.scatter.search import DEVICES, Search, pick_search
 
 METHODS = ("batch-ng", "online-ng", "gng")
 FLAT_FACE = 1e-12  # a face whose height is under this share of its longest edge is left out
@@ -85,6 +86,10 @@ class ScatterParams:
         max_memory, max_points: a job whose estimated peak memory (bytes) or point count
             is over these is refused before it starts; None: the memory available now,
             and :data:`~openpipeline.engine.scatter.budget.DEFAULT_MAX_POINTS`.
+        device: where the neighbour searches run (:data:`~.search.DEVICES`; ``auto``: a
+            GPU for large jobs where there is one, see :func:`~.search.pick_search`). The
+            same seed gives the same bits on the same device; devices may differ in the
+            last bits (a tie between two neighbours at the same distance).
     """
 
     count: int | None = None
@@ -105,6 +110,7 @@ class ScatterParams:
     detail_fine_exact_epochs: int = 8
     max_memory: int | None = None
     max_points: int | None = None
+    device: str = "auto"
 
     def resolve_count(self, area: float) -> int:
         """The number of points asked for, directly or through the spacing."""
@@ -152,6 +158,8 @@ class ScatterParams:
                                    "exact_epochs are all 0; set at least one of them above 0.")
         if not _is_whole(self.seed, 0):
             raise EngineInputError(f"Seed must be a whole number of at least 0, not {self.seed}.")
+        if not isinstance(self.device, str) or self.device not in DEVICES:
+            raise EngineInputError(f"Device {self.device!r} is not known; use one of {', '.join(DEVICES)}.")
 
     def check_cost(self, count: int, faces: int, density: bool, closed: bool = False) -> Cost:
         """Refuse a job of ``count`` points that is over the limits (gng's count, memory,
@@ -203,8 +211,13 @@ def scatter(
     params: ScatterParams,
     density: DensityMap | None = None,
     progress: ProgressCallback | None = None,
+    search: Search | None = None,
 ) -> ScatterResult:
     """Distribute exactly N points over ``mesh`` (evenly, or following ``density``).
+
+    ``search``: the neighbour search to use instead of the one ``params.device`` picks
+    (:func:`~.search.pick_search`; tests and benchmarks pass :class:`~.search.TorchSearch`
+    on the CPU to run the GPU path's code without a GPU).
 
     Cost: batch-ng about 0.5 s for 10,000 points and 10-20 s for 1,000,000 on one
     CPU core (bench/scatter_bench.py); the first call of a process also loads the
@@ -217,6 +230,7 @@ def scatter(
     surface = Surface(usable, weight)
     count = params.resolve_count(surface.area)
     params.check_cost(count, len(usable.faces), weight is not None, surface.closed)
+    surface.search = pick_search(params.device, count) if search is None else search
     report = Reporter(progress)
     rng = np.random.default_rng(params.seed)
     start = time.perf_counter()
@@ -230,7 +244,7 @@ def scatter(
     result = _finish(mesh, projected, edges)
     result.stats.update(method=params.method, count=count, seed=params.seed,
                         seconds=time.perf_counter() - start, area=surface.area,
-                        density=weight is not None)
+                        density=weight is not None, device=surface.search.device)
     report("done", 1.0, f"{count} points")
     return result
 

@@ -14,12 +14,16 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy.spatial import cKDTree
 
 from openpipeline.engine.errors import EngineInputError
+
+if TYPE_CHECKING:
+    from openpipeline.engine.scatter.search import Index, Search
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -348,12 +352,12 @@ class Samples:
     face_ids: IntArray
     barycentrics: FloatArray
 
-    def tree(self) -> cKDTree:
-        """A k-d tree of the positions, built once."""
-        cached = self.__dict__.get("_tree")
-        if cached is None:
-            cached = self.__dict__["_tree"] = cKDTree(self.positions)
-        return cached
+    def index(self, search: Search, area: float | None = None) -> Index:
+        """An index of the positions for ``search`` (on a surface of ``area``), built once."""
+        cached = self.__dict__.get("_index")
+        if cached is None or cached[0] is not search:
+            cached = self.__dict__["_index"] = (search, search.index(self.positions, area))
+        return cached[1]
 
 
 WeightFunction = Callable[[IntArray, FloatArray], FloatArray]
@@ -362,8 +366,12 @@ WeightFunction = Callable[[IntArray, FloatArray], FloatArray]
 class Surface:
     """A mesh prepared for fast, even sampling and for projecting points onto it."""
 
-    def __init__(self, mesh: Mesh, weight: WeightFunction | None = None) -> None:
+    def __init__(self, mesh: Mesh, weight: WeightFunction | None = None,
+                 search: Search | None = None) -> None:
+        from openpipeline.engine.scatter.search import KdSearch
+
         self.mesh = mesh
+        self.search: Search = KdSearch() if search is None else search
         centroids = mesh.vertices[mesh.faces].mean(1)
         self.order = _morton_order(centroids)
         tri = mesh.vertices[mesh.faces[self.order]]
@@ -519,14 +527,14 @@ class Surface:
         Cost: two k-nearest queries and 2k exact point-triangle distances per point (compiled).
         """
         k = min(k, len(hints.positions))
-        _, nearest = hints.tree().query(points, k=k, workers=workers(len(points)))
-        candidates = hints.face_ids[nearest.reshape(len(points), k)]  # (N, k) mesh face ids
+        nearest = hints.index(self.search, self.area).query(points, k)
+        candidates = hints.face_ids[nearest]  # (N, k) mesh face ids
         # and the faces of the nearest face centres: a point whose face no hint lies on
         # would otherwise snap to the edge of a neighbouring face
         centres = self.face_centres()
         near = min(FACE_CENTRES_NEAR, len(centres.positions))
-        _, nearest = centres.tree().query(points, k=near, workers=workers(len(points)))
-        candidates = np.concatenate([candidates, centres.face_ids[nearest.reshape(len(points), near)]], 1)
+        nearest = centres.index(self.search, self.area).query(points, near)
+        candidates = np.concatenate([candidates, centres.face_ids[nearest]], 1)
         from openpipeline.engine.scatter import kernels  # here: importing numba takes 0.2 s
 
         out = Samples(np.empty((len(points), 3)), np.empty(len(points), np.int64), np.empty((len(points), 3)))

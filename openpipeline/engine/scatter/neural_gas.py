@@ -33,7 +33,7 @@ from scipy.spatial import cKDTree
 
 from openpipeline.engine.progress import Reporter
 from openpipeline.engine.scatter.graph import hebbian_edges
-from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Samples, Surface, workers
+from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Samples, Surface
 from openpipeline.engine.scatter.polish import centroid_step, nearest_others, restricted_lloyd, touching_edges
 from openpipeline.engine.scatter.quality import hex_spacing
 
@@ -187,8 +187,9 @@ class BatchNeuralGas:
         weights = self.surface.weight_at(on_surface)
         if weights is not None and (weights <= 0).any():
             weights = self._into_density(on_surface, weights)
+        search = self.surface.search
         for epoch in range(max(epochs, 1)):
-            table = nearest_others(on_surface.positions, EXACT_NEIGHBOURS)
+            table = nearest_others(on_surface.positions, EXACT_NEIGHBOURS, search, self.surface.area)
             logs = self.surface.log_density(on_surface, self.power, weights)
             normals = self.surface.mesh_face_normals[on_surface.face_ids]
             omega = relaxation(epoch, epochs, EXACT_PLAIN_STEPS)
@@ -198,7 +199,7 @@ class BatchNeuralGas:
             self.meter.advance(EXACT_WORK_PER_POINT * len(points), "exact polish",
                                f"{len(points)} points, step {epoch + 1}/{epochs}")
         # the points themselves, with their faces, are the best hints to put them on the surface
-        return Cells(on_surface.positions, touching_edges(touches, table), on_surface, bordered)
+        return Cells(on_surface.positions, touching_edges(touches, table, search), on_surface, bordered)
 
     def _into_density(self, on_surface: Samples, weights: FloatArray) -> FloatArray:
         """Put the points where the density is 0 (an over-relaxed sampled step or an edge's
@@ -242,7 +243,7 @@ class BatchNeuralGas:
         for epoch in range(epochs):
             lam = 2.0 * (0.1 ** (epoch / max(epochs - 1, 1)))
             samples = self.surface.sample(self.rng, m * len(points), self.power).positions
-            points = centroid_step(points, samples, lam)
+            points = centroid_step(points, samples, lam, self.surface.search, self.surface.area)
             self.meter.advance(len(samples), "neural gas", f"epoch {epoch + 1}/{epochs} λ={lam:.2f}")
         return points
 
@@ -254,7 +255,7 @@ class BatchNeuralGas:
         samples: Samples | None = None
         for epoch in range(epochs):
             samples = self.surface.sample(self.rng, m * len(points), self.power)
-            means = centroid_step(points, samples.positions, 0.0)
+            means = centroid_step(points, samples.positions, 0.0, self.surface.search, self.surface.area)
             omega = relaxation(epoch, epochs, polyak)
             points = points + omega * (means - points)
             if epoch >= epochs - polyak:
@@ -308,13 +309,13 @@ def online_neural_gas(
         frac = step / max(steps - 1, 1)
         eps, lam, k = online_rates(frac)
         samples = surface.sample(rng, batch, power)
-        _online_step(points, samples.positions, eps, lam, k)
+        _online_step(points, samples.positions, (eps, lam, k), surface)
         if step % 4 == 0:
             report("online ng", 0.95 * frac, f"step {step + 1}/{steps}")
     hints = surface.sample(rng, 8 * count, power)
     if count < 2:  # one point has no neighbour to join
         return points, np.zeros((0, 2), np.int64), hints
-    _, last = cKDTree(points).query(hints.positions, k=2, workers=workers(len(hints.positions)))
+    last = surface.search.index(points, surface.area).query(hints.positions, 2)
     return points, hebbian_edges(last), hints
 
 
@@ -336,13 +337,15 @@ def online_rates(frac: float) -> tuple[float, float, int]:
     return eps, lam, k
 
 
-def _online_step(points: FloatArray, x: FloatArray, eps: float, lam: float, k: int) -> None:
+def _online_step(points: FloatArray, x: FloatArray, rates: tuple[float, float, int],
+                 surface: Surface) -> None:
     """Pull each prototype towards a batch of samples ``x`` (in place), the k-th nearest
     prototype of a sample by ``eps · exp(-k / λ)``; a prototype's pulls are averaged.
-    ``k`` is cut to the number of prototypes."""
+    ``rates`` is (ε, λ, k); ``k`` is cut to the number of prototypes. The surface's search
+    finds the nearest."""
+    eps, lam, k = rates
     k = min(k, len(points))
-    _, idx = cKDTree(points).query(x, k=k, workers=workers(len(x)))
-    idx = idx.reshape(len(x), k)
+    idx = surface.search.index(points, surface.area).query(x, k)
     h = eps * np.exp(-np.arange(k) / lam)
     delta = h[None, :, None] * (x[:, None, :] - points[idx])
     # average the pulls of one batch per prototype (order-independent, deterministic)

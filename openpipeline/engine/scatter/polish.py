@@ -15,19 +15,20 @@ import math
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
-from openpipeline.engine.scatter.graph import unique_edges
-from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Mesh, Samples, workers
+from openpipeline.engine.scatter.mesh import FloatArray, IntArray, Mesh, Samples
+from openpipeline.engine.scatter.search import KdSearch, Search
 
 
-def centroid_step(points: FloatArray, samples: FloatArray, lam: float) -> FloatArray:
+def centroid_step(points: FloatArray, samples: FloatArray, lam: float, search: Search | None = None,
+                  area: float | None = None) -> FloatArray:
     """One batch-NG step (a Lloyd step when ``lam`` is 0): neighbourhood-weighted sample
-    means; a prototype with no samples keeps its place."""
+    means; a prototype with no samples keeps its place. ``search`` finds each sample's
+    nearest prototypes (the k-d tree by default; ``area``: the surface's, for a grid);
+    the sums are taken here, in an order that does not depend on it."""
     n = len(points)
     k = 1 if lam <= 0 else min(16, n, max(1, math.ceil(lam * math.log(1e3))))
-    _, idx = cKDTree(points).query(samples, k=k, workers=workers(len(samples)))
-    idx = idx.reshape(len(samples), k)
+    idx = (KdSearch() if search is None else search).index(points, area).query(samples, k)
     if lam <= 0:
         owner = idx[:, 0]
         total: FloatArray = np.bincount(owner, minlength=n).astype(np.float64)
@@ -45,20 +46,18 @@ def centroid_step(points: FloatArray, samples: FloatArray, lam: float) -> FloatA
     return np.asarray(means, dtype=np.float64)
 
 
-def nearest_others(points: FloatArray, k: int) -> IntArray:
+def nearest_others(points: FloatArray, k: int, search: Search | None = None,
+                   area: float | None = None) -> IntArray:
     """Each point's ``k`` nearest other points (N, k); ``k`` is cut to their number."""
-    k = min(k, len(points) - 1)
-    if k < 1:
-        return np.zeros((len(points), 0), np.int64)
-    _, found = cKDTree(points).query(points, k=k + 1, workers=workers(len(points)))
-    return np.asarray(found[:, 1:], dtype=np.int64)
+    return (KdSearch() if search is None else search).nearest_others(points, k, area)
 
 
-def touching_edges(touches: NDArray[np.bool_], neighbours: IntArray) -> IntArray:
+def touching_edges(touches: NDArray[np.bool_], neighbours: IntArray,
+                   search: Search | None = None) -> IntArray:
     """The Delaunay edges: each point to the neighbours whose bisector bounds its cell."""
     n = len(neighbours)
     rows = np.broadcast_to(np.arange(n)[:, None], neighbours.shape)
-    return unique_edges(rows[touches], neighbours[touches], n)
+    return (KdSearch() if search is None else search).unique_edges(rows[touches], neighbours[touches], n)
 
 
 def restricted_lloyd(
