@@ -24,7 +24,13 @@ from openpipeline.engine.scatter import DensityMap, ScatterParams, scatter
 from openpipeline.engine.scatter.graph import unique_edges
 from openpipeline.engine.scatter.job import ScatterJob
 from openpipeline.engine.scatter.primitives import plane, torus
-from openpipeline.engine.scatter.search import AUTO_GPU_MIN_POINTS, KdSearch, TorchSearch, pick_search
+from openpipeline.engine.scatter.search import (
+    AUTO_GPU_MIN_POINTS,
+    KdSearch,
+    TorchSearch,
+    grid_nearest_others,
+    pick_search,
+)
 from tests.helpers.cli import one_sentence, run_cli
 
 GRID = TorchSearch(torch.device("cpu"), min_work=0)
@@ -91,6 +97,48 @@ def test_nearest_others_leave_each_point_out_even_among_duplicates():
     assert (twins != np.arange(1000)[:, None]).all()
     assert (twins[:, 0] == np.arange(1000) ^ 1).all()
     assert GRID.nearest_others(sphere[:1], 8).shape == (1, 0)
+
+
+def distances(points, table):
+    return np.linalg.norm(points[table] - points[:, None], axis=2)
+
+
+@pytest.mark.parametrize("case", ["sphere", "cluster", "outliers", "flat"])
+def test_the_cpu_grid_finds_each_points_exact_nearest_others(case):
+    """The compiled CPU grid (used from 2,000 points) against the k-d tree: a surface, a
+    dense cluster on a sparse sheet, points far from the rest (asked again over wider
+    reaches, then by the tree), and a flat set."""
+    rng = np.random.default_rng(7)
+    points = {"sphere": lambda: on_sphere(30_000, 7),
+              "cluster": lambda: np.concatenate([rng.random((8000, 3)) * [1.0, 1.0, 0.0],
+                                                 rng.random((8000, 3)) * 1e-3 + [0.5, 0.5, 0.0]]),
+              "outliers": lambda: np.concatenate([rng.random((6000, 3)) * [1.0, 1.0, 0.0],
+                                                  [[60.0, 60.0, 0.0], [61.0, 60.0, 0.0], [-40.0, 2.0, 0.0]]]),
+              "flat": lambda: plane(1.0, 80).vertices}[case]()
+    got = grid_nearest_others(points, 8, 4 * np.pi if case == "sphere" else 1.0)
+    want = KdSearch().nearest_others(points, 8)
+    np.testing.assert_allclose(distances(points, got), distances(points, want), rtol=0, atol=1e-12)
+    assert (got != np.arange(len(points))[:, None]).all()
+
+
+def test_ties_go_to_the_lower_index_on_the_cpu_grid_and_the_torch_grid():
+    """A square lattice, where every point has four neighbours at exactly one spacing: both
+    grids list them by index, so the two devices' tables are the same."""
+    lattice = np.stack(np.meshgrid(np.arange(60.0), np.arange(50.0), [0.0], indexing="ij"), -1).reshape(-1, 3)
+    cpu = grid_nearest_others(lattice, 8, float(60 * 50))
+    torch_grid = GRID.nearest_others(lattice, 8, float(60 * 50))
+    assert (cpu == torch_grid).all()
+    d = distances(lattice, cpu)
+    tied = d[:, :-1] == d[:, 1:]
+    assert tied.any() and (cpu[:, :-1][tied] < cpu[:, 1:][tied]).all()
+
+
+def test_unique_edges_compiled_and_numpy_agree():
+    rng = np.random.default_rng(5)
+    first = np.repeat(np.arange(5000), 9)
+    second = rng.integers(0, 5000, len(first))
+    keys = np.unique(np.minimum(first, second) * 5000 + np.maximum(first, second))
+    assert (unique_edges(first, second, 5000) == np.stack([keys // 5000, keys % 5000], 1)).all()
 
 
 def test_unique_edges_on_the_device_match():

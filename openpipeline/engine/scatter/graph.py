@@ -10,6 +10,8 @@ import numpy as np
 
 from openpipeline.engine.scatter.mesh import IntArray
 
+COMPILED_FROM = 20_000  # edges from which the compiled linear-time pass replaces np.unique
+
 
 def unique_edges(first: IntArray, second: IntArray, count: int) -> IntArray:
     """The undirected edges ``first[i]``–``second[i]``, each once, sorted.
@@ -21,6 +23,10 @@ def unique_edges(first: IntArray, second: IntArray, count: int) -> IntArray:
     """
     low = np.minimum(first, second).astype(np.int64)
     high = np.maximum(first, second).astype(np.int64)
+    if len(low) >= COMPILED_FROM:
+        from openpipeline.engine.scatter import kernels  # here: importing numba takes 0.2 s
+
+        return np.asarray(kernels.unique_pairs(low, high, int(count)), dtype=np.int64)
     keys = np.unique(low * count + high)
     return np.stack([keys // count, keys % count], 1)
 

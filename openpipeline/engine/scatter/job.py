@@ -32,7 +32,7 @@ from openpipeline.engine.scatter.writers import write as write_points
 
 __all__ = ["RESULT_VERSION", "ScatterJob", "deliver", "load_result", "mesh_digest", "rebind", "save_mesh"]
 
-RESULT_VERSION = "scatter-2"  # bump whenever the engine's output for the same inputs changes
+RESULT_VERSION = "scatter-3"  # bump whenever the engine's output for the same inputs changes
 # the limits refuse a job and never change its points; the device may change the last bits
 # (a tie between neighbours), and a result from any device is kept for all, as textures do
 NOT_IN_KEY = ("max_memory", "max_points", "device")

@@ -428,3 +428,147 @@ def closest_on_faces(points: Any, candidates: Any, mesh: Any, out: Any) -> None:
                 face_ids[i] = f
                 positions[i, :] = spot
                 barycentrics[i, :] = weights
+
+
+@compiled
+def unique_pairs(low: Any, high: Any, count: int) -> Any:
+    """The distinct (low, high) pairs, sorted by low then high, as an (E, 2) array: the same
+    as ``np.unique(low * count + high)`` split back, in linear time (a counting sort by
+    ``low``, then each point's few partners sorted and deduplicated in place).
+
+    ``low`` and ``high`` hold indices below ``count``.
+    """
+    n = low.shape[0]
+    starts = np.zeros(count + 1, np.int64)
+    for e in range(n):
+        starts[low[e] + 1] += 1
+    for v in range(count):
+        starts[v + 1] += starts[v]
+    filled = starts[:-1].copy()
+    partners = np.empty(n, np.int64)
+    for e in range(n):
+        partners[filled[low[e]]] = high[e]
+        filled[low[e]] += 1
+    out = np.empty((n, 2), np.int64)
+    kept = 0
+    for v in range(count):
+        first = starts[v]
+        stop = starts[v + 1]
+        for a in range(first + 1, stop):  # insertion sort: a point has a handful of partners
+            value = partners[a]
+            b = a - 1
+            while b >= first and partners[b] > value:
+                partners[b + 1] = partners[b]
+                b -= 1
+            partners[b + 1] = value
+        for a in range(first, stop):
+            if a == first or partners[a] != partners[a - 1]:
+                out[kept, 0] = v
+                out[kept, 1] = partners[a]
+                kept += 1
+    return out[:kept].copy()
+
+
+@compiled
+def _lower_bound(keys: Any, key: int) -> int:
+    """The first position in the sorted ``keys`` whose key is at least ``key``."""
+    low, high = 0, keys.shape[0]
+    while low < high:
+        mid = (low + high) // 2
+        if keys[mid] < key:
+            low = mid + 1
+        else:
+            high = mid
+    return low
+
+
+@compiled
+def _insert(best_d: Any, best_i: Any, k: int, d: float, j: int) -> None:
+    """Put neighbour ``j`` at squared distance ``d`` into the k best, sorted by distance and
+    then index (it is known to come before the k-th)."""
+    b = k - 1
+    while b > 0 and (best_d[b - 1] > d or (best_d[b - 1] == d and best_i[b - 1] > j)):
+        best_d[b] = best_d[b - 1]
+        best_i[b] = best_i[b - 1]
+        b -= 1
+    best_d[b] = d
+    best_i[b] = j
+
+
+@compiled
+def _block(cell: Any, reach: int, grid: Any, spans: Any) -> int:
+    """The runs in ``order`` of the points in the cells within ``reach`` cells of ``cell``
+    (cut to the grid; each column of cells along z is one run of keys, found by one binary
+    search); returns how many runs were written to ``spans``."""
+    shape, keys, first, stop = grid[1], grid[2], grid[3], grid[4]
+    runs = 0
+    z0 = max(cell[2] - reach, 0)
+    z1 = min(cell[2] + reach, shape[2] - 1)
+    for x in range(max(cell[0] - reach, 0), min(cell[0] + reach, shape[0] - 1) + 1):
+        for y in range(max(cell[1] - reach, 0), min(cell[1] + reach, shape[1] - 1) + 1):
+            base = (x * shape[1] + y) * shape[2]
+            at = _lower_bound(keys, base + z0)
+            end = at
+            while end < keys.shape[0] and keys[end] <= base + z1:
+                end += 1
+            if end > at:
+                spans[runs, 0] = first[at]
+                spans[runs, 1] = stop[end - 1]
+                runs += 1
+    return runs
+
+
+@compiled
+def _nearest_range(lo: int, hi: int, queries: Any, grid: Any, k: int, limits: Any, out: Any,
+                   exact: Any) -> None:
+    """:func:`grid_nearest_others` for queries ``lo`` to ``hi``."""
+    cells, shape, order, ordered = grid[0], grid[1], grid[5], grid[6]
+    radius2, reach = limits[0], int(limits[2])
+    spans = np.empty(((2 * reach + 1) ** 2, 2), np.int64)
+    best_d = np.empty(k)
+    best_i = np.empty(k, np.int64)
+    last = -1
+    runs = 0
+    for q in range(lo, hi):
+        i = queries[q]
+        key = (cells[i, 0] * shape[1] + cells[i, 1]) * shape[2] + cells[i, 2]
+        if key != last or q == lo:  # the queries are sorted by cell: look up once per cell
+            last = key
+            runs = _block(cells[i], reach, grid, spans)
+        best_d[:] = np.inf
+        best_i[:] = -1
+        px, py, pz = ordered[grid[7][i], 0], ordered[grid[7][i], 1], ordered[grid[7][i], 2]
+        for r in range(runs):
+            for s in range(spans[r, 0], spans[r, 1]):
+                ex = ordered[s, 0] - px
+                ey = ordered[s, 1] - py
+                ez = ordered[s, 2] - pz
+                d = ex * ex + ey * ey + ez * ez
+                j = order[s]
+                if (d < best_d[k - 1] or (d == best_d[k - 1] and j < best_i[k - 1])) and j != i:
+                    _insert(best_d, best_i, k, d, j)
+        out[q, :] = best_i
+        exact[q] = best_i[k - 1] >= 0 and best_d[k - 1] <= radius2
+
+
+@parallel
+def grid_nearest_others(queries: Any, grid: Any, k: int, limits: Any, out: Any, exact: Any) -> None:
+    """Each query point's ``k`` nearest other points among the grid cells within a reach.
+
+    Args:
+        queries: indices of the points asked about, sorted by cell.
+        grid: (cells (N, 3) of every point; the grid's shape (3,); the sorted keys of the
+            occupied cells; each such cell's first and stop position in ``order``;
+            ``order``, the points sorted by cell; ``ordered``, their positions in that
+            order; ``rank``, each point's position in ``order``).
+        limits: (radius², chunks, reach): an answer whose k-th is within the radius is
+            certain (every nearer point lies in the cells searched); how many parts the
+            queries are cut into for the threads (any number gives the same bytes); the
+            cells searched, ``reach`` cells each way.
+        out, exact: (M, k) the nearest, nearest first; (M,) True where certain (k found,
+            the k-th within the radius).
+    """
+    m = queries.shape[0]
+    chunks = int(limits[1])
+    for chunk in numba.prange(chunks):
+        _nearest_range(chunk * m // chunks, (chunk + 1) * m // chunks, queries, grid, k, limits, out, exact)

@@ -51,6 +51,8 @@ CELL_SCALE = 1.25  # the first grid's cell, in radii holding k + 1 points at the
 CANDIDATE_BUDGET = 1 << 24  # query–candidate pairs sorted at once (a chunk of queries)
 QUERY_BLOCK = 1 << 20  # queries whose 27 cells are looked up at once
 MAX_CELLS = 1 << 60  # grid cells addressable by one int64 key
+GRID_MAX_REACH = 4  # cells each way the CPU grid searches before the k-d tree takes over
+GRID_FROM = 2_000  # points from which the CPU finds each point's nearest others on a compiled grid
 
 
 class Index(Protocol):
@@ -96,7 +98,8 @@ class _KdIndex:
 
 
 class KdSearch:
-    """The CPU search: scipy's k-d trees."""
+    """The CPU search: scipy's k-d trees, and a compiled grid for each point's nearest others
+    (from :data:`GRID_FROM` points, on a surface of known area: a new table every exact step)."""
 
     device = "cpu"
 
@@ -107,10 +110,65 @@ class KdSearch:
         k = min(k, len(points) - 1)
         if k < 1:
             return np.zeros((len(points), 0), np.int64)
+        if len(points) >= GRID_FROM and area is not None and area > 0:
+            return grid_nearest_others(points, k, area)
         return _KdIndex(points).query(points, k + 1)[:, 1:]
 
     def unique_edges(self, first: IntArray, second: IntArray, count: int) -> IntArray:
         return unique_edges(first, second, count)
+
+
+def grid_nearest_others(points: FloatArray, k: int, area: float) -> IntArray:
+    """Each point's ``k`` nearest other points (``k`` < the number of points), nearest first
+    (a tie to the lower index), by a uniform grid and a compiled scan of the 27 cells around
+    each point; points whose k-th is beyond a cell are asked again over twice as many cells
+    each way (up to :data:`GRID_MAX_REACH`, then by a k-d tree), so the answer is exact.
+
+    Cost: about a third of a k-d tree's build and query, one thread (compiled)."""
+    from openpipeline.engine.scatter import kernels  # here: importing numba takes 0.2 s
+
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    n = len(points)
+    found = np.empty((n, k), np.int64)
+    low = points.min(0)
+    span = np.ptp(points, axis=0)
+    h = max(cell_size(n, k, area), float(span.max()) / (MAX_CELLS ** (1 / 3) - 3), 1e-300)
+    cells = np.floor((points - low) / h).astype(np.int64)
+    shape = cells.max(0) + 1
+    keys = (cells[:, 0] * shape[1] + cells[:, 1]) * shape[2] + cells[:, 2]
+    order = np.argsort(keys, kind="stable")
+    rank = np.empty(n, np.int64)
+    rank[order] = np.arange(n)
+    sorted_keys = keys[order]
+    first = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
+    stop = np.append(first[1:], n)
+    grid = (cells, shape, sorted_keys[first], first, stop, order, points[order], rank)
+    queries, reach = order, 1
+    while len(queries):
+        if reach > GRID_MAX_REACH:  # a few points far from the rest: the k-d tree answers them
+            found[queries] = _others_by_tree(points, queries, k)
+            break
+        whole = reach * h >= float(span.max())
+        out = np.empty((len(queries), k), np.int64)
+        exact = np.empty(len(queries), np.bool_)
+        chunks = max(1, min(len(queries), 64 * kernels.threads()))
+        limits = np.array([math.inf if whole else (reach * h) ** 2, chunks, reach])
+        kernels.grid_nearest_others(queries, grid, k, limits, out, exact)
+        found[queries[exact]] = out[exact]
+        queries = queries[~exact]  # still sorted by cell
+        reach *= 2
+    return found
+
+
+def _others_by_tree(points: FloatArray, queries: IntArray, k: int) -> IntArray:
+    """The ``k`` nearest other points of some of the points, by a k-d tree of all of them
+    (each point's own entry left out, even where a twin shares its place)."""
+    near = _KdIndex(points).query(points[queries], k + 1)
+    own = near == queries[:, None]
+    drop = np.where(own.any(1), own.argmax(1), k)  # itself, else the farthest
+    keep = np.ones_like(near, dtype=np.bool_)
+    keep[np.arange(len(queries)), drop] = False
+    return near[keep].reshape(len(queries), k)
 
 
 def cell_size(count: int, k: int, area: float) -> float:
@@ -301,8 +359,10 @@ class _Grid:
         if selves is not None:
             keep = cand != selves[qid]
             cand, qid, d = cand[keep], qid[keep], d[keep]
-        # nearest first within each query: by distance, then (stably) by query
-        by_distance = torch.argsort(d, stable=True)
+        # nearest first within each query, a tie to the lower index (as the CPU grid does):
+        # stable sorts by index, then distance, then query
+        by_index = torch.argsort(cand, stable=True)
+        by_distance = by_index[torch.argsort(d[by_index], stable=True)]
         by_query = by_distance[torch.argsort(qid[by_distance], stable=True)]
         cand, qid, d = cand[by_query], qid[by_query], d[by_query]
         # each query's run in the sorted pairs (searchsorted, not bincount: no atomics on a GPU)
