@@ -228,8 +228,11 @@ class TorchSearch:
         torch = self.torch
         a = torch.from_numpy(np.ascontiguousarray(first, dtype=np.int64)).to(self.where)
         b = torch.from_numpy(np.ascontiguousarray(second, dtype=np.int64)).to(self.where)
-        keys = torch.unique(torch.minimum(a, b) * count + torch.maximum(a, b), sorted=True)
-        keys_np = keys.cpu().numpy()
+        keys = torch.sort(torch.minimum(a, b) * count + torch.maximum(a, b)).values
+        # the distinct keys, by a mask rather than torch.unique (which not every backend has)
+        new = torch.ones(len(keys), dtype=torch.bool, device=keys.device)
+        new[1:] = keys[1:] != keys[:-1]
+        keys_np = keys[new].cpu().numpy()
         return np.stack([keys_np // count, keys_np % count], 1)
 
 
@@ -291,8 +294,15 @@ class _Grid:
         self.dims = (int(dims[1]) * int(dims[2]), int(dims[2]))
         keys = self.keys(self.cells(ref))
         self.order = torch.argsort(keys, stable=True)
-        self.cell_keys, self.counts = torch.unique_consecutive(keys[self.order], return_counts=True)
-        self.starts = torch.cumsum(self.counts, 0) - self.counts
+        ordered = keys[self.order]
+        # each occupied cell's first position and count (a mask, not unique_consecutive, which
+        # not every backend has)
+        new = torch.ones(len(ordered), dtype=torch.bool, device=ordered.device)
+        new[1:] = ordered[1:] != ordered[:-1]
+        self.starts = torch.nonzero(new).reshape(-1)
+        self.cell_keys = ordered[self.starts]
+        ends = torch.cat([self.starts[1:], torch.tensor([len(ordered)], device=ordered.device)])
+        self.counts = ends - self.starts
         self.ref = ref
         offsets = torch.tensor([[x, y, z] for x in (-1, 0, 1) for y in (-1, 0, 1) for z in (-1, 0, 1)],
                                dtype=torch.int64, device=ref.device)
