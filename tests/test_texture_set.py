@@ -98,12 +98,15 @@ def _row(kind: str, ours: float, guide: float, cbm3d: float | None, seconds: flo
 
 def test_the_benchmark_summary_says_which_targets_are_met(tmp_path):
     """A mean 0.05 dB below CBM3D meets the white-noise target but not the correlated one; a case below
-    its guide is counted; without CBM3D the column is empty; a section is replaced in place."""
+    its guide is counted; without CBM3D the column is empty; the correlated row's gap to the true σ is
+    judged; a section is replaced in place."""
     import texture_bench
 
     rows = [_row("white25", 30.0, 29.0, 30.1), _row("white25", 30.0, 29.0, 30.0),
             _row("correlated", 30.0, 30.5, 30.05, seconds=7.0), _row("jpeg", 28.0, 27.0, None)]
+    rows[2]["ours_true_sigma_db"] = 30.4  # estimated σ 0.4 dB below the true σ given: over the 0.3 allowed
     lines = {line.split(" | ")[1]: line for line in texture_bench.denoise_summary(rows)[2:]}
+    assert "-0.40 / -0.40 (each within ±0.3) ✗" in lines["correlated"] and lines["white25"].endswith("| – |")
     assert "-0.05 (≥ -0.1) ✓" in lines["white25"] and "-0.05 (≥ +0.0) ✗" in lines["correlated"]
     assert lines["correlated"].split(" | ")[6:8] == ["1", "0"]  # below guide, below input
     assert "(≤ 5) ✗" in lines["correlated"] and "(≤ 5) ✓" in lines["white25"]

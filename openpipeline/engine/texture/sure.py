@@ -75,6 +75,16 @@ class Blend:
     risk: float
     candidate_risks: list[float]
     weights: list[list[float]]
+    # SURE's two data terms per pixel, the blend first then each candidate: the residual
+    # ‖f − y‖²/N and the divergence 2·tr(Σ·J)/N; with the trace tr Σ/N (``noise_power``) they give
+    # the risk for the noise power scaled by k: ``residual − k·noise_power + k·divergence``
+    residuals: tuple[float, ...] = ()
+    spreads: tuple[float, ...] = ()
+    noise_power: float = 0.0
+
+    def risks_at(self, k: float) -> list[float]:
+        """The blend's and each candidate's risk estimate were the noise power k times the model's."""
+        return [r - k * self.noise_power + k * d for r, d in zip(self.residuals, self.spreads, strict=True)]
 
 
 def sure_blend(noisy: torch.Tensor, estimates: Sequence[torch.Tensor],
@@ -128,18 +138,21 @@ def sure_blend_with(noisy: torch.Tensor, estimates: Sequence[torch.Tensor],
     system = gram + pull * torch.eye(len(columns), dtype=torch.float64)
     weights = torch.linalg.solve(system, basis.T @ target - divergence + pull * anchor)
 
-    def risk(w: torch.Tensor) -> float:
+    def terms(w: torch.Tensor) -> tuple[float, float]:
         residual = target - basis @ w
-        return float((residual @ residual - trace + 2 * (w @ divergence)) / target.numel())
+        return float(residual @ residual) / target.numel(), float(2 * (w @ divergence)) / target.numel()
 
-    singles = []
+    chosen = [weights]
     for index in range(len(candidates)):
         w = torch.zeros(len(columns), dtype=torch.float64)
         w[2 * index: 2 * index + 2] = 1.0
-        singles.append(risk(w))
+        chosen.append(w)
+    residuals, spreads = zip(*(terms(w) for w in chosen), strict=True)
+    power = trace / target.numel()
+    risks = [r - power + d for r, d in zip(residuals, spreads, strict=True)]
     image = (basis @ weights).reshape(noisy.shape).float()
     pairs = weights.reshape(-1, 2).tolist()
-    return Blend(image, risk(weights), singles, pairs)
+    return Blend(image, risks[0], risks[1:], pairs, tuple(residuals), tuple(spreads), power)
 
 
 def probe_for(noise: NoiseModel, shape: tuple[int, ...], seed: int) -> torch.Tensor:
