@@ -347,7 +347,7 @@ def _not_converged(job: _Job, result: FitResult, index: int, total: int, cap: fl
 
 
 # The stop reason of a denoising tile that ran no fit: the SURE-checked classical estimate.
-CLASSICAL_DENOISE_REASON = "classical estimate (SURE)"
+CLASSICAL_DENOISE_REASON = "classical estimate"
 
 
 def _as_array(image: torch.Tensor) -> NDArray[np.float32]:
@@ -362,7 +362,8 @@ def _denoise_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
     output replaces it only where SURE rates it better. Returns the tile, how it went and its guide."""
     assert job.noise is not None
     target = _as_tensor(tile.piece)
-    classical: Denoised = classical_denoise(target, job.noise, tile.circular, seed, job.real)
+    classical: Denoised = classical_denoise(target, job.noise, tile.circular, seed, job.real,
+                                            rated=job.fit_asked)
     guide = _as_array(classical.guide)
     if not job.fit_asked:
         return _as_array(classical.image), FitResult(_as_array(classical.image).transpose(2, 0, 1), 0, 0.0,
