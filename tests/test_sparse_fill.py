@@ -14,10 +14,15 @@ from openpipeline.engine.progress import Progress
 from openpipeline.engine.texture.guide_check import CLASSICAL_GUIDE, TOO_SMALL
 from openpipeline.engine.texture.harmonic_fill import harmonic_fill
 from openpipeline.engine.texture.network import lanczos_downsampler
+from openpipeline.engine.texture.patch_fill import patch_fill
 from openpipeline.engine.texture.restoration import RestoreParams, restore
 from openpipeline.engine.texture.sparse_fill import (
+    INPAINT_STEPS,
+    FillChoice,
     aligned_bicubic,
     biharmonic_fill,
+    choose_fill,
+    inpaint_fill,
     inpaint_guide,
     upscale_guide,
 )
@@ -170,3 +175,32 @@ def test_a_cancel_is_heard_while_the_guide_is_made():
         restore((clean * (1 - holes[..., None])).astype(np.float32),
                 RestoreParams(operation="inpaint", threads=1), holes, progress=cancel_in_guide)
     assert stages == ["guide"]
+
+
+def test_patch_fill_beats_the_sparse_fill_on_real_textures():
+    """Textures repeat: the non-local patch fill (from the DCT-thresholded fill) is at least
+    1 dB above that fill on brick and astronaut crops with half their pixels missing, and
+    keeps every known pixel exactly."""
+    for name in ("brick", "astronaut"):
+        clean = _crop(name, 64)
+        holes = _holes(64, seed=1)
+        damaged = _tensor(clean * (1 - holes[..., None]))
+        known = torch.from_numpy(1 - holes)[None, None]
+        sparse = inpaint_fill(damaged, known, FillChoice(INPAINT_STEPS))
+        patches = patch_fill(damaged, known, sparse)[0].numpy().transpose(1, 2, 0)
+        assert psnr(patches, clean) > psnr(sparse[0].numpy().transpose(1, 2, 0), clean) + 1.0
+        assert np.array_equal(patches[holes == 0], clean[holes == 0])
+
+
+@pytest.mark.slow
+def test_the_held_out_check_chooses_the_patch_fill_where_it_pays():
+    """On a 112² brick crop with half its pixels missing the held-out check picks the patch
+    fill, and the guide is above the best DCT-thresholded fill."""
+    clean = _crop("brick", 112)
+    holes = _holes(112, seed=2)
+    damaged = _tensor(clean * (1 - holes[..., None]))
+    known = torch.from_numpy(1 - holes)[None, None]
+    assert choose_fill(damaged, known) == FillChoice(INPAINT_STEPS, patches=True)
+    guide = inpaint_guide(damaged, known)[0].numpy().transpose(1, 2, 0)
+    sparse = inpaint_fill(damaged, known, FillChoice(INPAINT_STEPS))[0].numpy().transpose(1, 2, 0)
+    assert psnr(guide, clean) > psnr(sparse, clean) + 0.3

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sparse
@@ -42,6 +43,7 @@ from skimage.restoration import inpaint_biharmonic
 
 from openpipeline.engine.texture.dct_filters import _from_colour, _to_colour, colour_matrix, dct_matrix
 from openpipeline.engine.texture.network import lanczos_downsampler
+from openpipeline.engine.texture.patch_fill import patch_fill
 from openpipeline.engine.texture.stopping import MIN_HELD_OUT, split_held_out
 
 WINDOW = 8
@@ -193,16 +195,36 @@ def sparse_inpaint(image: torch.Tensor, known: torch.Tensor, start: torch.Tensor
     return estimates[-1] if estimates else start
 
 
+@dataclass(frozen=True)
+class FillChoice:
+    """How to fill: ``steps`` DCT-thresholding steps after the biharmonic fill (0: the
+    biharmonic fill alone), then, when ``patches``, the non-local patch fill of
+    :mod:`.patch_fill` (which starts from all :data:`INPAINT_STEPS` steps)."""
+
+    steps: int
+    patches: bool = False
+
+
+BIHARMONIC = FillChoice(0)
+# Every choice the check weighs: the biharmonic fill, each count of thresholding steps, the patch fill.
+CHOICES = (*(FillChoice(steps) for steps in range(INPAINT_STEPS + 1)), FillChoice(INPAINT_STEPS, True))
+
+
+def _fills(image: torch.Tensor, known: torch.Tensor, circular: bool, tick: Tick) -> Iterator[torch.Tensor]:
+    """The fill of each of :data:`CHOICES` in turn (each from the one before)."""
+    start = biharmonic_fill(image * known, known, circular)
+    yield start
+    estimate = start
+    for estimate in _thresholding_steps(image, known, start, INPAINT_STEPS, circular, tick):
+        yield estimate
+    yield patch_fill(image, known, estimate.clamp(0, 1), tick)
+
+
 def check_errors(image: torch.Tensor, known: torch.Tensor, check: torch.Tensor,
                  circular: bool = False, tick: Tick = _no_tick) -> list[float]:
     """The error on the ``check`` pixels (true values in ``image``, not in ``known``) of the
-    fill of a (1, C, H, W) image from its ``known`` pixels after 0 (the biharmonic fill) to
-    :data:`INPAINT_STEPS` thresholding steps."""
-    start = biharmonic_fill(image * known, known, circular)
-    errors = [float(((start - image) ** 2 * check).sum())]
-    for estimate in _thresholding_steps(image, known, start, INPAINT_STEPS, circular, tick):
-        errors.append(float(((estimate - image) ** 2 * check).sum()))
-    return errors
+    fill of a (1, C, H, W) image from its ``known`` pixels by each of :data:`CHOICES`."""
+    return [float(((fill - image) ** 2 * check).sum()) for fill in _fills(image, known, circular, tick)]
 
 
 def _shifted_holes(known: torch.Tensor) -> list[torch.Tensor] | None:
@@ -220,7 +242,7 @@ def _shifted_holes(known: torch.Tensor) -> list[torch.Tensor] | None:
 
 
 def _check_sets(known: torch.Tensor, seed: int) -> list[torch.Tensor] | None:
-    """The check sets of :func:`choose_steps` (see there); None when there are too few known pixels."""
+    """The check sets of :func:`choose_fill` (see there); None when there are too few known pixels."""
     shifted = _shifted_holes(known)
     if shifted is not None:
         return shifted
@@ -234,46 +256,48 @@ def _check_sets(known: torch.Tensor, seed: int) -> list[torch.Tensor] | None:
     return checks
 
 
-def choose_steps(image: torch.Tensor, known: torch.Tensor, seed: int = CHECK_SEED,
-                 circular: bool = False, tick: Tick = _no_tick) -> int:
-    """How many thresholding steps (0 to :data:`INPAINT_STEPS`) the fill of a (1, C, H, W)
-    image should take, judged on known pixels held out of the fill (:func:`check_errors`).
+def choose_fill(image: torch.Tensor, known: torch.Tensor, seed: int = CHECK_SEED,
+                circular: bool = False, tick: Tick = _no_tick) -> FillChoice:
+    """Which of :data:`CHOICES` should fill a (1, C, H, W) image, judged on known pixels
+    held out of the fill (:func:`check_errors`).
 
     Three check sets: the known pixels under the holes' own shape shifted three ways across
     the image (strokes, text: a fill is judged on gaps like the ones it fills), else three
     random draws of :data:`CHECK_FRACTION` of them. Each set's errors are divided by its
-    biharmonic fill's, the three averaged; the count with the least mean wins, but only when
-    it is at least :data:`CHECK_MARGIN` below the biharmonic fill's 1 (else 0 steps: the
-    biharmonic fill). Too few known pixels to hold some out: every step.
+    biharmonic fill's, the three averaged; the choice with the least mean wins, but only when
+    it is at least :data:`CHECK_MARGIN` below the biharmonic fill's 1 (else the biharmonic
+    fill). Too few known pixels to hold some out: every thresholding step, no patch fill.
     """
     known = (known > 0.5).to(image.dtype)
     checks = _check_sets(known, seed)
     if checks is None:
-        return INPAINT_STEPS
-    relative = np.zeros(INPAINT_STEPS + 1)
+        return FillChoice(INPAINT_STEPS)
+    relative = np.zeros(len(CHOICES))
     for check in checks:
         errors = np.asarray(check_errors(image, known - check, check, circular, tick))
         relative += errors / max(float(errors[0]), 1e-12) / len(checks)
-    steps = int(np.argmin(relative))
-    return steps if relative[steps] <= 1.0 - CHECK_MARGIN else 0
+    best = int(np.argmin(relative))
+    return CHOICES[best] if relative[best] <= 1.0 - CHECK_MARGIN else BIHARMONIC
 
 
-def inpaint_fill(image: torch.Tensor, known: torch.Tensor, steps: int,
+def inpaint_fill(image: torch.Tensor, known: torch.Tensor, choice: FillChoice,
                  circular: bool = False, tick: Tick = _no_tick) -> torch.Tensor:
-    """The biharmonic fill of a (1, C, H, W) image followed by ``steps`` thresholding
-    steps, in 0..1; known pixels come back unchanged."""
+    """The fill of a (1, C, H, W) image by ``choice`` (see :class:`FillChoice`), in 0..1;
+    known pixels come back unchanged."""
     known = (known > 0.5).to(image.dtype)
     filled = biharmonic_fill(image * known, known, circular)
-    if steps > 0:
-        filled = sparse_inpaint(image, known, filled, steps, circular, tick)
+    if choice.steps > 0:
+        filled = sparse_inpaint(image, known, filled, choice.steps, circular, tick)
+    if choice.patches:
+        filled = patch_fill(image, known, filled.clamp(0, 1), tick)
     return (known * image + (1 - known) * filled.clamp(0, 1)).contiguous()
 
 
 def inpaint_guide(image: torch.Tensor, known: torch.Tensor, seed: int = CHECK_SEED,
                   circular: bool = False, tick: Tick = _no_tick) -> torch.Tensor:
-    """The inpainting guide of a (1, C, H, W) image: biharmonic, then sparse (see the module
-    doc), as many steps as :func:`choose_steps` finds best. Known pixels come back unchanged."""
-    return inpaint_fill(image, known, choose_steps(image, known, seed, circular, tick), circular, tick)
+    """The inpainting guide of a (1, C, H, W) image: biharmonic, then sparse, then non-local
+    (see the module doc), as far as :func:`choose_fill` finds best. Known pixels come back unchanged."""
+    return inpaint_fill(image, known, choose_fill(image, known, seed, circular, tick), circular, tick)
 
 
 # -- the upscaling guide ------------------------------------------------------------------------
