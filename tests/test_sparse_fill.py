@@ -14,7 +14,7 @@ from openpipeline.engine.progress import Progress
 from openpipeline.engine.texture.guide_check import CLASSICAL_GUIDE, TOO_SMALL
 from openpipeline.engine.texture.harmonic_fill import harmonic_fill
 from openpipeline.engine.texture.network import lanczos_downsampler
-from openpipeline.engine.texture.patch_fill import patch_fill
+from openpipeline.engine.texture.patch_fill import group_wiener, patch_fill, similar_patches
 from openpipeline.engine.texture.restoration import RestoreParams, restore
 from openpipeline.engine.texture.sparse_fill import (
     INPAINT_STEPS,
@@ -94,6 +94,29 @@ def test_upscale_guide_beats_bicubic_and_stays_consistent():
     assert psnr(guide[0].numpy(), truth) > psnr(bicubic[0].numpy(), truth)
     with torch.no_grad():
         assert float(((down(guide) - low) ** 2).mean()) < float(((down(bicubic) - low) ** 2).mean())
+
+
+def test_the_patch_prior_lifts_upscaling_on_a_repeating_texture():
+    """×4 on a 96² brick crop: with the patch-group prior after the thresholded
+    back-projection the guide is 1.85 dB above bicubic (the back-projection alone: 1.57)."""
+    clean = _crop("brick", 96)
+    with torch.no_grad():
+        low = lanczos_downsampler(4, 1)(_tensor(clean)).clamp(0, 1)
+    truth = clean.transpose(2, 0, 1)
+    guide = psnr(upscale_guide(low, 4)[0].numpy(), truth)
+    assert guide > psnr(aligned_bicubic(low, 4)[0].numpy(), truth) + 1.85
+
+
+def test_group_wiener_pulls_noisy_repeats_together():
+    """A tiled pattern with a little noise: the groups of look-alike patches find the
+    repeats, and one Wiener step removes at least 40 % of the error (σ given)."""
+    tile = torch.from_numpy(np.random.default_rng(4).random((1, 1, 8, 8)).astype(np.float32))
+    clean = tile.repeat(1, 1, 6, 6)
+    noise = np.random.default_rng(5).standard_normal(clean.shape).astype(np.float32)
+    noisy = clean + 0.05 * torch.from_numpy(noise)
+    with torch.no_grad():
+        pulled = group_wiener(noisy, similar_patches(noisy), 0.05)
+    assert float(((pulled - clean) ** 2).mean()) < 0.6 * float(((noisy - clean) ** 2).mean())
 
 
 def test_guide_not_beaten_stops_only_after_its_gate():

@@ -27,6 +27,7 @@ third of that for brush strokes; linear in the image's area above 128².
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -67,15 +68,15 @@ class _Patches:
         self.known = F.unfold(known, PATCH)[0].T.repeat(1, channels).contiguous()
         self.channels = channels
 
-    def nearest(self, queries: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
-        """For each query position, the :data:`GROUP` candidate positions nearest by the
+    def nearest(self, queries: torch.Tensor, candidates: torch.Tensor, group: int = GROUP) -> torch.Tensor:
+        """For each query position, the ``group`` candidate positions nearest by the
         weighted distance (itself excluded): (n, k) positions."""
         query, weight = self.values[queries], self.weights[queries]
         pool = self.values[candidates]
         distance = (weight * query**2).sum(1, keepdim=True) - 2 * (weight * query) @ pool.T
         distance = distance + weight @ (pool**2).T
         distance = distance.masked_fill(candidates[None, :] == queries[:, None], float("inf"))
-        count = min(GROUP, int(candidates.numel()) - 1)
+        count = min(group, int(candidates.numel()) - 1)
         return candidates[torch.topk(distance, count, dim=1, largest=False).indices]
 
     def conditional(self, queries: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
@@ -97,18 +98,17 @@ class _Patches:
         return filled
 
 
-def _query_blocks(known: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def _query_blocks(wanted: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(query positions, candidate positions) per block of query positions: queries every
-    :data:`QUERY_STRIDE` positions whose patch holds a missing pixel; candidates every
+    :data:`QUERY_STRIDE` positions where ``wanted`` (rows, cols) holds; candidates every
     position within :data:`SEARCH_RADIUS` of the block."""
-    rows, cols = int(known.shape[2]) - PATCH + 1, int(known.shape[3]) - PATCH + 1
-    holes = F.unfold(1 - known, PATCH)[0].sum(0).reshape(rows, cols) > 0
+    rows, cols = int(wanted.shape[0]), int(wanted.shape[1])
     query_rows, query_cols = _positions(rows, QUERY_STRIDE), _positions(cols, QUERY_STRIDE)
     blocks = []
     for top in range(0, len(query_rows), BLOCK):
         for left in range(0, len(query_cols), BLOCK):
             block_rows, block_cols = query_rows[top:top + BLOCK], query_cols[left:left + BLOCK]
-            mask = holes[block_rows][:, block_cols]
+            mask = wanted[block_rows][:, block_cols]
             if not bool(mask.any()):
                 continue
             queries = (block_rows[:, None] * cols + block_cols[None, :])[mask]
@@ -118,6 +118,12 @@ def _query_blocks(known: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]
                                      min(int(block_cols[-1]) + SEARCH_RADIUS + 1, cols))
             blocks.append((queries, (near_rows[:, None] * cols + near_cols[None, :]).reshape(-1)))
     return blocks
+
+
+def _with_holes(known: torch.Tensor) -> torch.Tensor:
+    """The (rows, cols) patch positions whose patch holds a missing pixel."""
+    rows, cols = int(known.shape[2]) - PATCH + 1, int(known.shape[3]) - PATCH + 1
+    return F.unfold(1 - known, PATCH)[0].sum(0).reshape(rows, cols) > 0
 
 
 def _fill_round(image: torch.Tensor, known: torch.Tensor, estimate: torch.Tensor,
@@ -158,9 +164,62 @@ def patch_fill(image: torch.Tensor, known: torch.Tensor, start: torch.Tensor,
         return start
     matrix = colour_matrix(int(image.shape[1]))
     target, estimate = _to_colour(image, matrix), _to_colour(start, matrix)
-    blocks = _query_blocks(known)
+    blocks = _query_blocks(_with_holes(known))
     with torch.no_grad():
         for _ in range(ROUNDS):
             estimate = _fill_round(target, known, estimate, blocks, tick)
     filled = _from_colour(estimate, matrix).clamp(0, 1)
     return (known * image + (1 - known) * filled).contiguous()
+
+
+# -- the same patch groups as a prior for upscaling --------------------------------------------
+SHARPEN_GROUP = 32  # patches per group (the patch itself included)
+
+
+@dataclass(frozen=True)
+class PatchGroups:
+    """Every :data:`QUERY_STRIDE`-th patch position of an image and its look-alikes:
+    ``queries`` (n,), ``members`` (n, k) positions, the query first."""
+
+    queries: torch.Tensor
+    members: torch.Tensor
+
+
+def similar_patches(image: torch.Tensor, tick: Tick = _no_tick) -> PatchGroups:
+    """The groups of :data:`SHARPEN_GROUP` look-alike 7×7 patches of a (1, C, H, W) image
+    (in the colour space it is in; brute force within :data:`SEARCH_RADIUS`)."""
+    rows, cols = int(image.shape[2]) - PATCH + 1, int(image.shape[3]) - PATCH + 1
+    patches = _Patches(image, torch.ones_like(image[:, :1]))
+    queries, members = [], []
+    with torch.no_grad():
+        for block_queries, candidates in _query_blocks(torch.ones((rows, cols), dtype=torch.bool)):
+            nearest = patches.nearest(block_queries, candidates, SHARPEN_GROUP - 1)
+            queries.append(block_queries)
+            members.append(torch.cat([block_queries[:, None], nearest], 1))
+            tick()
+    return PatchGroups(torch.cat(queries), torch.cat(members))
+
+
+def group_wiener(image: torch.Tensor, groups: PatchGroups, sigma: float) -> torch.Tensor:
+    """Each grouped patch of a (1, C, H, W) image pulled towards its group's Gaussian,
+    ``μ + Σ (Σ + σ²I)⁻¹ (x − μ)`` per channel (the collaborative Wiener step of NL-Bayes,
+    the group's own covariance as the prior), the overlapping patches averaged."""
+    channels, height, width = int(image.shape[1]), int(image.shape[2]), int(image.shape[3])
+    size = PATCH * PATCH
+    values = F.unfold(image, PATCH)[0].T
+    count, members = groups.members.shape
+    group = values[groups.members].reshape(count, members, channels, size).transpose(1, 2)
+    group = group.reshape(count * channels, members, size)
+    mean = group.mean(1)
+    centred = group - mean[:, None]
+    covariance = centred.transpose(1, 2) @ centred / max(members - 1, 1)
+    query = values[groups.queries].reshape(count * channels, size)
+    system = covariance + sigma**2 * torch.eye(size, dtype=image.dtype)
+    estimate = mean + (covariance @ torch.linalg.solve(system, (query - mean)[..., None]))[..., 0]
+    votes = torch.zeros_like(values)
+    votes[groups.queries] = estimate.reshape(count, channels * size)
+    voted = torch.zeros((values.shape[0], 1), dtype=image.dtype)
+    voted[groups.queries] = 1.0
+    total = F.fold(votes.T[None], (height, width), PATCH)
+    weight = F.fold(voted.expand(-1, size).T[None].contiguous(), (height, width), PATCH)
+    return torch.where(weight > 0, total / weight.clamp_min(1e-8), image)

@@ -43,7 +43,7 @@ from skimage.restoration import inpaint_biharmonic
 
 from openpipeline.engine.texture.dct_filters import _from_colour, _to_colour, colour_matrix, dct_matrix
 from openpipeline.engine.texture.network import lanczos_downsampler
-from openpipeline.engine.texture.patch_fill import patch_fill
+from openpipeline.engine.texture.patch_fill import PATCH, group_wiener, patch_fill, similar_patches
 from openpipeline.engine.texture.stopping import MIN_HELD_OUT, split_held_out
 
 WINDOW = 8
@@ -57,6 +57,17 @@ UPSCALE_STEPS = 100
 UPSCALE_STEP = 0.5
 UPSCALE_START = 0.05
 UPSCALE_END = 0.001
+# Then the patch-group prior (see _patch_back_projection): rounds of search, back-projection
+# steps per round, and the Wiener step's σ (0..1 units), falling geometrically. On the tuning
+# split (6 crops, one per source): +0.17 dB mean over the thresholded back-projection, at
+# about 6× its time (5 s grey, 15 s colour at 128² output on one thread).
+SHARPEN_ROUNDS = 2
+SHARPEN_STEPS = 10
+SHARPEN_START = 0.03
+SHARPEN_END = 0.005
+# The patch stages (inpainting's patch fill, upscaling's patch prior) run on images of at
+# most this many pixels (256²): their search grows with the area, a 512² image would take minutes.
+PATCH_MAX_PIXELS = 256 * 256
 # Known pixels held out of the fill to choose how far the threshold falls.
 CHECK_FRACTION = 0.05
 CHECK_SEED = 0
@@ -74,6 +85,8 @@ SHIFTS = (((0.5, -3), (0.25, 5)), ((0.25, 7), (0.5, 1)), ((0.75, 2), (0.75, -5))
 CHECK_MARGIN = 0.03
 # Called after every step of a fill (progress, and the caller's chance to cancel).
 Tick = Callable[[], None]
+# The engine's Lanczos downsampler (:func:`.network.lanczos_downsampler`).
+Downsampler = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _no_tick() -> None:
@@ -195,11 +208,18 @@ def sparse_inpaint(image: torch.Tensor, known: torch.Tensor, start: torch.Tensor
     return estimates[-1] if estimates else start
 
 
+def _patches_fit(image: torch.Tensor) -> bool:
+    """Whether the patch stages run on a (1, C, H, W) image: at most :data:`PATCH_MAX_PIXELS`
+    pixels, and sides longer than a patch."""
+    return int(image.shape[2]) * int(image.shape[3]) <= PATCH_MAX_PIXELS and min(image.shape[2:]) > PATCH
+
+
 @dataclass(frozen=True)
 class FillChoice:
     """How to fill: ``steps`` DCT-thresholding steps after the biharmonic fill (0: the
     biharmonic fill alone), then, when ``patches``, the non-local patch fill of
-    :mod:`.patch_fill` (which starts from all :data:`INPAINT_STEPS` steps)."""
+    :mod:`.patch_fill` (which starts from all :data:`INPAINT_STEPS` steps; not on images over
+    :data:`PATCH_MAX_PIXELS`, where the check finds it equal to those steps and takes them)."""
 
     steps: int
     patches: bool = False
@@ -217,7 +237,7 @@ def _fills(image: torch.Tensor, known: torch.Tensor, circular: bool, tick: Tick)
     estimate = start
     for estimate in _thresholding_steps(image, known, start, INPAINT_STEPS, circular, tick):
         yield estimate
-    yield patch_fill(image, known, estimate.clamp(0, 1), tick)
+    yield patch_fill(image, known, estimate.clamp(0, 1), tick) if _patches_fit(image) else estimate
 
 
 def check_errors(image: torch.Tensor, known: torch.Tensor, check: torch.Tensor,
@@ -288,7 +308,7 @@ def inpaint_fill(image: torch.Tensor, known: torch.Tensor, choice: FillChoice,
     filled = biharmonic_fill(image * known, known, circular)
     if choice.steps > 0:
         filled = sparse_inpaint(image, known, filled, choice.steps, circular, tick)
-    if choice.patches:
+    if choice.patches and _patches_fit(image):
         filled = patch_fill(image, known, filled.clamp(0, 1), tick)
     return (known * image + (1 - known) * filled.clamp(0, 1)).contiguous()
 
@@ -313,10 +333,25 @@ def aligned_bicubic(low: torch.Tensor, factor: int, circular: bool = False) -> t
     return torch.from_numpy(up.astype(np.float32))[None].to(low)
 
 
+def _back_projection_gradient(estimate: torch.Tensor, low: torch.Tensor, down: Downsampler,
+                              weight: torch.Tensor | None) -> torch.Tensor:
+    """``dᵀ(d x − y)`` (by autograd, also when called under no_grad), on the low-resolution
+    pixels where ``weight`` is 1 when it is given."""
+    with torch.enable_grad():
+        current = estimate.detach().requires_grad_(True)
+        residual = down(current) - low
+        if weight is not None:
+            residual = residual * weight
+        (gradient,) = torch.autograd.grad(0.5 * (residual**2).sum(), current)
+    return gradient
+
+
 def upscale_guide(low: torch.Tensor, factor: int, circular: bool = False,
                   weight: torch.Tensor | None = None, tick: Tick = _no_tick) -> torch.Tensor:
     """The upscaling guide of a (1, C, h, w) image: aligned bicubic, then sparse
-    back-projection through the Lanczos downsampler (see the module doc); in 0..1.
+    back-projection through the Lanczos downsampler (see the module doc), then (on up to
+    :data:`PATCH_MAX_PIXELS` output pixels) back-projection with the patch-group prior of
+    :func:`_patch_back_projection`; in 0..1.
 
     ``weight`` ((1, 1, h, w)): back-project only the low-resolution pixels where it is 1
     (the others are held out to check the guide against a network).
@@ -327,15 +362,33 @@ def upscale_guide(low: torch.Tensor, factor: int, circular: bool = False,
     seen = low if weight is None else biharmonic_fill(low * weight, weight, circular)
     estimate = aligned_bicubic(seen, factor, circular)
     for step in range(UPSCALE_STEPS):
-        with torch.enable_grad():  # dᵀ by autograd, also when called under no_grad
-            current = estimate.detach().requires_grad_(True)
-            residual = down(current) - low
-            if weight is not None:
-                residual = residual * weight
-            (gradient,) = torch.autograd.grad(0.5 * (residual**2).sum(), current)
+        gradient = _back_projection_gradient(estimate, low, down, weight)
         with torch.no_grad():
             moved = _to_colour(estimate - UPSCALE_STEP * factor**2 * gradient, matrix)
             threshold = _threshold_at(step, UPSCALE_STEPS, UPSCALE_START, UPSCALE_END)
             estimate = _from_colour(window_threshold(moved, threshold, circular), matrix)
         tick()
+    if _patches_fit(estimate):
+        estimate = _patch_back_projection(low, estimate, factor, down, weight, tick)
     return estimate.detach().clamp(0, 1).contiguous()
+
+
+def _patch_back_projection(low: torch.Tensor, estimate: torch.Tensor, factor: int,
+                           down: Downsampler, weight: torch.Tensor | None, tick: Tick) -> torch.Tensor:
+    """:data:`SHARPEN_ROUNDS` rounds of: find the look-alike patches of the estimate
+    (:func:`.patch_fill.similar_patches`), then :data:`SHARPEN_STEPS` back-projection steps,
+    each followed by the groups' Wiener step (:func:`.patch_fill.group_wiener`) with a σ
+    falling from :data:`SHARPEN_START` to :data:`SHARPEN_END`: self-similarity as the prior
+    (textures repeat), in the opponent colours."""
+    matrix = colour_matrix(int(low.shape[1]))
+    total = SHARPEN_ROUNDS * SHARPEN_STEPS
+    for round_ in range(SHARPEN_ROUNDS):
+        groups = similar_patches(_to_colour(estimate, matrix), tick)
+        for step in range(SHARPEN_STEPS):
+            gradient = _back_projection_gradient(estimate, low, down, weight)
+            with torch.no_grad():
+                moved = _to_colour(estimate - UPSCALE_STEP * factor**2 * gradient, matrix)
+                sigma = _threshold_at(round_ * SHARPEN_STEPS + step, total, SHARPEN_START, SHARPEN_END)
+                estimate = _from_colour(group_wiener(moved, groups, sigma), matrix)
+            tick()
+    return estimate
