@@ -14,10 +14,15 @@ from openpipeline.engine.progress import Progress
 from openpipeline.engine.texture.guide_check import CLASSICAL_GUIDE, TOO_SMALL
 from openpipeline.engine.texture.harmonic_fill import harmonic_fill
 from openpipeline.engine.texture.network import lanczos_downsampler
+from openpipeline.engine.texture.patch_fill import group_wiener, patch_fill, similar_patches
 from openpipeline.engine.texture.restoration import RestoreParams, restore
 from openpipeline.engine.texture.sparse_fill import (
+    INPAINT_STEPS,
+    FillChoice,
     aligned_bicubic,
     biharmonic_fill,
+    choose_fill,
+    inpaint_fill,
     inpaint_guide,
     upscale_guide,
 )
@@ -91,6 +96,29 @@ def test_upscale_guide_beats_bicubic_and_stays_consistent():
         assert float(((down(guide) - low) ** 2).mean()) < float(((down(bicubic) - low) ** 2).mean())
 
 
+def test_the_patch_prior_lifts_upscaling_on_a_repeating_texture():
+    """×4 on a 96² brick crop: with the patch-group prior after the thresholded
+    back-projection the guide is 1.85 dB above bicubic (the back-projection alone: 1.57)."""
+    clean = _crop("brick", 96)
+    with torch.no_grad():
+        low = lanczos_downsampler(4, 1)(_tensor(clean)).clamp(0, 1)
+    truth = clean.transpose(2, 0, 1)
+    guide = psnr(upscale_guide(low, 4)[0].numpy(), truth)
+    assert guide > psnr(aligned_bicubic(low, 4)[0].numpy(), truth) + 1.85
+
+
+def test_group_wiener_pulls_noisy_repeats_together():
+    """A tiled pattern with a little noise: the groups of look-alike patches find the
+    repeats, and one Wiener step removes at least 40 % of the error (σ given)."""
+    tile = torch.from_numpy(np.random.default_rng(4).random((1, 1, 8, 8)).astype(np.float32))
+    clean = tile.repeat(1, 1, 6, 6)
+    noise = np.random.default_rng(5).standard_normal(clean.shape).astype(np.float32)
+    noisy = clean + 0.05 * torch.from_numpy(noise)
+    with torch.no_grad():
+        pulled = group_wiener(noisy, similar_patches(noisy), 0.05)
+    assert float(((pulled - clean) ** 2).mean()) < 0.6 * float(((noisy - clean) ** 2).mean())
+
+
 def test_guide_not_beaten_stops_only_after_its_gate():
     """The rule waits for its gate, then fires while the network's held-out error is above the guide's."""
     target = torch.zeros((1, 1, 8, 8))
@@ -142,10 +170,10 @@ def test_inpaint_with_iterations_asked_keeps_the_better_of_guide_and_network():
 def test_upscale_by_default_is_the_classical_guide():
     """×4 from a 32² input, no limit given: the guide at once (no fit, no cap, no warning),
     above bicubic; with --max-iterations the tile is too small to check a network by, and
-    keeps the same guide."""
-    clean = _crop("coffee", 128)
+    keeps the same guide. (A grey crop: the colour guide takes 3× as long.)"""
+    clean = _crop("camera", 128)
     with torch.no_grad():
-        low = lanczos_downsampler(4, 3)(_tensor(clean)).clamp(0, 1)[0].numpy().transpose(1, 2, 0)
+        low = lanczos_downsampler(4, 1)(_tensor(clean)).clamp(0, 1)[0].numpy().transpose(1, 2, 0)
     result = restore(low, RestoreParams(operation="upscale", factor=4, threads=1))
     assert result.stats["stop_reasons"] == {CLASSICAL_GUIDE: 1}
     bicubic = aligned_bicubic(_tensor(low), 4)[0].numpy().transpose(1, 2, 0)
@@ -170,3 +198,32 @@ def test_a_cancel_is_heard_while_the_guide_is_made():
         restore((clean * (1 - holes[..., None])).astype(np.float32),
                 RestoreParams(operation="inpaint", threads=1), holes, progress=cancel_in_guide)
     assert stages == ["guide"]
+
+
+def test_patch_fill_beats_the_sparse_fill_on_real_textures():
+    """Textures repeat: the non-local patch fill (from the DCT-thresholded fill) is at least
+    1 dB above that fill on brick and astronaut crops with half their pixels missing, and
+    keeps every known pixel exactly."""
+    for name in ("brick", "astronaut"):
+        clean = _crop(name, 64)
+        holes = _holes(64, seed=1)
+        damaged = _tensor(clean * (1 - holes[..., None]))
+        known = torch.from_numpy(1 - holes)[None, None]
+        sparse = inpaint_fill(damaged, known, FillChoice(INPAINT_STEPS))
+        patches = patch_fill(damaged, known, sparse)[0].numpy().transpose(1, 2, 0)
+        assert psnr(patches, clean) > psnr(sparse[0].numpy().transpose(1, 2, 0), clean) + 1.0
+        assert np.array_equal(patches[holes == 0], clean[holes == 0])
+
+
+@pytest.mark.slow
+def test_the_held_out_check_chooses_the_patch_fill_where_it_pays():
+    """On a 112² brick crop with half its pixels missing the held-out check picks the patch
+    fill, and the guide is above the best DCT-thresholded fill."""
+    clean = _crop("brick", 112)
+    holes = _holes(112, seed=2)
+    damaged = _tensor(clean * (1 - holes[..., None]))
+    known = torch.from_numpy(1 - holes)[None, None]
+    assert choose_fill(damaged, known) == FillChoice(INPAINT_STEPS, patches=True)
+    guide = inpaint_guide(damaged, known)[0].numpy().transpose(1, 2, 0)
+    sparse = inpaint_fill(damaged, known, FillChoice(INPAINT_STEPS))[0].numpy().transpose(1, 2, 0)
+    assert psnr(guide, clean) > psnr(sparse, clean) + 0.3

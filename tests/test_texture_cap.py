@@ -122,8 +122,8 @@ def test_the_cli_says_nothing_when_max_iterations_is_reached(tmp_path, capsys):
 
 
 def test_results_cached_before_the_cap_are_not_reused():
-    """Outputs for the same inputs changed (the default cap, then the classical denoiser and fills), so the
-    cache key's version moved on."""
+    """Outputs for the same inputs changed (the default cap, the classical denoiser and fills, then the
+    denoiser's strength and the non-local patch fill), so the cache key's version moved on."""
     assert texture_job.RESULT_VERSION == "texture-4"
 
 

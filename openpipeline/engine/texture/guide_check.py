@@ -25,7 +25,7 @@ import torch
 from openpipeline.engine.texture.network import lanczos_downsampler
 from openpipeline.engine.texture.sparse_fill import (
     Tick,
-    choose_steps,
+    choose_fill,
     inpaint_fill,
     inpaint_guide,
     upscale_guide,
@@ -90,14 +90,14 @@ def inpaint_plan(target: torch.Tensor, known: torch.Tensor, seed: int, holdout: 
     size = (int(target.shape[2]), int(target.shape[3]))
     split = split_held_out(known, size, holdout, seed)
     if split is None:
-        steps = choose_steps(target, known, seed, circular, tick)
-        guide = inpaint_fill(target, known, steps, circular, tick)
+        choice = choose_fill(target, known, seed, circular, tick)
+        guide = inpaint_fill(target, known, choice, circular, tick)
         return GuidePlan(guide, None, lambda: guide)
     train, check = split
-    steps = choose_steps(target, train, seed, circular, tick)
-    fed = inpaint_fill(target, train, steps, circular, tick)
+    choice = choose_fill(target, train, seed, circular, tick)
+    fed = inpaint_fill(target, train, choice, circular, tick)
     error = HeldOutPixels(target, check).error(fed)
-    return GuidePlan(fed, error, lambda: inpaint_fill(target, known, steps, circular, tick))
+    return GuidePlan(fed, error, lambda: inpaint_fill(target, known, choice, circular, tick))
 
 
 def upscale_plan(target: torch.Tensor, factor: int, seed: int, holdout: float, circular: bool,

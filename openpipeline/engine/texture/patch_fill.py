@@ -1,0 +1,225 @@
+"""A non-local fill of missing pixels: each patch's gaps from a Gaussian fitted to its look-alikes.
+
+Textures repeat, so the best evidence for a hole is elsewhere in the same image.
+:func:`patch_fill` refines a first fill (the DCT-thresholded one of :mod:`.sparse_fill`):
+
+1. every 7×7 patch that holds a missing pixel (every 2nd position) is compared with every
+   patch of the image (within :data:`SEARCH_RADIUS` positions: exhaustive at 128²), on its
+   known pixels at full weight and on its filled ones at :data:`FILLED_WEIGHT`, by brute
+   force (matrix products: no PatchMatch-style random search);
+2. its :data:`GROUP` nearest patches give a mean and a covariance per colour channel (in the
+   opponent colours of :mod:`.dct_filters`), and the patch's missing pixels become their
+   Gaussian conditional expectation given its known ones, ``μᵤ + Σᵤₖ (Σₖₖ + εI)⁻¹ (xₖ − μₖ)``
+   — the patch-group Gaussian model of NL-Bayes (Lebrun, Buades & Morel, SIAM J. Imaging
+   Sciences 2013) used for missing data rather than noise;
+3. the overlapping patches' estimates are averaged (as in the variational non-local
+   inpainting of Arias, Facciolo, Caselles & Sapiro, IJCV 2011), the known pixels put back,
+   and the whole repeated :data:`ROUNDS` times with the new fill.
+
+It is not Criminisi et al.'s exemplar inpainting (no fill front, no priority order, no
+copying of single patches) and not PatchMatch. Patents: to our knowledge none of the
+methods above is covered by a patent in force.
+
+Cost at 128² (one thread): about 1 s (grey) to 3 s (colour) for 50 % random holes, a
+third of that for brush strokes; linear in the image's area above 128².
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from openpipeline.engine.texture.dct_filters import _from_colour, _to_colour, colour_matrix
+
+PATCH = 7
+GROUP = 64  # nearest patches per group (the patch itself excluded)
+ROUNDS = 2  # search-and-fill rounds (a third: +0.1 dB on the tuning split, 1.5× the time)
+FILLED_WEIGHT = 0.5  # a filled pixel's weight in the patch distance (a known one: 1)
+RIDGE = 1e-5  # ε: added to the known pixels' variances (0..1 units) so the solve is stable
+QUERY_STRIDE = 2  # every 2nd patch position (each pixel still lies in about 12 of them)
+SEARCH_RADIUS = 64  # candidate patch positions within this many of a query's, each way
+BLOCK = 16  # query positions per side of a block searched at once (memory: ~1 MB per row)
+Tick = Callable[[], None]
+
+
+def _no_tick() -> None:
+    """The default tick: nothing."""
+
+
+def _positions(length: int, stride: int) -> torch.Tensor:
+    """Patch positions 0, stride, … along one side, the last one always included."""
+    grid = torch.arange(0, length, stride)
+    if int(grid[-1]) != length - 1:
+        grid = torch.cat([grid, torch.tensor([length - 1])])
+    return grid
+
+
+class _Patches:
+    """The patches of one round: values, distance weights and known flags, one row per position."""
+
+    def __init__(self, estimate: torch.Tensor, known: torch.Tensor) -> None:
+        channels = int(estimate.shape[1])
+        weight = known + FILLED_WEIGHT * (1 - known)
+        self.values = F.unfold(estimate, PATCH)[0].T.contiguous()  # (N, C·p²), channel-major
+        self.weights = F.unfold(weight, PATCH)[0].T.repeat(1, channels).contiguous()
+        self.known = F.unfold(known, PATCH)[0].T.repeat(1, channels).contiguous()
+        self.channels = channels
+
+    def nearest(self, queries: torch.Tensor, candidates: torch.Tensor, group: int = GROUP) -> torch.Tensor:
+        """For each query position, the ``group`` candidate positions nearest by the
+        weighted distance (itself excluded): (n, k) positions."""
+        query, weight = self.values[queries], self.weights[queries]
+        pool = self.values[candidates]
+        distance = (weight * query**2).sum(1, keepdim=True) - 2 * (weight * query) @ pool.T
+        distance = distance + weight @ (pool**2).T
+        distance = distance.masked_fill(candidates[None, :] == queries[:, None], float("inf"))
+        count = min(group, int(candidates.numel()) - 1)
+        return candidates[torch.topk(distance, count, dim=1, largest=False).indices]
+
+    def conditional(self, queries: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
+        """The queries' patches with their missing pixels replaced by the Gaussian
+        conditional expectation under their groups' mean and covariance, per channel."""
+        n, size, channels = int(queries.numel()), PATCH * PATCH, self.channels
+        members = self.values[groups].reshape(n, groups.shape[1], channels, size).transpose(1, 2)
+        members = members.reshape(n * channels, groups.shape[1], size)
+        query = self.values[queries].reshape(n * channels, size)
+        known = self.known[queries].reshape(n * channels, size)
+        mean = members.mean(1)
+        centred = members - mean[:, None]
+        covariance = centred.transpose(1, 2) @ centred / max(groups.shape[1] - 1, 1)
+        system = known[:, :, None] * covariance * known[:, None, :]
+        system = system + torch.diag_embed(1 - known + RIDGE * known)
+        weights = torch.linalg.solve(system, (known * (query - mean))[..., None])
+        estimate = mean + (covariance @ weights)[..., 0]
+        filled: torch.Tensor = (known * query + (1 - known) * estimate).reshape(n, channels * size)
+        return filled
+
+
+def _query_blocks(wanted: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(query positions, candidate positions) per block of query positions: queries every
+    :data:`QUERY_STRIDE` positions where ``wanted`` (rows, cols) holds; candidates every
+    position within :data:`SEARCH_RADIUS` of the block."""
+    rows, cols = int(wanted.shape[0]), int(wanted.shape[1])
+    query_rows, query_cols = _positions(rows, QUERY_STRIDE), _positions(cols, QUERY_STRIDE)
+    blocks = []
+    for top in range(0, len(query_rows), BLOCK):
+        for left in range(0, len(query_cols), BLOCK):
+            block_rows, block_cols = query_rows[top:top + BLOCK], query_cols[left:left + BLOCK]
+            mask = wanted[block_rows][:, block_cols]
+            if not bool(mask.any()):
+                continue
+            queries = (block_rows[:, None] * cols + block_cols[None, :])[mask]
+            near_rows = torch.arange(max(int(block_rows[0]) - SEARCH_RADIUS, 0),
+                                     min(int(block_rows[-1]) + SEARCH_RADIUS + 1, rows))
+            near_cols = torch.arange(max(int(block_cols[0]) - SEARCH_RADIUS, 0),
+                                     min(int(block_cols[-1]) + SEARCH_RADIUS + 1, cols))
+            blocks.append((queries, (near_rows[:, None] * cols + near_cols[None, :]).reshape(-1)))
+    return blocks
+
+
+def _with_holes(known: torch.Tensor) -> torch.Tensor:
+    """The (rows, cols) patch positions whose patch holds a missing pixel."""
+    rows, cols = int(known.shape[2]) - PATCH + 1, int(known.shape[3]) - PATCH + 1
+    return F.unfold(1 - known, PATCH)[0].sum(0).reshape(rows, cols) > 0
+
+
+def _fill_round(image: torch.Tensor, known: torch.Tensor, estimate: torch.Tensor,
+                blocks: list[tuple[torch.Tensor, torch.Tensor]], tick: Tick) -> torch.Tensor:
+    """One search-and-fill round (in the colour space of ``image``; see the module doc)."""
+    height, width = int(image.shape[2]), int(image.shape[3])
+    patches = _Patches(estimate, known)
+    votes = torch.zeros_like(patches.values)
+    voted = torch.zeros((patches.values.shape[0], 1), dtype=image.dtype)
+    for queries, candidates in blocks:
+        votes[queries] = patches.conditional(queries, patches.nearest(queries, candidates))
+        voted[queries] = 1.0
+        tick()
+    total = F.fold(votes.T[None], (height, width), PATCH)
+    count = F.fold(voted.expand(-1, PATCH * PATCH).T[None].contiguous(), (height, width), PATCH)
+    averaged = torch.where(count > 0, total / count.clamp_min(1e-8), estimate)
+    return known * image + (1 - known) * averaged
+
+
+def patch_fill(image: torch.Tensor, known: torch.Tensor, start: torch.Tensor,
+               tick: Tick = _no_tick) -> torch.Tensor:
+    """Refine the fill ``start`` of a (1, C, H, W) image's unknown pixels (``known``
+    (1, 1, H, W), 1 where known) non-locally (see the module doc); in 0..1, known pixels
+    unchanged. ``tick`` is called after every block of patches (progress, cancel).
+
+    An image with a side under 8 pixels, or without a known or a missing pixel, gets
+    ``start`` back.
+
+    Example:
+        >>> stripes = (torch.arange(48) % 6 < 3).float().expand(1, 1, 48, 48).contiguous()
+        >>> known = torch.ones((1, 1, 48, 48)); known[..., 20:23, 10:40] = 0
+        >>> flat = stripes * known + 0.5 * (1 - known)
+        >>> bool((patch_fill(stripes * known, known, flat) - stripes).abs().max() < 0.05)
+        True
+    """
+    known = (known > 0.5).to(image.dtype)
+    if min(image.shape[2:]) <= PATCH or float(known.min()) > 0.5 or float(known.max()) < 0.5:
+        return start
+    matrix = colour_matrix(int(image.shape[1]))
+    target, estimate = _to_colour(image, matrix), _to_colour(start, matrix)
+    blocks = _query_blocks(_with_holes(known))
+    with torch.no_grad():
+        for _ in range(ROUNDS):
+            estimate = _fill_round(target, known, estimate, blocks, tick)
+    filled = _from_colour(estimate, matrix).clamp(0, 1)
+    return (known * image + (1 - known) * filled).contiguous()
+
+
+# -- the same patch groups as a prior for upscaling --------------------------------------------
+SHARPEN_GROUP = 32  # patches per group (the patch itself included)
+
+
+@dataclass(frozen=True)
+class PatchGroups:
+    """Every :data:`QUERY_STRIDE`-th patch position of an image and its look-alikes:
+    ``queries`` (n,), ``members`` (n, k) positions, the query first."""
+
+    queries: torch.Tensor
+    members: torch.Tensor
+
+
+def similar_patches(image: torch.Tensor, tick: Tick = _no_tick) -> PatchGroups:
+    """The groups of :data:`SHARPEN_GROUP` look-alike 7×7 patches of a (1, C, H, W) image
+    (in the colour space it is in; brute force within :data:`SEARCH_RADIUS`)."""
+    rows, cols = int(image.shape[2]) - PATCH + 1, int(image.shape[3]) - PATCH + 1
+    patches = _Patches(image, torch.ones_like(image[:, :1]))
+    queries, members = [], []
+    with torch.no_grad():
+        for block_queries, candidates in _query_blocks(torch.ones((rows, cols), dtype=torch.bool)):
+            nearest = patches.nearest(block_queries, candidates, SHARPEN_GROUP - 1)
+            queries.append(block_queries)
+            members.append(torch.cat([block_queries[:, None], nearest], 1))
+            tick()
+    return PatchGroups(torch.cat(queries), torch.cat(members))
+
+
+def group_wiener(image: torch.Tensor, groups: PatchGroups, sigma: float) -> torch.Tensor:
+    """Each grouped patch of a (1, C, H, W) image pulled towards its group's Gaussian,
+    ``μ + Σ (Σ + σ²I)⁻¹ (x − μ)`` per channel (the collaborative Wiener step of NL-Bayes,
+    the group's own covariance as the prior), the overlapping patches averaged."""
+    channels, height, width = int(image.shape[1]), int(image.shape[2]), int(image.shape[3])
+    size = PATCH * PATCH
+    values = F.unfold(image, PATCH)[0].T
+    count, members = groups.members.shape
+    group = values[groups.members].reshape(count, members, channels, size).transpose(1, 2)
+    group = group.reshape(count * channels, members, size)
+    mean = group.mean(1)
+    centred = group - mean[:, None]
+    covariance = centred.transpose(1, 2) @ centred / max(members - 1, 1)
+    query = values[groups.queries].reshape(count * channels, size)
+    system = covariance + sigma**2 * torch.eye(size, dtype=image.dtype)
+    estimate = mean + (covariance @ torch.linalg.solve(system, (query - mean)[..., None]))[..., 0]
+    votes = torch.zeros_like(values)
+    votes[groups.queries] = estimate.reshape(count, channels * size)
+    voted = torch.zeros((values.shape[0], 1), dtype=image.dtype)
+    voted[groups.queries] = 1.0
+    total = F.fold(votes.T[None], (height, width), PATCH)
+    weight = F.fold(voted.expand(-1, size).T[None].contiguous(), (height, width), PATCH)
+    return torch.where(weight > 0, total / weight.clamp_min(1e-8), image)
