@@ -537,7 +537,7 @@ def _nearest_range(lo: int, hi: int, queries: Any, grid: Any, k: int, limits: An
             runs = _block(cells[i], reach, grid, spans)
         best_d[:] = np.inf
         best_i[:] = -1
-        px, py, pz = ordered[grid[7][i], 0], ordered[grid[7][i], 1], ordered[grid[7][i], 2]
+        px, py, pz = grid[7][i, 0], grid[7][i, 1], grid[7][i, 2]
         for r in range(runs):
             for s in range(spans[r, 0], spans[r, 1]):
                 ex = ordered[s, 0] - px
@@ -560,7 +560,7 @@ def grid_nearest_others(queries: Any, grid: Any, k: int, limits: Any, out: Any, 
         grid: (cells (N, 3) of every point; the grid's shape (3,); the sorted keys of the
             occupied cells; each such cell's first and stop position in ``order``;
             ``order``, the points sorted by cell; ``ordered``, their positions in that
-            order; ``rank``, each point's position in ``order``).
+            order; the points themselves, in their own order).
         limits: (radius², chunks, reach): an answer whose k-th is within the radius is
             certain (every nearer point lies in the cells searched); how many parts the
             queries are cut into for the threads (any number gives the same bytes); the

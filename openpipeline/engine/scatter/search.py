@@ -37,7 +37,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from scipy.spatial import cKDTree
 
-from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.scatter.graph import unique_edges
 from openpipeline.engine.scatter.mesh import FloatArray, IntArray, workers
 
@@ -137,12 +136,10 @@ def grid_nearest_others(points: FloatArray, k: int, area: float) -> IntArray:
     shape = cells.max(0) + 1
     keys = (cells[:, 0] * shape[1] + cells[:, 1]) * shape[2] + cells[:, 2]
     order = np.argsort(keys, kind="stable")
-    rank = np.empty(n, np.int64)
-    rank[order] = np.arange(n)
     sorted_keys = keys[order]
     first = np.flatnonzero(np.concatenate([[True], sorted_keys[1:] != sorted_keys[:-1]]))
     stop = np.append(first[1:], n)
-    grid = (cells, shape, sorted_keys[first], first, stop, order, points[order], rank)
+    grid = (cells, shape, sorted_keys[first], first, stop, order, points[order], points)
     queries, reach = order, 1
     while len(queries):
         if reach > GRID_MAX_REACH:  # a few points far from the rest: the k-d tree answers them
@@ -267,9 +264,7 @@ class _GridIndex:
         h = cell_size(n, k, self.area)
         while len(todo):
             grid = _Grid(self.search, self.ref, h, q[todo])
-            # once a cell spans every point and query, every query is answered exactly
-            whole = grid.spans_all
-            done = grid.nearest(q[todo], todo if exclude_self else None, k, found, todo, whole)
+            done = grid.nearest(q[todo], todo if exclude_self else None, k, found, todo)
             todo = todo[~done]
             h *= 2.0
         return np.asarray(found.cpu().numpy(), dtype=np.int64)
@@ -304,9 +299,8 @@ class _Grid:
         ends = torch.cat([self.starts[1:], torch.tensor([len(ordered)], device=ordered.device)])
         self.counts = ends - self.starts
         self.ref = ref
-        offsets = torch.tensor([[x, y, z] for x in (-1, 0, 1) for y in (-1, 0, 1) for z in (-1, 0, 1)],
-                               dtype=torch.int64, device=ref.device)
-        self.offsets = offsets
+        self.offsets = torch.tensor([[x, y, z] for x in (-1, 0, 1) for y in (-1, 0, 1) for z in (-1, 0, 1)],
+                                    dtype=torch.int64, device=ref.device)
 
     def cells(self, points: Any) -> Any:
         """The (N, 3) cell of each point, shifted by one (so a neighbour cell is never negative)."""
@@ -316,7 +310,7 @@ class _Grid:
         """One int64 key per cell."""
         return cells[..., 0] * self.dims[0] + cells[..., 1] * self.dims[1] + cells[..., 2]
 
-    def nearest(self, queries: Any, selves: Any, k: int, found: Any, rows: Any, whole: bool) -> Any:
+    def nearest(self, queries: Any, selves: Any, k: int, found: Any, rows: Any) -> Any:
         """Write the k nearest reference points of the ``queries`` into ``found[rows]`` where
         the answer is exact (the k-th within a cell, or the cell spans everything); returns
         which rows were answered. ``selves``: each query's own reference index, left out."""
@@ -326,7 +320,7 @@ class _Grid:
         for start, stop in spans:
             part = slice(start, stop)
             own = None if selves is None else selves[part]
-            ids, exact = self._nearest_chunk(queries[part], own, k, whole)
+            ids, exact = self._nearest_chunk(queries[part], own, k)
             found[rows[part][exact]] = ids[exact]
             done[part] = exact
         return done
@@ -353,7 +347,7 @@ class _Grid:
         bounds = [0, *(np.flatnonzero(np.diff(chunk)) + 1).tolist(), len(per_query)]
         return list(itertools.pairwise(bounds))
 
-    def _nearest_chunk(self, queries: Any, selves: Any, k: int, whole: bool) -> tuple[Any, Any]:
+    def _nearest_chunk(self, queries: Any, selves: Any, k: int) -> tuple[Any, Any]:
         """(M, k) nearest reference indices of a chunk of queries, and (M,) which are exact."""
         torch = self.torch
         device = queries.device
@@ -385,9 +379,9 @@ class _Grid:
         ids[qid[take], rank[take]] = cand[take]
         dist[qid[take], rank[take]] = d[take]
         # exact when k were found and the k-th is within a cell (every nearer point is then
-        # in the 27 cells around), or when the cells span everything
+        # in the 27 cells around), or when a cell spans every point and query
         exact = per_query >= k
-        if not whole:
+        if not self.spans_all:
             exact &= dist[:, k - 1] <= self.h * self.h
         return ids, exact
 
@@ -401,8 +395,6 @@ def pick_search(name: str, count: int) -> Search:
     Raises:
         EngineInputError: ``name`` is not known, or names a device this machine lacks.
     """
-    if name not in DEVICES:
-        raise EngineInputError(f"Device '{name}' is not known; use one of {', '.join(DEVICES)}.")
     if name == "cpu" or (name == "auto" and count < AUTO_GPU_MIN_POINTS):
         return KdSearch()
     from openpipeline.engine.devices import pick_device
