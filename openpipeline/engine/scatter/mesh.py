@@ -366,12 +366,12 @@ WeightFunction = Callable[[IntArray, FloatArray], FloatArray]
 class Surface:
     """A mesh prepared for fast, even sampling and for projecting points onto it."""
 
-    def __init__(self, mesh: Mesh, weight: WeightFunction | None = None,
-                 search: Search | None = None) -> None:
+    def __init__(self, mesh: Mesh, weight: WeightFunction | None = None) -> None:
         from openpipeline.engine.scatter.search import KdSearch
 
         self.mesh = mesh
-        self.search: Search = KdSearch() if search is None else search
+        # the neighbour search of every stage: the CPU's until scatter() picks the job's device
+        self.search: Search = KdSearch()
         centroids = mesh.vertices[mesh.faces].mean(1)
         self.order = _morton_order(centroids)
         tri = mesh.vertices[mesh.faces[self.order]]

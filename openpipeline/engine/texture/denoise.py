@@ -71,12 +71,13 @@ WHITE_STRENGTH = 0.9
 
 @dataclass(frozen=True, eq=False)
 class Denoised:
-    """A tile's classical estimate: the SURE blend (``image``) and the guide (NL-Bayes), (1, C, H, W)."""
+    """A tile's classical estimate (``image``: the guide, or the SURE blend where one was
+    rated and won) and the guide (NL-Bayes), (1, C, H, W)."""
 
     image: torch.Tensor
     guide: torch.Tensor
-    blend: Blend | None  # None for noise that is not white (see classical_denoise)
-    probe: torch.Tensor
+    blend: Blend | None  # None unless rated, and for noise SURE cannot judge (see classical_denoise)
+    probe: torch.Tensor | None  # SURE's probe, with the blend
 
 
 def band_sigma(noise: NoiseModel) -> torch.Tensor:
@@ -136,14 +137,14 @@ def classical_denoise(noisy: torch.Tensor, noise: NoiseModel, circular: bool = F
 
     Cost: the three estimates (twice with ``rated``); about 1 s for a grey 128² tile on one thread.
     """
-    probe = probe_for(noise, tuple(noisy.shape), seed)
     if real is not None and min(real) < THIN_SIDE:
         dct = _thin_estimate(noisy, noise, circular, real)
-        return Denoised(dct, dct, None, probe)
+        return Denoised(dct, dct, None, None)
     estimates = _chain(noisy, noise, circular)
     if not rated or not (noise.is_white and noise.measured) or noisy.shape[1] != 1:  # the guide
         guide = estimates[-1].clamp(0, 1)
-        return Denoised(guide, guide, None, probe)
+        return Denoised(guide, guide, None, None)
+    probe = probe_for(noise, tuple(noisy.shape), seed)  # drawn only where SURE will judge
     blend = sure_blend_with(noisy, estimates, _divergences(noisy, estimates, probe, noise, circular), noise)
     guide = estimates[-1].clamp(0, 1)
     if not blend_wins(blend, len(estimates) - 1):
@@ -165,7 +166,7 @@ def choose_with_fit(noisy: torch.Tensor, classical: Denoised, fitted: torch.Tens
                     circular: bool = False) -> tuple[torch.Tensor, bool]:
     """The fit's output (``fitted``, the Wiener pass's pilot) or the classical blend, whichever
     SURE rates better. Returns the chosen (1, C, H, W) image and whether it was the fit's."""
-    if classical.blend is None:
+    if classical.blend is None or classical.probe is None:
         return classical.image, False
     sigma = band_sigma(noise)
     with torch.no_grad():
