@@ -137,10 +137,17 @@ def _fill_round(image: torch.Tensor, known: torch.Tensor, estimate: torch.Tensor
         votes[queries] = patches.conditional(queries, patches.nearest(queries, candidates))
         voted[queries] = 1.0
         tick()
-    total = F.fold(votes.T[None], (height, width), PATCH)
-    count = F.fold(voted.expand(-1, PATCH * PATCH).T[None].contiguous(), (height, width), PATCH)
-    averaged = torch.where(count > 0, total / count.clamp_min(1e-8), estimate)
+    averaged = _averaged(votes, voted, (height, width), estimate)
     return known * image + (1 - known) * averaged
+
+
+def _averaged(votes: torch.Tensor, voted: torch.Tensor, size: tuple[int, int],
+              fallback: torch.Tensor) -> torch.Tensor:
+    """Patches (N, C·p²) put back into a (1, C, H, W) image of ``size``, overlapping ones
+    averaged; only the patches where ``voted`` (N, 1) is 1 count, ``fallback`` where none did."""
+    total = F.fold(votes.T[None], size, PATCH)
+    count = F.fold(voted.expand(-1, PATCH * PATCH).T[None].contiguous(), size, PATCH)
+    return torch.where(count > 0, total / count.clamp_min(1e-8), fallback)
 
 
 def patch_fill(image: torch.Tensor, known: torch.Tensor, start: torch.Tensor,
@@ -220,6 +227,4 @@ def group_wiener(image: torch.Tensor, groups: PatchGroups, sigma: float) -> torc
     votes[groups.queries] = estimate.reshape(count, channels * size)
     voted = torch.zeros((values.shape[0], 1), dtype=image.dtype)
     voted[groups.queries] = 1.0
-    total = F.fold(votes.T[None], (height, width), PATCH)
-    weight = F.fold(voted.expand(-1, size).T[None].contiguous(), (height, width), PATCH)
-    return torch.where(weight > 0, total / weight.clamp_min(1e-8), image)
+    return _averaged(votes, voted, (height, width), image)
