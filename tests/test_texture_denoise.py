@@ -187,3 +187,39 @@ def test_a_blend_that_a_small_sigma_error_would_turn_does_not_replace_the_guide(
     assert result.guide is not None
     assert psnr(result.image, crop.image) >= psnr(result.guide, crop.image) - 1e-6
     assert psnr(result.image, crop.image) > psnr(noisy, crop.image) + 5
+
+
+def test_the_strip_search_finds_the_exact_nearest_patches():
+    """Every reference's group is the k patches of least squared distance in its window
+    (brute force over a padded random colour image whose sides leave a last, off-stride
+    reference row and column), the reference itself first."""
+    from openpipeline.engine.texture import nl_bayes as nlb
+
+    generator = torch.Generator().manual_seed(3)
+    image = torch.rand((3, 23, 31), generator=generator)
+    params = nlb.NlBayesParams(patch=5, radius=6, stride=3)
+    padded = nlb._pad(image, params.radius, False)
+    grid = nlb._grid(23, 31, params)
+    where = nlb._similar(padded, grid, params, 12)
+    patches = nlb._patches(padded, params.patch)
+    offsets = torch.tensor(nlb._offsets(params.radius))
+    candidates = grid.refs[:, None] + offsets[:, 0] * grid.positions_wide + offsets[:, 1]
+    brute = ((patches[candidates] - patches[grid.refs][:, None]) ** 2).sum(-1)
+    found = ((patches[where] - patches[grid.refs][:, None]) ** 2).sum(-1)
+    assert torch.equal(where[:, 0], grid.refs)
+    assert torch.allclose(found[:, 1:].sort(1).values, brute.sort(1).values[:, 1:12], atol=1e-5)
+
+
+def test_colour_luminance_noise_is_held_to_the_chroma_level_on_a_busy_texture():
+    """White σ 15 on a busy colour texture: the luminance (where the texture is) is read no
+    higher than the chroma and within 10 % of 15; grey stored as RGB (the same noise in the
+    three channels: √3·15 in the luminance, none in the chroma) keeps its luminance reading."""
+    clean = img_as_float32(data.astronaut())[160:288, 160:288]
+    noisy = _white(clean, 15)
+    model = estimate_noise(noisy)
+    lag = model.lag
+    levels = [float(model.autocovariance[c, c, lag, lag]) ** 0.5 * 255 for c in range(3)]
+    assert levels[0] <= max(levels[1:]) + 1e-4 and abs(levels[0] - 15) < 1.5
+    grey = np.repeat(_white(_crop("camera", 128), 15), 3, axis=2)
+    grey_model = estimate_noise(grey)
+    assert abs(float(grey_model.autocovariance[0, 0, lag, lag]) ** 0.5 * 255 - 15 * 3**0.5) < 2.0

@@ -209,4 +209,26 @@ def _chroma_at_least_luma_like(table: torch.Tensor) -> NoiseModel:
         if float(table[c, c, lag, lag]) < CHROMA_FLOOR * luma:
             table[c, c] = table[0, 0]
             measured = False
+    if measured:
+        _luma_at_most_chroma(table)
     return NoiseModel(table, measured)
+
+
+def _luma_at_most_chroma(table: torch.Tensor) -> None:
+    """Colour with both chroma channels measured: the luminance's level is held to the
+    larger chroma level (its spectrum scaled down, in place).
+
+    Noise independent between R, G and B, at any levels, has a luminance variance exactly
+    the mean of the two chroma variances in the orthonormal opponent space (the transform
+    keeps the trace; luminance is a third of it, and the chroma pair two thirds). Texture
+    lives mostly in the luminance, so a luminance reading above both chroma readings is
+    texture read as noise: 19.9 for σ 15 on the tune split's skin crops, whose chroma read
+    15.0. Noise that is itself stronger in the luminance (common to the three channels)
+    is then under-read, which costs less than an over-read: on the tune split, σ
+    estimated, the mean Δ to CBM3D went from −0.05 to +0.08 dB at σ 15 (skin −1.2 → +0.4),
+    −0.07 to −0.02 at σ 25; JPEG'd and correlated crops unchanged."""
+    lag = (table.shape[-1] - 1) // 2
+    luma = float(table[0, 0, lag, lag])
+    cap = max(float(table[1, 1, lag, lag]), float(table[2, 2, lag, lag]))
+    if luma > cap > 0.0:
+        table[0, 0] *= cap / luma
