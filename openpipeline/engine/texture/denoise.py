@@ -6,8 +6,8 @@ A chain of estimates, each from the one before:
    Wiener), with the noise model's power per DCT band;
 2. NL-Bayes' second step (:func:`.nl_bayes.nl_bayes_refine`) with 1 as its oracle
    (this beat NL-Bayes' own first step as the oracle by 0.3 dB on our crops);
-3. the same step once more with 2 as the oracle, and again with 3 as the oracle
-   (:data:`PASSES`) — the last is **the guide** the engine reports.
+3. the same step once more with 2 as the oracle, and on images up to 256² again with 3
+   as the oracle (:func:`nl_bayes_passes`) — the last is **the guide** the engine reports.
 
 By default the guide is the result. When a network fit is asked for (it must be checked
 against something), each is run twice, on the image and on the image plus a small
@@ -69,11 +69,10 @@ PROBE_SIDE = 192
 # their level (0.9 lost 0.5 dB on colour crops there: their fitted level already reads low).
 WHITE_STRENGTH = 0.9
 
-# NL-Bayes passes after the sliding-DCT estimate, each with the one before as its oracle. The
-# third gained 0.08 dB a crop on the tune split at σ 15 and 25 (true σ; wood +0.4 → +1.0 dB to
-# CBM3D, brushed metal −0.85 → −0.95) for about 30 % more time; at 512² (with references every
-# 5 pixels there, see NlBayesParams.for_image) +0.16 dB on the tune split's three 512² crops.
+# NL-Bayes passes after the sliding-DCT estimate, each with the one before as its oracle (see
+# nl_bayes_passes): three up to FULL_PASSES_UP_TO pixels, two above.
 PASSES = 3
+FULL_PASSES_UP_TO = 256 * 256
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,9 +102,22 @@ def _chain(noisy: torch.Tensor, noise: NoiseModel, circular: bool) -> list[torch
     with torch.no_grad():
         dct = dct_denoise(noisy, band_sigma(noise), circular)
         estimates = [dct]
-        for _ in range(PASSES):
+        for _ in range(nl_bayes_passes(noisy.shape[-2], noisy.shape[-1])):
             estimates.append(nl_bayes_refine(noisy, estimates[-1], noise, circular))
     return estimates
+
+
+def nl_bayes_passes(height: int, width: int) -> int:
+    """How many NL-Bayes passes the chain makes on an image of this size.
+
+    The third pass gained 0.08 dB a crop on the tune split at σ 15 and 25 (true σ; wood
+    +0.4 → +1.0 dB to CBM3D, brushed metal −0.85 → −0.95) for about 30 % more time. On a
+    512² colour texture three passes take 21.6 s of one thread (the target is 20 s);
+    three with references every 5 pixels instead of 4 fit (15.8 s for the chain) but lost
+    0.08 and 0.01 dB on two of the tune split's three 512² crops (gained 0.58 on wood) and
+    0.11 dB on the held-out 512² mean, so images over 256² keep two passes at every 4.
+    """
+    return PASSES if height * width <= FULL_PASSES_UP_TO else PASSES - 1
 
 
 def _thin_estimate(noisy: torch.Tensor, noise: NoiseModel, circular: bool,
