@@ -223,3 +223,18 @@ def test_colour_luminance_noise_is_held_to_the_chroma_level_on_a_busy_texture():
     grey = np.repeat(_white(_crop("camera", 128), 15), 3, axis=2)
     grey_model = estimate_noise(grey)
     assert abs(float(grey_model.autocovariance[0, 0, lag, lag]) ** 0.5 * 255 - 15 * 3**0.5) < 2.0
+
+
+def test_images_narrower_than_the_search_window_are_denoised_whole():
+    """Sides under the 41² window (down to 6 px): the radius shrinks to fit the reflect
+    padding, and the estimate keeps the image's shape and is closer to it than the noise."""
+    from openpipeline.engine.texture.nl_bayes import NlBayesParams, nl_bayes
+
+    generator = torch.Generator().manual_seed(5)
+    for height, width in ((6, 30), (17, 17), (40, 23)):
+        clean = torch.linspace(0.2, 0.8, width).expand(1, 3, height, width)
+        noisy = clean + 0.1 * torch.randn(clean.shape, generator=generator)
+        assert NlBayesParams.for_image(height, width).radius == min(20, min(height, width) - 1)
+        out = nl_bayes(noisy, NoiseModel.white(0.1, 3))
+        assert out.shape == noisy.shape
+        assert float(((out - clean) ** 2).mean()) < float(((noisy - clean) ** 2).mean())
