@@ -27,6 +27,8 @@ chain, so it is no longer the default result (``rated=False``: one run, the guid
 
 White noise is filtered at :data:`WHITE_STRENGTH` of its level (:func:`filtering_model`):
 the chain over-smooths at the true level, and an over-read σ on a busy texture costs less.
+On grey images the strength is chosen by generalised cross-validation instead
+(:func:`gcv_strength`), which needs no noise level and so is not fooled by a σ read high.
 
 :func:`choose_with_fit` compares that blend with a Deep Image Prior fit's output
 (after its last Wiener pass) by SURE and keeps the better: the fit's divergence is read
@@ -74,6 +76,13 @@ WHITE_STRENGTH = 0.9
 PASSES = 3
 FULL_PASSES_UP_TO = 256 * 256
 
+# Grey images with white noise: the filtering strength is chosen by GCV (see gcv_strength)
+# among these fractions of the read σ, on a central window of this side.
+GCV_STRENGTHS = (0.6, 0.75, 0.9)
+GCV_SIDE = 96
+GCV_STEP = 0.02  # the Monte-Carlo divergence's step, a fraction of the read σ
+GCV_SEED = 7919
+
 
 @dataclass(frozen=True, eq=False)
 class Denoised:
@@ -91,14 +100,15 @@ def band_sigma(noise: NoiseModel) -> torch.Tensor:
     return noise.band_power(WINDOW).sqrt()
 
 
-def filtering_model(noise: NoiseModel) -> NoiseModel:
-    """The noise model the chain filters with: white noise at :data:`WHITE_STRENGTH` of its level."""
-    return noise.scaled(WHITE_STRENGTH**2) if noise.is_white else noise
+def filtering_model(noise: NoiseModel, strength: float = WHITE_STRENGTH) -> NoiseModel:
+    """The noise model the chain filters with: white noise at ``strength`` of its level."""
+    return noise.scaled(strength**2) if noise.is_white else noise
 
 
-def _chain(noisy: torch.Tensor, noise: NoiseModel, circular: bool) -> list[torch.Tensor]:
+def _chain(noisy: torch.Tensor, noise: NoiseModel, circular: bool,
+           strength: float = WHITE_STRENGTH) -> list[torch.Tensor]:
     """The chain's estimates (see the module doc), filtering with :func:`filtering_model`."""
-    noise = filtering_model(noise)
+    noise = filtering_model(noise, strength)
     with torch.no_grad():
         dct = dct_denoise(noisy, band_sigma(noise), circular)
         estimates = [dct]
@@ -118,6 +128,40 @@ def nl_bayes_passes(height: int, width: int) -> int:
     0.11 dB on the held-out 512² mean, so images over 256² keep two passes at every 4.
     """
     return PASSES if height * width <= FULL_PASSES_UP_TO else PASSES - 1
+
+
+def _gcv_window(noisy: torch.Tensor, circular: bool) -> tuple[torch.Tensor, bool]:
+    """The central GCV_SIDE² window of an image (or all of a smaller one), and whether it
+    still wraps around (only the whole image does)."""
+    height, width = noisy.shape[-2:]
+    top, left = max((height - GCV_SIDE) // 2, 0), max((width - GCV_SIDE) // 2, 0)
+    part = noisy[..., top:top + GCV_SIDE, left:left + GCV_SIDE]
+    return part, circular and part.shape[-2:] == noisy.shape[-2:]
+
+
+def gcv_strength(noisy: torch.Tensor, noise: NoiseModel, circular: bool, seed: int = 0) -> float:
+    """The strength (a fraction of the model's white-noise level) the chain should filter a
+    grey image with, by generalised cross-validation on a central window.
+
+    GCV (Craven & Wahba 1979) rates an estimate f of y by ``mean((y − f)²) / (1 − div f / N)²``
+    and needs no noise level: a σ read too high (fine texture taken for noise) cannot make
+    it favour over-smoothing, as it makes SURE and a fixed strength. The divergence is a
+    Monte-Carlo one (one probe, the chain run again on y + ε·b). Candidates
+    :data:`GCV_STRENGTHS`. On the tune split's grey crops (white σ 15) with σ read 30 %
+    high, the chain at 0.9 of the read σ gave 33.69 dB on average, GCV's pick 34.50 and the
+    best candidate 34.53; with σ read right, 34.55 / 34.57 / 34.58 (σ 25: 31.62 / 31.70 / 31.75).
+    """
+    part, wraps = _gcv_window(noisy, circular)
+    generator = torch.Generator().manual_seed(seed + GCV_SEED)
+    probe = torch.randn(part.shape, generator=generator, dtype=part.dtype)
+    step = GCV_STEP * max(noise.sigma, 1e-4)
+    scores = []
+    for strength in GCV_STRENGTHS:
+        estimate = _chain(part, noise, wraps, strength)[-1]
+        moved = _chain(part + step * probe, noise, wraps, strength)[-1]
+        divergence = float((probe * (moved - estimate)).sum()) / step / part.numel()
+        scores.append(float(((part - estimate) ** 2).mean()) / max(1.0 - divergence, 1e-3) ** 2)
+    return GCV_STRENGTHS[scores.index(min(scores))]
 
 
 def _thin_estimate(noisy: torch.Tensor, noise: NoiseModel, circular: bool,
@@ -160,7 +204,9 @@ def classical_denoise(noisy: torch.Tensor, noise: NoiseModel, circular: bool = F
     if real is not None and min(real) < THIN_SIDE:
         dct = _thin_estimate(noisy, noise, circular, real)
         return Denoised(dct, dct, None, None)
-    estimates = _chain(noisy, noise, circular)
+    grey_white = noise.is_white and noisy.shape[1] == 1
+    strength = gcv_strength(noisy, noise, circular, seed) if grey_white and not rated else WHITE_STRENGTH
+    estimates = _chain(noisy, noise, circular, strength)
     if not rated or not (noise.is_white and noise.measured) or noisy.shape[1] != 1:  # the guide
         guide = estimates[-1].clamp(0, 1)
         return Denoised(guide, guide, None, None)
