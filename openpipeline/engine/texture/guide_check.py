@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import torch
 
 from openpipeline.engine.texture.network import lanczos_downsampler
+from openpipeline.engine.texture.patch_fill import Tick
 from openpipeline.engine.texture.sparse_fill import (
-    Tick,
     choose_fill,
     inpaint_fill,
     inpaint_guide,

@@ -42,6 +42,7 @@ RIDGE = 1e-5  # ε: added to the known pixels' variances (0..1 units) so the sol
 QUERY_STRIDE = 2  # every 2nd patch position (each pixel still lies in about 12 of them)
 SEARCH_RADIUS = 64  # candidate patch positions within this many of a query's, each way
 BLOCK = 16  # query positions per side of a block searched at once (memory: ~1 MB per row)
+# Called after every step of a fill (progress, and the caller's chance to cancel).
 Tick = Callable[[], None]
 
 
@@ -83,19 +84,26 @@ class _Patches:
         """The queries' patches with their missing pixels replaced by the Gaussian
         conditional expectation under their groups' mean and covariance, per channel."""
         n, size, channels = int(queries.numel()), PATCH * PATCH, self.channels
-        members = self.values[groups].reshape(n, groups.shape[1], channels, size).transpose(1, 2)
-        members = members.reshape(n * channels, groups.shape[1], size)
+        mean, covariance = _group_moments(self.values, groups, channels)
         query = self.values[queries].reshape(n * channels, size)
         known = self.known[queries].reshape(n * channels, size)
-        mean = members.mean(1)
-        centred = members - mean[:, None]
-        covariance = centred.transpose(1, 2) @ centred / max(groups.shape[1] - 1, 1)
         system = known[:, :, None] * covariance * known[:, None, :]
         system = system + torch.diag_embed(1 - known + RIDGE * known)
         weights = torch.linalg.solve(system, (known * (query - mean))[..., None])
         estimate = mean + (covariance @ weights)[..., 0]
         filled: torch.Tensor = (known * query + (1 - known) * estimate).reshape(n, channels * size)
         return filled
+
+
+def _group_moments(values: torch.Tensor, groups: torch.Tensor,
+                   channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean (n·C, p²) and covariance (n·C, p², p²) of each group's patches, per channel:
+    ``values`` (N, C·p²) the patches, channel-major; ``groups`` (n, k) their positions."""
+    n, k, size = int(groups.shape[0]), int(groups.shape[1]), PATCH * PATCH
+    members = values[groups].reshape(n, k, channels, size).transpose(1, 2).reshape(n * channels, k, size)
+    mean = members.mean(1)
+    centred = members - mean[:, None]
+    return mean, centred.transpose(1, 2) @ centred / max(k - 1, 1)
 
 
 def _query_blocks(wanted: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -214,12 +222,8 @@ def group_wiener(image: torch.Tensor, groups: PatchGroups, sigma: float) -> torc
     channels, height, width = int(image.shape[1]), int(image.shape[2]), int(image.shape[3])
     size = PATCH * PATCH
     values = F.unfold(image, PATCH)[0].T
-    count, members = groups.members.shape
-    group = values[groups.members].reshape(count, members, channels, size).transpose(1, 2)
-    group = group.reshape(count * channels, members, size)
-    mean = group.mean(1)
-    centred = group - mean[:, None]
-    covariance = centred.transpose(1, 2) @ centred / max(members - 1, 1)
+    count = int(groups.members.shape[0])
+    mean, covariance = _group_moments(values, groups.members, channels)
     query = values[groups.queries].reshape(count * channels, size)
     system = covariance + sigma**2 * torch.eye(size, dtype=image.dtype)
     estimate = mean + (covariance @ torch.linalg.solve(system, (query - mean)[..., None]))[..., 0]

@@ -47,7 +47,14 @@ from skimage.restoration import inpaint_biharmonic
 
 from openpipeline.engine.texture.dct_filters import _from_colour, _to_colour, colour_matrix, dct_matrix
 from openpipeline.engine.texture.network import lanczos_downsampler
-from openpipeline.engine.texture.patch_fill import PATCH, group_wiener, patch_fill, similar_patches
+from openpipeline.engine.texture.patch_fill import (
+    PATCH,
+    Tick,
+    _no_tick,
+    group_wiener,
+    patch_fill,
+    similar_patches,
+)
 from openpipeline.engine.texture.stopping import MIN_HELD_OUT, split_held_out
 
 WINDOW = 8
@@ -98,14 +105,9 @@ MAX_LOSING_SHARE = 0.2
 # is this far below 1 (see choose_steps): the median standard error of that mean at the
 # chosen count on the tuning split (0.029).
 CHECK_MARGIN = 0.03
-# Called after every step of a fill (progress, and the caller's chance to cancel).
-Tick = Callable[[], None]
 # The engine's Lanczos downsampler (:func:`.network.lanczos_downsampler`).
 Downsampler = Callable[[torch.Tensor], torch.Tensor]
 
-
-def _no_tick() -> None:
-    """The default :data:`Tick`: nothing."""
 
 
 # Above this many unknowns the biharmonic system is solved iteratively (bounded memory).
