@@ -258,3 +258,15 @@ def test_gcv_filters_a_grey_image_gentler_when_its_sigma_is_read_too_high():
     fixed_right = _chain(noisy, right, False)[-1].clamp(0, 1)
     chosen_right = classical_denoise(noisy, right).image
     assert psnr(chosen_right[0].permute(1, 2, 0), clean) > psnr(fixed_right[0].permute(1, 2, 0), clean) - 0.15
+
+
+@pytest.mark.slow
+def test_a_rated_estimate_of_an_image_over_256_squared_reads_sure_on_a_window_with_its_own_passes():
+    """A grey 300² image (two NL-Bayes passes) checked by SURE on its 192² window (which
+    alone would get three): the blend is built, one divergence per estimate, and it is
+    no worse than the noisy input."""
+    clean = np.ascontiguousarray(img_as_float32(data.camera())[100:400, 100:400, None])
+    noisy = _tensor(_white(clean, 25))
+    result = classical_denoise(noisy, NoiseModel.white(25 / 255, 1), rated=True)
+    assert result.blend is not None and result.image.shape == noisy.shape
+    assert psnr(result.image[0].permute(1, 2, 0), clean) > psnr(noisy[0].permute(1, 2, 0), clean) + 3

@@ -106,13 +106,16 @@ def filtering_model(noise: NoiseModel, strength: float = WHITE_STRENGTH) -> Nois
 
 
 def _chain(noisy: torch.Tensor, noise: NoiseModel, circular: bool,
-           strength: float = WHITE_STRENGTH) -> list[torch.Tensor]:
-    """The chain's estimates (see the module doc), filtering with :func:`filtering_model`."""
+           strength: float = WHITE_STRENGTH, passes: int | None = None) -> list[torch.Tensor]:
+    """The chain's estimates (see the module doc), filtering with :func:`filtering_model`;
+    ``passes`` NL-Bayes passes (default: :func:`nl_bayes_passes` for this image's size)."""
     noise = filtering_model(noise, strength)
+    if passes is None:
+        passes = nl_bayes_passes(noisy.shape[-2], noisy.shape[-1])
     with torch.no_grad():
         dct = dct_denoise(noisy, band_sigma(noise), circular)
         estimates = [dct]
-        for _ in range(nl_bayes_passes(noisy.shape[-2], noisy.shape[-1])):
+        for _ in range(passes):
             estimates.append(nl_bayes_refine(noisy, estimates[-1], noise, circular))
     return estimates
 
@@ -183,12 +186,16 @@ def _thin_estimate(noisy: torch.Tensor, noise: NoiseModel, circular: bool,
 def _divergences(noisy: torch.Tensor, estimates: list[torch.Tensor], probe: torch.Tensor, noise: NoiseModel,
                  circular: bool) -> list[float]:
     """SURE's divergences per pixel for the chain's estimates: on the whole image, or on a
-    central PROBE_SIDE² window of a large one (the chain run there with and without the probe)."""
+    central PROBE_SIDE² window of a large one (the chain run there with and without the probe,
+    with as many NL-Bayes passes as the whole image's: one divergence per estimate)."""
     height, width = noisy.shape[-2:]
+    passes = len(estimates) - 1
     if height * width <= 2 * PROBE_SIDE**2:
-        return divergences(noisy, estimates, _chain(noisy + probe, noise, circular), probe, noise)
+        moved_chain = _chain(noisy + probe, noise, circular, passes=passes)
+        return divergences(noisy, estimates, moved_chain, probe, noise)
     part, moved = _central(noisy, PROBE_SIDE), _central(probe, PROBE_SIDE)
-    return divergences(part, _chain(part, noise, False), _chain(part + moved, noise, False), moved, noise)
+    return divergences(part, _chain(part, noise, False, passes=passes),
+                       _chain(part + moved, noise, False, passes=passes), moved, noise)
 
 
 def classical_denoise(noisy: torch.Tensor, noise: NoiseModel, circular: bool = False,
