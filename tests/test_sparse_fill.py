@@ -227,3 +227,37 @@ def test_the_held_out_check_chooses_the_patch_fill_where_it_pays():
     guide = inpaint_guide(damaged, known)[0].numpy().transpose(1, 2, 0)
     sparse = inpaint_fill(damaged, known, FillChoice(INPAINT_STEPS))[0].numpy().transpose(1, 2, 0)
     assert psnr(guide, clean) > psnr(sparse, clean) + 0.3
+
+
+@pytest.mark.slow
+def test_the_check_takes_the_plug_and_play_refinement_on_dense_holes_where_it_pays():
+    """The bench's tune-split astronaut crop (colour, 128²) with its 50 % random holes: the
+    check picks NL-Bayes' plug-and-play refinement of the patch fill, which is above the
+    patch fill alone and keeps every known pixel; with stroke-shaped holes the refinement
+    is not weighed at all."""
+    import sys
+
+    from tests.helpers.cli import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import texture_bench  # bench/ is not a package
+    import texture_set
+
+    crop = next(c for c in texture_set.crops("tune") if c.name == "astronaut/128/0")
+    clean = np.ascontiguousarray(crop.image)
+    holes = texture_bench.fill_mask(crop, "holes50").astype(np.float32)
+    damaged = _tensor(clean * (1 - holes[..., None]))
+    known = torch.from_numpy(1 - holes)[None, None]
+    choice = choose_fill(damaged, known)
+    assert choice == FillChoice(INPAINT_STEPS, patches=True, plug_and_play=True)
+    refined = inpaint_fill(damaged, known, choice)[0].numpy().transpose(1, 2, 0)
+    patches = inpaint_fill(damaged, known, FillChoice(INPAINT_STEPS, True))[0].numpy().transpose(1, 2, 0)
+    assert psnr(refined, clean) > psnr(patches, clean) + 0.1
+    assert np.array_equal(refined[holes == 0], clean[holes == 0])
+
+    small = _crop("brick", 64)
+    strokes = np.zeros((64, 64), np.float32)
+    strokes[20:23, 5:60] = 1
+    strokes[30:60, 40:42] = 1
+    stroke_known = torch.from_numpy(1 - strokes)[None, None]
+    assert not choose_fill(_tensor(small * (1 - strokes[..., None])), stroke_known).plug_and_play
