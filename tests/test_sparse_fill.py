@@ -107,6 +107,33 @@ def test_the_patch_prior_lifts_upscaling_on_a_repeating_texture():
     assert guide > psnr(aligned_bicubic(low, 4)[0].numpy(), truth) + 1.85
 
 
+def test_nl_bayes_as_a_plug_and_play_prior_lifts_upscaling(monkeypatch):
+    """×4 on the bench's tune-split brick crop (grey, 128²): the NL-Bayes rounds after the
+    patch-group prior add at least 0.2 dB (0.44 measured), and the result stays consistent
+    with the low-resolution image (downsampled again, closer to it than bicubic is)."""
+    import sys
+
+    from openpipeline.engine.texture import sparse_fill
+    from tests.helpers.cli import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import texture_set  # bench/ is not a package
+
+    crop = next(c for c in texture_set.crops("tune") if c.name == "brick/128/0")
+    clean = np.array(crop.image)  # a writable copy
+    down = lanczos_downsampler(4, 1)
+    with torch.no_grad():
+        low = down(_tensor(clean)).clamp(0, 1)
+    truth = clean.transpose(2, 0, 1)
+    refined = upscale_guide(low, 4)
+    monkeypatch.setattr(sparse_fill, "UPSCALE_PNP_ROUNDS", 0)
+    before = upscale_guide(low, 4)
+    assert psnr(refined[0].numpy(), truth) > psnr(before[0].numpy(), truth) + 0.2
+    with torch.no_grad():
+        bicubic = aligned_bicubic(low, 4)
+        assert float(((down(refined) - low) ** 2).mean()) < float(((down(bicubic) - low) ** 2).mean())
+
+
 def test_group_wiener_pulls_noisy_repeats_together():
     """A tiled pattern with a little noise: the groups of look-alike patches find the
     repeats, and one Wiener step removes at least 40 % of the error (σ given)."""
