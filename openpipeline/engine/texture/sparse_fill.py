@@ -446,9 +446,8 @@ def upscale_guide(low: torch.Tensor, factor: int, circular: bool = False,
     seen = low if weight is None else biharmonic_fill(low * weight, weight, circular)
     estimate = aligned_bicubic(seen, factor, circular)
     for step in range(UPSCALE_STEPS):
-        gradient = _back_projection_gradient(estimate, low, down, weight)
+        moved = _to_colour(_back_projection_step(estimate, low, factor, down, weight), matrix)
         with torch.no_grad():
-            moved = _to_colour(estimate - UPSCALE_STEP * factor**2 * gradient, matrix)
             threshold = _threshold_at(step, UPSCALE_STEPS, UPSCALE_START, UPSCALE_END)
             estimate = _from_colour(window_threshold(moved, threshold, circular), matrix)
         tick()
@@ -458,14 +457,12 @@ def upscale_guide(low: torch.Tensor, factor: int, circular: bool = False,
     return estimate.detach().clamp(0, 1).contiguous()
 
 
-def _back_projected(estimate: torch.Tensor, low: torch.Tensor, factor: int, down: Downsampler,
-                    weight: torch.Tensor | None, steps: int) -> torch.Tensor:
-    """``steps`` plain back-projection steps (no prior)."""
-    for _ in range(steps):
-        gradient = _back_projection_gradient(estimate, low, down, weight)
-        with torch.no_grad():
-            estimate = estimate - UPSCALE_STEP * factor**2 * gradient
-    return estimate
+def _back_projection_step(estimate: torch.Tensor, low: torch.Tensor, factor: int, down: Downsampler,
+                          weight: torch.Tensor | None) -> torch.Tensor:
+    """One back-projection step, ``x − μ·f²·dᵀ(d x − y)`` (no prior)."""
+    gradient = _back_projection_gradient(estimate, low, down, weight)
+    with torch.no_grad():
+        return estimate - UPSCALE_STEP * factor**2 * gradient
 
 
 def _plug_and_play_upscale(low: torch.Tensor, estimate: torch.Tensor, factor: int, down: Downsampler,
@@ -477,15 +474,18 @@ def _plug_and_play_upscale(low: torch.Tensor, estimate: torch.Tensor, factor: in
     Wohlberg 2013), its full patch covariances per group sharper than the groups' Wiener
     step of :func:`_patch_back_projection` it follows."""
     channels = int(low.shape[1])
+    params = replace(NlBayesParams.for_image(int(estimate.shape[2]), int(estimate.shape[3])),
+                     stride=UPSCALE_PNP_STRIDE)
     for round_ in range(UPSCALE_PNP_ROUNDS):
-        estimate = _back_projected(estimate, low, factor, down, weight, UPSCALE_PNP_STEPS)
+        for _ in range(UPSCALE_PNP_STEPS):
+            estimate = _back_projection_step(estimate, low, factor, down, weight)
         sigma = _threshold_at(round_, UPSCALE_PNP_ROUNDS, UPSCALE_PNP_START, UPSCALE_PNP_END) / 255.0
         prior = NoiseModel.white(sigma, channels)
-        params = replace(NlBayesParams.for_image(int(estimate.shape[2]), int(estimate.shape[3])),
-                         stride=UPSCALE_PNP_STRIDE)
         estimate = nl_bayes_refine(estimate, estimate, prior, circular, params).clamp(0, 1)
         tick()
-    return _back_projected(estimate, low, factor, down, weight, UPSCALE_PNP_STEPS)
+    for _ in range(UPSCALE_PNP_STEPS):  # consistent with the low-resolution image again
+        estimate = _back_projection_step(estimate, low, factor, down, weight)
+    return estimate
 
 
 def _patch_back_projection(low: torch.Tensor, estimate: torch.Tensor, factor: int,
@@ -500,9 +500,8 @@ def _patch_back_projection(low: torch.Tensor, estimate: torch.Tensor, factor: in
     for round_ in range(SHARPEN_ROUNDS):
         groups = similar_patches(_to_colour(estimate, matrix), tick)
         for step in range(SHARPEN_STEPS):
-            gradient = _back_projection_gradient(estimate, low, down, weight)
+            moved = _to_colour(_back_projection_step(estimate, low, factor, down, weight), matrix)
             with torch.no_grad():
-                moved = _to_colour(estimate - UPSCALE_STEP * factor**2 * gradient, matrix)
                 sigma = _threshold_at(round_ * SHARPEN_STEPS + step, total, SHARPEN_START, SHARPEN_END)
                 estimate = _from_colour(group_wiener(moved, groups, sigma), matrix)
             tick()
