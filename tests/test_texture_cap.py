@@ -124,9 +124,9 @@ def test_the_cli_says_nothing_when_max_iterations_is_reached(tmp_path, capsys):
 def test_results_cached_before_the_cap_are_not_reused():
     """Outputs for the same inputs changed (the default cap, the classical denoiser and fills, then the
     denoiser's strength and the non-local patch fill, then the denoiser's search window and the
-    colour noise estimate, then NL-Bayes as a prior for dense holes and ×4), so the cache key's
-    version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-6"
+    colour noise estimate, then NL-Bayes as a prior for dense holes and ×4, then photon noise made
+    white before denoising), so the cache key's version moved on."""
+    assert texture_job.RESULT_VERSION == "texture-7"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,8 @@ from openpipeline.engine.texture.network import (
 from openpipeline.engine.texture.noise_estimate import estimate_noise
 from openpipeline.engine.texture.noise_level import estimate_sigma
 from openpipeline.engine.texture.noise_model import NoiseModel
-from openpipeline.engine.texture.params import MIN_SIDE_FOR_SIGMA, RestoreParams
+from openpipeline.engine.texture.params import MAX_SIGMA, MIN_SIDE_FOR_SIGMA, RestoreParams
+from openpipeline.engine.texture.signal_noise import Stabilised, estimate_signal_noise, stabilise
 from openpipeline.engine.texture.sparse_fill import aligned_bicubic, biharmonic_fill
 from openpipeline.engine.texture.stopping import TimeCap
 from openpipeline.engine.texture.tiles import feather, tile_starts
@@ -524,9 +525,48 @@ def restore(
     caps the whole job (a fit stops before an iteration that would overrun it); with
     neither it nor ``params.max_iterations``, each tile's fit stops at a default time cap
     (:data:`DEFAULT_CAP_SECONDS` per 128² output pixels).
+
+    Denoising with nothing given: noise whose variance grows with the signal (photon
+    noise, :mod:`.signal_noise`) is made white first (the generalised Anscombe transform)
+    and the result mapped back; the statistics then hold ``signal_noise``.
     """
     params.check()
     check_mask(mask)
+    stabilised = _stabilised(image, params)
+    if stabilised is None:
+        return _restore_image(image, params, mask, guide, progress)
+    inner = _restore_image(stabilised.image, replace(params, sigma=stabilised.sigma * 255.0), mask, guide,
+                           progress)
+    noise = stabilised.noise
+    stats = {**inner.stats, "sigma": noise.sigma_at(float(np.mean(image))) * 255.0,
+             "signal_noise": {"photons_at_white": 1.0 / noise.gain, "read_sigma": noise.floor**0.5 * 255.0}}
+    guide_image = None if inner.guide is None else stabilised.restore(inner.guide)
+    return RestoreResult(stabilised.restore(inner.image), stats, guide_image)
+
+
+def _stabilised(image: NDArray[np.float32], params: RestoreParams) -> Stabilised | None:
+    """The image made white (:func:`.signal_noise.stabilise`) where its noise is
+    signal-dependent: denoising with our configuration, nothing given, a white measured
+    noise model (correlated or JPEG'd noise is read from its spectrum instead: its upper
+    bands hold little noise, so texture there would read as a signal-dependence), and a
+    stabilised level the engine accepts. None otherwise."""
+    if params.operation != "denoise" or params.sigma is not None or params.recipe:
+        return None
+    if min(image.shape[:2]) < MIN_SIDE_FOR_SIGMA:
+        return None  # refused by _noise_level with its own message
+    model = estimate_noise(image)
+    if not (model.is_white and model.measured):
+        return None
+    signal = estimate_signal_noise(image)
+    if signal is None:
+        return None
+    stabilised = stabilise(image, signal)
+    return stabilised if stabilised.sigma * 255.0 <= MAX_SIGMA else None
+
+
+def _restore_image(image: NDArray[np.float32], params: RestoreParams, mask: NDArray[np.float32] | None,
+                   guide: NDArray[np.float32] | None, progress: ProgressCallback | None) -> RestoreResult:
+    """:func:`restore` on an image whose noise (for denoising) is not signal-dependent."""
     device = pick_device(params.device)
     threads = pick_threads(params.threads)
     if device.type == "cpu":

@@ -1,0 +1,168 @@
+"""Signal-dependent (Poisson–Gaussian) noise: read it from the image, and make it white.
+
+A raw-ish scan or a dim photograph holds photon noise whose variance grows with the
+signal: ``var(y | x) = a·x + b`` (``a``: the gain, one photon's worth of 0..1 units; ``b``:
+the read noise's variance). Filtered as white noise of one σ, its bright areas keep grain
+and its dark ones are smeared.
+
+:func:`estimate_signal_noise` reads ``a`` and ``b`` from the image alone: it is cut into
+8×8 patches; a patch's mean is its signal, and the mean square of its upper DCT bands
+(``u + v`` ≥ :data:`UPPER_FROM`, where image content is sparse and photon noise, being
+independent from pixel to pixel, is as strong as anywhere) its noise power plus texture.
+The patches are sorted by signal into :data:`BINS` bins of equal count; in each, a low
+quantile of the patches' powers (corrected for their χ² law) reads the noise power of the
+flattest patches of that brightness, and a line ``a·x + b`` is fitted to the bins (least
+squares, ``a`` and ``b`` at least 0). The noise counts as signal-dependent when the line's
+variance at the brightest bin is at least :data:`DEPENDENT_RATIO` times that at the
+darkest (a σ that changes by ~40 % over the image).
+
+:func:`stabilise` applies the generalised Anscombe transform (Murtagh, Starck & Bijaoui
+1995), ``f(y) = 2/a·√(a·y + 3/8·a² + b)``, after which the noise is white with unit
+variance, scaled into 0..1; :meth:`Stabilised.restore` maps an estimate back with the
+closed-form approximation of the exact unbiased inverse (Mäkitalo & Foi, "Optimal inversion
+of the generalized Anscombe transformation for Poisson-Gaussian noise", IEEE TIP 2013;
+published, no patent known to us), which removes the bias the plain algebraic inverse
+leaves in dark areas. The texture engine denoises the stabilised image as white noise of
+the level :attr:`Stabilised.sigma` and maps the result back (:func:`.restoration.restore`).
+
+Cost: one 8×8 block DCT of the image (milliseconds at 128², ~0.1 s at 2048²).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from scipy.stats import chi2
+
+from openpipeline.engine.texture.dct_filters import dct_matrix
+
+PATCH = 8
+UPPER_FROM = 8  # bands with u + v at least this hold the noise power read
+BINS = 6  # signal bins the noise power is read in
+QUANTILE = 0.1  # the quantile of a bin's patch powers that is read
+DEPENDENT_RATIO = 2.0  # the line's variance at the brightest bin over the darkest's
+LEAST_PATCHES = 32  # per bin; fewer patches (a small image) and the noise is taken as white
+
+
+@dataclass(frozen=True)
+class SignalNoise:
+    """``var(y | x) = gain·x + floor`` in 0..1 units (x the clean value)."""
+
+    gain: float
+    floor: float
+
+    def sigma_at(self, value: float) -> float:
+        """The noise's σ at a clean value (0..1 units)."""
+        return math.sqrt(max(self.gain * value + self.floor, 0.0))
+
+
+def _patch_statistics(image: NDArray[np.float32]) -> tuple[NDArray[np.float64], NDArray[np.float64], int]:
+    """Every channel's 8×8 patches: their means, the mean square of their upper DCT bands,
+    and how many bands that is."""
+    dct = dct_matrix(PATCH).double()
+    u, v = torch.meshgrid(torch.arange(PATCH), torch.arange(PATCH), indexing="ij")
+    upper = ((u + v) >= UPPER_FROM).reshape(-1)
+    means, powers = [], []
+    height, width = (image.shape[0] // PATCH) * PATCH, (image.shape[1] // PATCH) * PATCH
+    for c in range(image.shape[2]):
+        channel = torch.from_numpy(np.ascontiguousarray(image[:height, :width, c], dtype=np.float64))
+        patches = channel.reshape(height // PATCH, PATCH, width // PATCH, PATCH).permute(0, 2, 1, 3)
+        patches = patches.reshape(-1, PATCH, PATCH)
+        coefficients = torch.einsum("ka,lb,nab->nkl", dct, dct, patches).reshape(-1, PATCH * PATCH)
+        clipped = ((patches <= 0.0) | (patches >= 1.0)).any(dim=2).any(dim=1)
+        means.append(torch.where(clipped, torch.nan, patches.mean(dim=(1, 2))).numpy())
+        powers.append((coefficients[:, upper] ** 2).mean(dim=1).numpy())
+    return np.concatenate(means), np.concatenate(powers), int(upper.sum())
+
+
+def estimate_signal_noise(image: NDArray[np.float32]) -> SignalNoise | None:
+    """The signal-dependent noise of an (H, W, C) image in 0..1, or None where the noise is
+    not signal-dependent (or the image too small or too flat in brightness to tell).
+
+    Example:
+        >>> rng = np.random.default_rng(0)
+        >>> clean = np.tile(np.linspace(0, 1, 256, dtype=np.float32), (256, 1))[..., None]
+        >>> noisy = rng.poisson(clean * 50) / 50.0
+        >>> model = estimate_signal_noise(noisy.astype(np.float32))
+        >>> round(model.gain * 50, 1)  # one photon of 1/50
+        1.0
+    """
+    means, powers, bands = _patch_statistics(image)
+    kept = np.isfinite(means)
+    means, powers = means[kept], powers[kept]
+    if len(means) < BINS * LEAST_PATCHES:
+        return None
+    order = np.argsort(means)
+    correction = bands / float(chi2.ppf(QUANTILE, bands))
+    centres, levels = [], []
+    for part in np.array_split(order, BINS):
+        centres.append(float(np.median(means[part])))
+        levels.append(float(np.quantile(powers[part], QUANTILE)) * correction)
+    x, y = np.asarray(centres), np.asarray(levels)
+    gain, floor = _nonnegative_line(x, y)
+    darkest, brightest = gain * x[0] + floor, gain * x[-1] + floor
+    if gain <= 0.0 or brightest < DEPENDENT_RATIO * max(darkest, 1e-12):
+        return None
+    return SignalNoise(gain, floor)
+
+
+def _nonnegative_line(x: NDArray[np.float64], y: NDArray[np.float64]) -> tuple[float, float]:
+    """Least squares ``y ≈ a·x + b`` with a, b ≥ 0 (the relative error: each point weighed by 1/y)."""
+    weights = 1.0 / np.maximum(y, 1e-12)
+    design = np.stack([x, np.ones_like(x)], axis=1) * weights[:, None]
+    target = y * weights
+    best: tuple[float, float, float] | None = None
+    candidates = [np.linalg.lstsq(design, target, rcond=None)[0]]
+    candidates.append(np.array([float(np.sum(design[:, 0] * target) / np.sum(design[:, 0] ** 2)), 0.0]))
+    candidates.append(np.array([0.0, float(np.sum(design[:, 1] * target) / np.sum(design[:, 1] ** 2))]))
+    for a, b in candidates:
+        if a < 0 or b < 0:
+            continue
+        error = float(np.sum((design @ np.array([a, b]) - target) ** 2))
+        if best is None or error < best[0]:
+            best = (error, float(a), float(b))
+    assert best is not None  # the b-only fit is never negative (y > 0)
+    return best[1], best[2]
+
+
+@dataclass(frozen=True)
+class Stabilised:
+    """An image after the generalised Anscombe transform, scaled into 0..1: its noise is
+    white at :attr:`sigma` (0..1 units)."""
+
+    image: NDArray[np.float32]
+    noise: SignalNoise
+    low: float  # f(0)
+    span: float  # f(1) − f(0)
+
+    @property
+    def sigma(self) -> float:
+        return 1.0 / self.span
+
+    def restore(self, estimate: NDArray[np.float32]) -> NDArray[np.float32]:
+        """An estimate of the stabilised image back in the image's own values (0..1)."""
+        a, b = self.noise.gain, self.noise.floor
+        d = np.maximum(estimate.astype(np.float64) * self.span + self.low, 1e-6)  # f(y), photon units
+        root = math.sqrt(1.5)
+        photons = 0.25 * d**2 + 0.25 * root / d - 1.375 / d**2 + 0.625 * root / d**3 - 0.125 - b / a**2
+        asymptotic = 0.25 * d**2 - 0.125 - b / a**2
+        photons = np.where(d < 1.0, asymptotic, photons)  # the series is for D ≳ 1
+        return np.clip(photons * a, 0.0, 1.0).astype(np.float32)
+
+
+def _forward(values: NDArray[np.float64], noise: SignalNoise) -> NDArray[np.float64]:
+    a, b = noise.gain, noise.floor
+    return 2.0 / a * np.sqrt(np.maximum(a * values + 0.375 * a * a + b, 0.0))
+
+
+def stabilise(image: NDArray[np.float32], noise: SignalNoise) -> Stabilised:
+    """The generalised Anscombe transform of an (H, W, C) image in 0..1, scaled so that 0
+    and 1 map to 0 and 1 (values out of 0..1, from noise, stay out a little)."""
+    low = float(_forward(np.zeros(1), noise)[0])
+    span = float(_forward(np.ones(1), noise)[0]) - low
+    stabilised = (_forward(image.astype(np.float64), noise) - low) / span
+    return Stabilised(stabilised.astype(np.float32), noise, low, span)
