@@ -43,7 +43,7 @@ from openpipeline.engine.texture.network import lanczos_downsampler
 from openpipeline.engine.texture.noise_level import estimate_sigma
 
 Row = dict[str, Any]
-DENOISE_KINDS = ("white15", "white25", "correlated", "jpeg")
+DENOISE_KINDS = ("white15", "white25", "correlated", "jpeg", "poisson")
 LARGE_KINDS = ("white25",)  # the 512² crops: the speed target, one kind
 FILL_MASKS = ("holes50", "strokes")
 # What a fit's stop reason says when it did not stop by itself.

@@ -41,10 +41,11 @@ from scipy.stats import chi2
 from openpipeline.engine.texture.dct_filters import dct_matrix
 
 PATCH = 8
-UPPER_FROM = 8  # bands with u + v at least this hold the noise power read
+UPPER_FROM = 11  # bands with u + v at least this hold the noise power read
 BINS = 6  # signal bins the noise power is read in
 QUANTILE = 0.1  # the quantile of a bin's patch powers that is read
-DEPENDENT_RATIO = 2.0  # the line's variance at the brightest bin over the darkest's
+DEPENDENT_RATIO = 1.5  # the line's variance at the brightest bin over the darkest's
+CLIP_SHARE = 0.0  # patches with more than this share of pixels at 0 or 1 are left out
 LEAST_PATCHES = 32  # per bin; fewer patches (a small image) and the noise is taken as white
 
 
@@ -73,7 +74,7 @@ def _patch_statistics(image: NDArray[np.float32]) -> tuple[NDArray[np.float64], 
         patches = channel.reshape(height // PATCH, PATCH, width // PATCH, PATCH).permute(0, 2, 1, 3)
         patches = patches.reshape(-1, PATCH, PATCH)
         coefficients = torch.einsum("ka,lb,nab->nkl", dct, dct, patches).reshape(-1, PATCH * PATCH)
-        clipped = ((patches <= 0.0) | (patches >= 1.0)).any(dim=2).any(dim=1)
+        clipped = ((patches <= 0.0) | (patches >= 1.0)).double().mean(dim=(1, 2)) > CLIP_SHARE
         means.append(torch.where(clipped, torch.nan, patches.mean(dim=(1, 2))).numpy())
         powers.append((coefficients[:, upper] ** 2).mean(dim=1).numpy())
     return np.concatenate(means), np.concatenate(powers), int(upper.sum())
