@@ -3,6 +3,8 @@ made white by the generalised Anscombe transform, mapped back without a bias."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
@@ -92,3 +94,19 @@ def test_photon_noise_is_denoised_as_photon_noise():
     assert float(ours.image.min()) >= 0.0 and float(ours.image.max()) <= 1.0
     assert psnr(ours.image, clean) > psnr(white.image, clean) + 0.5  # +0.9 dB here
     assert ours.guide is not None and psnr(ours.guide, clean) > psnr(noisy, clean) + 5.0
+
+
+def test_the_cli_says_it_read_photon_noise(tmp_path):
+    """`openpipeline texture denoise` on a photon-noisy PNG, nothing given: the summary line
+    and the JSON name the photon noise the engine read."""
+    from openpipeline.engine.images import write_image_to
+    from tests.helpers.cli import run_cli
+
+    write_image_to(tmp_path / "in.png", _photon_noise(_photo(), seed=4), "uint8", ["R", "G", "B"])
+    text = run_cli("texture", "denoise", str(tmp_path / "in.png"), str(tmp_path / "out.png"),
+                   "--quiet", "--threads", "1", "--no-cache")
+    assert text.returncode == 0, text.stderr
+    assert "photon noise:" in text.stdout and "photons at white" in text.stdout
+    data = json.loads(run_cli("--json", "texture", "denoise", str(tmp_path / "in.png"),
+                              str(tmp_path / "o2.png"), "--quiet", "--threads", "1", "--no-cache").stdout)
+    assert data["signal_noise"]["photons_at_white"] == pytest.approx(PEAK, rel=0.35)

@@ -91,6 +91,9 @@ def cmd_restore(args: argparse.Namespace) -> None:
         print(f"Warning: {warning}", file=sys.stderr)
     reasons = ", ".join(f"{k} ×{v}" for k, v in summary.get("stop_reasons", {}).items())
     sigma = f", σ {summary['sigma']:.1f}" if summary.get("sigma") is not None else ""
+    if (photons := summary.get("signal_noise")) is not None:
+        sigma += (f", photon noise: {photons['photons_at_white']:.0f} photons at white, "
+                  f"read noise σ {photons['read_sigma']:.1f}")
     emit(args, summary, f"{DONE[args.operation]} {len(summary['files'])} file(s) in "
                         f"{summary['seconds']:.1f} s, {summary['iterations']} iterations "
                         f"({reasons}{sigma}){' from the cache' if summary['cached'] else ''} -> "

@@ -664,6 +664,8 @@ def _add_to_summary(summary: dict[str, Any], written: Path, stats: dict[str, Any
     summary["tiles"] = summary.get("tiles", 0) + stats["tiles"]
     summary["seconds"] += stats["seconds"]
     summary.setdefault("sigma", stats["sigma"])
+    if "signal_noise" in stats:  # photon noise, made white first (see restore)
+        summary.setdefault("signal_noise", stats["signal_noise"])
     _add_counts(summary.setdefault("stop_reasons", {}), stats["stop_reasons"])
     summary["device"] = stats["device"]
     summary["threads"] = stats["threads"]
