@@ -158,6 +158,7 @@ class _Job:
     device: torch.device
     noise: NoiseModel | None = None  # denoising with our configuration: the noise model
     real: tuple[int, int] | None = None  # the image's size before padding (see classical_denoise)
+    photon_noise: bool = False  # the image was stabilised (see restore): its σ was not given by the user
 
     @property
     def guided_denoise(self) -> bool:
@@ -323,6 +324,8 @@ def _what_to_try(job: _Job) -> str:
     limits = "--time-budget or --max-iterations to set the limit yourself"
     if job.params.operation != "denoise" or job.sigma is None:
         return f"give {limits}"
+    if job.photon_noise:  # the σ is the stabilised image's, not one the user gave
+        return f"give --sigma to filter it as white noise of one level instead of photon noise, or {limits}"
     if job.params.sigma is None:
         return (f"give --sigma (the estimate read {job.sigma * 255.0:.1f}; correlated noise reads low), "
                 f"or {limits}")
@@ -536,7 +539,7 @@ def restore(
     if stabilised is None:
         return _restore_image(image, params, mask, guide, progress)
     inner = _restore_image(stabilised.image, replace(params, sigma=stabilised.sigma * 255.0), mask, guide,
-                           progress)
+                           progress, photon_noise=True)
     noise = stabilised.noise
     stats = {**inner.stats, "sigma": noise.sigma_at(float(np.mean(image))) * 255.0,
              "signal_noise": {"photons_at_white": 1.0 / noise.gain, "read_sigma": noise.floor**0.5 * 255.0}}
@@ -565,14 +568,17 @@ def _stabilised(image: NDArray[np.float32], params: RestoreParams) -> Stabilised
 
 
 def _restore_image(image: NDArray[np.float32], params: RestoreParams, mask: NDArray[np.float32] | None,
-                   guide: NDArray[np.float32] | None, progress: ProgressCallback | None) -> RestoreResult:
-    """:func:`restore` on an image whose noise (for denoising) is not signal-dependent."""
+                   guide: NDArray[np.float32] | None, progress: ProgressCallback | None,
+                   photon_noise: bool = False) -> RestoreResult:
+    """:func:`restore` on an image whose noise (for denoising) is not signal-dependent
+    (``photon_noise``: made so by :func:`restore`)."""
     device = pick_device(params.device)
     threads = pick_threads(params.threads)
     if device.type == "cpu":
         torch.set_num_threads(threads)
     sigma, noise = _noise_level(image, params)  # may refuse the image: before any other work
-    job = _Job(params, choose_config(params), sigma, device, noise, (image.shape[0], image.shape[1]))
+    job = _Job(params, choose_config(params), sigma, device, noise, (image.shape[0], image.shape[1]),
+               photon_noise)
     padded = _Padded.of(image, mask, guide, params)
     height, width, channels = padded.image.shape
     tiles = _tiles(height, width, params)
