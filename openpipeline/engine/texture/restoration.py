@@ -113,10 +113,12 @@ def choose_config(params: RestoreParams) -> NetConfig:
     return fast_config(params.operation, params.output_factor)
 
 
-def _noise_level(image: NDArray[np.float32], params: RestoreParams) -> tuple[float | None, NoiseModel | None]:
+def _noise_level(image: NDArray[np.float32], params: RestoreParams,
+                 read: NoiseModel | None = None) -> tuple[float | None, NoiseModel | None]:
     """σ in 0..1 for denoising (``params.sigma`` or estimated from the image) and, with our
     configuration, the noise model (white with a given σ, else estimated: see
-    :mod:`.noise_estimate`); None and None for other operations."""
+    :mod:`.noise_estimate`; ``read``: that estimate, already made by :func:`_read_noise`);
+    None and None for other operations."""
     if params.operation != "denoise":
         return None, None
     if params.sigma is None and min(image.shape[:2]) < MIN_SIDE_FOR_SIGMA:
@@ -129,7 +131,7 @@ def _noise_level(image: NDArray[np.float32], params: RestoreParams) -> tuple[flo
     elif params.recipe:
         sigma = estimate_sigma(image)
     else:
-        model = estimate_noise(image)
+        model = read if read is not None else estimate_noise(image)
         sigma = model.sigma
     if sigma <= 0:
         raise EngineInputError("The image shows no noise to remove (estimated σ is 0).")
@@ -535,9 +537,10 @@ def restore(
     """
     params.check()
     check_mask(mask)
-    stabilised = _stabilised(image, params)
+    read = _read_noise(image, params)
+    stabilised = _stabilised(image, read)
     if stabilised is None:
-        return _restore_image(image, params, mask, guide, progress)
+        return _restore_image(image, params, mask, guide, progress, read)
     inner = _restore_image(stabilised.image, replace(params, sigma=stabilised.sigma * 255.0), mask, guide,
                            progress, photon_noise=True)
     noise = stabilised.noise
@@ -547,18 +550,26 @@ def restore(
     return RestoreResult(stabilised.restore(inner.image), stats, guide_image)
 
 
-def _stabilised(image: NDArray[np.float32], params: RestoreParams) -> Stabilised | None:
-    """The image made white (:func:`.signal_noise.stabilise`) where its noise is
-    signal-dependent: denoising with our configuration, nothing given, a white measured
-    noise model (correlated or JPEG'd noise is read from its spectrum instead: its upper
-    bands hold little noise, so texture there would read as a signal-dependence), and a
-    stabilised level the engine accepts. None otherwise."""
+def _read_noise(image: NDArray[np.float32], params: RestoreParams) -> NoiseModel | None:
+    """The noise model read from the image (:func:`.noise_estimate.estimate_noise`) where the
+    job denoises with our configuration and nothing given, once for :func:`_stabilised` and
+    :func:`_noise_level` (seconds on a 2048² texture); None otherwise, and for an image too
+    small to read it from (refused by :func:`_noise_level` with its own message)."""
     if params.operation != "denoise" or params.sigma is not None or params.recipe:
         return None
     if min(image.shape[:2]) < MIN_SIDE_FOR_SIGMA:
-        return None  # refused by _noise_level with its own message
-    model = estimate_noise(image)
-    if not (model.is_white and model.measured):
+        return None
+    return estimate_noise(image)
+
+
+def _stabilised(image: NDArray[np.float32], read: NoiseModel | None) -> Stabilised | None:
+    """The image made white (:func:`.signal_noise.stabilise`) where its noise is
+    signal-dependent: a noise model was read (:func:`_read_noise`: denoising with our
+    configuration, nothing given) and is white and measured (correlated or JPEG'd noise is
+    read from its spectrum instead: its upper bands hold little noise, so texture there
+    would read as a signal-dependence), and the stabilised level is one the engine accepts.
+    None otherwise."""
+    if read is None or not (read.is_white and read.measured):
         return None
     signal = estimate_signal_noise(image)
     if signal is None:
@@ -569,14 +580,14 @@ def _stabilised(image: NDArray[np.float32], params: RestoreParams) -> Stabilised
 
 def _restore_image(image: NDArray[np.float32], params: RestoreParams, mask: NDArray[np.float32] | None,
                    guide: NDArray[np.float32] | None, progress: ProgressCallback | None,
-                   photon_noise: bool = False) -> RestoreResult:
+                   read: NoiseModel | None = None, photon_noise: bool = False) -> RestoreResult:
     """:func:`restore` on an image whose noise (for denoising) is not signal-dependent
-    (``photon_noise``: made so by :func:`restore`)."""
+    (``photon_noise``: made so by :func:`restore`; ``read``: its noise model, already read)."""
     device = pick_device(params.device)
     threads = pick_threads(params.threads)
     if device.type == "cpu":
         torch.set_num_threads(threads)
-    sigma, noise = _noise_level(image, params)  # may refuse the image: before any other work
+    sigma, noise = _noise_level(image, params, read)  # may refuse the image: before any other work
     job = _Job(params, choose_config(params), sigma, device, noise, (image.shape[0], image.shape[1]),
                photon_noise)
     padded = _Padded.of(image, mask, guide, params)
