@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-stamp
 BENCH_STAMP := $(VENV)/.bench-stamp
 DEMO_DIR ?= demo_output
 
-.PHONY: demo test check test-maya lint bench bench-core bench-scatter bench-texture bench-browser clean
+.PHONY: demo test check test-maya lint bench bench-core bench-scatter bench-texture bench-noise bench-browser clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 10), "OpenPipeline needs Python 3.10 or newer"'
@@ -46,7 +46,7 @@ test-maya: $(STAMP)
 # Every benchmark; each also runs alone. bench-texture runs the texture set's held-out
 # split (about half an hour on two cores; the earlier 3-photo grid, --part earlier, takes
 # hours: see bench/dip_bench.py).
-bench: bench-core bench-scatter bench-texture bench-browser
+bench: bench-core bench-scatter bench-texture bench-noise bench-browser
 
 bench-core: $(STAMP)
 	$(BIN)/python bench/core_bench.py
@@ -59,6 +59,9 @@ bench-browser: $(STAMP)
 
 bench-texture: $(BENCH_STAMP)
 	$(BIN)/python bench/dip_bench.py --part all
+
+bench-noise: $(STAMP)
+	$(BIN)/python bench/noise_estimate_bench.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .mypy_cache .ruff_cache .pytest_cache .import_linter_cache

@@ -9,6 +9,7 @@ from scipy.ndimage import gaussian_filter
 from skimage import data
 from skimage.util import img_as_float32
 
+from openpipeline.engine.texture import noise_estimate
 from openpipeline.engine.texture.dct_filters import dct_denoise
 from openpipeline.engine.texture.denoise import classical_denoise
 from openpipeline.engine.texture.nl_bayes import nl_bayes_refine
@@ -98,6 +99,34 @@ def test_white_noise_is_read_within_5_percent_and_no_higher_than_immerkaer_on_a_
     assert camera.is_white and abs(camera.sigma * 255 - 25) < 1.25
     grass = _white(_crop("grass", 128), 15)
     assert estimate_noise(grass).sigma <= estimate_sigma(grass) + 1e-6
+
+
+def _all_patches_covariance(channel: torch.Tensor, stride: int) -> torch.Tensor:
+    """Every 7×7 patch at ``stride`` unfolded at once: what the banded sums must equal."""
+    patches = torch.nn.functional.unfold(channel[None, None], 7, stride=stride)[0].T
+    patches = patches - patches.mean(dim=0, keepdim=True)
+    return patches.T @ patches / (patches.shape[0] - 1)
+
+
+@pytest.mark.parametrize("max_patches", [1 << 20, 600])
+def test_the_patch_covariance_summed_in_bands_equals_all_patches_at_once(monkeypatch, max_patches):
+    """The PCA level's covariance, summed over bands of 5 rows of patches (several bands and
+    a short last one), equals the covariance of all the patches unfolded at once, at stride
+    1 and at the wider stride a large image gets (forced here by a small patch budget)."""
+    channel = torch.from_numpy(_white(_crop("camera", 96), 20)[:83, :, 0].astype(np.float64))
+    monkeypatch.setattr(noise_estimate, "PCA_ROWS", 5)
+    monkeypatch.setattr(noise_estimate, "PCA_MAX_PATCHES", max_patches)
+    stride = noise_estimate._pca_stride(channel)
+    assert stride == (1 if max_patches > 7000 else 4)
+    banded = noise_estimate._patch_covariance(channel)
+    assert torch.allclose(banded, _all_patches_covariance(channel, stride), rtol=1e-9, atol=1e-12)
+
+
+def test_a_4096_texture_reads_its_noise_from_about_a_million_patches():
+    """The stride keeps a 4096² channel to at most 2^20 patches, and a 1024² one at every pixel."""
+    assert noise_estimate._pca_stride(torch.zeros(4096, 4096)) == 4
+    assert noise_estimate._pca_stride(torch.zeros(1024, 1024)) == 1
+    assert noise_estimate._pca_stride(torch.zeros(1031, 1031)) == 2
 
 
 @pytest.mark.slow

@@ -17,7 +17,9 @@ rather than one σ that reads low.
 Images smaller than two blocks a side use 2×2-patch blocks of 16×16 pixels; below 32
 pixels a side the noise is taken as white at Immerkær's level.
 
-Cost: one 8×8 block DCT of the image; a few milliseconds at 128², ~0.1 s at 2048².
+Cost: one 8×8 block DCT of the image, and the covariance of 7×7 patches for the PCA level
+(:func:`pca_level`): 0.1 s at 128², 1.4 s for a 2048² colour texture on one thread, a
+few hundred MB at most at any size (``bench/noise_estimate_bench.py``).
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ HIGH_FROM = 8  # white noise is read off the bands with u + v at least this
 SMALLEST = 4 * PATCH  # the least side a spectrum is read from (two blocks of 2×2 patches)
 CHROMA_FLOOR = 0.3  # chroma read under this fraction of the luma's variance is under-read
 PCA_PATCH = 7  # patch side of the PCA estimate
-PCA_STRIDE = 1
+PCA_MAX_PATCHES = 1 << 20  # patches read at most (see _pca_stride)
+PCA_ROWS = 64  # rows of patches unfolded at a time (see _patch_covariance)
 ABOVE_FIT = 0.5  # a band this far above the fitted spectrum (natural log of power) is texture
 FIT_ROUNDS = 3  # refits without such bands
 MIN_FIT_BANDS = 6  # the least bands a spectrum is fitted to
@@ -137,13 +140,11 @@ def pca_level(channel: torch.Tensor, shape: torch.Tensor | None = None) -> float
 
     ``shape``: a (49, 49) noise covariance of unit level to whiten the patches with first
     (correlated noise); white when None. Returns the variance (0..1² units)."""
-    side = PCA_PATCH
-    patches = F.unfold(channel[None, None].double(), side, stride=PCA_STRIDE)[0].T  # (n, 49)
+    covariance = _patch_covariance(channel.double())
     if shape is not None:
         values, vectors = torch.linalg.eigh(shape.double())
-        patches = patches @ ((vectors * values.clamp_min(1e-6).rsqrt()) @ vectors.T)
-    patches = patches - patches.mean(dim=0, keepdim=True)
-    covariance = patches.T @ patches / max(patches.shape[0] - 1, 1)
+        whitening = (vectors * values.clamp_min(1e-6).rsqrt()) @ vectors.T
+        covariance = whitening.T @ covariance @ whitening
     eigen = torch.linalg.eigvalsh(covariance).flip(0).clamp_min(0.0)  # largest first
     for first in range(len(eigen)):
         tail = eigen[first:]
@@ -151,6 +152,39 @@ def pca_level(channel: torch.Tensor, shape: torch.Tensor | None = None) -> float
         if int((tail > mean).sum()) >= int((tail < mean).sum()):
             return float(mean)
     return float(eigen[-1])
+
+
+def _patch_covariance(channel: torch.Tensor) -> torch.Tensor:
+    """The (49, 49) covariance of a channel's 7×7 patches, taken every :func:`_pca_stride`
+    pixels, accumulated over bands of :data:`PCA_ROWS` rows of patches so that memory stays
+    a few tens of MB at any size (all the patches of a 2048² channel at once took 1.6 GB).
+    The channel's mean is taken out first: the covariance is the same, and the sums of
+    products stay small."""
+    side = PCA_PATCH
+    stride = _pca_stride(channel)
+    centred = channel - channel.mean()
+    rows = (int(channel.shape[0]) - side) // stride + 1
+    total = torch.zeros(side * side, dtype=torch.float64)
+    products = torch.zeros((side * side, side * side), dtype=torch.float64)
+    count = 0
+    for first in range(0, rows, PCA_ROWS):
+        last = min(first + PCA_ROWS, rows)
+        band = centred[first * stride: (last - 1) * stride + side]
+        patches = F.unfold(band[None, None], side, stride=stride)[0].T  # (n, 49)
+        total += patches.sum(dim=0)
+        products += patches.T @ patches
+        count += int(patches.shape[0])
+    mean = total / count
+    return (products - count * torch.outer(mean, mean)) / max(count - 1, 1)
+
+
+def _pca_stride(channel: torch.Tensor) -> int:
+    """Every pixel's patch up to :data:`PCA_MAX_PATCHES` patches (1024² pixels); a wider
+    stride above, so that a 4096² texture reads about as many patches as a 1024² one (its
+    noise level is read as well from a million patches, and the time stays under a second
+    per channel)."""
+    patches = (int(channel.shape[0]) - PCA_PATCH + 1) * (int(channel.shape[1]) - PCA_PATCH + 1)
+    return max(1, math.ceil(math.sqrt(patches / PCA_MAX_PATCHES)))
 
 
 def _channel_powers(channel: torch.Tensor) -> torch.Tensor:
