@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from openpipeline.engine.texture.noise_estimate import pca_level
+from openpipeline.engine.texture.noise_estimate import level_of_covariance, pca_level
 from openpipeline.engine.texture.noise_model import NoiseModel
 
 RESULTS = Path(__file__).with_name("results_noise_estimate.md")
@@ -38,14 +38,7 @@ def baseline_level(channel: torch.Tensor) -> float:
     """The noise level as the engine read it before: every patch unfolded at once."""
     patches = F.unfold(channel[None, None].double(), 7, stride=1)[0].T
     patches = patches - patches.mean(dim=0, keepdim=True)
-    covariance = patches.T @ patches / max(patches.shape[0] - 1, 1)
-    eigen = torch.linalg.eigvalsh(covariance).flip(0).clamp_min(0.0)
-    for first in range(len(eigen)):
-        tail = eigen[first:]
-        mean = tail.mean()
-        if int((tail > mean).sum()) >= int((tail < mean).sum()):
-            return float(mean)
-    return float(eigen[-1])
+    return level_of_covariance(patches.T @ patches / max(patches.shape[0] - 1, 1))
 
 
 def luminance(size: int) -> torch.Tensor:

@@ -145,6 +145,11 @@ def pca_level(channel: torch.Tensor, shape: torch.Tensor | None = None) -> float
         values, vectors = torch.linalg.eigh(shape.double())
         whitening = (vectors * values.clamp_min(1e-6).rsqrt()) @ vectors.T
         covariance = whitening.T @ covariance @ whitening
+    return level_of_covariance(covariance)
+
+
+def level_of_covariance(covariance: torch.Tensor) -> float:
+    """The noise variance read from a patch covariance by :func:`pca_level`'s rule."""
     eigen = torch.linalg.eigvalsh(covariance).flip(0).clamp_min(0.0)  # largest first
     for first in range(len(eigen)):
         tail = eigen[first:]
