@@ -18,8 +18,9 @@ Images smaller than two blocks a side use 2×2-patch blocks of 16×16 pixels; be
 pixels a side the noise is taken as white at Immerkær's level.
 
 Cost: one 8×8 block DCT of the image, and the covariance of 7×7 patches for the PCA level
-(:func:`pca_level`): 0.1 s at 128², 1.4 s for a 2048² colour texture on one thread, a
-few hundred MB at most at any size (``bench/noise_estimate_bench.py``).
+(:func:`pca_level`): 0.1 s at 128², 1.4 s for a 2048² colour texture on one thread; the
+PCA level's memory is about two copies of a channel in float64 plus ~25 MB (260 MB at 4096²;
+``bench/noise_estimate_bench.py``).
 """
 
 from __future__ import annotations
@@ -161,8 +162,8 @@ def level_of_covariance(covariance: torch.Tensor) -> float:
 
 def _patch_covariance(channel: torch.Tensor) -> torch.Tensor:
     """The (49, 49) covariance of a channel's 7×7 patches, taken every :func:`_pca_stride`
-    pixels, accumulated over bands of :data:`PCA_ROWS` rows of patches so that memory stays
-    a few tens of MB at any size (all the patches of a 2048² channel at once took 1.6 GB).
+    pixels, accumulated over bands of :data:`PCA_ROWS` rows of patches so that the patches
+    take a few tens of MB at any size (all of a 2048² channel's at once took 1.6 GB).
     The channel's mean is taken out first: the covariance is the same, and the sums of
     products stay small."""
     side = PCA_PATCH
