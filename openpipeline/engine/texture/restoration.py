@@ -113,12 +113,10 @@ def choose_config(params: RestoreParams) -> NetConfig:
     return fast_config(params.operation, params.output_factor)
 
 
-def _noise_level(image: NDArray[np.float32], params: RestoreParams,
-                 read: NoiseModel | None = None) -> tuple[float | None, NoiseModel | None]:
+def _noise_level(image: NDArray[np.float32], params: RestoreParams) -> tuple[float | None, NoiseModel | None]:
     """σ in 0..1 for denoising (``params.sigma`` or estimated from the image) and, with our
     configuration, the noise model (white with a given σ, else estimated: see
-    :mod:`.noise_estimate`; ``read``: that estimate, already made by :func:`_read_noise`);
-    None and None for other operations."""
+    :mod:`.noise_estimate`); None and None for other operations."""
     if params.operation != "denoise":
         return None, None
     if params.sigma is None and min(image.shape[:2]) < MIN_SIDE_FOR_SIGMA:
@@ -131,7 +129,7 @@ def _noise_level(image: NDArray[np.float32], params: RestoreParams,
     elif params.recipe:
         sigma = estimate_sigma(image)
     else:
-        model = read if read is not None else estimate_noise(image)
+        model = estimate_noise(image)
         sigma = model.sigma
     if sigma <= 0:
         raise EngineInputError("The image shows no noise to remove (estimated σ is 0).")
@@ -537,39 +535,39 @@ def restore(
     """
     params.check()
     check_mask(mask)
-    read = _read_noise(image, params)
-    stabilised = _stabilised(image, read)
+    device = pick_device(params.device)
+    threads = pick_threads(params.threads)
+    if device.type == "cpu":
+        torch.set_num_threads(threads)
+    sigma, noise = _noise_level(image, params)  # may refuse the image: before any other work
+    real = (image.shape[0], image.shape[1])
+    stabilised = _stabilised(image, params, noise)
     if stabilised is None:
-        return _restore_image(image, params, mask, guide, progress, read)
-    inner = _restore_image(stabilised.image, replace(params, sigma=stabilised.sigma * 255.0), mask, guide,
-                           progress, photon_noise=True)
-    noise = stabilised.noise
-    stats = {**inner.stats, "sigma": noise.sigma_at(float(np.mean(image))) * 255.0,
-             "signal_noise": {"photons_at_white": 1.0 / noise.gain, "read_sigma": noise.floor**0.5 * 255.0}}
+        job = _Job(params, choose_config(params), sigma, device, noise, real)
+        return _restore_image(image, job, threads, mask, guide, progress)
+    given_sigma = stabilised.sigma * 255.0  # in 8-bit levels, as a user gives --sigma
+    given = replace(params, sigma=given_sigma)
+    level = given_sigma / 255.0
+    job = _Job(given, choose_config(given), level, device, NoiseModel.white(level, image.shape[2]), real,
+               photon_noise=True)
+    inner = _restore_image(stabilised.image, job, threads, mask, guide, progress)
+    signal = stabilised.noise
+    stats = {**inner.stats, "sigma": signal.sigma_at(float(np.mean(image))) * 255.0,
+             "signal_noise": {"photons_at_white": 1.0 / signal.gain, "read_sigma": signal.floor**0.5 * 255.0}}
     guide_image = None if inner.guide is None else stabilised.restore(inner.guide)
     return RestoreResult(stabilised.restore(inner.image), stats, guide_image)
 
 
-def _read_noise(image: NDArray[np.float32], params: RestoreParams) -> NoiseModel | None:
-    """The noise model read from the image (:func:`.noise_estimate.estimate_noise`) where the
-    job denoises with our configuration and nothing given, once for :func:`_stabilised` and
-    :func:`_noise_level` (seconds on a 2048² texture); None otherwise, and for an image too
-    small to read it from (refused by :func:`_noise_level` with its own message)."""
-    if params.operation != "denoise" or params.sigma is not None or params.recipe:
-        return None
-    if min(image.shape[:2]) < MIN_SIDE_FOR_SIGMA:
-        return None
-    return estimate_noise(image)
-
-
-def _stabilised(image: NDArray[np.float32], read: NoiseModel | None) -> Stabilised | None:
+def _stabilised(image: NDArray[np.float32], params: RestoreParams,
+                noise: NoiseModel | None) -> Stabilised | None:
     """The image made white (:func:`.signal_noise.stabilise`) where its noise is
-    signal-dependent: a noise model was read (:func:`_read_noise`: denoising with our
-    configuration, nothing given) and is white and measured (correlated or JPEG'd noise is
-    read from its spectrum instead: its upper bands hold little noise, so texture there
-    would read as a signal-dependence), and the stabilised level is one the engine accepts.
-    None otherwise."""
-    if read is None or not (read.is_white and read.measured):
+    signal-dependent: denoising with our configuration and no σ given, the noise model read
+    from the image (``noise``, :func:`_noise_level`) is white and measured (correlated or
+    JPEG'd noise is read from its spectrum instead: its upper bands hold little noise, so
+    texture there would read as a signal-dependence), and the stabilised level is one the
+    engine accepts. None otherwise. The stabilised image is then denoised as white noise of
+    its level (as with that σ given, without reading its noise again)."""
+    if params.sigma is not None or noise is None or not (noise.is_white and noise.measured):
         return None
     signal = estimate_signal_noise(image)
     if signal is None:
@@ -578,18 +576,11 @@ def _stabilised(image: NDArray[np.float32], read: NoiseModel | None) -> Stabilis
     return stabilised if stabilised.sigma * 255.0 <= MAX_SIGMA else None
 
 
-def _restore_image(image: NDArray[np.float32], params: RestoreParams, mask: NDArray[np.float32] | None,
-                   guide: NDArray[np.float32] | None, progress: ProgressCallback | None,
-                   read: NoiseModel | None = None, photon_noise: bool = False) -> RestoreResult:
-    """:func:`restore` on an image whose noise (for denoising) is not signal-dependent
-    (``photon_noise``: made so by :func:`restore`; ``read``: its noise model, already read)."""
-    device = pick_device(params.device)
-    threads = pick_threads(params.threads)
-    if device.type == "cpu":
-        torch.set_num_threads(threads)
-    sigma, noise = _noise_level(image, params, read)  # may refuse the image: before any other work
-    job = _Job(params, choose_config(params), sigma, device, noise, (image.shape[0], image.shape[1]),
-               photon_noise)
+def _restore_image(image: NDArray[np.float32], job: _Job, threads: int, mask: NDArray[np.float32] | None,
+                   guide: NDArray[np.float32] | None, progress: ProgressCallback | None) -> RestoreResult:
+    """:func:`restore`'s tiles for a job whose noise level (when denoising) is settled: the
+    image's own, or its stabilised copy's (``job.photon_noise``)."""
+    params, device = job.params, job.device
     padded = _Padded.of(image, mask, guide, params)
     height, width, channels = padded.image.shape
     tiles = _tiles(height, width, params)
