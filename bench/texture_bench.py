@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 import texture_set
 import torch
-from dip_bench import aligned_bicubic, psnr, tensor
+from dip_bench import DENOISE_KINDS, aligned_bicubic, psnr, tensor
 from texture_set import Crop
 
 from openpipeline.engine.texture import RestoreParams, restore
@@ -43,7 +43,6 @@ from openpipeline.engine.texture.network import lanczos_downsampler
 from openpipeline.engine.texture.noise_level import estimate_sigma
 
 Row = dict[str, Any]
-DENOISE_KINDS = ("white15", "white25", "correlated", "jpeg", "poisson")
 LARGE_KINDS = ("white25",)  # the 512² crops: the speed target, one kind
 FILL_MASKS = ("holes50", "strokes")
 # What a fit's stop reason says when it did not stop by itself.
