@@ -28,7 +28,10 @@ IPOL (2013) and we know of no patent on it; BM3D's block matching with collabora
 3-D transform filtering is patented and is not what this is.
 
 Cost: at 128² about a second on one thread; time grows with the pixels (see
-:class:`NlBayesParams` for the knobs).
+:class:`NlBayesParams` for the knobs). Memory: every patch of the image unfolded (twice in
+step 2, the noisy image's and the oracle's: ~180 MB each for a 512² colour tile) and their
+sums; the groups are filtered :data:`CHUNK` references at a time, and each batch's estimates
+are added into the sums at once.
 """
 
 from __future__ import annotations
@@ -40,7 +43,13 @@ import torch.nn.functional as F
 
 from openpipeline.engine.texture.noise_model import NoiseModel
 
-CHUNK = 4096  # reference patches per batch (bounds memory)
+# Reference patches per batch. A batch's groups stay under ~10 MB (colour, 48 patches of
+# 75 values), so glibc serves them from its heap instead of mapping fresh pages for each
+# (4096 made 60 MB tensors, always mapped anew). With the sums added per batch
+# (:class:`_Aggregate`), one thread: a 512² colour denoise 16.9 → 13.9 s (system time 3.8 →
+# 1.3 s), peak RSS 1.19 → 0.83 GB; a 2048² colour texture through the CLI 434 → 355 s
+# (system 98 → 27 s), peak RSS 1.63 → 1.18 GB; the same output bytes in both.
+CHUNK = 512
 LARGE = 256 * 256  # pixels above which the reference stride grows
 RADIUS = 20  # search radius (see NlBayesParams.for_image)
 STRIP = 4  # reference rows per strip of the search (see _similar)
@@ -163,18 +172,27 @@ def _patches(padded: torch.Tensor, k: int) -> torch.Tensor:
     return F.unfold(padded[None], k)[0].T.contiguous()
 
 
-def _aggregate(estimates: torch.Tensor, where: torch.Tensor, shape: tuple[int, int, int],
-               k: int) -> torch.Tensor:
-    """Average the estimated patches (N, C·k²) at positions ``where`` (N,) back into an image."""
-    _, hp, wp = shape
-    positions = (hp - k + 1) * (wp - k + 1)
-    total = torch.zeros((positions, estimates.shape[1]), dtype=estimates.dtype)
-    total.index_add_(0, where, estimates)
-    counts = torch.zeros(positions, dtype=estimates.dtype)
-    counts.index_add_(0, where, torch.ones_like(where, dtype=estimates.dtype))
-    image = F.fold(total.T[None], (hp, wp), k)[0]
-    weight = F.fold(counts.expand(k * k, positions)[None], (hp, wp), k)[0]
-    return image / weight.clamp_min(1e-8)
+class _Aggregate:
+    """Sums of estimated patches (N, C·k²) at their positions (N,), added a batch of groups at
+    a time (so that no batch outlives its step: the estimates of a 512² colour tile took
+    ~0.5 GB, and as much again to join), then averaged back into an image."""
+
+    def __init__(self, size: tuple[int, int], k: int, width: int, dtype: torch.dtype) -> None:
+        hp, wp = size
+        self.shape, self.k = size, k
+        positions = (hp - k + 1) * (wp - k + 1)
+        self.total = torch.zeros((positions, width), dtype=dtype)
+        self.counts = torch.zeros(positions, dtype=dtype)
+
+    def add(self, estimates: torch.Tensor, where: torch.Tensor) -> None:
+        self.total.index_add_(0, where, estimates)
+        self.counts.index_add_(0, where, torch.ones_like(where, dtype=estimates.dtype))
+
+    def image(self) -> torch.Tensor:
+        k, positions = self.k, int(self.counts.shape[0])
+        image = F.fold(self.total.T[None], self.shape, k)[0]
+        weight = F.fold(self.counts.expand(k * k, positions)[None], self.shape, k)[0]
+        return image / weight.clamp_min(1e-8)
 
 
 def _whitener(covariance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -240,11 +258,12 @@ def _step1(image: torch.Tensor, noise: NoiseModel, params: NlBayesParams, circul
     for c in range(channels):
         whiten, unwhiten = _whitener(noise.patch_covariance(k, c))
         patches = _patches(padded[c:c + 1], k)
-        pieces = []
+        sums = _Aggregate((int(padded.shape[1]), int(padded.shape[2])), k, k * k, patches.dtype)
         for first in range(0, len(where), CHUNK):
             chosen = where[first:first + CHUNK]
-            pieces.append(_step1_groups(patches[chosen], whiten, unwhiten, params).reshape(-1, k * k))
-        out[c] = _aggregate(torch.cat(pieces), where.reshape(-1), (1, *padded.shape[1:]), k)[0]
+            estimate = _step1_groups(patches[chosen], whiten, unwhiten, params)
+            sums.add(estimate.reshape(-1, k * k), chosen.reshape(-1))
+        out[c] = sums.image()[0]
     pad = params.radius
     return out[:, pad:pad + height, pad:pad + width]
 
@@ -262,12 +281,13 @@ def _step2(image: torch.Tensor, basic: torch.Tensor, noise: NoiseModel, params: 
     if bool((whiten - torch.diag(whiten.diagonal())).abs().max() == 0):
         whiten, unwhiten = whiten.diagonal().contiguous(), unwhiten.diagonal().contiguous()
     noisy_patches, oracle_patches = _patches(padded, k), _patches(oracle, k)
-    pieces = []
+    size = (int(padded.shape[1]), int(padded.shape[2]))
+    sums = _Aggregate(size, k, int(noisy_patches.shape[1]), noisy_patches.dtype)
     for first in range(0, len(where), CHUNK):
         chosen = where[first:first + CHUNK]
         estimate = _step2_groups(noisy_patches[chosen], oracle_patches[chosen], whiten, unwhiten, params)
-        pieces.append(estimate.reshape(-1, estimate.shape[-1]))
-    out = _aggregate(torch.cat(pieces), where.reshape(-1), tuple(padded.shape), k)  # type: ignore[arg-type]
+        sums.add(estimate.reshape(-1, estimate.shape[-1]), chosen.reshape(-1))
+    out = sums.image()
     pad = params.radius
     return out[:, pad:pad + height, pad:pad + width], where
 
