@@ -77,6 +77,18 @@ def test_upscale_makes_the_image_larger():
         restore(low, RestoreParams(operation="upscale", factor=3))
 
 
+
+def test_arrays_of_the_wrong_shape_are_refused_before_any_work():
+    """``restore`` is public API: a grey (H, W) image, a mask or flash photo of another size
+    gets an input error that names the shapes, not an IndexError from deep in the engine."""
+    image = pattern(40)
+    with pytest.raises(EngineInputError, match=r"shape \(40, 40\); an \(H, W, C\) array"):
+        restore(image[..., 0], RestoreParams(operation="denoise", threads=1))
+    with pytest.raises(EngineInputError, match=r"mask is an array of shape \(40, 39\).*\(40, 40\) mask"):
+        restore(image, RestoreParams(operation="inpaint", threads=1), np.zeros((40, 39), np.float32))
+    with pytest.raises(EngineInputError, match=r"flash photo is an array of shape \(20, 20, 3\)"):
+        restore(image, RestoreParams(operation="flash", threads=1), guide=np.zeros((20, 20, 3), np.float32))
+
 def test_seamless_output_tiles_without_a_seam():
     """With --seamless the wrap-around jump is no larger than the steps inside."""
     clean = pattern(48, periodic=True)

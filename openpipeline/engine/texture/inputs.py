@@ -21,6 +21,22 @@ from openpipeline.engine.texture.params import RestoreParams
 from openpipeline.engine.texture.udim import UDIM_TOKEN, output_for, udim_paths
 
 
+def check_arrays(image: NDArray[np.float32], mask: NDArray[np.float32] | None,
+                 guide: NDArray[np.float32] | None) -> None:
+    """Refuse arrays of the wrong shape before any work, saying which and what was expected:
+    the image (H, W, C), the mask (H, W) and the flash photo (H, W, C') of the same H and W."""
+    shape = tuple(np.shape(image))
+    if len(shape) != 3 or shape[2] < 1 or shape[0] < 1 or shape[1] < 1:
+        raise EngineInputError(f"The image is an array of shape {shape}; an (H, W, C) array is expected "
+                               "(a grey (H, W) array: add the channel axis, image[..., None]).")
+    if mask is not None and tuple(np.shape(mask)) != shape[:2]:
+        raise EngineInputError(f"The mask is an array of shape {tuple(np.shape(mask))}; the image is "
+                               f"{shape[0]}×{shape[1]}, so an ({shape[0]}, {shape[1]}) mask is expected.")
+    if guide is not None and (np.ndim(guide) != 3 or tuple(np.shape(guide))[:2] != shape[:2]):
+        raise EngineInputError(f"The flash photo is an array of shape {tuple(np.shape(guide))}; the image is "
+                               f"{shape[0]}×{shape[1]}, so a ({shape[0]}, {shape[1]}, C) array is expected.")
+
+
 def check_mask(holes: NDArray[np.float32] | None, name: str = "The mask") -> None:
     """Refuse a mask with no known pixel: there is nothing to fill the holes from."""
     if holes is not None and holes.size and bool((holes > 0).all()):

@@ -40,7 +40,14 @@ from openpipeline.engine.texture.guide_check import (
     inpaint_plan,
     upscale_plan,
 )
-from openpipeline.engine.texture.inputs import InputFile, check_mask, colour_channels, kept_alpha, read_inputs
+from openpipeline.engine.texture.inputs import (
+    InputFile,
+    check_arrays,
+    check_mask,
+    colour_channels,
+    kept_alpha,
+    read_inputs,
+)
 from openpipeline.engine.texture.network import (
     RECIPE,
     RECIPE_INPAINT,
@@ -534,6 +541,7 @@ def restore(
     and the result mapped back; the statistics then hold ``signal_noise``.
     """
     params.check()
+    check_arrays(image, mask, guide)
     check_mask(mask)
     device = pick_device(params.device)
     threads = pick_threads(params.threads)
