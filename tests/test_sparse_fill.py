@@ -47,6 +47,24 @@ def _tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
 
 
+def _bench_fill_case(name: str, kind: str) -> tuple[np.ndarray, np.ndarray, torch.Tensor, torch.Tensor]:
+    """A tune-split crop of the bench with its ``kind`` of holes ("holes50", "strokes"): the
+    clean (H, W, C) crop, the holes (H, W; 1 = missing), the damaged image and the known
+    pixels as tensors."""
+    import sys
+
+    from tests.helpers.cli import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import texture_bench  # bench/ is not a package
+    import texture_set
+
+    crop = next(c for c in texture_set.crops("tune") if c.name == name)
+    clean = np.ascontiguousarray(crop.image)
+    holes = texture_bench.fill_mask(crop, kind).astype(np.float32)
+    return clean, holes, _tensor(clean * (1 - holes[..., None])), torch.from_numpy(1 - holes)[None, None]
+
+
 def _holes(size: int, seed: int = 0) -> np.ndarray:
     """Half the pixels missing, at random (1 = missing)."""
     return (np.random.default_rng(seed).random((size, size)) < 0.5).astype(np.float32)
@@ -266,19 +284,7 @@ def test_the_check_takes_the_plug_and_play_refinement_on_dense_holes_where_it_pa
     check picks NL-Bayes' plug-and-play refinement of the patch fill, which is above the
     patch fill alone and keeps every known pixel; with stroke-shaped holes the refinement
     is not weighed at all."""
-    import sys
-
-    from tests.helpers.cli import REPO
-
-    sys.path.insert(0, str(REPO / "bench"))
-    import texture_bench  # bench/ is not a package
-    import texture_set
-
-    crop = next(c for c in texture_set.crops("tune") if c.name == "astronaut/128/0")
-    clean = np.ascontiguousarray(crop.image)
-    holes = texture_bench.fill_mask(crop, "holes50").astype(np.float32)
-    damaged = _tensor(clean * (1 - holes[..., None]))
-    known = torch.from_numpy(1 - holes)[None, None]
+    clean, holes, damaged, known = _bench_fill_case("astronaut/128/0", "holes50")
     choice = choose_fill(damaged, known)
     assert (choice.steps, choice.patches, choice.plug_and_play) == (INPAINT_STEPS, True, True)
     assert choice.blend == 1.0
@@ -355,19 +361,7 @@ def test_a_blend_with_the_biharmonic_fill_beats_both_where_neither_wins_outright
     alone is below the biharmonic fill on the strokes (−0.27 dB when measured), and the
     check blends the two, about half each; the blend is above both, and keeps every known
     pixel."""
-    import sys
-
-    from tests.helpers.cli import REPO
-
-    sys.path.insert(0, str(REPO / "bench"))
-    import texture_bench  # bench/ is not a package
-    import texture_set
-
-    crop = next(c for c in texture_set.crops("tune") if c.name == "moon/128/0")
-    clean = np.ascontiguousarray(crop.image)
-    strokes = texture_bench.fill_mask(crop, "strokes").astype(np.float32)
-    damaged = _tensor(clean * (1 - strokes[..., None]))
-    known = torch.from_numpy(1 - strokes)[None, None]
+    clean, strokes, damaged, known = _bench_fill_case("moon/128/0", "strokes")
     choice = choose_fill(damaged, known)
     assert (choice.steps, choice.patches) == (INPAINT_STEPS, True)
     assert 0.3 < choice.blend < 0.9
