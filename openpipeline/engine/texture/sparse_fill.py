@@ -261,8 +261,7 @@ class FillChoice:
     """How to fill: ``steps`` DCT-thresholding steps after the biharmonic fill (0: the
     biharmonic fill alone), then, when ``patches``, the non-local patch fill of
     :mod:`.patch_fill` (which starts from all :data:`INPAINT_STEPS` steps; not on images over
-    :data:`PATCH_MAX_PIXELS`, where the check finds it equal to those steps and takes them);
-    ``blend``: the share of that fill in the result, the biharmonic fill taking the rest."""
+    :data:`PATCH_MAX_PIXELS`, where the check finds it equal to those steps and takes them)."""
 
     steps: int
     patches: bool = False
