@@ -128,7 +128,7 @@ def test_results_cached_before_the_cap_are_not_reused():
     white before denoising, then photon noise read in fewer bins beside clipped areas, then the
     noise level read after the thread count is set, then fills blended with the biharmonic fill),
     so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-10"
+    assert texture_job.RESULT_VERSION == "texture-11"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

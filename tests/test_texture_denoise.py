@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from scipy.ndimage import gaussian_filter
 from skimage import data
 from skimage.util import img_as_float32
@@ -230,7 +231,7 @@ def test_the_strip_search_finds_the_exact_nearest_patches():
     padded = nlb._pad(image, params.radius, False)
     grid = nlb._grid(23, 31, params)
     where = nlb._similar(padded, grid, params, 12)
-    patches = nlb._patches(padded, params.patch)
+    patches = F.unfold(padded[None], params.patch)[0].T  # every patch, brute force
     offsets = torch.tensor(nlb._offsets(params.radius))
     candidates = grid.refs[:, None] + offsets[:, 0] * grid.positions_wide + offsets[:, 1]
     brute = ((patches[candidates] - patches[grid.refs][:, None]) ** 2).sum(-1)
@@ -287,6 +288,29 @@ def test_nl_bayes_gives_the_same_image_whatever_the_batch_of_groups(monkeypatch:
             monkeypatch.setattr(nl_bayes_module, "CHUNK", chunk)
             outputs.append(nl_bayes_module.nl_bayes(noisy, NoiseModel.white(0.1, channels)))
         assert float((outputs[0] - outputs[1]).abs().max()) < 1e-6
+
+
+def test_patches_are_read_and_summed_back_like_unfold_and_fold():
+    """A batch's patches read from the image are the rows of the matrix of every patch
+    (F.unfold), and estimates added back at any positions (repeats included) average into
+    the image as F.fold of their sums over F.fold of their counts."""
+    from openpipeline.engine.texture import nl_bayes as nl_bayes_module
+
+    generator = torch.Generator().manual_seed(5)
+    image = torch.rand((3, 19, 23), generator=generator)
+    k = 5
+    every = F.unfold(image[None], k)[0].T  # (positions, 3·k²)
+    where = torch.randint(0, every.shape[0], (7, 11), generator=generator)
+    patches = nl_bayes_module._Patches(image, k)
+    assert torch.equal(patches.read(where), every[where])
+    estimates = torch.rand((7, 11, every.shape[1]), generator=generator)
+    patches.add(estimates, where)
+    total = torch.zeros_like(every).index_add_(0, where.reshape(-1), estimates.reshape(-1, every.shape[1]))
+    counts = torch.zeros(every.shape[0]).index_add_(0, where.reshape(-1), torch.ones(where.numel()))
+    weight = F.fold(counts.expand(k * k, -1)[None], (19, 23), k)[0]
+    expected = F.fold(total.T[None], (19, 23), k)[0] / weight.clamp_min(1e-8)
+    assert torch.allclose(patches.image(), expected, atol=1e-6)
+
 
 @pytest.mark.slow
 def test_gcv_filters_a_grey_image_gentler_when_its_sigma_is_read_too_high():

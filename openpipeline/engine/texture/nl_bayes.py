@@ -28,10 +28,10 @@ IPOL (2013) and we know of no patent on it; BM3D's block matching with collabora
 3-D transform filtering is patented and is not what this is.
 
 Cost: at 128² about a second on one thread; time grows with the pixels (see
-:class:`NlBayesParams` for the knobs). Memory: every patch of the image unfolded (twice in
-step 2, the noisy image's and the oracle's: ~180 MB each for a 512² colour tile) and their
-sums; the groups are filtered :data:`CHUNK` references at a time, and each batch's estimates
-are added into the sums at once.
+:class:`NlBayesParams` for the knobs). Memory: the groups are found a strip of references at
+a time and filtered :data:`CHUNK` references at a time; only a batch's patches are copied
+out of the image, and each batch's estimates are added into per-pixel sums at once
+(:class:`_Patches`), so no matrix of every patch is ever made.
 """
 
 from __future__ import annotations
@@ -45,10 +45,12 @@ from openpipeline.engine.texture.noise_model import NoiseModel
 
 # Reference patches per batch. A batch's groups stay under ~10 MB (colour, 48 patches of
 # 75 values), so glibc serves them from its heap instead of mapping fresh pages for each
-# (4096 made 60 MB tensors, always mapped anew). With the sums added per batch
-# (:class:`_Aggregate`), one thread: a 512² colour denoise 16.9 → 13.9 s (system time 3.8 →
-# 1.3 s), peak RSS 1.19 → 0.83 GB; a 2048² colour texture through the CLI 434 → 355 s
-# (system 98 → 27 s), peak RSS 1.63 → 1.18 GB; the same output bytes in both.
+# (4096 made 60 MB tensors, always mapped anew). With the sums added per batch, one thread:
+# a 512² colour denoise 16.9 → 13.9 s (system time 3.8 → 1.3 s), peak RSS 1.19 → 0.83 GB; a
+# 2048² colour texture through the CLI 434 → 355 s (system 98 → 27 s), peak RSS 1.63 → 1.18
+# GB; the same output bytes in both. Reading each batch's patches from the image instead of
+# a matrix of every patch (:class:`_Patches`): the 512² colour denoise's peak RSS 0.87 →
+# 0.56 GB in the same time.
 CHUNK = 512
 LARGE = 256 * 256  # pixels above which the reference stride grows
 RADIUS = 20  # search radius (see NlBayesParams.for_image)
@@ -140,11 +142,13 @@ def _similar(search: torch.Tensor, grid: _Grid, params: NlBayesParams, count: in
     k, pad, radius = params.patch, grid.pad, params.radius
     width = search.shape[-1] - 2 * pad
     side = 2 * radius + 1
-    distances = torch.empty((side, side, len(grid.rows), len(grid.cols)), dtype=search.dtype)
+    count = min(count, side * side)
+    nearest = []
     for first in range(0, len(grid.rows), STRIP):
         chunk = grid.rows[first:first + STRIP]
         top, bottom = int(chunk[0]), int(chunk[-1]) + k
         core = search[:, pad + top:pad + bottom, pad:pad + width]
+        distances = torch.empty((side, side, len(chunk), len(grid.cols)), dtype=search.dtype)
         for row, dy in enumerate(range(-radius, radius + 1)):
             band = search[:, pad + top + dy:pad + bottom + dy]
             shifted = band.unfold(2, width, 1)[:, :, pad - radius:pad + radius + 1]  # (C, h, side, W)
@@ -152,13 +156,12 @@ def _similar(search: torch.Tensor, grid: _Grid, params: NlBayesParams, count: in
             squared = squared.mul_(squared).sum(dim=0).transpose(0, 1)  # (side, h, W)
             running = F.pad(squared.cumsum(1), (0, 0, 1, 0))
             down = running[:, chunk - top + k] - running[:, chunk - top]  # (side, r, W)
-            distances[row, :, first:first + len(chunk)] = _column_sums(down, grid.cols, k, params.stride)
-    distances = distances.reshape(side * side, -1)
-    distances[(side * side) // 2] = -1.0  # the reference itself always comes first
-    count = min(count, side * side)
-    nearest = torch.topk(distances.T, count, dim=1, largest=False).indices
+            distances[row] = _column_sums(down, grid.cols, k, params.stride)
+        distances = distances.reshape(side * side, -1)
+        distances[(side * side) // 2] = -1.0  # the reference itself always comes first
+        nearest.append(torch.topk(distances.T, count, dim=1, largest=False).indices)
     table = torch.tensor(_offsets(radius))
-    shift = table[nearest]  # (R, count, 2)
+    shift = table[torch.cat(nearest)]  # (R, count, 2)
     return grid.refs[:, None] + shift[..., 0] * grid.positions_wide + shift[..., 1]
 
 
@@ -167,32 +170,39 @@ def _pad(image: torch.Tensor, pad: int, circular: bool) -> torch.Tensor:
     return F.pad(image[None], (pad,) * 4, mode=mode)[0]
 
 
-def _patches(padded: torch.Tensor, k: int) -> torch.Tensor:
-    """Every k×k patch of a padded (C, Hp, Wp) image: (positions, C·k²)."""
-    return F.unfold(padded[None], k)[0].T.contiguous()
+class _Patches:
+    """The k×k patches of a padded (C, Hp, Wp) image, read at given positions (indices into
+    the (Hp−k+1)·(Wp−k+1) patch positions, row-major) and summed back at them.
 
+    Only a batch's patches are ever copied out of the image (a strided view), and estimates
+    are added straight into pixel sums: no matrix of every patch (~90 MB each for a 512²
+    colour tile: the noisy image's, the oracle's and the estimates' sums in step 2)."""
 
-class _Aggregate:
-    """Sums of estimated patches (N, C·k²) at their positions (N,), added a batch of groups at
-    a time (so that no batch outlives its step: the estimates of a 512² colour tile took
-    ~0.5 GB, and as much again to join), then averaged back into an image."""
+    def __init__(self, padded: torch.Tensor, k: int) -> None:
+        channels, hp, wp = (int(n) for n in padded.shape)
+        self.k, self.size, self.wide = k, (hp, wp), wp - k + 1
+        self.view = padded.unfold(1, k, 1).unfold(2, k, 1).permute(1, 2, 0, 3, 4)  # (Ph, Pw, C, k, k)
+        c, i, j = torch.meshgrid(torch.arange(channels), torch.arange(k), torch.arange(k), indexing="ij")
+        self.spread = (c * hp * wp + i * wp + j).reshape(-1)  # each patch value's offset from its corner
+        self.sums = torch.zeros(channels * hp * wp, dtype=padded.dtype)
+        self.counts = torch.zeros(self.wide * (hp - k + 1), dtype=padded.dtype)
 
-    def __init__(self, size: tuple[int, int], k: int, width: int, dtype: torch.dtype) -> None:
-        hp, wp = size
-        self.shape, self.k = size, k
-        positions = (hp - k + 1) * (wp - k + 1)
-        self.total = torch.zeros((positions, width), dtype=dtype)
-        self.counts = torch.zeros(positions, dtype=dtype)
+    def read(self, where: torch.Tensor) -> torch.Tensor:
+        """The patches at ``where`` (...,): (..., C·k²), in :func:`torch.nn.functional.unfold`'s order."""
+        patches = self.view[where // self.wide, where % self.wide]
+        return patches.reshape(*where.shape, -1)
 
     def add(self, estimates: torch.Tensor, where: torch.Tensor) -> None:
-        self.total.index_add_(0, where, estimates)
-        self.counts.index_add_(0, where, torch.ones_like(where, dtype=estimates.dtype))
+        """Add estimated patches (..., C·k²) at ``where`` (...,) into the sums."""
+        corner = (where // self.wide) * self.size[1] + where % self.wide
+        self.sums.index_add_(0, (corner[..., None] + self.spread).reshape(-1), estimates.reshape(-1))
+        self.counts.index_add_(0, where.reshape(-1), torch.ones(where.numel(), dtype=estimates.dtype))
 
     def image(self) -> torch.Tensor:
-        k, positions = self.k, int(self.counts.shape[0])
-        image = F.fold(self.total.T[None], self.shape, k)[0]
-        weight = F.fold(self.counts.expand(k * k, positions)[None], self.shape, k)[0]
-        return image / weight.clamp_min(1e-8)
+        """The sums divided by how many patches covered each pixel: (C, Hp, Wp)."""
+        hp, wp = self.size
+        weight = F.fold(self.counts.expand(self.k * self.k, -1)[None], self.size, self.k)[0]
+        return self.sums.reshape(-1, hp, wp) / weight.clamp_min(1e-8)
 
 
 def _whitener(covariance: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -257,13 +267,11 @@ def _step1(image: torch.Tensor, noise: NoiseModel, params: NlBayesParams, circul
     out = torch.empty_like(padded)
     for c in range(channels):
         whiten, unwhiten = _whitener(noise.patch_covariance(k, c))
-        patches = _patches(padded[c:c + 1], k)
-        sums = _Aggregate((int(padded.shape[1]), int(padded.shape[2])), k, k * k, patches.dtype)
+        patches = _Patches(padded[c:c + 1], k)
         for first in range(0, len(where), CHUNK):
             chosen = where[first:first + CHUNK]
-            estimate = _step1_groups(patches[chosen], whiten, unwhiten, params)
-            sums.add(estimate.reshape(-1, k * k), chosen.reshape(-1))
-        out[c] = sums.image()[0]
+            patches.add(_step1_groups(patches.read(chosen), whiten, unwhiten, params), chosen)
+        out[c] = patches.image()[0]
     pad = params.radius
     return out[:, pad:pad + height, pad:pad + width]
 
@@ -280,14 +288,13 @@ def _step2(image: torch.Tensor, basic: torch.Tensor, noise: NoiseModel, params: 
     whiten, unwhiten = _whitener(noise.patch_covariance(k, None))
     if bool((whiten - torch.diag(whiten.diagonal())).abs().max() == 0):
         whiten, unwhiten = whiten.diagonal().contiguous(), unwhiten.diagonal().contiguous()
-    noisy_patches, oracle_patches = _patches(padded, k), _patches(oracle, k)
-    size = (int(padded.shape[1]), int(padded.shape[2]))
-    sums = _Aggregate(size, k, int(noisy_patches.shape[1]), noisy_patches.dtype)
+    noisy_patches, oracle_patches = _Patches(padded, k), _Patches(oracle, k)
     for first in range(0, len(where), CHUNK):
         chosen = where[first:first + CHUNK]
-        estimate = _step2_groups(noisy_patches[chosen], oracle_patches[chosen], whiten, unwhiten, params)
-        sums.add(estimate.reshape(-1, estimate.shape[-1]), chosen.reshape(-1))
-    out = sums.image()
+        estimate = _step2_groups(noisy_patches.read(chosen), oracle_patches.read(chosen), whiten, unwhiten,
+                                 params)
+        noisy_patches.add(estimate, chosen)
+    out = noisy_patches.image()
     pad = params.radius
     return out[:, pad:pad + height, pad:pad + width], where
 
