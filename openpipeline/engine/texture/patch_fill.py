@@ -65,6 +65,7 @@ class _Patches:
         channels = int(estimate.shape[1])
         weight = known + FILLED_WEIGHT * (1 - known)
         self.values = F.unfold(estimate, PATCH)[0].T.contiguous()  # (N, C·p²), channel-major
+        self.squares = self.values**2  # read by every block's search: squared once per round
         self.weights = F.unfold(weight, PATCH)[0].T.repeat(1, channels).contiguous()
         self.known = F.unfold(known, PATCH)[0].T.repeat(1, channels).contiguous()
         self.channels = channels
@@ -73,10 +74,12 @@ class _Patches:
         """For each query position, the ``group`` candidate positions nearest by the
         weighted distance (itself excluded): (n, k) positions."""
         query, weight = self.values[queries], self.weights[queries]
-        pool = self.values[candidates]
-        distance = (weight * query**2).sum(1, keepdim=True) - 2 * (weight * query) @ pool.T
-        distance = distance + weight @ (pool**2).T
-        distance = distance.masked_fill(candidates[None, :] == queries[:, None], float("inf"))
+        distance = (weight * query**2).sum(1, keepdim=True) - 2 * (weight * query) @ self.values[candidates].T
+        distance += weight @ self.squares[candidates].T
+        # each query's own position among the (ascending) candidates, if there: not its own match
+        at = torch.searchsorted(candidates, queries).clamp_max(int(candidates.numel()) - 1)
+        own = candidates[at] == queries
+        distance[torch.arange(int(queries.numel()))[own], at[own]] = float("inf")
         count = min(group, int(candidates.numel()) - 1)
         return candidates[torch.topk(distance, count, dim=1, largest=False).indices]
 

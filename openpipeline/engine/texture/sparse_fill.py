@@ -52,7 +52,13 @@ import torch.nn.functional as F
 from scipy.ndimage import map_coordinates
 from skimage.restoration import inpaint_biharmonic
 
-from openpipeline.engine.texture.dct_filters import _from_colour, _to_colour, colour_matrix, dct_matrix
+from openpipeline.engine.texture.dct_filters import (
+    _from_colour,
+    _to_colour,
+    colour_matrix,
+    dct_matrix,
+    overlap_add,
+)
 from openpipeline.engine.texture.network import lanczos_downsampler
 from openpipeline.engine.texture.nl_bayes import NlBayesParams, nl_bayes_refine
 from openpipeline.engine.texture.noise_model import NoiseModel
@@ -214,9 +220,8 @@ def window_threshold(image: torch.Tensor, threshold: float, circular: bool = Fal
     coefficients = F.conv2d(source, basis, stride=STRIDE)
     keep = (coefficients.abs() > threshold).to(coefficients.dtype)
     keep[:, 0] = 1.0
-    total = F.conv_transpose2d(coefficients * keep, basis, stride=STRIDE)
-    count = F.conv_transpose2d(torch.ones_like(coefficients[:1, :1]), torch.ones((1, 1, n, n)).to(image),
-                               stride=STRIDE)
+    total = overlap_add(coefficients * keep, basis.reshape(n * n, n * n), n, STRIDE)
+    count = overlap_add(torch.ones_like(coefficients[:1, :1]), torch.ones((1, n * n)).to(image), n, STRIDE)
     rows, cols = source.shape[2], source.shape[3]
     averaged = total[..., :rows, :cols] / count[..., :rows, :cols].clamp_min(1e-8)
     return averaged[:, :, pad:pad + height, pad:pad + width].transpose(0, 1).contiguous()
