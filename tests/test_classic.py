@@ -38,6 +38,20 @@ def test_two_passes_denoise_and_a_better_pilot_helps():
     assert psnr(noisy, clean) + 6 < psnr(hard, clean) < psnr(two_pass, clean) < psnr(oracle, clean)
 
 
+def test_overlap_add_is_the_transposed_convolution():
+    """Windows summed back by a matrix product and a fold give what conv_transpose2d gives,
+    at stride 1 and 2, for several images in a batch: a full 8×8 basis and a one-band box."""
+    generator = torch.Generator().manual_seed(2)
+    for bands in (64, 1):
+        coefficients = torch.randn((3, bands, 9, 13), generator=generator)
+        basis = torch.randn((bands, 64), generator=generator)
+        for stride in (1, 2):
+            expected = F.conv_transpose2d(coefficients, basis.reshape(bands, 1, 8, 8), stride=stride)
+            got = dct_filters.overlap_add(coefficients, basis, 8, stride)
+            assert got.shape == expected.shape
+            assert torch.allclose(got, expected, atol=1e-4)
+
+
 def test_bands_give_the_same_result_as_one_pass(monkeypatch):
     """Working in bands of rows (bounded memory) changes nothing."""
     noisy = as_tensor(noisy_version(pattern(48), 20, seed=2))
