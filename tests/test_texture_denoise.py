@@ -290,6 +290,32 @@ def test_nl_bayes_gives_the_same_image_whatever_the_batch_of_groups(monkeypatch:
         assert float((outputs[0] - outputs[1]).abs().max()) < 1e-6
 
 
+def test_step_2_filters_each_group_with_its_oracle_covariance_whichever_side_is_smaller():
+    """Step 2's group filter is ``m + C (C + β·Σ)⁻¹ (P − m)`` with C the oracle's covariance,
+    by the d×d system for grey patches (d 25 < N 48) and the N×N one for colour (d 75),
+    for diagonal and full noise covariances."""
+    from openpipeline.engine.texture import nl_bayes as nl_bayes_module
+
+    generator = torch.Generator().manual_seed(4)
+    params = nl_bayes_module.NlBayesParams(beta2=1.3)
+    for size in (25, 75):
+        basic = torch.randn((6, 48, size), generator=generator, dtype=torch.float64)
+        noisy = basic + 0.5 * torch.randn(basic.shape, generator=generator, dtype=torch.float64)
+        root = torch.randn((size, size), generator=generator, dtype=torch.float64)
+        for noise in (torch.diag(torch.rand(size, generator=generator, dtype=torch.float64) + 0.5),
+                      root @ root.T / size + 0.5 * torch.eye(size, dtype=torch.float64)):
+            whiten, unwhiten = nl_bayes_module._whitener(noise)
+            if bool((noise - torch.diag(noise.diagonal())).abs().max() == 0):
+                whiten, unwhiten = whiten.diagonal(), unwhiten.diagonal()
+            got = nl_bayes_module._step2_groups(noisy, basic, whiten, unwhiten, params)
+            mean = basic.mean(1, keepdim=True)
+            centred = basic - mean
+            covariance = centred.transpose(1, 2) @ centred / 47
+            gain = covariance @ torch.linalg.inv(covariance + params.beta2 * noise)
+            expected = mean + (noisy - mean) @ gain.transpose(1, 2)
+            assert torch.allclose(got, expected, atol=1e-8)
+
+
 def test_patches_are_read_and_summed_back_like_unfold_and_fold():
     """A batch's patches read from the image are the rows of the matrix of every patch
     (F.unfold), and estimates added back at any positions (repeats included) average into

@@ -236,10 +236,13 @@ def _step2_groups(noisy: torch.Tensor, basic: torch.Tensor, whiten: torch.Tensor
                   params: NlBayesParams) -> torch.Tensor:
     """Step 2 on a batch of groups (B, N, d): Wiener with the oracle's covariance.
 
-    In the noise-whitened space ``C (C + β·I)⁻¹`` with ``C = BᵀB/(N−1)`` is computed as
-    ``Bᵀ (B Bᵀ + (N−1)·β·I)⁻¹ B`` — an N×N system instead of a d×d one (N < d for colour
-    patches). ``whiten``/``unwhiten`` are (d,) scales for a diagonal noise covariance, or
-    (d, d) matrices.
+    In the noise-whitened space the filter is ``C (C + β·I)⁻¹`` with ``C = BᵀB/(N−1)``, B the
+    oracle's centred patches, i.e. ``(BᵀB + c·I)⁻¹ BᵀB = Bᵀ (B Bᵀ + c·I)⁻¹ B`` with
+    ``c = (N−1)·β``: the first is a d×d system, the second an N×N one, and the smaller is
+    inverted (Cholesky, then its inverse: products of small matrices are faster than solves
+    with many right-hand sides; one thread, batches of 512 groups of 48, grey 5×5 patches
+    20 → 5 ms, colour 50 → 29 ms). ``whiten``/``unwhiten`` are (d,) scales for a diagonal
+    noise covariance, or (d, d) matrices.
     """
     mean = basic.mean(dim=1, keepdim=True)
     oracle, centred = basic - mean, noisy - mean
@@ -247,12 +250,19 @@ def _step2_groups(noisy: torch.Tensor, basic: torch.Tensor, whiten: torch.Tensor
         oracle, centred = oracle * whiten, centred * whiten
     else:
         oracle, centred = oracle @ whiten, centred @ whiten
-    count = basic.shape[1]
-    gram = oracle @ oracle.transpose(1, 2)
-    gram.diagonal(dim1=1, dim2=2).add_((count - 1) * params.beta2)
-    factor, _ = torch.linalg.cholesky_ex(gram)
-    weights = torch.cholesky_solve(oracle, factor)  # (B, N, d)
-    filtered = (centred @ oracle.transpose(1, 2)) @ weights
+    count, size = basic.shape[1], basic.shape[2]
+    ridge = (count - 1) * params.beta2
+    if size <= count:
+        power = oracle.transpose(1, 2) @ oracle  # (B, d, d)
+        system = power.clone()
+        system.diagonal(dim1=1, dim2=2).add_(ridge)
+        factor, _ = torch.linalg.cholesky_ex(system)
+        filtered = (centred @ torch.cholesky_inverse(factor)) @ power
+    else:
+        gram = oracle @ oracle.transpose(1, 2)  # (B, N, N)
+        gram.diagonal(dim1=1, dim2=2).add_(ridge)
+        factor, _ = torch.linalg.cholesky_ex(gram)
+        filtered = ((centred @ oracle.transpose(1, 2)) @ torch.cholesky_inverse(factor)) @ oracle
     filtered = filtered * unwhiten if unwhiten.dim() == 1 else filtered @ unwhiten
     return filtered + mean
 
