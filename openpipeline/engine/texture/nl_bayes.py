@@ -15,7 +15,7 @@ stride ``stride`` (not the sequential "already processed" skip of the paper), th
 distances to every candidate of a 41×41 search window come from squared differences
 summed over the references' patches, a strip of the image and a row of offsets at a time
 (see :func:`_similar`), and the groups' covariances are batched matrix
-products, eigendecompositions and Cholesky solves. The noise need not be white: Σ is the
+products, eigendecompositions and Cholesky factors. The noise need not be white: Σ is the
 patch covariance of a stationary noise model (:class:`.noise_model.NoiseModel`, from
 its autocovariance), so correlated and JPEG'd noise are filtered with their own spectrum.
 Colour is filtered in the noise model's orthonormal opponent space; the groups are found
