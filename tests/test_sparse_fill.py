@@ -87,6 +87,27 @@ def test_biharmonic_fill_matches_scikit_image():
         assert abs(psnr(wrapped[inner], clean[inner]) - psnr(theirs[inner], clean[inner])) < 0.1
 
 
+def test_window_thresholding_in_bands_is_the_same_as_at_once(monkeypatch):
+    """The DCT windows thresholded a band of rows at a time give the image thresholded at
+    once (bands of one row of windows against one band), colour and grey, odd sides,
+    reflecting and wrapping; every pixel is averaged over the windows that cover it."""
+    from openpipeline.engine.texture import sparse_fill
+
+    generator = torch.Generator().manual_seed(1)
+    for shape in ((1, 3, 37, 29), (1, 1, 20, 45)):
+        image = torch.rand(shape, generator=generator)
+        for circular in (False, True):
+            monkeypatch.setattr(sparse_fill, "BAND_VALUES", 1 << 30)
+            whole = sparse_fill.window_threshold(image, 0.2, circular)
+            monkeypatch.setattr(sparse_fill, "BAND_VALUES", 1)
+            banded = sparse_fill.window_threshold(image, 0.2, circular)
+            assert torch.allclose(whole, banded, atol=1e-6)
+            assert not torch.allclose(whole, image, atol=1e-3)  # it did threshold
+    # a zero threshold keeps every coefficient: each window gives back its own pixels
+    flat = torch.rand((1, 3, 21, 30), generator=generator)
+    assert torch.allclose(sparse_fill.window_threshold(flat, 0.0), flat, atol=1e-5)
+
+
 def test_sparse_fill_beats_the_harmonic_fill_on_a_real_texture():
     """On a brick crop with half its pixels missing the guide is far above the harmonic fill
     (and above the biharmonic one), and keeps every known pixel exactly."""
