@@ -133,6 +133,29 @@ def test_estimates_come_from_a_fixed_model_without_calibrating(tmp_path, monkeyp
     assert not list(tmp_path.iterdir())  # nothing calibrated, nothing cached
 
 
+@pytest.mark.slow  # imports torch
+def test_a_job_without_a_fit_is_estimated_by_its_classical_steps_alone(tmp_path, monkeypatch):
+    """Denoise, inpaint and upscale run no network fit unless iterations or a time budget are
+    given: their estimate is the classical steps' (seconds per megapixel, less memory than a
+    fit's), growing with the image; flash always fits."""
+    from openpipeline.engine.texture import RestoreParams
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    model = runtime_model("denoise")
+    classical, memory = texture_estimate([(2048, 2048)], RestoreParams(), model)
+    fitted, fit_memory = texture_estimate([(2048, 2048)], RestoreParams(max_iterations=500), model)
+    assert not RestoreParams().fits and RestoreParams(max_iterations=500).fits
+    assert 0 < classical < fitted / 3 and memory < fit_memory
+    small, small_memory = texture_estimate([(512, 512)], RestoreParams(), model)
+    assert small < classical / 10 and small_memory < memory
+    for operation in ("inpaint", "upscale"):
+        params = RestoreParams(operation=operation, factor=4)
+        assert not params.fits
+        assert texture_estimate([(512, 512)], params, model)[0] < texture_estimate(
+            [(512, 512)], RestoreParams(operation=operation, factor=4, time_budget=10**6), model)[0]
+    assert RestoreParams(operation="flash").fits and RestoreParams(recipe=True).fits
+
+
 # -- job files --------------------------------------------------------------------------------
 def test_the_openjd_template_passes_openjd_check(tmp_path):
     """The generated template is valid for the reference CLI, one task per input."""

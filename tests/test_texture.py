@@ -325,6 +325,11 @@ def test_predict_calibrates_once_and_estimates_a_job(tmp_path):
     assert list((tmp_path / "cache" / "openpipeline").glob("dip-runtime-*.json"))
     large = run_cli("--json", "texture", "predict", str(tmp_path / "large.png"), "--threads", "1", env=env)
     assert json.loads(large.stdout)["seconds"] > 4 * json.loads(small.stdout)["seconds"] > 0
+    assert json.loads(large.stdout)["fit"] is False  # a default denoise: the classical result alone
+    flash = run_cli("--json", "texture", "predict", str(tmp_path / "large.png"), "--threads", "1",
+                    "--operation", "flash", env=env)
+    assert json.loads(flash.stdout)["fit"] is True
+    assert json.loads(flash.stdout)["seconds"] > json.loads(large.stdout)["seconds"]
 
 
 def test_a_fit_that_keeps_collapsing_still_honours_its_time_budget(monkeypatch):

@@ -140,9 +140,12 @@ def cmd_predict(args: argparse.Namespace) -> None:
     total = 0.0
     sizes = []
     for image in images:
-        total += model.predict(image.width, image.height, args.operation, params.output_factor, args.tile)
+        total += model.predict(image.width, image.height, args.operation, params.output_factor, args.tile,
+                               fit=params.fits)
         sizes.append([image.width, image.height])
-    data = {"operation": args.operation, "device": device, "threads": threads,
+    data = {"operation": args.operation, "device": device, "threads": threads, "fit": params.fits,
             "seconds": round(total, 1), "images": sizes, "model": {"a": model.a, "b": model.b}}
+    how = (f"the classical result, then the fit at s/it = {model.a:.3g}·MP^{model.b:.2f}" if params.fits
+           else "the classical result; no network fit unless --max-iterations or --time-budget is given")
     emit(args, data, f"About {total / 60:.1f} min on {device} with {threads} thread(s) for "
-                     f"{len(sizes)} image(s) (s/it = {model.a:.3g}·MP^{model.b:.2f}).")
+                     f"{len(sizes)} image(s) ({how}).")

@@ -1,8 +1,11 @@
 """Expected time and memory of each task, for the farm's timeouts and memory requests.
 
-Textures: the texture engine's runtime model (seconds per iteration as a power law of
-a tile's pixels, :class:`~openpipeline.engine.texture.RuntimeModel`) times the
-iterations the job may take. The model is this machine's calibration when one is
+Textures: each tile's classical result (seconds per megapixel measured per operation),
+plus, when the job runs the network's fit (``RestoreParams.fits``: flash, the recipe, or
+iterations or a time budget given), the texture engine's runtime model (seconds per
+iteration as a power law of a tile's pixels,
+:class:`~openpipeline.engine.texture.RuntimeModel`) times the iterations the job may
+take. The model is this machine's calibration when one is
 cached, else :func:`default_model` (a planning figure for one CPU core); a submit never
 starts a calibration unless asked (``--calibrate``). Scatter: the scatter engine's own
 budget (:func:`openpipeline.engine.scatter.budget.estimate`).
@@ -23,8 +26,14 @@ if TYPE_CHECKING:  # the engine (torch) is imported when an estimate is made, no
 DEFAULT_A, DEFAULT_B = 0.4, 1.0
 TIMEOUT_FACTOR = 3.0
 MIN_TIMEOUT = 300
-BASE_MEMORY = 512 * 2**20       # the interpreter, torch and the image
+BASE_MEMORY = 512 * 2**20       # the interpreter and torch
 BYTES_PER_TILE_PIXEL = 6000     # the generator's activations and gradients (512 px tile: about 2 GB)
+# Without a fit: the classical steps' batches and sums. Measured peaks (one thread, RSS, with
+# the interpreter): 512² colour tiles 0.42–0.60 GB (denoise, inpaint, ×4 upscale), a 128²
+# ×4 upscale 0.74 GB (its patch back-projection), a 2048² colour denoise 0.99 GB.
+CLASSICAL_BYTES_PER_TILE_PIXEL = 1500
+CLASSICAL_MIN_BYTES = 512 * 2**20
+IMAGE_BYTES_PER_PIXEL = 100     # the image, its result and their working copies, per output pixel
 
 
 def default_model() -> RuntimeModel:
@@ -68,15 +77,20 @@ def texture_estimate(sizes: list[tuple[int, int]], params: Any, model: RuntimeMo
     """Seconds and peak bytes of restoring images of ``sizes`` with ``params`` (RestoreParams)."""
     factor = params.output_factor
     seconds = 0.0
-    tile_pixels = 0
+    tile_pixels = image_pixels = 0
     for width, height in sizes:
         seconds += model.predict(width, height, params.operation, factor, params.tile, params.overlap,
-                                 params.max_iterations)
+                                 params.max_iterations, fit=params.fits)
         side_x, side_y = min(params.tile, width * factor), min(params.tile, height * factor)
         tile_pixels = max(tile_pixels, side_x * side_y)
+        image_pixels = max(image_pixels, width * height * factor * factor)
     if params.time_budget is not None:
         seconds = min(seconds, float(params.time_budget))
-    return seconds, BASE_MEMORY + BYTES_PER_TILE_PIXEL * tile_pixels
+    if params.fits:
+        working = BYTES_PER_TILE_PIXEL * tile_pixels
+    else:
+        working = max(CLASSICAL_BYTES_PER_TILE_PIXEL * tile_pixels, CLASSICAL_MIN_BYTES)
+    return seconds, BASE_MEMORY + working + IMAGE_BYTES_PER_PIXEL * image_pixels
 
 
 def timeout_seconds(seconds: float | None) -> int:

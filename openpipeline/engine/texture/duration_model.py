@@ -27,6 +27,16 @@ from openpipeline.engine.texture.tiles import tile_starts
 # Iterations our stopping rules typically take on 128-256 px tiles (measured by the
 # benchmark); the prediction is a planning figure, not a promise.
 TYPICAL_ITERATIONS = {"denoise": 500, "inpaint": 2500, "upscale": 2000, "flash": 1500}
+# CPU seconds per output megapixel of the classical result on one thread: all of a
+# denoise, inpaint or upscale when no fit is asked (the default), the guide before a fit
+# otherwise. Measured with RESULT_VERSION texture-11 on 512² colour tiles (denoise σ 20
+# 36, inpaint 50 % holes 101 and strokes 187, ×4 upscale 43) and 128² ones, where the patch
+# fill and patch back-projection also run (tiles up to SMALL_TILE pixels: denoise 100,
+# inpaint 1050, ×4 upscale 1110). Rounded up: a planning figure.
+CLASSICAL_SECONDS_PER_MP = {"denoise": 40.0, "inpaint": 200.0, "upscale": 60.0, "flash": 40.0}
+SMALL_TILE_SECONDS_PER_MP = {"denoise": 100.0, "inpaint": 1100.0, "upscale": 1200.0, "flash": 100.0}
+SMALL_TILE = 160 * 160  # sparse_fill.PATCH_MAX_PIXELS: up to this the patch fills run too
+THREAD_SCALING = 0.75  # n threads run the classical steps n**0.75 times as fast (2: 1.7×, measured)
 
 
 @dataclass(frozen=True)
@@ -62,15 +72,27 @@ class RuntimeModel:
         return float(self.a * (width * height / 1e6) ** self.b)
 
     def predict(self, width: int, height: int, operation: str = "denoise", factor: int = 1,
-                tile: int = 512, overlap: int = 32, iterations: int | None = None) -> float:
+                tile: int = 512, overlap: int = 32, iterations: int | None = None,
+                fit: bool = True) -> float:
         """Predicted seconds for a whole image processed in tiles (``tile`` and ``overlap``
-        bound a tile's output side, as in :func:`.restore.restore`)."""
-        count = iterations or TYPICAL_ITERATIONS[operation]
+        bound a tile's output side, as in :func:`.restore.restore`): each tile's classical
+        result (:func:`classical_seconds`), then, with ``fit``, ``iterations`` (else a
+        typical count) of the network's fit."""
         tile_in, overlap_in = tile // factor, overlap // factor
         tiles_y = len(tile_starts(height, tile_in, overlap_in, False))
         tiles_x = len(tile_starts(width, tile_in, overlap_in, False))
         th, tw = min(tile_in, height) * factor, min(tile_in, width) * factor
-        return tiles_y * tiles_x * count * self.seconds_per_iteration(tw, th)
+        per_tile = classical_seconds(operation, tw * th, self.threads)
+        if fit:
+            per_tile += (iterations or TYPICAL_ITERATIONS[operation]) * self.seconds_per_iteration(tw, th)
+        return tiles_y * tiles_x * per_tile
+
+
+def classical_seconds(operation: str, tile_pixels: int, threads: int = 1) -> float:
+    """Seconds of one tile's classical result (see :data:`CLASSICAL_SECONDS_PER_MP`) on
+    ``threads`` CPU threads; a planning figure for a 2020s server core."""
+    rates = SMALL_TILE_SECONDS_PER_MP if tile_pixels <= SMALL_TILE else CLASSICAL_SECONDS_PER_MP
+    return float(rates[operation] * tile_pixels / 1e6 / max(threads, 1) ** THREAD_SCALING)
 
 
 def fit_power_law(samples: list[tuple[float, float]]) -> tuple[float, float]:

@@ -52,6 +52,14 @@ class RestoreParams:
         return self.factor if self.operation == "upscale" else 1
 
     @property
+    def fits(self) -> bool:
+        """Whether the job runs the network's fit: always for the flash operation and the
+        published recipe; for denoise, inpaint and upscale only when iterations or a time
+        budget are given (else the checked classical result is the output)."""
+        asked = self.max_iterations is not None or self.time_budget is not None
+        return self.recipe or self.operation == "flash" or asked
+
+    @property
     def min_tile(self) -> int:
         """The smallest ``tile`` allowed: the overlap on both sides and one pixel more
         (upscaling: in low-resolution pixels, times the factor)."""
