@@ -188,6 +188,22 @@ def test_group_wiener_pulls_noisy_repeats_together():
     assert float(((pulled - clean) ** 2).mean()) < 0.6 * float(((noisy - clean) ** 2).mean())
 
 
+def test_group_wiener_gives_the_same_image_whatever_its_batch(monkeypatch):
+    """The groups are filtered a batch at a time (bounded memory): a batch of 7 groups, which
+    divides nothing here, gives the image all of them at once give, colour."""
+    from openpipeline.engine.texture import patch_fill as patch_fill_module
+
+    generator = torch.Generator().manual_seed(6)
+    noisy = torch.rand((1, 3, 30, 26), generator=generator)
+    groups = similar_patches(noisy)
+    with torch.no_grad():
+        monkeypatch.setattr(patch_fill_module, "WIENER_BATCH", 10**6)
+        whole = group_wiener(noisy, groups, 0.1)
+        monkeypatch.setattr(patch_fill_module, "WIENER_BATCH", 7)
+        batched = group_wiener(noisy, groups, 0.1)
+    assert torch.allclose(whole, batched, atol=1e-6) and not torch.allclose(whole, noisy, atol=1e-3)
+
+
 def test_guide_not_beaten_stops_only_after_its_gate():
     """The rule waits for its gate, then fires while the network's held-out error is above the guide's."""
     target = torch.zeros((1, 1, 8, 8))
