@@ -108,6 +108,25 @@ def test_window_thresholding_in_bands_is_the_same_as_at_once(monkeypatch):
     assert torch.allclose(sparse_fill.window_threshold(flat, 0.0), flat, atol=1e-5)
 
 
+def test_above_the_direct_limit_the_biharmonic_solve_is_iterative_and_the_same(monkeypatch):
+    """Past DIRECT_UNKNOWNS our biharmonic solve runs conjugate gradients (bounded memory):
+    on 50 % random holes, where they converge, they give the factorisation's fill,
+    reflecting and wrapping, every channel."""
+    from openpipeline.engine.texture import sparse_fill
+
+    clean = _crop("astronaut", 48)
+    holes = _holes(48)
+    values = np.ascontiguousarray(clean.reshape(-1, 3), dtype=np.float64)
+    known = holes.ravel() < 0.5
+    for circular in (False, True):
+        direct = sparse_fill._sparse_biharmonic(values.copy(), known, 48, 48, circular)
+        monkeypatch.setattr(sparse_fill, "DIRECT_UNKNOWNS", 100)
+        iterative = sparse_fill._sparse_biharmonic(values.copy(), known, 48, 48, circular)
+        monkeypatch.undo()
+        assert np.abs(iterative - direct).max() < 1e-3
+        assert np.abs(direct[~known] - values[~known]).max() > 0.05  # the holes were filled anew
+
+
 def test_sparse_fill_beats_the_harmonic_fill_on_a_real_texture():
     """On a brick crop with half its pixels missing the guide is far above the harmonic fill
     (and above the biharmonic one), and keeps every known pixel exactly."""

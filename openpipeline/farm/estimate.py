@@ -32,6 +32,7 @@ BYTES_PER_TILE_PIXEL = 6000     # the generator's activations and gradients (512
 # the interpreter): 512² colour tiles 0.42–0.60 GB (denoise, inpaint, ×4 upscale), a 128²
 # ×4 upscale 0.51 GB (its patch back-projection), a 2048² colour denoise 0.99 GB.
 CLASSICAL_BYTES_PER_TILE_PIXEL = 1500
+INPAINT_BYTES_PER_TILE_PIXEL = 6000  # a hole filling a 512² tile: the direct biharmonic solve, 1.6 GB
 CLASSICAL_MIN_BYTES = 512 * 2**20
 IMAGE_BYTES_PER_PIXEL = 100     # the image, its result and their working copies, per output pixel
 
@@ -89,7 +90,9 @@ def texture_estimate(sizes: list[tuple[int, int]], params: Any, model: RuntimeMo
     if params.fits:
         working = BYTES_PER_TILE_PIXEL * tile_pixels
     else:
-        working = max(CLASSICAL_BYTES_PER_TILE_PIXEL * tile_pixels, CLASSICAL_MIN_BYTES)
+        inpaint = params.operation == "inpaint"
+        rate = INPAINT_BYTES_PER_TILE_PIXEL if inpaint else CLASSICAL_BYTES_PER_TILE_PIXEL
+        working = max(rate * tile_pixels, CLASSICAL_MIN_BYTES)
     return seconds, BASE_MEMORY + working + IMAGE_BYTES_PER_PIXEL * image_pixels
 
 

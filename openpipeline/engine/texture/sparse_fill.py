@@ -142,13 +142,15 @@ Downsampler = Callable[[torch.Tensor], torch.Tensor]
 
 
 
-# Above this many unknowns the biharmonic system is solved iteratively (bounded memory).
-# scikit-image's direct solve, one thread, 512² colour: a 400² hole (160,000 unknowns) 4 s
-# and ~0.9 GB peak, 80 % random holes 6 s; strokes with a shifted copy (80,000) 0.55 s,
-# where conjugate gradients took 20 s (it was 70,000: a 512² stroke inpainting spent half
-# its time there), and a 300² hole 1.6 s, where 3,000 CG steps took 21 s and still missed
-# the solution by 0.25.
-DIRECT_UNKNOWNS = 160_000
+# Above this many unknowns the biharmonic system is solved iteratively (bounded memory):
+# more than a whole default 512² tile. The direct solve (scikit-image's, or our
+# factorisation when wrapping), one thread, 512² colour: a 500² hole (250,000 unknowns)
+# 8–10 s and 1.3–1.6 GB peak, a 400² hole 4 s and ~0.9 GB, strokes with a shifted copy
+# (80,000) 0.55 s. Conjugate gradients (3,000 steps) took 20 s on those strokes and 80 s on
+# a 420² hole and stopped far from the solution there (mean error 0.2 of the value range:
+# the biharmonic operator's smooth modes converge slowest). It was 70,000: a 512² stroke
+# inpainting spent half its time in CG on its check sets.
+DIRECT_UNKNOWNS = 270_000
 
 
 # -- the biharmonic fill ------------------------------------------------------------------------
