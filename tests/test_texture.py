@@ -140,6 +140,30 @@ def test_runtime_model_fits_a_power_law():
     assert model.predict(1024, 1024) > model.predict(256, 256) > 0
 
 
+def test_the_classical_steps_scale_with_the_machine_and_old_caches_are_measured_again():
+    """A calibration's ``classical`` factor scales the classical estimate (not the fit's);
+    a cache from before it existed (no ``classical`` field) or with a factor ≤ 0 is refused
+    (measured again); the calibration job is a fixed 192² output for each operation."""
+    from openpipeline.engine.texture.duration_model import CALIBRATION_SIDE, calibration_job
+
+    base = RuntimeModel("cpu", 2, "denoise", 0.4, 1.0)
+    slow = RuntimeModel("cpu", 2, "denoise", 0.4, 1.0, classical=3.0)
+    assert slow.predict(2048, 2048, fit=False) == pytest.approx(3 * base.predict(2048, 2048, fit=False))
+    fit_part = base.predict(2048, 2048, iterations=100) - base.predict(2048, 2048, fit=False)
+    slow_fit_part = slow.predict(2048, 2048, iterations=100) - slow.predict(2048, 2048, fit=False)
+    assert slow_fit_part == pytest.approx(fit_part)
+    old = '{"device": "cpu", "threads": 1, "config": "denoise", "a": 0.4, "b": 1.0}'
+    assert RuntimeModel.parse(old) is None
+    assert RuntimeModel.parse(old[:-1] + ', "classical": 0}') is None
+    parsed = RuntimeModel.parse(old[:-1] + ', "classical": 1.5}')
+    assert parsed == RuntimeModel("cpu", 1, "denoise", 0.4, 1.0, 1.5)
+    for operation in ("denoise", "inpaint", "upscale"):
+        image, holes, factor = calibration_job(operation)
+        assert image.shape[0] * factor == CALIBRATION_SIDE and image.dtype == np.float32
+        assert (holes is not None) == (operation == "inpaint")
+        assert np.array_equal(image, calibration_job(operation)[0])  # the same job every time
+
+
 # -- files, through the CLI --------------------------------------------------------------
 def _write(path, pixels, fmt, channels=None):
     import OpenImageIO as oiio

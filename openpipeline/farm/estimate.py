@@ -1,7 +1,8 @@
 """Expected time and memory of each task, for the farm's timeouts and memory requests.
 
-Textures: each tile's classical result (seconds per megapixel measured per operation),
-plus, when the job runs the network's fit (``RestoreParams.fits``: flash, the recipe, or
+Textures: each tile's classical result (seconds per megapixel measured per operation, scaled
+by the calibration's ``classical`` factor: this machine against the one they were measured
+on), plus, when the job runs the network's fit (``RestoreParams.fits``: flash, the recipe, or
 iterations or a time budget given), the texture engine's runtime model (seconds per
 iteration as a power law of a tile's pixels,
 :class:`~openpipeline.engine.texture.RuntimeModel`) times the iterations the job may

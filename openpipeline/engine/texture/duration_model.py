@@ -37,17 +37,25 @@ CLASSICAL_SECONDS_PER_MP = {"denoise": 40.0, "inpaint": 200.0, "upscale": 60.0, 
 SMALL_TILE_SECONDS_PER_MP = {"denoise": 100.0, "inpaint": 1100.0, "upscale": 1200.0, "flash": 100.0}
 SMALL_TILE = 160 * 160  # sparse_fill.PATCH_MAX_PIXELS: up to this the patch fills run too
 THREAD_SCALING = 0.75  # n threads run the classical steps n**0.75 times as fast (2: 1.7×, measured)
+CALIBRATION_SIDE = 192  # output side of the classical job a calibration times (above SMALL_TILE)
+# Its seconds on the machine the rates above were measured on (one thread, the median of
+# three runs; the ×4 upscale from 48²): calibrate() divides this machine's time by them to
+# scale the rates.
+REFERENCE_CALIBRATION_SECONDS = {"denoise": 2.7, "inpaint": 5.6, "upscale": 1.6}
 
 
 @dataclass(frozen=True)
 class RuntimeModel:
-    """``seconds_per_iteration = a · megapixels^b`` on one device."""
+    """``seconds_per_iteration = a · megapixels^b`` on one device, and ``classical``: this
+    machine's time for the classical steps over the reference machine's (see
+    :data:`REFERENCE_CALIBRATION_SECONDS`)."""
 
     device: str
     threads: int
     config: str
     a: float
     b: float
+    classical: float = 1.0
 
     @classmethod
     def parse(cls, text: str) -> RuntimeModel | None:
@@ -57,7 +65,7 @@ class RuntimeModel:
             data = json.loads(text)
         except ValueError:
             return None
-        fields = {"device": str, "threads": int, "config": str, "a": float, "b": float}
+        fields = {"device": str, "threads": int, "config": str, "a": float, "b": float, "classical": float}
         if not isinstance(data, dict) or set(data) != set(fields):
             return None
         for name, kind in fields.items():
@@ -66,7 +74,10 @@ class RuntimeModel:
                 return None
         if not (math.isfinite(data["a"]) and data["a"] > 0 and math.isfinite(data["b"])):
             return None
-        return cls(data["device"], data["threads"], data["config"], float(data["a"]), float(data["b"]))
+        if not (math.isfinite(data["classical"]) and data["classical"] > 0):
+            return None
+        return cls(data["device"], data["threads"], data["config"], float(data["a"]), float(data["b"]),
+                   float(data["classical"]))
 
     def seconds_per_iteration(self, width: int, height: int) -> float:
         return float(self.a * (width * height / 1e6) ** self.b)
@@ -82,7 +93,7 @@ class RuntimeModel:
         tiles_y = len(tile_starts(height, tile_in, overlap_in, False))
         tiles_x = len(tile_starts(width, tile_in, overlap_in, False))
         th, tw = min(tile_in, height) * factor, min(tile_in, width) * factor
-        per_tile = classical_seconds(operation, tw * th, self.threads)
+        per_tile = self.classical * classical_seconds(operation, tw * th, self.threads)
         if fit:
             per_tile += (iterations or TYPICAL_ITERATIONS[operation]) * self.seconds_per_iteration(tw, th)
         return tiles_y * tiles_x * per_tile
@@ -117,7 +128,44 @@ def calibrate(device: str = "cpu", threads: int = 1, operation: str = "denoise",
                                                device=torch.device(device)))
         samples.append((size * size / 1e6, (time.perf_counter() - start) / iterations))
     a, b = fit_power_law(samples)
-    return RuntimeModel(device, threads, operation, a, b)
+    return RuntimeModel(device, threads, operation, a, b, classical_scale(device, threads, operation))
+
+
+def calibration_job(operation: str) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """The classical job a calibration times: a (h, w, 3) image in 0..1, its holes (inpaint)
+    and the upscale factor, for a :data:`CALIBRATION_SIDE`² output. Fixed seeds: the same
+    job on every machine."""
+    rng = np.random.default_rng(0)
+    side = CALIBRATION_SIDE
+    y, x = np.mgrid[0:side, 0:side] / side
+    clean = np.stack([0.5 + 0.3 * np.sin(12 * x + 5 * y), 0.5 + 0.3 * np.cos(9 * y), 0.4 + 0.2 * x], -1)
+    clean = np.clip(clean + 0.1 * rng.random((side, side, 3)), 0, 1).astype(np.float32)
+    if operation == "upscale":
+        return np.ascontiguousarray(clean[::4, ::4]), None, 4
+    if operation == "inpaint":
+        holes = np.zeros((side, side), np.float32)
+        holes[side // 8::side // 6, :] = 1.0  # thin strokes across the image
+        holes[:, side // 5::side // 4] = 1.0
+        return clean, holes, 1
+    noisy = np.clip(clean + rng.normal(0, 20 / 255, clean.shape), 0, 1).astype(np.float32)
+    return noisy, None, 1
+
+
+def classical_scale(device: str, threads: int, operation: str) -> float:
+    """This machine's seconds for :func:`calibration_job` over the reference machine's (1.0
+    where no reference was measured: the flash operation always fits); a second or two."""
+    from openpipeline.engine.texture.params import RestoreParams
+    from openpipeline.engine.texture.restoration import restore
+
+    reference = REFERENCE_CALIBRATION_SECONDS.get(operation, 0.0)
+    if reference <= 0:
+        return 1.0
+    image, holes, factor = calibration_job(operation)
+    params = RestoreParams(operation=operation, factor=max(factor, 2), device=device, threads=threads)
+    start = time.perf_counter()
+    restore(image, params, holes)
+    measured = (time.perf_counter() - start) * max(threads, 1) ** THREAD_SCALING
+    return float(min(max(measured / reference, 0.05), 20.0))
 
 
 def cache_path(device: str, threads: int, operation: str) -> Path:
