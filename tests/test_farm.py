@@ -120,7 +120,7 @@ def test_a_folder_lists_textures_grouping_udim_tiles_and_leaving_masks_out(tmp_p
 @pytest.mark.slow  # imports torch
 def test_estimates_come_from_a_fixed_model_without_calibrating(tmp_path, monkeypatch):
     """With no cached calibration the default model answers at once; the estimate grows with
-    iterations and a time budget caps it."""
+    iterations and a time budget caps the fit's part of it, per file."""
     from openpipeline.engine.texture import RestoreParams
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -129,7 +129,12 @@ def test_estimates_come_from_a_fixed_model_without_calibrating(tmp_path, monkeyp
     few, memory = texture_estimate([(1024, 1024)], RestoreParams(max_iterations=10), model)
     many, _ = texture_estimate([(1024, 1024)], RestoreParams(max_iterations=1000), model)
     capped, _ = texture_estimate([(1024, 1024)], RestoreParams(max_iterations=1000, time_budget=5), model)
-    assert 0 < few < many and capped == 5 and memory > 512 * 2**20
+    classical, _ = texture_estimate([(1024, 1024)], RestoreParams(), model)
+    assert 0 < few < many and memory > 512 * 2**20
+    # the budget bounds the fit; every tile still gets its classical result, each file its own budget
+    assert capped == pytest.approx(classical + 5)
+    udim, _ = texture_estimate([(1024, 1024)] * 3, RestoreParams(max_iterations=1000, time_budget=5), model)
+    assert udim == pytest.approx(3 * capped)
     assert not list(tmp_path.iterdir())  # nothing calibrated, nothing cached
 
 

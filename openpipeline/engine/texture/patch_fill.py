@@ -74,7 +74,9 @@ class _Patches:
 
     def nearest(self, queries: torch.Tensor, candidates: torch.Tensor, group: int = GROUP) -> torch.Tensor:
         """For each query position, the ``group`` candidate positions nearest by the
-        weighted distance (itself excluded): (n, k) positions."""
+        weighted distance (itself excluded): (n, k) positions. ``candidates`` must be in
+        ascending order (as :func:`_query_blocks` makes them): a query's own position is
+        found among them by a binary search."""
         query, weight = self.values[queries], self.weights[queries]
         distance = (weight * query**2).sum(1, keepdim=True) - 2 * (weight * query) @ self.values[candidates].T
         distance += weight @ self.squares[candidates].T
