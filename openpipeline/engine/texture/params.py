@@ -52,12 +52,17 @@ class RestoreParams:
         return self.factor if self.operation == "upscale" else 1
 
     @property
+    def fit_asked(self) -> bool:
+        """The user gave --max-iterations or --time-budget: the Deep Image Prior fit then runs
+        after the classical estimate (by default the checked classical result is the output:
+        at our speed targets the fit did not pay)."""
+        return self.max_iterations is not None or self.time_budget is not None
+
+    @property
     def fits(self) -> bool:
         """Whether the job runs the network's fit: always for the flash operation and the
-        published recipe; for denoise, inpaint and upscale only when iterations or a time
-        budget are given (else the checked classical result is the output)."""
-        asked = self.max_iterations is not None or self.time_budget is not None
-        return self.recipe or self.operation == "flash" or asked
+        published recipe; for denoise, inpaint and upscale only when asked (:attr:`fit_asked`)."""
+        return self.recipe or self.operation == "flash" or self.fit_asked
 
     @property
     def min_tile(self) -> int:

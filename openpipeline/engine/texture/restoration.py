@@ -174,13 +174,6 @@ class _Job:
         return self.params.operation == "denoise" and not self.params.recipe
 
     @property
-    def fit_asked(self) -> bool:
-        """The user gave --max-iterations or --time-budget: the Deep Image Prior fit then runs
-        after the classical estimate (by default the checked classical result is the output:
-        at our speed targets the fit did not pay)."""
-        return self.params.max_iterations is not None or self.params.time_budget is not None
-
-    @property
     def guided_inpaint(self) -> bool:
         """Inpainting with our configuration: a sparse fill guides the fit (:mod:`.guide_check`)."""
         return self.params.operation == "inpaint" and not self.params.recipe
@@ -298,7 +291,7 @@ def _guide_plan(job: _Job, target: torch.Tensor, known: torch.Tensor | None, til
         report("guide", 0.0, "classical guide")
 
     guided = (job.guided_inpaint and known is not None) or job.guided_upscale
-    if guided and not job.fit_asked:  # no fit asked for: the guide from every known pixel
+    if guided and not job.params.fit_asked:  # no fit asked for: the guide from every known pixel
         return guide_only(target, known, job.params.output_factor, seed, tile.circular, tick)
     if job.guided_inpaint and known is not None:
         return inpaint_plan(target, known, seed, holdout, tile.circular, tick)
@@ -374,9 +367,9 @@ def _denoise_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
     assert job.noise is not None
     target = _as_tensor(tile.piece)
     classical: Denoised = classical_denoise(target, job.noise, tile.circular, seed, job.real,
-                                            rated=job.fit_asked)
+                                            rated=job.params.fit_asked)
     guide = _as_array(classical.guide)
-    if not job.fit_asked:
+    if not job.params.fit_asked:
         return _as_array(classical.image), FitResult(_as_array(classical.image).transpose(2, 0, 1), 0, 0.0,
                                                      CLASSICAL_DENOISE_REASON), guide
     task = FitTask(operation="denoise", sigma=job.sigma, circular=tile.circular,
