@@ -81,9 +81,9 @@ def texture_estimate(sizes: list[tuple[int, int]], params: Any, model: RuntimeMo
     seconds = 0.0
     tile_pixels = image_pixels = 0
     for width, height in sizes:
-        shape = (width, height, params.operation, factor, params.tile, params.overlap, params.max_iterations)
-        classical = model.predict(*shape, fit=False)
-        fit = model.predict(*shape, fit=True) - classical if params.fits else 0.0
+        classical, fit = model.parts(width, height, params.operation, factor, params.tile, params.overlap,
+                                     params.max_iterations)
+        fit = fit if params.fits else 0.0
         if params.time_budget is not None:  # the budget bounds the fit; later tiles still get their
             fit = min(fit, float(params.time_budget))  # classical result (and each file has its own)
         seconds += classical + fit

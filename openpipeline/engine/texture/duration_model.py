@@ -85,18 +85,24 @@ class RuntimeModel:
     def predict(self, width: int, height: int, operation: str = "denoise", factor: int = 1,
                 tile: int = 512, overlap: int = 32, iterations: int | None = None,
                 fit: bool = True) -> float:
+        """Predicted seconds for a whole image processed in tiles: :meth:`parts`, the fit's
+        only with ``fit``."""
+        classical, fitting = self.parts(width, height, operation, factor, tile, overlap, iterations)
+        return classical + fitting if fit else classical
+
+    def parts(self, width: int, height: int, operation: str = "denoise", factor: int = 1,
+              tile: int = 512, overlap: int = 32, iterations: int | None = None) -> tuple[float, float]:
         """Predicted seconds for a whole image processed in tiles (``tile`` and ``overlap``
-        bound a tile's output side, as in :func:`.restore.restore`): each tile's classical
-        result (:func:`classical_seconds`), then, with ``fit``, ``iterations`` (else a
-        typical count) of the network's fit."""
+        bound a tile's output side, as in :func:`.restore.restore`): every tile's classical
+        result (:func:`classical_seconds`), and ``iterations`` (else a typical count) of the
+        network's fit on every tile."""
         tile_in, overlap_in = tile // factor, overlap // factor
         tiles_y = len(tile_starts(height, tile_in, overlap_in, False))
         tiles_x = len(tile_starts(width, tile_in, overlap_in, False))
         th, tw = min(tile_in, height) * factor, min(tile_in, width) * factor
-        per_tile = self.classical * classical_seconds(operation, tw * th, self.threads)
-        if fit:
-            per_tile += (iterations or TYPICAL_ITERATIONS[operation]) * self.seconds_per_iteration(tw, th)
-        return tiles_y * tiles_x * per_tile
+        classical = self.classical * classical_seconds(operation, tw * th, self.threads)
+        fitting = (iterations or TYPICAL_ITERATIONS[operation]) * self.seconds_per_iteration(tw, th)
+        return tiles_y * tiles_x * classical, tiles_y * tiles_x * fitting
 
 
 def classical_seconds(operation: str, tile_pixels: int, threads: int = 1) -> float:
