@@ -223,6 +223,38 @@ def test_group_wiener_gives_the_same_image_whatever_its_batch(monkeypatch):
     assert torch.allclose(whole, batched, atol=1e-6) and not torch.allclose(whole, noisy, atol=1e-3)
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_group_wiener_solves_the_groups_gram_system_exactly(channels):
+    """The Wiener step solves the k×k system of a group's k patches instead of the p²×p² one
+    of its covariance: each pulled patch equals ``μ + Σ (Σ + σ²I)⁻¹ (x − μ)`` computed directly
+    (float64), from the smallest σ the upscaler uses (0.005) up; a group as large as a patch
+    has pixels takes the direct path and gives the same."""
+    from openpipeline.engine.texture import patch_fill as patch_fill_module
+
+    generator = torch.Generator().manual_seed(8)
+    image = (torch.rand((1, channels, 40, 36), generator=generator) * 0.3
+             + torch.linspace(0, 0.6, 36)).double()
+    values = torch.nn.functional.unfold(image, patch_fill_module.PATCH)[0].T
+    size = patch_fill_module.PATCH**2
+    groups = similar_patches(image)
+    query = values[groups.queries[:50]].reshape(-1, size)
+    for k in (groups.members.shape[1], size + 3):
+        members = groups.members[:50]
+        if k > groups.members.shape[1]:  # a group larger than a patch's pixels: neighbours by position
+            members = groups.members[:50, :1] + torch.arange(k)[None] % 5
+        grouped = values[members].reshape(50, k, channels, size).transpose(1, 2)
+        grouped = grouped.reshape(50 * channels, k, size)
+        mean = grouped.mean(1)
+        centred = grouped - mean[:, None]
+        covariance = centred.transpose(1, 2) @ centred / (k - 1)
+        for sigma in (0.005, 0.05, 0.2):
+            ridge = sigma**2 * torch.eye(size, dtype=torch.float64)
+            solved = torch.linalg.solve(covariance + ridge, (query - mean)[..., None])
+            direct = mean + (covariance @ solved)[..., 0]
+            pulled = patch_fill_module._pulled(values, members, query, channels, sigma)
+            assert torch.allclose(pulled, direct, atol=1e-9), (k, sigma)
+
+
 def test_guide_not_beaten_stops_only_after_its_gate():
     """The rule waits for its gate, then fires while the network's held-out error is above the guide's."""
     target = torch.zeros((1, 1, 8, 8))

@@ -126,9 +126,10 @@ def test_results_cached_before_the_cap_are_not_reused():
     denoiser's strength and the non-local patch fill, then the denoiser's search window and the
     colour noise estimate, then NL-Bayes as a prior for dense holes and ×4, then photon noise made
     white before denoising, then photon noise read in fewer bins beside clipped areas, then the
-    noise level read after the thread count is set, then fills blended with the biharmonic fill),
+    noise level read after the thread count is set, then fills blended with the biharmonic fill, then
+    the upscaler's Wiener step solved in its k×k Gram form: float rounding),
     so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-11"
+    assert texture_job.RESULT_VERSION == "texture-12"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):
