@@ -327,7 +327,8 @@ def texture_parts(args: argparse.Namespace, emit: Emit) -> None:
         print("\n".join(["", *bench.denoise_summary(denoised)]), flush=True)
         rows += denoised
     if args.part in ("textures-fill", "all"):
-        inpaint, upscale = bench.fill_cases(args.split, 1 if args.quick else args.fill_per_source, sources)
+        inpaint, upscale = bench.fill_cases(args.split, 1 if args.quick else args.fill_per_source, sources,
+                                            larger=not args.quick)
         print(bench.FILL_TABLE, flush=True)
         filled = bench.run_cases(bench.inpaint_case, inpaint, args.workers, show(bench.fill_row_markdown))
         filled += bench.run_cases(bench.upscale_case, upscale, args.workers, show(bench.fill_row_markdown))

@@ -245,11 +245,16 @@ def denoise_cases(split: str, kinds: Sequence[str], per_source: int, large: bool
     return cases
 
 
-def fill_cases(split: str, per_source: int, sources: Collection[str] = ()) -> tuple[list[Case], list[Case]]:
-    """Inpainting cases (crops × masks) and upscaling cases (crops), 128² crops."""
+def fill_cases(split: str, per_source: int, sources: Collection[str] = (),
+               larger: bool = True) -> tuple[list[Case], list[Case]]:
+    """Inpainting cases (crops × masks) and upscaling cases (crops), 128² crops; with
+    ``larger`` also one 256² ×4 case per source (an output the patch stages of upscaling
+    still run on, with a narrower search; ~30 s grey, ~60 s colour)."""
     chosen = pick(texture_set.crops(split), per_source, sources)
-    return ([(split, 128, crop.name, mask) for mask in FILL_MASKS for crop in chosen],
-            [(split, 128, crop.name, "x4") for crop in chosen])
+    upscale = [(split, 128, crop.name, "x4") for crop in chosen]
+    if larger:
+        upscale += [(split, 256, crop.name, "x4") for crop in pick(texture_set.crops(split, 256), 1, sources)]
+    return [(split, 128, crop.name, mask) for mask in FILL_MASKS for crop in chosen], upscale
 
 
 # --- markdown ---------------------------------------------------------------------------------------
@@ -354,8 +359,8 @@ def fill_summary(rows: Sequence[Row]) -> list[str]:
     """One line per split × task: mean and min Δ against the classic, targets, seconds, stops."""
     lines = ["| split | task | n | mean Δ dB | min Δ dB | cases at target | ours CPU s median / max | "
              "stopped by itself |", "|---|---|---|---|---|---|---|---|"]
-    for split, kind in sorted({(r["split"], r["kind"]) for r in rows}):
-        group = [r for r in rows if (r["split"], r["kind"]) == (split, kind)]
+    for split, kind, size in sorted({(r["split"], r["kind"], r["size"]) for r in rows}):
+        group = [r for r in rows if (r["split"], r["kind"], r["size"]) == (split, kind, size)]
         deltas = [r["ours_db"] - r["classic_db"] for r in group]
         if kind == "x4":
             at_target = sum(d >= 0.5 for d in deltas)
@@ -365,7 +370,8 @@ def fill_summary(rows: Sequence[Row]) -> list[str]:
                             for d, r in zip(deltas, group, strict=True))
             target = "≥ +1 dB in ≤ 30 s"
         by_itself = sum(not any(s in NOT_BY_ITSELF for s in r["stop"]) for r in group)
-        lines.append(f"| {split} | {kind} | {len(group)} | {statistics.fmean(deltas):+.2f} | "
+        task = kind if size == 128 else f"{kind} {size}²"
+        lines.append(f"| {split} | {task} | {len(group)} | {statistics.fmean(deltas):+.2f} | "
                      f"{min(deltas):+.2f} | {at_target}/{len(group)} ({target}) | "
                      f"{_median_max([seconds(r, 'ours') for r in group])} | {by_itself}/{len(group)} |")
     return lines

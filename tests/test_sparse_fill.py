@@ -168,6 +168,38 @@ def test_the_patch_prior_lifts_upscaling_on_a_repeating_texture():
     assert guide > psnr(aligned_bicubic(low, 4)[0].numpy(), truth) + 1.85
 
 
+def test_upscaling_runs_the_patch_stages_up_to_a_256_output_with_a_narrower_search(monkeypatch):
+    """The patch stages of the ×4 guide run on outputs up to 256² (inpainting's stop at 160²):
+    with the full search up to 160², a narrower one above, and not at all on a 288² output.
+    (The stages are replaced by recorders here: what runs where, not their quality, which
+    the bench measures on 256² crops.)"""
+    from openpipeline.engine.texture import patch_fill, sparse_fill
+
+    calls: list[tuple[str, int | None]] = []
+
+    def patch_stage(low, estimate, factor, down, weight, tick, radius=patch_fill.SEARCH_RADIUS):
+        calls.append(("patch", radius))
+        return estimate
+
+    def plug_and_play(low, estimate, factor, down, weight, circular, tick):
+        calls.append(("nl-bayes", None))
+        return estimate
+
+    monkeypatch.setattr(sparse_fill, "_patch_back_projection", patch_stage)
+    monkeypatch.setattr(sparse_fill, "_plug_and_play_upscale", plug_and_play)
+    monkeypatch.setattr(sparse_fill, "UPSCALE_STEPS", 2)
+    seen = {}
+    for side in (32, 48, 64, 72):
+        calls.clear()
+        low = torch.rand((1, 1, side, side), generator=torch.Generator().manual_seed(side))
+        with torch.no_grad():
+            assert upscale_guide(low, 4).shape[-1] == 4 * side
+        seen[4 * side] = list(calls)
+    assert seen[128] == [("patch", patch_fill.SEARCH_RADIUS), ("nl-bayes", None)]
+    assert seen[192] == seen[256] == [("patch", sparse_fill.LARGE_SEARCH_RADIUS), ("nl-bayes", None)]
+    assert seen[288] == [] and sparse_fill.LARGE_SEARCH_RADIUS < patch_fill.SEARCH_RADIUS
+
+
 def test_nl_bayes_as_a_plug_and_play_prior_lifts_upscaling(monkeypatch):
     """×4 on the bench's tune-split brick crop (grey, 128²): the NL-Bayes rounds after the
     patch-group prior add at least 0.2 dB (0.44 measured), and the result stays consistent

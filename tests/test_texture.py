@@ -143,8 +143,16 @@ def test_runtime_model_fits_a_power_law():
 def test_the_classical_steps_scale_with_the_machine_and_old_caches_are_measured_again():
     """A calibration's ``classical`` factor scales the classical estimate (not the fit's);
     a cache from before it existed (no ``classical`` field) or with a factor ≤ 0 is refused
-    (measured again); the calibration job is a fixed 192² output for each operation."""
-    from openpipeline.engine.texture.duration_model import CALIBRATION_SIDE, calibration_job
+    (measured again); the calibration job is a fixed 192² output for each operation, 288² for
+    the ×4 upscale: above the tiles whose upscale runs the patch stages, as most tiles are."""
+    from openpipeline.engine.texture.duration_model import (
+        CALIBRATION_SIDE,
+        SMALL_TILE,
+        UPSCALE_CALIBRATION_SIDE,
+        calibration_job,
+        classical_seconds,
+    )
+    from openpipeline.engine.texture.sparse_fill import UPSCALE_PATCH_MAX_PIXELS
 
     base = RuntimeModel("cpu", 2, "denoise", 0.4, 1.0)
     slow = RuntimeModel("cpu", 2, "denoise", 0.4, 1.0, classical=3.0)
@@ -159,9 +167,16 @@ def test_the_classical_steps_scale_with_the_machine_and_old_caches_are_measured_
     assert parsed == RuntimeModel("cpu", 1, "denoise", 0.4, 1.0, 1.5)
     for operation in ("denoise", "inpaint", "upscale"):
         image, holes, factor = calibration_job(operation)
-        assert image.shape[0] * factor == CALIBRATION_SIDE and image.dtype == np.float32
+        side = UPSCALE_CALIBRATION_SIDE if operation == "upscale" else CALIBRATION_SIDE
+        assert image.shape[0] * factor == side and image.dtype == np.float32
+        assert side**2 > (UPSCALE_PATCH_MAX_PIXELS if operation == "upscale" else SMALL_TILE)
         assert (holes is not None) == (operation == "inpaint")
         assert np.array_equal(image, calibration_job(operation)[0])  # the same job every time
+    # a 256² upscale tile runs the patch stages (their rate per pixel), a 288² one does not;
+    # inpainting's patch stages stop at 160²
+    per_pixel = {side: classical_seconds("upscale", side * side) / side**2 for side in (160, 256, 288)}
+    assert per_pixel[160] == per_pixel[256] > 5 * per_pixel[288]
+    assert classical_seconds("inpaint", 256 * 256) / 256**2 < classical_seconds("inpaint", 160 * 160) / 160**2
 
 
 # -- files, through the CLI --------------------------------------------------------------

@@ -127,7 +127,8 @@ def test_results_cached_before_the_cap_are_not_reused():
     colour noise estimate, then NL-Bayes as a prior for dense holes and ×4, then photon noise made
     white before denoising, then photon noise read in fewer bins beside clipped areas, then the
     noise level read after the thread count is set, then fills blended with the biharmonic fill, then
-    the upscaler's Wiener step solved in its k×k Gram form: float rounding),
+    the upscaler's Wiener step solved in its k×k Gram form, and its patch stages run on outputs up
+    to 256²),
     so the cache key's version moved on."""
     assert texture_job.RESULT_VERSION == "texture-12"
 

@@ -31,7 +31,8 @@ BASE_MEMORY = 512 * 2**20       # the interpreter and torch
 BYTES_PER_TILE_PIXEL = 6000     # the generator's activations and gradients (512 px tile: about 2 GB)
 # Without a fit: the classical steps' batches and sums. Measured peaks (one thread, RSS, with
 # the interpreter): 512² colour tiles 0.42–0.60 GB (denoise, inpaint, ×4 upscale), a 128²
-# ×4 upscale 0.51 GB (its patch back-projection), a 2048² colour denoise 0.99 GB.
+# ×4 upscale 0.51 GB (its patch back-projection; a 256² one 0.52–0.70 GB), a 2048² colour
+# denoise 0.99 GB.
 CLASSICAL_BYTES_PER_TILE_PIXEL = 1500
 INPAINT_BYTES_PER_TILE_PIXEL = 6000  # a hole filling a 512² tile: the direct biharmonic solve, 1.6 GB
 CLASSICAL_MIN_BYTES = 512 * 2**20

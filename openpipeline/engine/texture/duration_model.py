@@ -22,6 +22,7 @@ import torch
 from openpipeline.atomic import write_bytes
 from openpipeline.engine.texture.fitting import FitOptions, fit
 from openpipeline.engine.texture.network import fast_config
+from openpipeline.engine.texture.sparse_fill import PATCH_MAX_PIXELS, UPSCALE_PATCH_MAX_PIXELS
 from openpipeline.engine.texture.tiles import tile_starts
 
 # Iterations our stopping rules typically take on 128-256 px tiles (measured by the
@@ -32,16 +33,20 @@ TYPICAL_ITERATIONS = {"denoise": 500, "inpaint": 2500, "upscale": 2000, "flash":
 # otherwise. Measured with RESULT_VERSION texture-11 on 512² colour tiles (denoise σ 20
 # 36, inpaint 50 % holes 101 and strokes 187, ×4 upscale 43) and 128² ones, where the patch
 # fill and patch back-projection also run (tiles up to SMALL_TILE pixels: denoise 100,
-# inpaint 1050, ×4 upscale 1110). Rounded up: a planning figure.
+# inpaint 1050, ×4 upscale 1110; the ×4 upscale's patch stages run up to 256² tiles, at
+# about the same rate per pixel with their narrower search there). Rounded up: a planning figure.
 CLASSICAL_SECONDS_PER_MP = {"denoise": 40.0, "inpaint": 200.0, "upscale": 60.0, "flash": 40.0}
 SMALL_TILE_SECONDS_PER_MP = {"denoise": 100.0, "inpaint": 1100.0, "upscale": 1200.0, "flash": 100.0}
-SMALL_TILE = 160 * 160  # sparse_fill.PATCH_MAX_PIXELS: up to this the patch fills run too
+SMALL_TILE = PATCH_MAX_PIXELS  # up to this the patch fills run too (upscaling: UPSCALE_PATCH_MAX_PIXELS)
 THREAD_SCALING = 0.75  # n threads run the classical steps n**0.75 times as fast (2: 1.7×, measured)
 CALIBRATION_SIDE = 192  # output side of the classical job a calibration times (above SMALL_TILE)
+UPSCALE_CALIBRATION_SIDE = 288  # the ×4 one's (above UPSCALE_PATCH_MAX_PIXELS, as most tiles are)
 # Its seconds on the machine the rates above were measured on (one thread, the median of
-# three runs; the ×4 upscale from 48²): calibrate() divides this machine's time by them to
+# three runs; the ×4 upscale from 72²): calibrate() divides this machine's time by them to
 # scale the rates.
-REFERENCE_CALIBRATION_SECONDS = {"denoise": 2.7, "inpaint": 5.6, "upscale": 1.6}
+# (The ×4 job was 192² from 48², 1.6 s, before upscaling ran its patch stages up to 256²;
+# the 288² one took 2.3× its time in alternating runs on one machine: 3.7.)
+REFERENCE_CALIBRATION_SECONDS = {"denoise": 2.7, "inpaint": 5.6, "upscale": 3.7}
 
 
 @dataclass(frozen=True)
@@ -108,7 +113,8 @@ class RuntimeModel:
 def classical_seconds(operation: str, tile_pixels: int, threads: int = 1) -> float:
     """Seconds of one tile's classical result (see :data:`CLASSICAL_SECONDS_PER_MP`) on
     ``threads`` CPU threads; a planning figure for a 2020s server core."""
-    rates = SMALL_TILE_SECONDS_PER_MP if tile_pixels <= SMALL_TILE else CLASSICAL_SECONDS_PER_MP
+    small = UPSCALE_PATCH_MAX_PIXELS if operation == "upscale" else SMALL_TILE
+    rates = SMALL_TILE_SECONDS_PER_MP if tile_pixels <= small else CLASSICAL_SECONDS_PER_MP
     return float(rates[operation] * tile_pixels / 1e6 / max(threads, 1) ** THREAD_SCALING)
 
 
@@ -139,10 +145,11 @@ def calibrate(device: str = "cpu", threads: int = 1, operation: str = "denoise",
 
 def calibration_job(operation: str) -> tuple[np.ndarray, np.ndarray | None, int]:
     """The classical job a calibration times: a (h, w, 3) image in 0..1, its holes (inpaint)
-    and the upscale factor, for a :data:`CALIBRATION_SIDE`² output. Fixed seeds: the same
+    and the upscale factor, for a :data:`CALIBRATION_SIDE`² output
+    (:data:`UPSCALE_CALIBRATION_SIDE`² when upscaling). Fixed seeds: the same
     job on every machine."""
     rng = np.random.default_rng(0)
-    side = CALIBRATION_SIDE
+    side = UPSCALE_CALIBRATION_SIDE if operation == "upscale" else CALIBRATION_SIDE
     y, x = np.mgrid[0:side, 0:side] / side
     clean = np.stack([0.5 + 0.3 * np.sin(12 * x + 5 * y), 0.5 + 0.3 * np.cos(9 * y), 0.4 + 0.2 * x], -1)
     clean = np.clip(clean + 0.1 * rng.random((side, side, 3)), 0, 1).astype(np.float32)

@@ -140,10 +140,11 @@ def _pulled(values: torch.Tensor, members: torch.Tensor, query: torch.Tensor, ch
     return torch.where(bad[:, None], query, pulled)
 
 
-def _query_blocks(wanted: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def _query_blocks(wanted: torch.Tensor,
+                  radius: int = SEARCH_RADIUS) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(query positions, candidate positions) per block of query positions: queries every
     :data:`QUERY_STRIDE` positions where ``wanted`` (rows, cols) holds; candidates every
-    position within :data:`SEARCH_RADIUS` of the block."""
+    position within ``radius`` of the block."""
     rows, cols = int(wanted.shape[0]), int(wanted.shape[1])
     query_rows, query_cols = _positions(rows, QUERY_STRIDE), _positions(cols, QUERY_STRIDE)
     blocks = []
@@ -154,10 +155,10 @@ def _query_blocks(wanted: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor
             if not bool(mask.any()):
                 continue
             queries = (block_rows[:, None] * cols + block_cols[None, :])[mask]
-            near_rows = torch.arange(max(int(block_rows[0]) - SEARCH_RADIUS, 0),
-                                     min(int(block_rows[-1]) + SEARCH_RADIUS + 1, rows))
-            near_cols = torch.arange(max(int(block_cols[0]) - SEARCH_RADIUS, 0),
-                                     min(int(block_cols[-1]) + SEARCH_RADIUS + 1, cols))
+            near_rows = torch.arange(max(int(block_rows[0]) - radius, 0),
+                                     min(int(block_rows[-1]) + radius + 1, rows))
+            near_cols = torch.arange(max(int(block_cols[0]) - radius, 0),
+                                     min(int(block_cols[-1]) + radius + 1, cols))
             blocks.append((queries, (near_rows[:, None] * cols + near_cols[None, :]).reshape(-1)))
     return blocks
 
@@ -234,14 +235,14 @@ class PatchGroups:
     members: torch.Tensor
 
 
-def similar_patches(image: torch.Tensor, tick: Tick = _no_tick) -> PatchGroups:
+def similar_patches(image: torch.Tensor, tick: Tick = _no_tick, radius: int = SEARCH_RADIUS) -> PatchGroups:
     """The groups of :data:`SHARPEN_GROUP` look-alike 7×7 patches of a (1, C, H, W) image
-    (in the colour space it is in; brute force within :data:`SEARCH_RADIUS`)."""
+    (in the colour space it is in; brute force within ``radius`` positions each way)."""
     rows, cols = int(image.shape[2]) - PATCH + 1, int(image.shape[3]) - PATCH + 1
     patches = _Patches(image, torch.ones_like(image[:, :1]))
     queries, members = [], []
     with torch.no_grad():
-        for block_queries, candidates in _query_blocks(torch.ones((rows, cols), dtype=torch.bool)):
+        for block_queries, candidates in _query_blocks(torch.ones((rows, cols), dtype=torch.bool), radius):
             nearest = patches.nearest(block_queries, candidates, SHARPEN_GROUP - 1)
             queries.append(block_queries)
             members.append(torch.cat([block_queries[:, None], nearest], 1))
