@@ -200,6 +200,41 @@ def test_upscaling_runs_the_patch_stages_up_to_a_256_output_with_a_narrower_sear
     assert seen[288] == [] and sparse_fill.LARGE_SEARCH_RADIUS < patch_fill.SEARCH_RADIUS
 
 
+def test_similar_patches_searches_within_the_radius_it_is_given():
+    """Look-alikes come from candidates within ``radius`` positions of the query's block (16
+    query positions 2 apart): the narrower search keeps every member that close, the default
+    one reaches further on the same image."""
+    from openpipeline.engine.texture import patch_fill
+
+    image = torch.rand((1, 1, 110, 110), generator=torch.Generator().manual_seed(9))
+    cols = 110 - patch_fill.PATCH + 1
+    span = (patch_fill.BLOCK - 1) * patch_fill.QUERY_STRIDE  # a block's own extent
+
+    def farthest(groups):
+        rows = (groups.members // cols - groups.queries[:, None] // cols).abs()
+        across = (groups.members % cols - groups.queries[:, None] % cols).abs()
+        return int(torch.maximum(rows, across).max())
+
+    assert farthest(similar_patches(image, radius=4)) <= span + 4
+    assert farthest(similar_patches(image)) > span + 4
+
+
+def test_the_wiener_step_keeps_a_patch_whose_group_system_is_singular():
+    """At σ = 0 a group's Gram matrix of 32 centred patches is singular: where its float32
+    factorisation fails (a flat image: every centred patch zero) the patch comes back as it
+    was, never NaN; where rounding lets it through, the result is still the patch (the exact
+    σ → 0 limit, a member lies in its group's span)."""
+    from openpipeline.engine.texture import patch_fill
+
+    for image in (torch.full((1, 1, 40, 40), 0.3),
+                  torch.rand((1, 1, 40, 40), generator=torch.Generator().manual_seed(10))):
+        values = torch.nn.functional.unfold(image, patch_fill.PATCH)[0].T
+        groups = similar_patches(image)
+        query = values[groups.queries].reshape(-1, patch_fill.PATCH**2)
+        pulled = patch_fill._pulled(values, groups.members, query, 1, 0.0)
+        assert torch.isfinite(pulled).all() and torch.allclose(pulled, query, atol=1e-4)
+
+
 def test_nl_bayes_as_a_plug_and_play_prior_lifts_upscaling(monkeypatch):
     """×4 on the bench's tune-split brick crop (grey, 128²): the NL-Bayes rounds after the
     patch-group prior add at least 0.2 dB (0.44 measured), and the result stays consistent

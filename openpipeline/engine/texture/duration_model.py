@@ -166,7 +166,7 @@ def calibration_job(operation: str) -> tuple[np.ndarray, np.ndarray | None, int]
 
 def classical_scale(device: str, threads: int, operation: str) -> float:
     """This machine's seconds for :func:`calibration_job` over the reference machine's (1.0
-    where no reference was measured: the flash operation always fits); a second or two."""
+    where no reference was measured: the flash operation always fits); 2–8 seconds."""
     from openpipeline.engine.texture.params import RestoreParams
     from openpipeline.engine.texture.restoration import restore
 

@@ -95,17 +95,17 @@ SHARPEN_ROUNDS = 2
 SHARPEN_STEPS = 10
 SHARPEN_START = 0.03
 SHARPEN_END = 0.005
-# The patch stages (inpainting's patch fill, upscaling's patch prior) run on images of at
-# most this many pixels (160²): their search grows with the area. A 128² colour crop takes
-# 12–19 s of one thread with them (inpainting) and 16 s (×4, on its 128² output); a 256² grey
-# inpainting 46 s and a 256² ×4 output 80 s, over the 30 s a 128²-class job may take. Larger
-# images keep the DCT-thresholded fill and the sparse back-projection until the search is cheaper.
+# Inpainting's patch stages (the patch fill, NL-Bayes) run on images of at most this many
+# pixels (160²): their search grows with the area. A 128² colour crop takes 12–19 s of one
+# thread with them; a 256² grey inpainting 46 s, over the 30 s a 128²-class job may take.
+# Larger images keep the DCT-thresholded fill until the search is cheaper. (Upscaling's
+# limit is UPSCALE_PATCH_MAX_PIXELS.)
 PATCH_MAX_PIXELS = 160 * 160
 # Upscaling runs its patch stages on larger tiles, up to this many output pixels (256²), with
 # the look-alike search of :func:`_patch_back_projection` narrowed to LARGE_SEARCH_RADIUS
 # above PATCH_MAX_PIXELS. On six 256² crops of the texture set (×4 from 64²), one thread:
 # over aligned bicubic +0.46 dB on average (+0.27 to +0.74) without them in 2–5 s, +1.00
-# (+0.40 to +1.85) with them in 32–69 s; radius 32 instead of 64 changed no crop by more
+# (+0.40 to +1.85) with them in 28–71 s; radius 32 instead of 64 changed no crop by more
 # than 0.01 dB and took a fifth less time. Above 256² they would cost ~15× the sparse
 # back-projection's time (a 512² colour output ~4 minutes of one thread), so a larger
 # output keeps the sparse back-projection alone.
@@ -525,8 +525,9 @@ def upscale_guide(low: torch.Tensor, factor: int, circular: bool = False,
                   weight: torch.Tensor | None = None, tick: Tick = _no_tick) -> torch.Tensor:
     """The upscaling guide of a (1, C, h, w) image: aligned bicubic, then sparse
     back-projection through the Lanczos downsampler (see the module doc), then (on up to
-    :data:`PATCH_MAX_PIXELS` output pixels) back-projection with the patch-group prior of
-    :func:`_patch_back_projection`; in 0..1.
+    :data:`UPSCALE_PATCH_MAX_PIXELS` output pixels, a tile's area) back-projection with the
+    patch-group prior of :func:`_patch_back_projection` and NL-Bayes as a plug-and-play
+    prior; in 0..1.
 
     ``weight`` ((1, 1, h, w)): back-project only the low-resolution pixels where it is 1
     (the others are held out to check the guide against a network).
