@@ -22,7 +22,7 @@ import torch
 from openpipeline.atomic import write_bytes
 from openpipeline.engine.texture.fitting import FitOptions, fit
 from openpipeline.engine.texture.network import fast_config
-from openpipeline.engine.texture.sparse_fill import PATCH_MAX_PIXELS, UPSCALE_PATCH_MAX_PIXELS
+from openpipeline.engine.texture.patch_fill import PATCH_MAX_PIXELS, UPSCALE_PATCH_MAX_PIXELS
 from openpipeline.engine.texture.tiles import tile_starts
 
 # Iterations our stopping rules typically take on 128-256 px tiles (measured by the

@@ -65,8 +65,11 @@ from openpipeline.engine.texture.network import lanczos_downsampler
 from openpipeline.engine.texture.nl_bayes import NlBayesParams, nl_bayes_refine
 from openpipeline.engine.texture.noise_model import NoiseModel
 from openpipeline.engine.texture.patch_fill import (
+    LARGE_SEARCH_RADIUS,
     PATCH,
+    PATCH_MAX_PIXELS,
     SEARCH_RADIUS,
+    UPSCALE_PATCH_MAX_PIXELS,
     Tick,
     _no_tick,
     group_wiener,
@@ -95,22 +98,6 @@ SHARPEN_ROUNDS = 2
 SHARPEN_STEPS = 10
 SHARPEN_START = 0.03
 SHARPEN_END = 0.005
-# Inpainting's patch stages (the patch fill, NL-Bayes) run on images of at most this many
-# pixels (160²): their search grows with the area. A 128² colour crop takes 12–19 s of one
-# thread with them; a 256² grey inpainting 46 s, over the 30 s a 128²-class job may take.
-# Larger images keep the DCT-thresholded fill until the search is cheaper. (Upscaling's
-# limit is UPSCALE_PATCH_MAX_PIXELS.)
-PATCH_MAX_PIXELS = 160 * 160
-# Upscaling runs its patch stages on larger tiles, up to this many output pixels (256²), with
-# the look-alike search of :func:`_patch_back_projection` narrowed to LARGE_SEARCH_RADIUS
-# above PATCH_MAX_PIXELS. On six 256² crops of the texture set (×4 from 64²), one thread:
-# over aligned bicubic +0.46 dB on average (+0.27 to +0.74) without them in 2–5 s, +1.00
-# (+0.40 to +1.85) with them in 28–71 s; radius 32 instead of 64 changed no crop by more
-# than 0.01 dB and took a fifth less time. Above 256² they would cost ~15× the sparse
-# back-projection's time (a 512² colour output ~4 minutes of one thread), so a larger
-# output keeps the sparse back-projection alone.
-UPSCALE_PATCH_MAX_PIXELS = 256 * 256
-LARGE_SEARCH_RADIUS = 32
 # Then NL-Bayes as a plug-and-play prior (see plug_and_play_fill): steps, and the σ (0..255 units)
 # its Wiener step assumes, falling geometrically.
 PNP_STEPS = 5
