@@ -294,8 +294,8 @@ def test_group_wiener_gives_the_same_image_whatever_its_batch(monkeypatch):
 def test_group_wiener_solves_the_groups_gram_system_exactly(channels):
     """The Wiener step solves the k×k system of a group's k patches instead of the p²×p² one
     of its covariance: each pulled patch equals ``μ + Σ (Σ + σ²I)⁻¹ (x − μ)`` computed directly
-    (float64), from the smallest σ the upscaler uses (0.005) up; a group as large as a patch
-    has pixels takes the direct path and gives the same."""
+    (float64), from the smallest σ the upscaler uses (0.005) up; a group larger than a patch
+    has pixels gives the same."""
     from openpipeline.engine.texture import patch_fill as patch_fill_module
 
     generator = torch.Generator().manual_seed(8)
