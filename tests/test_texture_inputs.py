@@ -191,15 +191,15 @@ def test_a_time_budget_stops_before_an_iteration_that_would_overrun_it():
 
 
 def test_upscale_by_8_runs_in_bounded_tiles(tmp_path):
-    """×8 of a 16² image with --tile 72 (the least: a 32 px overlap on each side) runs in
-    several tiles and writes the 128² result (no limit given: each tile is its classical
-    guide, no fit)."""
-    write_image(tmp_path / "in.png", pattern(16), "uint8")
+    """×8 of a 12×8 image with --tile 72 (the least: a 32 px overlap on each side) runs in
+    several tiles and writes the 96×64 result (no limit given: each tile is its classical
+    guide, no fit). (Eight rows keep it to one row of tiles: each takes seconds.)"""
+    write_image(tmp_path / "in.png", pattern(16)[:8, :12], "uint8")
     result = run_cli("--json", "texture", "upscale", str(tmp_path / "in.png"), str(tmp_path / "out.png"),
                      "--factor", "8", "--tile", "72", "--quiet", "--threads", "1")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["tiles"] > 1
-    assert read_image(tmp_path / "out.png").pixels.shape == (128, 128, 3)
+    assert read_image(tmp_path / "out.png").pixels.shape == (64, 96, 3)
 
 
 # -- 5: exit 1 on plain user input ----------------------------------------------------------------
