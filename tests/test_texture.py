@@ -179,6 +179,26 @@ def test_the_classical_steps_scale_with_the_machine_and_old_caches_are_measured_
     assert classical_seconds("inpaint", 256 * 256) / 256**2 < classical_seconds("inpaint", 160 * 160) / 160**2
 
 
+def test_a_fit_s_estimate_counts_the_guide_made_again_when_it_wins():
+    """With a fit, an upscaling tile's guide is made twice (from the training pixels, then from
+    every pixel when it wins) and an inpainting tile's fill twice (not its check): the fit's
+    part of the estimate holds the network's iterations plus that share of the classical part;
+    a denoise's fit part is its iterations alone."""
+    from openpipeline.engine.texture.duration_model import GUIDE_REMADE_SHARE
+
+    model = RuntimeModel("cpu", 1, "denoise", 0.4, 1.0, classical=2.0)
+    for operation, factor in (("upscale", 2), ("inpaint", 1), ("denoise", 1)):
+        side = 512 // factor  # one 512² output tile
+        classical, fitting = model.parts(side, side, operation, factor, iterations=100)
+        network = 100 * model.seconds_per_iteration(512, 512)
+        assert classical > 0
+        assert fitting == pytest.approx(network + GUIDE_REMADE_SHARE[operation] * classical)
+        total = model.predict(side, side, operation, factor, iterations=100)
+        assert total == pytest.approx(classical + fitting)
+    assert GUIDE_REMADE_SHARE["upscale"] == 1.0 and 0 < GUIDE_REMADE_SHARE["inpaint"] < 1
+    assert GUIDE_REMADE_SHARE["denoise"] == 0.0
+
+
 # -- files, through the CLI --------------------------------------------------------------
 def _write(path, pixels, fmt, channels=None):
     import OpenImageIO as oiio
