@@ -128,9 +128,9 @@ def test_results_cached_before_the_cap_are_not_reused():
     white before denoising, then photon noise read in fewer bins beside clipped areas, then the
     noise level read after the thread count is set, then fills blended with the biharmonic fill, then
     the upscaler's Wiener step solved in its k×k Gram form, and its patch stages run on outputs up
-    to 256²),
+    to 256², then stroke masks on tiles over 160² checked with three shifts instead of six),
     so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-12"
+    assert texture_job.RESULT_VERSION == "texture-13"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):
