@@ -18,7 +18,9 @@ from openpipeline.engine.texture.patch_fill import group_wiener, patch_fill, sim
 from openpipeline.engine.texture.restoration import RestoreParams, restore
 from openpipeline.engine.texture.sparse_fill import (
     INPAINT_STEPS,
+    LARGE_DRAWS,
     LARGE_SHIFTS,
+    RANDOM_DRAWS,
     SHIFTS,
     FillChoice,
     _blend_errors,
@@ -459,10 +461,11 @@ def test_the_check_takes_the_plug_and_play_refinement_on_dense_holes_where_it_pa
     assert not choose_fill(_tensor(small * (1 - strokes[..., None])), stroke_known).plug_and_play
 
 
-def test_stroke_masks_are_checked_six_ways_where_the_patch_fill_runs_and_three_above():
+def test_fewer_check_sets_above_the_patch_fill_s_limit():
     """The check sets of a stroke mask are its shape shifted six ways on a 128² tile (the patch
     fill's check needs them) and three ways on a 192² one (the thresholded fills alone: three
-    chose as six did, at half the check's time); known pixels only; 50 % holes: random draws."""
+    chose as six did, at half the check's time); of 50 % holes, three random draws, then two;
+    known pixels only."""
     for side, count in ((128, len(SHIFTS)), (192, LARGE_SHIFTS)):
         strokes = np.zeros((side, side), np.float32)
         strokes[side // 3:side // 3 + 3, 5:side - 5] = 1
@@ -473,10 +476,12 @@ def test_stroke_masks_are_checked_six_ways_where_the_patch_fill_runs_and_three_a
         checks, dense = sets
         assert not dense and len(checks) == count
         assert all(float((check * (1 - known)).sum()) == 0 and float(check.sum()) > 0 for check in checks)
-    holes = torch.from_numpy(1 - _holes(192, seed=1))[None, None]
-    sets = _check_sets(holes, 0)
-    assert sets is not None and sets[1] and len(sets[0]) == 3
-    assert len(SHIFTS) > LARGE_SHIFTS
+    for side, count in ((128, RANDOM_DRAWS), (192, LARGE_DRAWS)):
+        holes = torch.from_numpy(1 - _holes(side, seed=1))[None, None]
+        sets = _check_sets(holes, 0)
+        assert sets is not None and sets[1] and len(sets[0]) == count
+        assert all(float((check * (1 - holes)).sum()) == 0 for check in sets[0])
+    assert len(SHIFTS) > LARGE_SHIFTS and RANDOM_DRAWS > LARGE_DRAWS
 
 
 def test_the_blend_share_is_the_one_with_the_least_mean_relative_check_error():

@@ -128,7 +128,8 @@ def test_results_cached_before_the_cap_are_not_reused():
     white before denoising, then photon noise read in fewer bins beside clipped areas, then the
     noise level read after the thread count is set, then fills blended with the biharmonic fill, then
     the upscaler's Wiener step solved in its k×k Gram form, and its patch stages run on outputs up
-    to 256², then stroke masks on tiles over 160² checked with three shifts instead of six),
+    to 256², then inpainting tiles over 160² checked on fewer sets: three shifts of a stroke mask instead
+    of six, two random draws instead of three),
     so the cache key's version moved on."""
     assert texture_job.RESULT_VERSION == "texture-13"
 

@@ -31,8 +31,8 @@ TYPICAL_ITERATIONS = {"denoise": 500, "inpaint": 2500, "upscale": 2000, "flash":
 # CPU seconds per output megapixel of the classical result on one thread: all of a
 # denoise, inpaint or upscale when no fit is asked (the default), the guide before a fit
 # otherwise. Measured with RESULT_VERSION texture-11 on 512² colour tiles (denoise σ 20
-# 36, inpaint 50 % holes 101 and strokes 187, ×4 upscale 43; strokes take 0.55–0.57 of that
-# since texture-13, whose check shifts a stroke mask three ways above 160² instead of six)
+# 36, inpaint 50 % holes 101 and strokes 187, ×4 upscale 43; since texture-13, whose check
+# takes fewer sets above 160², strokes take 0.55–0.57 of that and holes 0.61–0.81)
 # and 128² ones, where the patch fill and patch back-projection also run (tiles up to
 # SMALL_TILE pixels: denoise 100, inpaint 1050, ×4 upscale 1110; the ×4 upscale's patch
 # stages run up to 256² tiles, at about the same rate per pixel with their narrower search
