@@ -218,9 +218,11 @@ READER = """
 import hashlib, sys, time
 from pathlib import Path
 from openpipeline.engine.cache import ResultCache
-root, until, keys = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+root, start, until, keys = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
 cache = ResultCache(Path(root), max_bytes=10**12)
 hits = bad = 0
+while time.time() < start:  # every process imported: they all run over the same seconds
+    time.sleep(0.001)
 while time.time() < until:
     for key in keys:
         entry = cache.get("texture", key)
@@ -239,9 +241,11 @@ CHURN = """
 import hashlib, random, sys, time
 from pathlib import Path
 from openpipeline.engine.cache import ResultCache
-root, until, keys = sys.argv[1], float(sys.argv[2]), sys.argv[3:]
+root, start, until, keys = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4:]
 cache = ResultCache(Path(root), max_bytes=3 * 400_000)  # room for about two: put prunes the rest
 n = 0
+while time.time() < start:
+    time.sleep(0.001)
 while time.time() < until:
     key = keys[n % len(keys)]
     content = random.Random(key).randbytes(400_000)  # one key, one result (as for a job)
@@ -263,9 +267,10 @@ def test_readers_never_see_a_half_written_or_half_removed_entry(tmp_path):
 
     (A key's result is the same whoever computes it; a reader that loses a race between its
     get and its open reads another whole copy of that result, or nothing.)"""
-    until = str(time.time() + 4)
-    churners = [_python(CHURN, str(tmp_path), until, *KEYS[n::2]) for n in range(2)]
-    readers = [_python(READER, str(tmp_path), until, *KEYS) for _ in range(2)]
+    start = time.time() + 2  # time to import, even with the other cores busy (pytest-xdist)
+    times = (str(start), str(start + 4))
+    churners = [_python(CHURN, str(tmp_path), *times, *KEYS[n::2]) for n in range(2)]
+    readers = [_python(READER, str(tmp_path), *times, *KEYS) for _ in range(2)]
     for process in churners + readers:
         process.wait(timeout=60)
     results = []

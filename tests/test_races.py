@@ -24,6 +24,7 @@ ROUNDS = int(os.environ.get("RACE_ROUNDS", "3"))
 RUNNER = (
     "import os, sys, time\n"
     "go = sys.argv[1]\n"
+    "open(f'{go}.ready-{os.getpid()}', 'w').close()\n"
     "while not os.path.exists(go):\n"
     "    time.sleep(0.0005)\n"
     "from openpipeline.cli import main\n"
@@ -40,7 +41,9 @@ def _race(tmp_path, root, first, second):
     procs = [subprocess.Popen([sys.executable, "-c", RUNNER, str(go), "--json", *args],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               cwd=REPO, env=env) for args in (first, second)]
-    time.sleep(0.3)  # both imported and waiting
+    deadline = time.monotonic() + 60  # both started and waiting, even with the cores busy
+    while len(list(tmp_path.glob(f"{go.name}.ready-*"))) < len(procs) and time.monotonic() < deadline:
+        time.sleep(0.01)
     go.touch()
     results = []
     for proc in procs:

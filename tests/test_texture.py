@@ -184,7 +184,8 @@ def test_a_fit_s_estimate_counts_the_guide_made_again_when_it_wins():
     every pixel when it wins) and an inpainting tile's fill twice (not its check): the fit's
     part of the estimate holds the network's iterations plus that share of the classical part;
     a denoise's fit part is its iterations alone."""
-    from openpipeline.engine.texture.duration_model import GUIDE_REMADE_SHARE
+    from openpipeline.engine.texture.duration_model import GUIDE_REMADE_SHARE, classical_seconds
+    from openpipeline.engine.texture.tiles import tile_starts
 
     model = RuntimeModel("cpu", 1, "denoise", 0.4, 1.0, classical=2.0)
     for operation, factor in (("upscale", 2), ("inpaint", 1), ("denoise", 1)):
@@ -195,6 +196,12 @@ def test_a_fit_s_estimate_counts_the_guide_made_again_when_it_wins():
         assert fitting == pytest.approx(network + GUIDE_REMADE_SHARE[operation] * classical)
         total = model.predict(side, side, operation, factor, iterations=100)
         assert total == pytest.approx(classical + fitting)
+    tiles = len(tile_starts(1024, 512, 32, False)) ** 2  # a 1024² inpainting: per tile, then summed
+    classical, fitting = model.parts(1024, 1024, "inpaint", iterations=100)
+    assert tiles > 1
+    assert classical == pytest.approx(tiles * model.classical * classical_seconds("inpaint", 512 * 512))
+    assert fitting == pytest.approx(tiles * (100 * model.seconds_per_iteration(512, 512)
+                                             + GUIDE_REMADE_SHARE["inpaint"] * classical / tiles))
     assert GUIDE_REMADE_SHARE["upscale"] == 1.0 and 0 < GUIDE_REMADE_SHARE["inpaint"] < 1
     assert GUIDE_REMADE_SHARE["denoise"] == 0.0
 

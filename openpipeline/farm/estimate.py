@@ -6,9 +6,10 @@ on), plus, when the job runs the network's fit (``RestoreParams.fits``: flash, t
 iterations or a time budget given), the texture engine's runtime model (seconds per
 iteration as a power law of a tile's pixels,
 :class:`~openpipeline.engine.texture.RuntimeModel`) times the iterations the job may
-take. The model is this machine's calibration when one is
-cached, else :func:`default_model` (a planning figure for one CPU core); a submit never
-starts a calibration unless asked (``--calibrate``). Scatter: the scatter engine's own
+take, and the inpainting or upscaling guide made again when it beats the network. The
+model is this machine's calibration when one is cached, else :func:`default_model` (a
+planning figure for one CPU core); a submit never starts a calibration unless asked
+(``--calibrate``). Scatter: the scatter engine's own
 budget (:func:`openpipeline.engine.scatter.budget.estimate`).
 
 A timeout is :data:`TIMEOUT_FACTOR` times the estimate and at least

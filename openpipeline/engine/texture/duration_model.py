@@ -43,9 +43,9 @@ SMALL_TILE = PATCH_MAX_PIXELS  # up to this the patch fills run too (upscaling: 
 # A fit on an inpainting or upscaling tile starts from the guide made from its training pixels;
 # when the guide wins (as it mostly does) it is made again from every known pixel. That share of
 # the classical seconds comes with a fit: upscaling makes the whole guide again; inpainting only
-# its fill, not the check that chose it (11–24 % of the guide's time on 128² and 512² tiles of
-# the tune split, holes and strokes).
-GUIDE_REMADE_SHARE = {"denoise": 0.0, "inpaint": 0.25, "upscale": 1.0, "flash": 0.0}
+# its fill, not the check that chose it: 11–24 % of the guide's time on 128² tune tiles (holes
+# and strokes), 22–35 % on 512² ones, whose check takes fewer sets since texture-13. Rounded up.
+GUIDE_REMADE_SHARE = {"denoise": 0.0, "inpaint": 0.4, "upscale": 1.0, "flash": 0.0}
 THREAD_SCALING = 0.75  # n threads run the classical steps n**0.75 times as fast (2: 1.7×, measured)
 CALIBRATION_SIDE = 192  # output side of the classical job a calibration times (above SMALL_TILE)
 UPSCALE_CALIBRATION_SIDE = 288  # the ×4 one's (above UPSCALE_PATCH_MAX_PIXELS, as most tiles are)

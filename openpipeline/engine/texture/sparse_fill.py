@@ -126,15 +126,15 @@ SHAPED_CHECK_MAX = 0.35
 # The six shifts of the holes' shape (share of the side, plus pixels; rows, then columns).
 SHIFTS = (((0.5, -3), (0.25, 5)), ((0.25, 7), (0.5, 1)), ((0.75, 2), (0.75, -5)),
           ((0.125, 3), (0.625, -2)), ((0.625, -4), (0.125, 6)), ((0.375, 1), (0.875, 3)))
-# Above PATCH_MAX_PIXELS (no patch fill to weigh) the first three shifts only: on 384² centre
-# crops of the tune split's sources with stroke masks (11) three shifts chose within 0.02 dB of
-# six on every crop (mean +1.062 → +1.060 dB over biharmonic; held-out 7: +0.782 → +0.780); a
-# 512² colour tile 87 → 48 s on one thread.
+# On an image the patch fill does not run on (over PATCH_MAX_PIXELS) the first three shifts
+# only: on 384² centre crops of the tune split's sources with stroke masks (11) three shifts
+# chose within 0.02 dB of six on every crop (mean +1.062 → +1.060 dB over biharmonic;
+# held-out 7: +0.782 → +0.780); a 512² colour tile 87 → 48 s on one thread.
 LARGE_SHIFTS = 3
 # Random draws of CHECK_FRACTION of the known pixels when the holes' shape is not used, and
-# above PATCH_MAX_PIXELS: on 384² centre crops with 50 % holes two draws chose within 0.02 dB
-# of three on every crop (tune 11: +2.347 dB over biharmonic either way; held-out 7: +0.892
-# → +0.890); a 512² colour tile 48 → 31 s on one thread.
+# fewer where the patch fill does not run: on 384² centre crops with 50 % holes two draws
+# chose within 0.02 dB of three on every crop (tune 11: +2.347 dB over biharmonic either way;
+# held-out 7: +0.892 → +0.890); a 512² colour tile 48 → 31 s on one thread.
 RANDOM_DRAWS = 3
 LARGE_DRAWS = 2
 # The chosen fill must beat the biharmonic one on all but this share of the check sets
@@ -399,9 +399,9 @@ def _blend_shares(terms: np.ndarray) -> np.ndarray:
 
 
 def _shifted_holes(known: torch.Tensor) -> list[torch.Tensor] | None:
-    """Known pixels under the holes' own shape, shifted across the image by each of
-    :data:`SHIFTS` (the first :data:`LARGE_SHIFTS` of them on an image too large for the patch
-    fill; 1 there): check sets shaped like what is missing (strokes, text), or None when the
+    """Known pixels under the holes' own shape (1 there), shifted across the image by each of
+    :data:`SHIFTS` (the first :data:`LARGE_SHIFTS` of them on an image the patch fill does not
+    run on): check sets shaped like what is missing (strokes, text), or None when the
     holes cover more than :data:`SHAPED_CHECK_MAX` of the image (50 % random holes: a random
     check is their shape) or a shifted copy covers too few known pixels."""
     holes = 1 - known
@@ -436,10 +436,10 @@ def choose_fill(image: torch.Tensor, known: torch.Tensor, seed: int = CHECK_SEED
     held out of the fill (:func:`check_terms`), and its share of a blend with the biharmonic fill.
 
     The check sets: the known pixels under the holes' own shape shifted six ways across the
-    image (three above :data:`PATCH_MAX_PIXELS`; strokes, text: a fill is judged on gaps like
-    the ones it fills), else
+    image (three where the patch fill does not run; strokes, text: a fill is judged on gaps
+    like the ones it fills), else
     :data:`RANDOM_DRAWS` random draws of :data:`CHECK_FRACTION` of them (:data:`LARGE_DRAWS`
-    above :data:`PATCH_MAX_PIXELS`). Each choice is
+    where the patch fill does not run). Each choice is
     blended with the biharmonic fill at the share that makes its check errors least
     (:func:`_blend_shares`); each set's errors are divided by its biharmonic fill's and
     averaged over the sets; the blend with the least mean wins, but only when it is at least
