@@ -398,17 +398,16 @@ def _blend_shares(terms: np.ndarray) -> np.ndarray:
     return np.asarray(np.clip(share, 0.0, 1.0), dtype=np.float64)
 
 
-def _shifted_holes(known: torch.Tensor) -> list[torch.Tensor] | None:
+def _shifted_holes(known: torch.Tensor, count: int) -> list[torch.Tensor] | None:
     """Known pixels under the holes' own shape (1 there), shifted across the image by each of
-    :data:`SHIFTS` (the first :data:`LARGE_SHIFTS` of them on an image the patch fill does not
-    run on): check sets shaped like what is missing (strokes, text), or None when the
-    holes cover more than :data:`SHAPED_CHECK_MAX` of the image (50 % random holes: a random
-    check is their shape) or a shifted copy covers too few known pixels."""
+    the first ``count`` of :data:`SHIFTS`: check sets shaped like what is missing (strokes,
+    text), or None when the holes cover more than :data:`SHAPED_CHECK_MAX` of the image (50 %
+    random holes: a random check is their shape) or a shifted copy covers too few known pixels."""
     holes = 1 - known
     if float(holes.mean()) > SHAPED_CHECK_MAX:
         return None
     height, width = int(known.shape[2]), int(known.shape[3])
-    shifts = SHIFTS if _patches_fit(known) else SHIFTS[:LARGE_SHIFTS]
+    shifts = SHIFTS[:count]
     shifted = [torch.roll(holes, (int(height * y) + dy, int(width * x) + dx), (2, 3)) * known
                for (y, dy), (x, dx) in shifts]
     return shifted if all(float(s.sum()) >= MIN_HELD_OUT for s in shifted) else None
@@ -416,13 +415,15 @@ def _shifted_holes(known: torch.Tensor) -> list[torch.Tensor] | None:
 
 def _check_sets(known: torch.Tensor, seed: int) -> tuple[list[torch.Tensor], bool] | None:
     """The check sets of :func:`choose_fill` (see there), and whether they are random draws
-    (dense holes) rather than the holes' own shape; None when there are too few known pixels."""
-    shifted = _shifted_holes(known)
+    (dense holes) rather than the holes' own shape; None when there are too few known pixels.
+    Fewer sets (:data:`LARGE_SHIFTS`, :data:`LARGE_DRAWS`) where the patch fill does not run."""
+    patches = _patches_fit(known)
+    shifted = _shifted_holes(known, len(SHIFTS) if patches else LARGE_SHIFTS)
     if shifted is not None:
         return shifted, False
     size = (int(known.shape[2]), int(known.shape[3]))
     checks = []
-    for draw in range(RANDOM_DRAWS if _patches_fit(known) else LARGE_DRAWS):
+    for draw in range(RANDOM_DRAWS if patches else LARGE_DRAWS):
         split = split_held_out(known, size, CHECK_FRACTION, seed + CHECK_SEED_OFFSET + draw)
         if split is None:
             return None
