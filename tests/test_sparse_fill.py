@@ -461,6 +461,84 @@ def test_the_check_takes_the_plug_and_play_refinement_on_dense_holes_where_it_pa
     assert not choose_fill(_tensor(small * (1 - strokes[..., None])), stroke_known).plug_and_play
 
 
+def test_inpainting_tiles_over_160_get_the_patch_fill_with_a_narrower_search(monkeypatch):
+    """The patch fill runs on inpainting tiles up to INPAINT_PATCH_MAX_PIXELS (512², the
+    default tile): with the full search and the plug-and-play refinement up to 160², above
+    that with the narrower search and without the refinement (its choice is then the patch
+    fill), and not at all on a larger tile. The check's fills hand the patch fill their
+    held-out pixels only above 160². (The stages are replaced by recorders here: what runs
+    where, not their quality.)"""
+    from openpipeline.engine.texture import sparse_fill
+
+    calls: list[tuple[str, int | None, bool]] = []
+
+    def patch_stage(image, known, start, tick, radius, read=None):
+        calls.append(("patch", radius, read is not None))
+        return start
+
+    def plug_and_play(image, known, start, circular, tick):
+        calls.append(("nl-bayes", None, False))
+        return start
+
+    monkeypatch.setattr(sparse_fill, "patch_fill", patch_stage)
+    monkeypatch.setattr(sparse_fill, "plug_and_play_fill", plug_and_play)
+    monkeypatch.setattr(sparse_fill, "INPAINT_PATCH_MAX_PIXELS", 200 * 200)
+    seen = {}
+    for side in (128, 192, 208):
+        holes = torch.from_numpy(1 - _holes(side, seed=side))[None, None]
+        image = torch.rand((1, 1, side, side), generator=torch.Generator().manual_seed(side))
+        check = torch.zeros_like(holes)
+        check[..., side // 2, :] = holes[..., side // 2, :]
+        calls.clear()
+        terms = check_terms(image, holes - check, check, plug_and_play=True)
+        assert terms.shape == (len(sparse_fill.CHOICES), 2)
+        fill = list(calls)
+        calls.clear()
+        inpaint_fill(image, holes, FillChoice(INPAINT_STEPS, True, True))
+        seen[side] = (fill, list(calls))
+    full, narrow = sparse_fill.SEARCH_RADIUS, sparse_fill.INPAINT_LARGE_SEARCH_RADIUS
+    assert seen[128] == ([("patch", full, False), ("nl-bayes", None, False)],
+                         [("patch", full, False), ("nl-bayes", None, False)])
+    assert seen[192] == ([("patch", narrow, True)], [("patch", narrow, False)])
+    assert seen[208] == ([], []) and narrow < full
+
+
+def test_a_check_s_patch_fill_fills_the_pixels_it_reads_as_a_whole_fill_does(monkeypatch):
+    """With ``read`` (a check's held-out pixels) the patch fill fills only the patches over
+    them: after one round those pixels are exactly what a whole fill gives them, the other
+    missing pixels keep the start; after the two rounds the read pixels stay within a hair
+    of the whole fill (the second round's look-alikes are searched among partly filled
+    patches)."""
+    from openpipeline.engine.texture import patch_fill as patch_module
+
+    clean = _crop("brick", 96)
+    holes = _holes(96, seed=3)
+    known = torch.from_numpy(1 - holes)[None, None]
+    damaged = _tensor(clean * (1 - holes[..., None]))
+    start = inpaint_fill(damaged, known, FillChoice(INPAINT_STEPS))
+    read = torch.zeros_like(known)
+    read[..., 40:56, 30:70] = 1 - known[..., 40:56, 30:70]
+    missing = (1 - known).bool()[0, 0]
+    rest = missing & ~read.bool()[0, 0]
+    truth = _tensor(clean)
+    for rounds in (1, 2):
+        monkeypatch.setattr(patch_module, "ROUNDS", rounds)
+        whole = patch_fill(damaged, known, start, radius=16)
+        part = patch_fill(damaged, known, start, radius=16, read=read)
+        on_read = read.bool()[0, 0]
+        if rounds == 1:
+            assert torch.allclose(part[..., on_read], whole[..., on_read], atol=1e-6)
+            # every patch over one of these holds a read pixel: only those at least 7 px away keep the start
+            far = rest.clone()
+            far[34:62, 24:76] = False
+            assert torch.equal(part[..., far], start[..., far]) and bool(far.any())
+        else:
+            error = float(((part - truth)[..., on_read] ** 2).mean())
+            assert abs(error - float(((whole - truth)[..., on_read] ** 2).mean())) < 0.05 * error
+        assert not torch.equal(part[..., on_read], start[..., on_read])
+        assert torch.equal(part[..., ~missing], damaged[..., ~missing])
+
+
 def test_fewer_check_sets_above_the_patch_fill_s_limit():
     """The check sets of a stroke mask are its shape shifted six ways on a 128² tile (the patch
     fill's check needs them) and three ways on a 192² one (the thresholded fills alone: three

@@ -32,12 +32,14 @@ TYPICAL_ITERATIONS = {"denoise": 500, "inpaint": 2500, "upscale": 2000, "flash":
 # denoise, inpaint or upscale when no fit is asked (the default), the guide before a fit
 # otherwise. Measured with RESULT_VERSION texture-11 on 512² colour tiles (denoise σ 20
 # 36, inpaint 50 % holes 101 and strokes 187, ×4 upscale 43; since texture-13, whose check
-# takes fewer sets above 160², strokes take 0.55–0.57 of that and holes 0.61–0.81)
+# takes fewer sets above 160², strokes take 0.55–0.57 of that and holes 0.61–0.81; since
+# texture-14, whose patch fill runs on tiles up to 512², strokes 1.8× that and holes 4×:
+# about 190 and 330)
 # and 128² ones, where the patch fill and patch back-projection also run (tiles up to
 # SMALL_TILE pixels: denoise 100, inpaint 1050, ×4 upscale 1110; the ×4 upscale's patch
 # stages run up to 256² tiles, at about the same rate per pixel with their narrower search
 # there). Rounded up: a planning figure.
-CLASSICAL_SECONDS_PER_MP = {"denoise": 40.0, "inpaint": 110.0, "upscale": 60.0, "flash": 40.0}
+CLASSICAL_SECONDS_PER_MP = {"denoise": 40.0, "inpaint": 340.0, "upscale": 60.0, "flash": 40.0}
 SMALL_TILE_SECONDS_PER_MP = {"denoise": 100.0, "inpaint": 1100.0, "upscale": 1200.0, "flash": 100.0}
 SMALL_TILE = PATCH_MAX_PIXELS  # up to this the patch fills run too (upscaling: UPSCALE_PATCH_MAX_PIXELS)
 # A fit on an inpainting or upscaling tile starts from the guide made from its training pixels;
@@ -55,8 +57,9 @@ UPSCALE_CALIBRATION_SIDE = 288  # the ×4 one's (above UPSCALE_PATCH_MAX_PIXELS,
 # (The ×4 job was 192² from 48², 1.6 s, before upscaling ran its patch stages up to 256²;
 # the 288² one took 2.3× its time in alternating runs on one machine: 3.7. The inpainting job,
 # strokes on 192², took 5.6 s before its check shifted them three ways instead of six: 0.58 of
-# that in three alternating runs on one machine, 3.2.)
-REFERENCE_CALIBRATION_SECONDS = {"denoise": 2.7, "inpaint": 3.2, "upscale": 3.7}
+# that in three alternating runs on one machine, 3.2; with the patch fill on it (texture-14)
+# 1.25× that in five alternating runs, 4.0.)
+REFERENCE_CALIBRATION_SECONDS = {"denoise": 2.7, "inpaint": 4.0, "upscale": 3.7}
 
 
 @dataclass(frozen=True)

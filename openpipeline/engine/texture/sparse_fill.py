@@ -37,7 +37,9 @@ methods is covered by a patent in force (Guleryuz's related filings date from 20
 Cost at 128² (one thread): the biharmonic solve 0.1 s, each fill a few seconds; the
 inpainting guide (check and fill) 7–24 s, the ×4 guide 5 s (grey) to 14 s (colour); a 256²
 ×4 output 28 s (grey) to 70 s (colour), a larger one (sparse back-projection only) 10–20 s per
-512² colour tile.
+512² colour tile. Inpainting a 512² tile (the patch fill with a narrower search, three or
+two check sets), one thread: 35 s (grey) to 95 s (colour) with strokes, about 130 s with half its
+pixels missing.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ from openpipeline.engine.texture.network import lanczos_downsampler
 from openpipeline.engine.texture.nl_bayes import NlBayesParams, nl_bayes_refine
 from openpipeline.engine.texture.noise_model import NoiseModel
 from openpipeline.engine.texture.patch_fill import (
+    INPAINT_LARGE_SEARCH_RADIUS,
+    INPAINT_PATCH_MAX_PIXELS,
     LARGE_SEARCH_RADIUS,
     PATCH,
     PATCH_MAX_PIXELS,
@@ -126,13 +130,15 @@ SHAPED_CHECK_MAX = 0.35
 # The six shifts of the holes' shape (share of the side, plus pixels; rows, then columns).
 SHIFTS = (((0.5, -3), (0.25, 5)), ((0.25, 7), (0.5, 1)), ((0.75, 2), (0.75, -5)),
           ((0.125, 3), (0.625, -2)), ((0.625, -4), (0.125, 6)), ((0.375, 1), (0.875, 3)))
-# On an image the patch fill does not run on (over PATCH_MAX_PIXELS) the first three shifts
-# only: on 384² centre crops of the tune split's sources with stroke masks (11) three shifts
-# chose within 0.02 dB of six on every crop (mean +1.062 → +1.060 dB over biharmonic;
-# held-out 7: +0.782 → +0.780); a 512² colour tile 87 → 48 s on one thread.
+# On an image over PATCH_MAX_PIXELS (where the plug-and-play refinement does not run and the
+# patch fill searches less far) the first three shifts only: on 384² centre crops of the tune
+# split's sources with stroke masks (11) three shifts chose within 0.02 dB of six on every
+# crop (mean +1.062 → +1.060 dB over biharmonic; held-out 7: +0.782 → +0.780), a 512² colour
+# tile 87 → 48 s on one thread; measured again with the patch fill on those tiles (8 crops):
+# the same choice on every crop, within 0.01 dB (+0.970 → +0.971).
 LARGE_SHIFTS = 3
 # Random draws of CHECK_FRACTION of the known pixels when the holes' shape is not used, and
-# fewer where the patch fill does not run: on 384² centre crops with 50 % holes two draws
+# fewer over PATCH_MAX_PIXELS: on 384² centre crops with 50 % holes two draws
 # chose within 0.02 dB of three on every crop (tune 11: +2.347 dB over biharmonic either way;
 # held-out 7: +0.892 → +0.890); a 512² colour tile 48 → 31 s on one thread.
 RANDOM_DRAWS = 3
@@ -296,7 +302,7 @@ def sparse_inpaint(image: torch.Tensor, known: torch.Tensor, start: torch.Tensor
 
 def _patches_fit(image: torch.Tensor, most: int = PATCH_MAX_PIXELS) -> bool:
     """Whether the patch stages run on a (1, C, H, W) image: at most ``most`` pixels
-    (:data:`PATCH_MAX_PIXELS` unless upscaling), and sides longer than a patch."""
+    (:data:`PATCH_MAX_PIXELS` unless told otherwise), and sides longer than a patch."""
     return int(image.shape[2]) * int(image.shape[3]) <= most and min(image.shape[2:]) > PATCH
 
 
@@ -304,12 +310,14 @@ def _patches_fit(image: torch.Tensor, most: int = PATCH_MAX_PIXELS) -> bool:
 class FillChoice:
     """How to fill: ``steps`` DCT-thresholding steps after the biharmonic fill (0: the
     biharmonic fill alone), then, when ``patches``, the non-local patch fill of
-    :mod:`.patch_fill` (which starts from all :data:`INPAINT_STEPS` steps; not on images over
-    :data:`PATCH_MAX_PIXELS`, where the check finds it equal to those steps and takes them)."""
+    :mod:`.patch_fill` (which starts from all :data:`INPAINT_STEPS` steps; with a narrower
+    search over :data:`PATCH_MAX_PIXELS`, and not on images over
+    :data:`.patch_fill.INPAINT_PATCH_MAX_PIXELS`, where the check finds it equal to those steps
+    and takes them)."""
 
     steps: int
     patches: bool = False
-    plug_and_play: bool = False  # then :func:`plug_and_play_fill` (only after the patch fill)
+    plug_and_play: bool = False  # then :func:`plug_and_play_fill` (after the patch fill; up to 160²)
     blend: float = 1.0  # this fill's share of the result; the biharmonic fill has the rest
 
 
@@ -321,23 +329,26 @@ CHOICES = (*(FillChoice(steps) for steps in range(INPAINT_STEPS + 1)), FillChoic
 
 
 def _fills(image: torch.Tensor, known: torch.Tensor, circular: bool, tick: Tick,
-           plug_and_play: bool = True) -> Iterator[torch.Tensor]:
+           plug_and_play: bool = True, read: torch.Tensor | None = None) -> Iterator[torch.Tensor]:
     """The fill of each of :data:`CHOICES` in turn (each from the one before); without
-    ``plug_and_play``, all but the last."""
+    ``plug_and_play``, all but the last. ``read``: the only missing pixels the caller reads
+    (see :func:`.patch_fill.patch_fill`; heeded above :data:`PATCH_MAX_PIXELS`)."""
     start = biharmonic_fill(image * known, known, circular)
     yield start
     estimate = start
     for estimate in _thresholding_steps(image, known, start, INPAINT_STEPS, circular, tick):
         yield estimate
-    if not _patches_fit(image):
+    if not _patches_fit(image, INPAINT_PATCH_MAX_PIXELS):
         yield estimate
         if plug_and_play:
             yield estimate
         return
-    estimate = patch_fill(image, known, estimate.clamp(0, 1), tick)
+    small = _patches_fit(image)
+    estimate = patch_fill(image, known, estimate.clamp(0, 1), tick,
+                          SEARCH_RADIUS if small else INPAINT_LARGE_SEARCH_RADIUS, None if small else read)
     yield estimate
     if plug_and_play:
-        yield plug_and_play_fill(image, known, estimate, circular, tick)
+        yield plug_and_play_fill(image, known, estimate, circular, tick) if small else estimate
 
 
 def plug_and_play_fill(image: torch.Tensor, known: torch.Tensor, start: torch.Tensor,
@@ -368,7 +379,7 @@ def check_terms(image: torch.Tensor, known: torch.Tensor, check: torch.Tensor,
     error of any blend of a fill with the biharmonic one follows (:func:`_blend_errors`)."""
     terms = []
     base: torch.Tensor | None = None
-    for fill in _fills(image, known, circular, tick, plug_and_play):
+    for fill in _fills(image, known, circular, tick, plug_and_play, check):
         error = (fill - image) * check
         base = error if base is None else base
         terms.append((float((error * error).sum()), float((error * base).sum())))
@@ -416,7 +427,7 @@ def _shifted_holes(known: torch.Tensor, count: int) -> list[torch.Tensor] | None
 def _check_sets(known: torch.Tensor, seed: int) -> tuple[list[torch.Tensor], bool] | None:
     """The check sets of :func:`choose_fill` (see there), and whether they are random draws
     (dense holes) rather than the holes' own shape; None when there are too few known pixels.
-    Fewer sets (:data:`LARGE_SHIFTS`, :data:`LARGE_DRAWS`) where the patch fill does not run."""
+    Fewer sets (:data:`LARGE_SHIFTS`, :data:`LARGE_DRAWS`) above :data:`PATCH_MAX_PIXELS`."""
     patches = _patches_fit(known)
     shifted = _shifted_holes(known, len(SHIFTS) if patches else LARGE_SHIFTS)
     if shifted is not None:
@@ -437,10 +448,10 @@ def choose_fill(image: torch.Tensor, known: torch.Tensor, seed: int = CHECK_SEED
     held out of the fill (:func:`check_terms`), and its share of a blend with the biharmonic fill.
 
     The check sets: the known pixels under the holes' own shape shifted six ways across the
-    image (three where the patch fill does not run; strokes, text: a fill is judged on gaps
+    image (three above :data:`PATCH_MAX_PIXELS`; strokes, text: a fill is judged on gaps
     like the ones it fills), else
     :data:`RANDOM_DRAWS` random draws of :data:`CHECK_FRACTION` of them (:data:`LARGE_DRAWS`
-    where the patch fill does not run). Each choice is
+    above :data:`PATCH_MAX_PIXELS`). Each choice is
     blended with the biharmonic fill at the share that makes its check errors least
     (:func:`_blend_shares`); each set's errors are divided by its biharmonic fill's and
     averaged over the sets; the blend with the least mean wins, but only when it is at least
@@ -453,7 +464,8 @@ def choose_fill(image: torch.Tensor, known: torch.Tensor, seed: int = CHECK_SEED
     copy). On 50 % random holes it changes the mean by under 0.02 dB. The plug-and-play refinement
     (the last choice) is weighed only with random draws (dense holes): on the tune split's
     stroke masks it gained at most 0.06 dB and its six extra runs took a colour crop from
-    18 to 35 s. Too few known pixels to hold some out: every thresholding step, no patch fill.
+    18 to 35 s; over :data:`PATCH_MAX_PIXELS` it is not weighed. Too few known pixels to hold
+    some out: every thresholding step, no patch fill.
     """
     known = (known > 0.5).to(image.dtype)
     sets = _check_sets(known, seed)
@@ -480,9 +492,11 @@ def inpaint_fill(image: torch.Tensor, known: torch.Tensor, choice: FillChoice,
     filled = start
     if choice.steps > 0:
         filled = sparse_inpaint(image, known, filled, choice.steps, circular, tick)
-    if choice.patches and _patches_fit(image):
-        filled = patch_fill(image, known, filled.clamp(0, 1), tick)
-        if choice.plug_and_play:
+    if choice.patches and _patches_fit(image, INPAINT_PATCH_MAX_PIXELS):
+        small = _patches_fit(image)
+        filled = patch_fill(image, known, filled.clamp(0, 1), tick,
+                            SEARCH_RADIUS if small else INPAINT_LARGE_SEARCH_RADIUS)
+        if choice.plug_and_play and small:
             filled = plug_and_play_fill(image, known, filled, circular, tick)
     if choice.blend < 1.0:
         filled = choice.blend * filled + (1.0 - choice.blend) * start
