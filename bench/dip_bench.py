@@ -52,6 +52,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from openpipeline.engine.allocator import keep_freed_memory
 from openpipeline.engine.progress import Progress
 from openpipeline.engine.texture import RestoreParams, restore
 from openpipeline.engine.texture.fitting import FitOptions, fit
@@ -280,6 +281,7 @@ def upscale_table(args: argparse.Namespace, emit: Emit) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     torch.set_num_threads(1)
+    keep_freed_memory()  # as the command line does: the engine's own process
     emit = emitter([], args.json)
     if args.part in ("textures", "textures-fill", "all") or args.from_json:
         texture_parts(args, emit)

@@ -37,6 +37,7 @@ import torch
 from dip_bench import DENOISE_KINDS, aligned_bicubic, psnr, tensor
 from texture_set import Crop
 
+from openpipeline.engine.allocator import keep_freed_memory
 from openpipeline.engine.texture import RestoreParams, restore
 from openpipeline.engine.texture.dct_filters import dct_denoise
 from openpipeline.engine.texture.network import lanczos_downsampler
@@ -196,6 +197,7 @@ def _one_thread() -> None:
     for variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
         os.environ[variable] = "1"
     torch.set_num_threads(1)
+    keep_freed_memory()  # as the command line does: the engine's own process
 
 
 def _call(job: tuple[CaseFunction, Case]) -> Row:

@@ -29,6 +29,7 @@ from openpipeline import __version__
 from openpipeline.cli import browse, cache, farm, items, lifecycle, maya, projects, scatter, texture, versions
 from openpipeline.cli.common import PROJECT_ENV, CliError, Commands, error_json
 from openpipeline.core.errors import OpenPipelineError, UserError
+from openpipeline.engine.allocator import keep_freed_memory
 from openpipeline.engine.errors import Cancelled, EngineInputError
 
 DEBUG_ENV = "OPENPIPELINE_DEBUG"
@@ -117,6 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)  # a type converter may refuse a value with a UserError
         as_json = bool(args.json)
+        keep_freed_memory()  # a process of our own (see openpipeline.engine.allocator)
         with sigterm_as_interrupt():
             args.func(args)
     except (UserError, EngineInputError) as exc:

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from openpipeline.engine.allocator import keep_freed_memory
 from openpipeline.engine.cache import Entry, ResultCache
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.jobs import Job, job_from_dict, run_cached
@@ -84,6 +85,7 @@ def main(stdin: IO[str] | None = None, stdout: IO[str] | None = None) -> int:
     """The worker: one job from ``stdin``; returns the exit code (0, 2 bad input, 1 failure)."""
     source = stdin or sys.stdin
     out = stdout or sys.stdout
+    keep_freed_memory()  # a process of our own (see openpipeline.engine.allocator)
     try:
         entry = _run(json.loads(source.read()), out)
     except (EngineInputError, ValueError) as exc:

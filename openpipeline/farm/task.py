@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from openpipeline.core.errors import UserError
+from openpipeline.engine.allocator import keep_freed_memory
 from openpipeline.engine.errors import Cancelled, EngineInputError
 from openpipeline.engine.progress import Progress, ProgressCallback
 from openpipeline.farm.model import FarmJob, FarmJobError, FarmTask, read_job
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the number of the first task (1 where a farm counts frames from 1)")
     args = parser.parse_args(argv)
     out = sys.stdout
+    keep_freed_memory()  # a process of our own (see openpipeline.engine.allocator)
     # SIGTERM (a farm manager or the local runner stopping the task) unwinds like Ctrl-C, so
     # half-written files are removed on the way out (openpipeline.atomic) and nothing is published
     signal.signal(signal.SIGTERM, _interrupt)
