@@ -20,6 +20,9 @@ def isolated_user(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("OPENPIPELINE_CACHE", str(tmp_path_factory.mktemp("result-cache")))  # not ~/.cache
     monkeypatch.delenv("OPENPIPELINE_PROJECT", raising=False)
     monkeypatch.delenv("OPENPIPELINE_FAULT", raising=False)
+    # commands run in this process (cli.main) leave pytest's malloc as it is: the memory budgets
+    # the tests check were measured with it (tests/test_allocator.py tests the setting itself)
+    monkeypatch.setenv("OPENPIPELINE_SYSTEM_MALLOC", "1")
     return config
 
 

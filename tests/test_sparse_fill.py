@@ -174,7 +174,7 @@ def test_the_patch_prior_lifts_upscaling_on_a_repeating_texture():
 
 
 def test_upscaling_runs_the_patch_stages_up_to_a_256_output_with_a_narrower_search(monkeypatch):
-    """The patch stages of the ×4 guide run on outputs up to 256² (inpainting's stop at 160²):
+    """The patch stages of the ×4 guide run on outputs up to 256² (inpainting's full ones stop at 160²):
     with the full search up to 160², a narrower one above, and not at all on a 288² output.
     (The stages are replaced by recorders here: what runs where, not their quality, which
     the bench measures on 256² crops.)"""
@@ -471,8 +471,11 @@ def test_inpainting_tiles_over_160_get_the_patch_fill_with_a_narrower_search(mon
     from openpipeline.engine.texture import sparse_fill
 
     calls: list[tuple[str, int | None, bool]] = []
+    current: dict[str, torch.Tensor] = {}
 
     def patch_stage(image, known, start, tick, radius, read=None):
+        if read is not None:
+            assert torch.equal(read, current["check"])  # the check's own held-out pixels
         calls.append(("patch", radius, read is not None))
         return start
 
@@ -489,6 +492,7 @@ def test_inpainting_tiles_over_160_get_the_patch_fill_with_a_narrower_search(mon
         image = torch.rand((1, 1, side, side), generator=torch.Generator().manual_seed(side))
         check = torch.zeros_like(holes)
         check[..., side // 2, :] = holes[..., side // 2, :]
+        current["check"] = check
         calls.clear()
         terms = check_terms(image, holes - check, check, plug_and_play=True)
         assert terms.shape == (len(sparse_fill.CHOICES), 2)
@@ -537,13 +541,15 @@ def test_a_check_s_patch_fill_fills_the_pixels_it_reads_as_a_whole_fill_does(mon
             assert abs(error - float(((whole - truth)[..., on_read] ** 2).mean())) < 0.05 * error
         assert not torch.equal(part[..., on_read], start[..., on_read])
         assert torch.equal(part[..., ~missing], damaged[..., ~missing])
+    # nothing missing to read (known pixels only): nothing to fill
+    assert patch_fill(damaged, known, start, radius=16, read=known) is start
 
 
-def test_fewer_check_sets_above_the_patch_fill_s_limit():
+def test_fewer_check_sets_above_the_full_patch_stages_limit():
     """The check sets of a stroke mask are its shape shifted six ways on a 128² tile (the patch
-    fill's check needs them) and three ways on a 192² one (the thresholded fills alone: three
-    chose as six did, at half the check's time); of 50 % holes, three random draws, then two;
-    known pixels only."""
+    fill's full search needs them) and three ways on a 192² one (three chose as six did, with
+    the narrower patch fill and without, at half the check's time); of 50 % holes, three
+    random draws, then two; known pixels only."""
     for side, count in ((128, len(SHIFTS)), (192, LARGE_SHIFTS)):
         strokes = np.zeros((side, side), np.float32)
         strokes[side // 3:side // 3 + 3, 5:side - 5] = 1

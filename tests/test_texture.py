@@ -173,7 +173,7 @@ def test_the_classical_steps_scale_with_the_machine_and_old_caches_are_measured_
         assert (holes is not None) == (operation == "inpaint")
         assert np.array_equal(image, calibration_job(operation)[0])  # the same job every time
     # a 256² upscale tile runs the patch stages (their rate per pixel), a 288² one does not;
-    # inpainting's patch stages stop at 160²
+    # inpainting's full patch stages stop at 160² (a narrower patch fill runs above)
     per_pixel = {side: classical_seconds("upscale", side * side) / side**2 for side in (160, 256, 288)}
     assert per_pixel[160] == per_pixel[256] > 5 * per_pixel[288]
     assert classical_seconds("inpaint", 256 * 256) / 256**2 < classical_seconds("inpaint", 160 * 160) / 160**2

@@ -35,7 +35,9 @@ BYTES_PER_TILE_PIXEL = 6000     # the generator's activations and gradients (512
 # ×4 upscale 0.51 GB (its patch back-projection; a 256² one 0.52–0.70 GB), a 2048² colour
 # denoise 0.99 GB.
 CLASSICAL_BYTES_PER_TILE_PIXEL = 1500
-INPAINT_BYTES_PER_TILE_PIXEL = 6000  # a hole filling a 512² tile: the direct biharmonic solve, 1.6 GB
+# a hole filling a 512² tile: the direct biharmonic solve, 1.6 GB; the patch fill of a 512²
+# colour tile with half its pixels missing (texture-14): 1.5 GB peak with the interpreter
+INPAINT_BYTES_PER_TILE_PIXEL = 6000
 CLASSICAL_MIN_BYTES = 512 * 2**20
 IMAGE_BYTES_PER_PIXEL = 100     # the image, its result and their working copies, per output pixel
 

@@ -35,18 +35,20 @@ TYPICAL_ITERATIONS = {"denoise": 500, "inpaint": 2500, "upscale": 2000, "flash":
 # takes fewer sets above 160², strokes take 0.55–0.57 of that and holes 0.61–0.81; since
 # texture-14, whose patch fill runs on tiles up to 512², strokes 1.8× that and holes 4×:
 # about 190 and 330)
-# and 128² ones, where the patch fill and patch back-projection also run (tiles up to
+# and 128² ones, where the full patch stages (the patch fill searching far, NL-Bayes; the
+# upscaler's patch back-projection) also run (tiles up to
 # SMALL_TILE pixels: denoise 100, inpaint 1050, ×4 upscale 1110; the ×4 upscale's patch
 # stages run up to 256² tiles, at about the same rate per pixel with their narrower search
 # there). Rounded up: a planning figure.
 CLASSICAL_SECONDS_PER_MP = {"denoise": 40.0, "inpaint": 340.0, "upscale": 60.0, "flash": 40.0}
 SMALL_TILE_SECONDS_PER_MP = {"denoise": 100.0, "inpaint": 1100.0, "upscale": 1200.0, "flash": 100.0}
-SMALL_TILE = PATCH_MAX_PIXELS  # up to this the patch fills run too (upscaling: UPSCALE_PATCH_MAX_PIXELS)
+SMALL_TILE = PATCH_MAX_PIXELS  # up to this the full patch stages run (upscaling: UPSCALE_PATCH_MAX_PIXELS)
 # A fit on an inpainting or upscaling tile starts from the guide made from its training pixels;
 # when the guide wins (as it mostly does) it is made again from every known pixel. That share of
 # the classical seconds comes with a fit: upscaling makes the whole guide again; inpainting only
 # its fill, not the check that chose it: 11–24 % of the guide's time on 128² tune tiles (holes
-# and strokes), 22–35 % on 512² ones, whose check takes fewer sets since texture-13. Rounded up.
+# and strokes), 22–35 % on 512² ones, whose check takes fewer sets since texture-13, and about
+# 28 % since texture-14 (a 512² colour tile with strokes: fill 26 s of the guide's 94). Rounded up.
 GUIDE_REMADE_SHARE = {"denoise": 0.0, "inpaint": 0.4, "upscale": 1.0, "flash": 0.0}
 THREAD_SCALING = 0.75  # n threads run the classical steps n**0.75 times as fast (2: 1.7×, measured)
 CALIBRATION_SIDE = 192  # output side of the classical job a calibration times (above SMALL_TILE)

@@ -254,7 +254,10 @@ def patch_fill(image: torch.Tensor, known: torch.Tensor, start: torch.Tensor,
     target, estimate = _to_colour(image, matrix), _to_colour(start, matrix)
     wanted = _with_holes(known)
     if read is not None:
-        wanted &= _with_holes(1 - (read > 0.5).to(image.dtype))
+        read = (read > 0.5).to(image.dtype) * (1 - known)  # missing pixels only
+        if float(read.max()) < 0.5:
+            return start
+        wanted &= _with_holes(1 - read)
     blocks = _query_blocks(wanted, radius)
     with torch.no_grad():
         for _ in range(ROUNDS):

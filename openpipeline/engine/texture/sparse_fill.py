@@ -21,7 +21,7 @@
   average to less than either where neither is much the better).
 * :func:`plug_and_play_fill`: NL-Bayes (:mod:`.nl_bayes`) run on the patch fill as if it
   were noisy, at a falling σ, the known pixels put back after every step; weighed by the
-  same check, on dense random holes.
+  same check, on dense random holes, on tiles up to 160².
 * :func:`upscale_guide`: bicubic interpolation on the downsampler's own grid, then
   iterative back-projection through the engine's Lanczos downsampler
   (``x ← x + μ·f²·dᵀ(y − d x)``; Irani & Peleg 1991) with the same falling DCT threshold
@@ -376,7 +376,10 @@ def check_terms(image: torch.Tensor, known: torch.Tensor, check: torch.Tensor,
     (without ``plug_and_play``, all but the last), scored on the ``check`` pixels (true
     values in ``image``, not in ``known``): (choices, 2), each choice's squared error and
     the sum of its errors times the biharmonic fill's (the first choice's), so that the
-    error of any blend of a fill with the biharmonic one follows (:func:`_blend_errors`)."""
+    error of any blend of a fill with the biharmonic one follows (:func:`_blend_errors`).
+    Above :data:`PATCH_MAX_PIXELS` the patch fill fills only the patches over the ``check``
+    pixels (see :func:`.patch_fill.patch_fill`): its row is then that of a whole fill to
+    within a hair, and the refinement's row repeats it (the refinement does not run there)."""
     terms = []
     base: torch.Tensor | None = None
     for fill in _fills(image, known, circular, tick, plug_and_play, check):
@@ -462,17 +465,18 @@ def choose_fill(image: torch.Tensor, known: torch.Tensor, seed: int = CHECK_SEED
     retina: 0 → +0.4–0.65, where the fill alone did not pass the check); held-out (24) +1.63
     → +1.74, worst −0.82 → −0.51 (a star field, whose unique galaxies the patch fill cannot
     copy). On 50 % random holes it changes the mean by under 0.02 dB. The plug-and-play refinement
-    (the last choice) is weighed only with random draws (dense holes): on the tune split's
+    (the last choice) is weighed only with random draws (dense holes) on tiles up to
+    :data:`PATCH_MAX_PIXELS` (above, it does not run): on the tune split's
     stroke masks it gained at most 0.06 dB and its six extra runs took a colour crop from
-    18 to 35 s; over :data:`PATCH_MAX_PIXELS` it is not weighed. Too few known pixels to hold
-    some out: every thresholding step, no patch fill.
+    18 to 35 s. Too few known pixels to hold some out: every thresholding step, no patch fill.
     """
     known = (known > 0.5).to(image.dtype)
     sets = _check_sets(known, seed)
     if sets is None:
         return FillChoice(INPAINT_STEPS)
     checks, dense = sets
-    terms = np.stack([check_terms(image, known - check, check, circular, tick, dense) for check in checks])
+    refine = dense and _patches_fit(image)  # the plug-and-play refinement is weighed
+    terms = np.stack([check_terms(image, known - check, check, circular, tick, refine) for check in checks])
     shares = _blend_shares(terms)
     relative = _blend_errors(terms, shares) / np.maximum(terms[:, :1, 0], 1e-12)
     mean = relative.mean(axis=0)
