@@ -134,8 +134,8 @@ SHIFTS = (((0.5, -3), (0.25, 5)), ((0.25, 7), (0.5, 1)), ((0.75, 2), (0.75, -5))
 # patch fill searches less far) the first three shifts only: on 384² centre crops of the tune
 # split's sources with stroke masks (11) three shifts chose within 0.02 dB of six on every
 # crop (mean +1.062 → +1.060 dB over biharmonic; held-out 7: +0.782 → +0.780), a 512² colour
-# tile 87 → 48 s on one thread; measured again with the patch fill on those tiles (8 crops):
-# the same choice on every crop, within 0.01 dB (+0.970 → +0.971).
+# tile 87 → 48 s on one thread; measured again with the patch fill on those tiles (all 11
+# crops): the same choice on every crop, within 0.01 dB (+1.384 with six, +1.385 with three).
 LARGE_SHIFTS = 3
 # Random draws of CHECK_FRACTION of the known pixels when the holes' shape is not used, and
 # fewer over PATCH_MAX_PIXELS: on 384² centre crops with 50 % holes two draws
