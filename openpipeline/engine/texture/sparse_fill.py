@@ -343,12 +343,19 @@ def _fills(image: torch.Tensor, known: torch.Tensor, circular: bool, tick: Tick,
         if plug_and_play:
             yield estimate
         return
-    small = _patches_fit(image)
-    estimate = patch_fill(image, known, estimate.clamp(0, 1), tick,
-                          SEARCH_RADIUS if small else INPAINT_LARGE_SEARCH_RADIUS, None if small else read)
+    estimate = _inpaint_patch_fill(image, known, estimate, tick, read)
     yield estimate
     if plug_and_play:
-        yield plug_and_play_fill(image, known, estimate, circular, tick) if small else estimate
+        yield plug_and_play_fill(image, known, estimate, circular, tick) if _patches_fit(image) else estimate
+
+
+def _inpaint_patch_fill(image: torch.Tensor, known: torch.Tensor, start: torch.Tensor, tick: Tick,
+                        read: torch.Tensor | None = None) -> torch.Tensor:
+    """The patch fill of ``start`` for inpainting: the full search up to
+    :data:`PATCH_MAX_PIXELS`; above, the narrower one, filling only the patches over ``read``."""
+    small = _patches_fit(image)
+    return patch_fill(image, known, start.clamp(0, 1), tick,
+                      SEARCH_RADIUS if small else INPAINT_LARGE_SEARCH_RADIUS, None if small else read)
 
 
 def plug_and_play_fill(image: torch.Tensor, known: torch.Tensor, start: torch.Tensor,
@@ -497,10 +504,8 @@ def inpaint_fill(image: torch.Tensor, known: torch.Tensor, choice: FillChoice,
     if choice.steps > 0:
         filled = sparse_inpaint(image, known, filled, choice.steps, circular, tick)
     if choice.patches and _patches_fit(image, INPAINT_PATCH_MAX_PIXELS):
-        small = _patches_fit(image)
-        filled = patch_fill(image, known, filled.clamp(0, 1), tick,
-                            SEARCH_RADIUS if small else INPAINT_LARGE_SEARCH_RADIUS)
-        if choice.plug_and_play and small:
+        filled = _inpaint_patch_fill(image, known, filled, tick)
+        if choice.plug_and_play and _patches_fit(image):
             filled = plug_and_play_fill(image, known, filled, circular, tick)
     if choice.blend < 1.0:
         filled = choice.blend * filled + (1.0 - choice.blend) * start
