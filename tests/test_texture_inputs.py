@@ -293,9 +293,11 @@ def test_predict_an_upscale_needs_its_factor(tmp_path):
                                    '[1, 2]', '{"a": 1}'])
 def test_a_damaged_calibration_cache_is_recalibrated(tmp_path, cache):
     """A corrupt or NaN calibration cache is measured again, and the prediction is a real number."""
+    from openpipeline.engine.texture.duration_model import CALIBRATION_VERSION
+
     folder = tmp_path / "cache" / "openpipeline"
     folder.mkdir(parents=True)
-    (folder / "dip-runtime-cpu-1t-denoise.json").write_text(cache)
+    (folder / f"dip-runtime-v{CALIBRATION_VERSION}-cpu-1t-denoise.json").write_text(cache)
     write_image(tmp_path / "in.png", pattern(32), "uint8")
     result = run_cli("--json", "texture", "predict", str(tmp_path / "in.png"), "--threads", "1",
                      "--device", "cpu", env={"XDG_CACHE_HOME": str(tmp_path / "cache")})

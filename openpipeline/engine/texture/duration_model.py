@@ -30,18 +30,18 @@ from openpipeline.engine.texture.tiles import tile_starts
 TYPICAL_ITERATIONS = {"denoise": 500, "inpaint": 2500, "upscale": 2000, "flash": 1500}
 # CPU seconds per output megapixel of the classical result on one thread: all of a
 # denoise, inpaint or upscale when no fit is asked (the default), the guide before a fit
-# otherwise. Measured with RESULT_VERSION texture-11 on 512² colour tiles (denoise σ 20
-# 36, inpaint 50 % holes 101 and strokes 187, ×4 upscale 43; since texture-13, whose check
-# takes fewer sets above 160², strokes take 0.55–0.57 of that and holes 0.61–0.81; since
-# texture-14, whose patch fill runs on tiles up to 512², strokes 1.8× that and holes 4×:
-# about 190 and 330)
-# and 128² ones, where the full patch stages (the patch fill searching far, NL-Bayes; the
-# upscaler's patch back-projection) also run (tiles up to
-# SMALL_TILE pixels: denoise 100, inpaint 1050, ×4 upscale 1110; the ×4 upscale's patch
-# stages run up to 256² tiles, at about the same rate per pixel with their narrower search
-# there). Rounded up: a planning figure.
-CLASSICAL_SECONDS_PER_MP = {"denoise": 40.0, "inpaint": 340.0, "upscale": 60.0, "flash": 40.0}
-SMALL_TILE_SECONDS_PER_MP = {"denoise": 100.0, "inpaint": 1100.0, "upscale": 1200.0, "flash": 100.0}
+# otherwise. Measured with RESULT_VERSION texture-14, in one quiet run on the machine the
+# calibration references below were measured on (a fresh process per figure, as the command
+# line runs: one thread, glibc's allocator set by keep_freed_memory), on the centre of the
+# tune split's astronaut (colour): 512² tiles denoised at σ 20 59–68, inpainted with 50 %
+# holes 434 and with strokes 300, ×4 upscaled 61–68; tiles up to SMALL_TILE pixels, where the
+# full patch stages (the patch fill searching far, NL-Bayes; the upscaler's patch
+# back-projection) also run, 128²: denoise 157–159, inpaint holes 1655 and strokes 1067; the
+# ×4 upscale's patch stages run up to 256² tiles: 256² 865–897. Inpainting plans for holes.
+# Rounded up: a planning figure. (Until texture-14 the rates and the references came from
+# different runs, and this machine's estimates ran 1.2–2.4× over its real times.)
+CLASSICAL_SECONDS_PER_MP = {"denoise": 70.0, "inpaint": 440.0, "upscale": 70.0, "flash": 70.0}
+SMALL_TILE_SECONDS_PER_MP = {"denoise": 160.0, "inpaint": 1700.0, "upscale": 900.0, "flash": 160.0}
 SMALL_TILE = PATCH_MAX_PIXELS  # up to this the full patch stages run (upscaling: UPSCALE_PATCH_MAX_PIXELS)
 # A fit on an inpainting or upscaling tile starts from the guide made from its training pixels;
 # when the guide wins (as it mostly does) it is made again from every known pixel. That share of
@@ -53,15 +53,14 @@ GUIDE_REMADE_SHARE = {"denoise": 0.0, "inpaint": 0.4, "upscale": 1.0, "flash": 0
 THREAD_SCALING = 0.75  # n threads run the classical steps n**0.75 times as fast (2: 1.7×, measured)
 CALIBRATION_SIDE = 192  # output side of the classical job a calibration times (above SMALL_TILE)
 UPSCALE_CALIBRATION_SIDE = 288  # the ×4 one's (above UPSCALE_PATCH_MAX_PIXELS, as most tiles are)
-# Its seconds on the machine the rates above were measured on (one thread, the median of
-# three runs; the ×4 upscale from 72²): calibrate() divides this machine's time by them to
-# scale the rates.
-# (The ×4 job was 192² from 48², 1.6 s, before upscaling ran its patch stages up to 256²;
-# the 288² one took 2.3× its time in alternating runs on one machine: 3.7. The inpainting job,
-# strokes on 192², took 5.6 s before its check shifted them three ways instead of six: 0.58 of
-# that in three alternating runs on one machine, 3.2; with the patch fill on it (texture-14)
-# 1.25× that in five alternating runs, 4.0.)
-REFERENCE_CALIBRATION_SECONDS = {"denoise": 2.7, "inpaint": 4.0, "upscale": 3.7}
+# Its seconds on the machine the rates above were measured on, in the same run (one thread, a
+# fresh process that first ran calibrate()'s network timings, as the cache's calibration does;
+# the median of three; the ×4 upscale from 72²): calibrate() divides this machine's time by
+# them to scale the rates. Measured 5.0–5.3, 8.5–9.2 and 5.2–5.6 s.
+REFERENCE_CALIBRATION_SECONDS = {"denoise": 5.2, "inpaint": 8.6, "upscale": 5.3}
+# In the cache file's name: a calibration cached against other references (before texture-14's
+# re-measurement: version 1, unnamed) is measured again rather than read with these rates.
+CALIBRATION_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -183,7 +182,7 @@ def calibration_job(operation: str) -> tuple[np.ndarray, np.ndarray | None, int]
 
 def classical_scale(device: str, threads: int, operation: str) -> float:
     """This machine's seconds for :func:`calibration_job` over the reference machine's (1.0
-    where no reference was measured: the flash operation always fits); 2–8 seconds."""
+    where no reference was measured: the flash operation always fits); 5–10 seconds on a 2020s core."""
     from openpipeline.engine.texture.params import RestoreParams
     from openpipeline.engine.texture.restoration import restore
 
@@ -200,7 +199,8 @@ def classical_scale(device: str, threads: int, operation: str) -> float:
 
 def cache_path(device: str, threads: int, operation: str) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "openpipeline" / f"dip-runtime-{device}-{threads}t-{operation}.json"
+    name = f"dip-runtime-v{CALIBRATION_VERSION}-{device}-{threads}t-{operation}.json"
+    return Path(base) / "openpipeline" / name
 
 
 def load_or_calibrate(device: str, threads: int, operation: str) -> RuntimeModel:
