@@ -17,6 +17,7 @@ from openpipeline.engine.texture.network import lanczos_downsampler
 from openpipeline.engine.texture.patch_fill import group_wiener, patch_fill, similar_patches
 from openpipeline.engine.texture.restoration import RestoreParams, restore
 from openpipeline.engine.texture.sparse_fill import (
+    CHECK_BLOCK,
     INPAINT_STEPS,
     LARGE_DRAWS,
     LARGE_SHIFTS,
@@ -34,7 +35,7 @@ from openpipeline.engine.texture.sparse_fill import (
     inpaint_guide,
     upscale_guide,
 )
-from openpipeline.engine.texture.stopping import FitState, GuideNotBeaten, HeldOutPixels
+from openpipeline.engine.texture.stopping import MIN_HELD_OUT, FitState, GuideNotBeaten, HeldOutPixels
 from tests.helpers.images import psnr
 
 
@@ -566,6 +567,38 @@ def test_fewer_check_sets_above_the_full_patch_stages_limit():
         assert sets is not None and sets[1] and len(sets[0]) == count
         assert all(float((check * (1 - holes)).sum()) == 0 for check in sets[0])
     assert len(SHIFTS) > LARGE_SHIFTS and RANDOM_DRAWS > LARGE_DRAWS
+
+
+def test_a_large_tiles_random_draws_lie_in_a_quarter_of_its_blocks():
+    """Over the full patch stages' limit each random draw of 50 % holes keeps only its pixels in
+    a quarter of the tile's CHECK_BLOCK blocks, the two draws in different blocks, every one
+    of those blocks sampled (so the check's patch fill fills about a quarter of the patches);
+    on a 128² tile the draws spread over the whole tile; a tile whose quarter would hold too
+    few pixels to judge by keeps the whole draw."""
+    side = 8 * CHECK_BLOCK
+    holes = torch.from_numpy(1 - _holes(side, seed=2))[None, None]
+    sets = _check_sets(holes, 0)
+    assert sets is not None and sets[1]
+    blocks = []
+    for check in sets[0]:
+        assert float((check * (1 - holes)).sum()) == 0 and float(check.sum()) >= MIN_HELD_OUT
+        per_block = check[0, 0].reshape(8, CHECK_BLOCK, 8, CHECK_BLOCK).sum((1, 3)) > 0
+        assert int(per_block.sum()) == 16  # a quarter of the 64 blocks, each one sampled
+        rows, cols = np.nonzero(per_block.numpy())
+        assert len(set(((rows + cols) % 4).tolist())) == 1  # on diagonal stripes
+        blocks.append(per_block)
+    assert not bool((blocks[0] & blocks[1]).any())
+    small = torch.from_numpy(1 - _holes(128, seed=2))[None, None]
+    small_sets = _check_sets(small, 0)
+    assert small_sets is not None
+    assert all(bool((check[0, 0].reshape(4, 32, 4, 32).sum((1, 3)) > 0).all()) for check in small_sets[0])
+    # 170²: over the limit, but a quarter of a draw would hold under MIN_HELD_OUT pixels
+    thin = torch.from_numpy(1 - _holes(170, seed=2))[None, None]
+    thin_sets = _check_sets(thin, 0)
+    assert thin_sets is not None and thin_sets[1]
+    for check in thin_sets[0]:
+        assert float(check.sum()) >= MIN_HELD_OUT
+        assert float(check[..., :160, :160].reshape(5, 32, 5, 32).sum((1, 3)).gt(0).sum()) == 25
 
 
 def test_the_blend_share_is_the_one_with_the_least_mean_relative_check_error():
