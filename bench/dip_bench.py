@@ -138,7 +138,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     texture.add_argument("--per-source", type=int, default=3, help="128² denoising crops per source image")
     texture.add_argument("--fill-per-source", type=int, default=1, help="128² fill crops per source image")
     texture.add_argument("--sources", default="", help="only these source images (comma-separated)")
-    texture.add_argument("--no-large", action="store_true", help="leave out the 512² crops")
+    texture.add_argument("--no-large", action="store_true",
+                         help="leave out the 512² crops (denoised and inpainted)")
     texture.add_argument("--quick", action="store_true", help="one crop per source, white25/correlated/jpeg, "
                          "no 512² crops; nothing written to --results")
     texture.add_argument("--workers", type=int, default=2, help="processes of one thread each")
@@ -330,7 +331,7 @@ def texture_parts(args: argparse.Namespace, emit: Emit) -> None:
         rows += denoised
     if args.part in ("textures-fill", "all"):
         inpaint, upscale = bench.fill_cases(args.split, 1 if args.quick else args.fill_per_source, sources,
-                                            larger=not args.quick)
+                                            larger=not args.quick, large=not args.no_large)
         print(bench.FILL_TABLE, flush=True)
         filled = bench.run_cases(bench.inpaint_case, inpaint, args.workers, show(bench.fill_row_markdown))
         filled += bench.run_cases(bench.upscale_case, upscale, args.workers, show(bench.fill_row_markdown))

@@ -248,15 +248,21 @@ def denoise_cases(split: str, kinds: Sequence[str], per_source: int, large: bool
 
 
 def fill_cases(split: str, per_source: int, sources: Collection[str] = (),
-               larger: bool = True) -> tuple[list[Case], list[Case]]:
+               larger: bool = True, large: bool = True) -> tuple[list[Case], list[Case]]:
     """Inpainting cases (crops × masks) and upscaling cases (crops), 128² crops; with
     ``larger`` also one 256² ×4 case per source (an output the patch stages of upscaling
-    still run on, with a narrower search; ~30 s grey, ~60 s colour)."""
+    still run on, with a narrower search; ~30 s grey, ~60 s colour), and with ``large`` too the
+    512² crops × masks (a whole default tile, as every real texture is inpainted: the patch
+    fill with its narrower search, the check on fewer sets; ~35 s grey, ~80 s colour)."""
     chosen = pick(texture_set.crops(split), per_source, sources)
     upscale = [(split, 128, crop.name, "x4") for crop in chosen]
+    inpaint = [(split, 128, crop.name, mask) for mask in FILL_MASKS for crop in chosen]
     if larger:
         upscale += [(split, 256, crop.name, "x4") for crop in pick(texture_set.crops(split, 256), 1, sources)]
-    return [(split, 128, crop.name, mask) for mask in FILL_MASKS for crop in chosen], upscale
+    if larger and large:
+        inpaint += [(split, 512, crop.name, mask) for mask in FILL_MASKS
+                    for crop in pick(texture_set.crops(split, 512), 1, sources)]
+    return inpaint, upscale
 
 
 # --- markdown ---------------------------------------------------------------------------------------
@@ -367,10 +373,13 @@ def fill_summary(rows: Sequence[Row]) -> list[str]:
         if kind == "x4":
             at_target = sum(d >= 0.5 for d in deltas)
             target = "≥ +0.5 dB"
-        else:
+        elif size == 128:
             at_target = sum(d >= 1.0 and seconds(r, "ours") <= 30.0
                             for d, r in zip(deltas, group, strict=True))
             target = "≥ +1 dB in ≤ 30 s"
+        else:  # the time target is the 128² crop's
+            at_target = sum(d >= 1.0 for d in deltas)
+            target = "≥ +1 dB"
         by_itself = sum(not any(s in NOT_BY_ITSELF for s in r["stop"]) for r in group)
         task = kind if size == 128 else f"{kind} {size}²"
         lines.append(f"| {split} | {task} | {len(group)} | {statistics.fmean(deltas):+.2f} | "

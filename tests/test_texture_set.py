@@ -115,3 +115,25 @@ def test_the_benchmark_summary_says_which_targets_are_met(tmp_path):
     results.write_text("# head\n<!-- s -->\nold\n<!-- /s -->\ntail\n", encoding="utf-8")
     texture_bench.write_section(results, "s", "new")
     assert results.read_text(encoding="utf-8") == "# head\n<!-- s -->\nnew\n<!-- /s -->\ntail\n"
+
+
+def test_the_fill_summary_holds_only_128_crops_to_the_time_target():
+    """Inpainting at 128² must reach +1 dB in 30 s; a 512² crop (a whole tile) only the +1 dB;
+    ×4 +0.5 dB; each size is its own line; the 512² crops are among the cases unless left out."""
+    import texture_bench
+
+    def row(kind: str, size: int, delta: float, seconds: float) -> dict:
+        return {"split": "heldout", "kind": kind, "size": size, "crop": f"c/{size}/0", "channels": 1,
+                "ours_db": 30.0 + delta, "classic_db": 30.0, "ours_s": seconds, "ours_cpu_s": seconds,
+                "classic_s": 1.0, "classic_cpu_s": 1.0, "iterations": 0, "stop": ["classical guide"]}
+
+    rows = [row("strokes", 128, 1.2, 40.0), row("strokes", 128, 1.2, 20.0), row("strokes", 512, 1.2, 80.0),
+            row("strokes", 512, 0.8, 80.0), row("x4", 128, 0.6, 5.0)]
+    lines = {line.split(" | ")[1]: line for line in texture_bench.fill_summary(rows)[2:]}
+    assert "1/2 (≥ +1 dB in ≤ 30 s)" in lines["strokes"]
+    assert "1/2 (≥ +1 dB)" in lines["strokes 512²"]
+    assert "1/1 (≥ +0.5 dB)" in lines["x4"]
+    inpaint, _ = texture_bench.fill_cases("heldout", 1, ("grass",))
+    assert {size for _, size, _, _ in inpaint} == {128, 512}
+    inpaint, _ = texture_bench.fill_cases("heldout", 1, ("grass",), large=False)
+    assert {size for _, size, _, _ in inpaint} == {128}
