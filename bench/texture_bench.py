@@ -253,7 +253,7 @@ def fill_cases(split: str, per_source: int, sources: Collection[str] = (),
     ``larger`` also one 256² ×4 case per source (an output the patch stages of upscaling
     still run on, with a narrower search; ~30 s grey, ~60 s colour), and with ``large`` too the
     512² crops × masks (a whole default tile, as every real texture is inpainted: the patch
-    fill with its narrower search, the check on fewer sets; ~35 s grey, ~80 s colour)."""
+    fill with its narrower search, the check on fewer sets; 30–40 s grey, 50–90 s colour)."""
     chosen = pick(texture_set.crops(split), per_source, sources)
     upscale = [(split, 128, crop.name, "x4") for crop in chosen]
     inpaint = [(split, 128, crop.name, mask) for mask in FILL_MASKS for crop in chosen]

@@ -18,6 +18,7 @@ from openpipeline.engine.texture.patch_fill import group_wiener, patch_fill, sim
 from openpipeline.engine.texture.restoration import RestoreParams, restore
 from openpipeline.engine.texture.sparse_fill import (
     CHECK_BLOCK,
+    CHECK_STRIPES,
     INPAINT_STEPS,
     LARGE_DRAWS,
     LARGE_SHIFTS,
@@ -570,35 +571,38 @@ def test_fewer_check_sets_above_the_full_patch_stages_limit():
 
 
 def test_a_large_tiles_random_draws_lie_in_a_quarter_of_its_blocks():
-    """Over the full patch stages' limit each random draw of 50 % holes keeps only its pixels in
-    a quarter of the tile's CHECK_BLOCK blocks, the two draws in different blocks, every one
-    of those blocks sampled (so the check's patch fill fills about a quarter of the patches);
-    on a 128² tile the draws spread over the whole tile; a tile whose quarter would hold too
-    few pixels to judge by keeps the whole draw."""
-    side = 8 * CHECK_BLOCK
-    holes = torch.from_numpy(1 - _holes(side, seed=2))[None, None]
-    sets = _check_sets(holes, 0)
-    assert sets is not None and sets[1]
-    blocks = []
-    for check in sets[0]:
-        assert float((check * (1 - holes)).sum()) == 0 and float(check.sum()) >= MIN_HELD_OUT
-        per_block = check[0, 0].reshape(8, CHECK_BLOCK, 8, CHECK_BLOCK).sum((1, 3)) > 0
-        assert int(per_block.sum()) == 16  # a quarter of the 64 blocks, each one sampled
-        rows, cols = np.nonzero(per_block.numpy())
-        assert len(set(((rows + cols) % 4).tolist())) == 1  # on diagonal stripes
-        blocks.append(per_block)
-    assert not bool((blocks[0] & blocks[1]).any())
-    small = torch.from_numpy(1 - _holes(128, seed=2))[None, None]
-    small_sets = _check_sets(small, 0)
-    assert small_sets is not None
-    assert all(bool((check[0, 0].reshape(4, 32, 4, 32).sum((1, 3)) > 0).all()) for check in small_sets[0])
-    # 170²: over the limit, but a quarter of a draw would hold under MIN_HELD_OUT pixels
-    thin = torch.from_numpy(1 - _holes(170, seed=2))[None, None]
-    thin_sets = _check_sets(thin, 0)
-    assert thin_sets is not None and thin_sets[1]
-    for check in thin_sets[0]:
-        assert float(check.sum()) >= MIN_HELD_OUT
-        assert float(check[..., :160, :160].reshape(5, 32, 5, 32).sum((1, 3)).gt(0).sum()) == 25
+    """Over the full patch stages' limit (up to the patch fill's) each random draw of 50 % holes
+    keeps only its pixels in a quarter of the tile's CHECK_BLOCK blocks, on its own diagonal
+    stripe, the two draws in different blocks, every block of its stripe sampled (so the check's
+    patch fill fills about a quarter of the patches), on square and on thin tiles; on a 128²
+    tile, over 512² (no patch fill to spare) and where a quarter would hold too few pixels to
+    judge by, the draws spread over the whole tile."""
+
+    def draws(height: int, width: int) -> list[torch.Tensor]:
+        known = torch.from_numpy((np.random.default_rng(2).random((height, width)) >= 0.5)
+                                 .astype(np.float32))[None, None]
+        sets = _check_sets(known, 0)
+        assert sets is not None and sets[1]
+        for check in sets[0]:
+            assert float((check * (1 - known)).sum()) == 0 and float(check.sum()) >= MIN_HELD_OUT
+        return sets[0]
+
+    def sampled(check: torch.Tensor) -> np.ndarray:
+        """Which whole blocks hold a held-out pixel: (block rows, block columns)."""
+        rows, cols = int(check.shape[2]) // CHECK_BLOCK, int(check.shape[3]) // CHECK_BLOCK
+        part = check[0, 0, :rows * CHECK_BLOCK, :cols * CHECK_BLOCK]
+        return part.reshape(rows, CHECK_BLOCK, cols, CHECK_BLOCK).sum((1, 3)).numpy() > 0
+
+    for height, width in ((8 * CHECK_BLOCK, 8 * CHECK_BLOCK), (3 * CHECK_BLOCK, 22 * CHECK_BLOCK)):
+        blocks = []
+        for draw, check in enumerate(draws(height, width)):
+            per_block = sampled(check)
+            rows, cols = np.indices(per_block.shape)
+            assert np.array_equal(per_block, (rows + cols) % 4 == CHECK_STRIPES[draw])
+            blocks.append(per_block)
+        assert not (blocks[0] & blocks[1]).any()
+    for height, width in ((128, 128), (608, 608), (170, 170)):  # 170²: a quarter holds < MIN_HELD_OUT
+        assert all(sampled(check).all() for check in draws(height, width))
 
 
 def test_the_blend_share_is_the_one_with_the_least_mean_relative_check_error():

@@ -388,7 +388,9 @@ def test_predict_calibrates_once_and_estimates_a_job(tmp_path):
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     small = run_cli("--json", "texture", "predict", str(tmp_path / "small.png"), "--threads", "1", env=env)
     assert small.returncode == 0, small.stderr
-    assert list((tmp_path / "cache" / "openpipeline").glob("dip-runtime-*.json"))
+    from openpipeline.engine.texture.duration_model import cache_path
+
+    assert (tmp_path / "cache" / "openpipeline" / cache_path("cpu", 1, "denoise").name).is_file()
     large = run_cli("--json", "texture", "predict", str(tmp_path / "large.png"), "--threads", "1", env=env)
     assert json.loads(large.stdout)["seconds"] > 4 * json.loads(small.stdout)["seconds"] > 0
     assert json.loads(large.stdout)["fit"] is False  # a default denoise: the classical result alone

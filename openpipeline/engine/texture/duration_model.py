@@ -4,7 +4,8 @@ Seconds per iteration grow with the pixels a generator sees as a power law,
 ``s = a · MP^b``; :func:`calibrate` measures a few sizes on this device and fits
 ``a`` and ``b`` in log-log space; :class:`RuntimeModel` then predicts a job from
 its tiles and a typical iteration count per operation. Calibrations are cached
-per device, thread count and configuration in the user's cache folder.
+per device, thread count, configuration and :data:`CALIBRATION_VERSION` in the user's cache
+folder.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ TYPICAL_ITERATIONS = {"denoise": 500, "inpaint": 2500, "upscale": 2000, "flash":
 # calibration references below were measured on (a fresh process per figure, as the command
 # line runs: one thread, glibc's allocator set by keep_freed_memory), on the centre of the
 # tune split's astronaut (colour): 512² tiles denoised at σ 20 59–68, inpainted with 50 %
-# holes 434 (333 since texture-15 checks a quarter of the tile) and with strokes 300, ×4
+# holes 434 (333 measured after it, in texture-15, whose check reads a quarter of the tile) and
+# with strokes 300, ×4
 # upscaled 61–68; tiles up to SMALL_TILE pixels, where the
 # full patch stages (the patch fill searching far, NL-Bayes; the upscaler's patch
 # back-projection) also run, 128²: denoise 157–159, inpaint holes 1655 and strokes 1067; the

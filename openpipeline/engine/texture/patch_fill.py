@@ -73,7 +73,8 @@ LARGE_SEARCH_RADIUS = 32
 # held-out strokes +0.78 → +1.16 (7 crops, every one higher), 50 % holes +0.89 → +1.91
 # (none lower, up to +4.98); at 1.4–2.2× the time with strokes and 2.2–5.4× with 50 % holes
 # (a 512² colour tile with strokes 53 → 94 s, with 50 % holes 32 → 127 s). The check's
-# fills fill only the patches over its held-out pixels (``read``): 15–30 % of its time.
+# fills fill only the patches over its held-out pixels (``read``): 15–30 % of its time (with dense
+# holes those pixels lie in a quarter of the tile since texture-15: .sparse_fill.CHECK_BLOCK).
 INPAINT_PATCH_MAX_PIXELS = 512 * 512
 INPAINT_LARGE_SEARCH_RADIUS = 16
 # Called after every step of a fill (progress, and the caller's chance to cancel).

@@ -38,8 +38,8 @@ Cost at 128² (one thread): the biharmonic solve 0.1 s, each fill a few seconds;
 inpainting guide (check and fill) 7–24 s, the ×4 guide 5 s (grey) to 14 s (colour); a 256²
 ×4 output 28 s (grey) to 70 s (colour), a larger one (sparse back-projection only) 10–20 s per
 512² colour tile. Inpainting a 512² tile (the patch fill with a narrower search, three or
-two check sets), one thread: 35 s (grey) to 95 s (colour) with strokes, about 130 s with half its
-pixels missing.
+two check sets, random ones kept to a quarter of the tile), one thread: 30–40 s (grey) to 95 s
+(colour) with strokes, 35–50 s (grey) and 50–90 s (colour) with half its pixels missing.
 """
 
 from __future__ import annotations
@@ -143,17 +143,21 @@ LARGE_SHIFTS = 3
 # held-out 7: +0.892 → +0.890); a 512² colour tile 48 → 31 s on one thread.
 RANDOM_DRAWS = 3
 LARGE_DRAWS = 2
-# Over PATCH_MAX_PIXELS a random draw keeps only its pixels in a quarter of the tile: blocks of
-# CHECK_BLOCK pixels on diagonal stripes ((block row + block column) mod 4 = 2·draw), so that the
-# check's patch fill fills the patches over a quarter of the tile instead of ~70 % of them (a
-# pixel held out every 20 lies in most 7×7 patches). A 512² tile still holds out thousands of
-# pixels, at the same local density as before. On 384² centre crops with 50 % holes, one thread,
+# Over PATCH_MAX_PIXELS (up to INPAINT_PATCH_MAX_PIXELS, where the check's patch fill fills only
+# the patches over the pixels it reads) a random draw keeps only its pixels in a quarter of the
+# tile: blocks of CHECK_BLOCK pixels on diagonal stripes ((block row + block column) mod 4 =
+# CHECK_STRIPES[draw]), so that the check's patch fill fills the patches over a quarter of the
+# tile instead of ~70 % of them (a pixel held out every 20 lies in most 7×7 patches). A 512²
+# tile with 50 % holes still holds out about 1,640 pixels per draw, at the same local density
+# as before; a tile whose quarters would hold fewer than MIN_HELD_OUT keeps its whole draws.
+# On 384² centre crops with 50 % holes, one thread,
 # dB over biharmonic in the holes: tune (11) the check's time 344 → 188 s in all, the choice
 # within 0.025 dB of the whole draws' on every crop (mean +3.521 → +3.515); held-out (7) 239 →
 # 132 s, mean +1.909 → +1.877, every crop within 0.03 dB but one (immunohistochemistry, +1.54 →
-# +1.35: the patch fill taken where 60 thresholding steps did better; three or four such draws
-# took it too). A whole 512² tile with 50 % holes: colour 108 → 78 s, grey 48 → 35 s.
+# +1.35: the patch fill taken where 60 thresholding steps did better; three or four such draws,
+# on the other stripes, took it too). A whole 512² tile with 50 % holes: colour 108 → 78 s, grey 48 → 35 s.
 CHECK_BLOCK = 32
+CHECK_STRIPES = (0, 2, 1, 3)  # the stripe of each draw (two draws: stripes that only touch at corners)
 # The chosen fill must beat the biharmonic one on all but this share of the check sets
 # (6 shaped sets: all but one; 3 shaped sets or 2–3 random draws: all). On the tuning split's stroke masks
 # (24 crops) six shifts with this rule against three shifts: mean +2.45 → +2.50 dB, worst
@@ -397,7 +401,9 @@ def check_terms(image: torch.Tensor, known: torch.Tensor, check: torch.Tensor,
     error of any blend of a fill with the biharmonic one follows (:func:`_blend_errors`).
     Above :data:`PATCH_MAX_PIXELS` the patch fill fills only the patches over the ``check``
     pixels (see :func:`.patch_fill.patch_fill`): its row is then that of a whole fill to
-    within a hair, and the refinement's row repeats it (the refinement does not run there)."""
+    within a hair (a 384² crop's draw kept to a quarter of the tile, 50 % holes: its squared
+    error 1.5–2.3 % off the whole fill's), and the refinement's row repeats it (the refinement
+    does not run there)."""
     terms = []
     base: torch.Tensor | None = None
     for fill in _fills(image, known, circular, tick, plug_and_play, check):
@@ -448,9 +454,10 @@ def _shifted_holes(known: torch.Tensor, count: int) -> list[torch.Tensor] | None
 def _check_sets(known: torch.Tensor, seed: int) -> tuple[list[torch.Tensor], bool] | None:
     """The check sets of :func:`choose_fill` (see there), and whether they are random draws
     (dense holes) rather than the holes' own shape; None when there are too few known pixels.
-    Fewer sets (:data:`LARGE_SHIFTS`, :data:`LARGE_DRAWS`) above :data:`PATCH_MAX_PIXELS`, each
-    draw there kept within a quarter of the tile (:func:`_check_blocks`) unless that leaves fewer
-    than :data:`.stopping.MIN_HELD_OUT` pixels."""
+    Fewer sets (:data:`LARGE_SHIFTS`, :data:`LARGE_DRAWS`) above :data:`PATCH_MAX_PIXELS`, the
+    draws there (up to :data:`.patch_fill.INPAINT_PATCH_MAX_PIXELS`) kept within a quarter of the
+    tile (:func:`_check_blocks`) unless one would then hold fewer than
+    :data:`.stopping.MIN_HELD_OUT` pixels."""
     patches = _patches_fit(known)
     shifted = _shifted_holes(known, len(SHIFTS) if patches else LARGE_SHIFTS)
     if shifted is not None:
@@ -461,20 +468,22 @@ def _check_sets(known: torch.Tensor, seed: int) -> tuple[list[torch.Tensor], boo
         split = split_held_out(known, size, CHECK_FRACTION, seed + CHECK_SEED_OFFSET + draw)
         if split is None:
             return None
-        check = split[1]
-        if not patches:
-            in_blocks = check * _check_blocks(size, draw).to(check)
-            check = in_blocks if float(in_blocks.sum()) >= MIN_HELD_OUT else check
-        checks.append(check)
+        checks.append(split[1])
+    if not patches and _patches_fit(known, INPAINT_PATCH_MAX_PIXELS):  # where the patch fill heeds read
+        quarters = [check * _check_blocks(size, draw).to(check) for draw, check in enumerate(checks)]
+        if all(float(quarter.sum()) >= MIN_HELD_OUT for quarter in quarters):
+            checks = quarters
     return checks, True
 
 
 def _check_blocks(size: tuple[int, int], draw: int) -> torch.Tensor:
     """(1, 1, H, W): 1 in the :data:`CHECK_BLOCK`-pixel blocks a large tile's random draw
-    ``draw`` keeps, a quarter of them on diagonal stripes (a strip one block high too)."""
+    ``draw`` keeps, a quarter of them on diagonal stripes (a strip one block high too): the
+    stripes of :data:`CHECK_STRIPES`, so that up to four draws keep different blocks."""
     rows = torch.arange(size[0]) // CHECK_BLOCK
     cols = torch.arange(size[1]) // CHECK_BLOCK
-    return (((rows[:, None] + cols[None, :]) % 4) == (2 * draw) % 4).float()[None, None]
+    stripe = CHECK_STRIPES[draw % len(CHECK_STRIPES)]
+    return (((rows[:, None] + cols[None, :]) % 4) == stripe).float()[None, None]
 
 
 def choose_fill(image: torch.Tensor, known: torch.Tensor, seed: int = CHECK_SEED,
@@ -486,7 +495,7 @@ def choose_fill(image: torch.Tensor, known: torch.Tensor, seed: int = CHECK_SEED
     image (three above :data:`PATCH_MAX_PIXELS`; strokes, text: a fill is judged on gaps
     like the ones it fills), else
     :data:`RANDOM_DRAWS` random draws of :data:`CHECK_FRACTION` of them (:data:`LARGE_DRAWS`
-    above :data:`PATCH_MAX_PIXELS`, each kept within a quarter of the tile: :func:`_check_blocks`).
+    above :data:`PATCH_MAX_PIXELS`, each kept within a quarter of a tile up to 512²: :func:`_check_blocks`).
     Each choice is blended with the biharmonic fill at the share that makes its check errors least
     (:func:`_blend_shares`); each set's errors are divided by its biharmonic fill's and
     averaged over the sets; the blend with the least mean wins, but only when it is at least
