@@ -36,11 +36,10 @@ TYPICAL_ITERATIONS = {"denoise": 500, "inpaint": 2500, "upscale": 2000, "flash":
 # line runs: one thread, glibc's allocator set by keep_freed_memory), on the centre of the
 # tune split's astronaut (colour): 512² tiles denoised at σ 20 59–68, inpainted with 50 %
 # holes 434 (333 measured after it, in texture-15, whose check reads a quarter of the tile) and
-# with strokes 300, ×4
-# upscaled 61–68; tiles up to SMALL_TILE pixels, where the
-# full patch stages (the patch fill searching far, NL-Bayes; the upscaler's patch
-# back-projection) also run, 128²: denoise 157–159, inpaint holes 1655 and strokes 1067; the
-# ×4 upscale's patch stages run up to 256² tiles: 256² 865–897. Inpainting plans for holes.
+# with strokes 300, ×4 upscaled 61–68; tiles up to SMALL_TILE pixels, where the full patch
+# stages (the patch fill searching far, NL-Bayes; the upscaler's patch back-projection) also
+# run, 128²: denoise 157–159, inpaint holes 1655 and strokes 1067; the ×4 upscale's patch
+# stages run up to 256² tiles: 256² 865–897. Inpainting plans for holes.
 # Rounded up: a planning figure. (Until texture-14 the rates and the references came from
 # different runs, and this machine's estimates ran 1.2–2.4× over its real times.)
 CLASSICAL_SECONDS_PER_MP = {"denoise": 70.0, "inpaint": 340.0, "upscale": 70.0, "flash": 70.0}

@@ -150,12 +150,12 @@ LARGE_DRAWS = 2
 # tile instead of ~70 % of them (a pixel held out every 20 lies in most 7×7 patches). A 512²
 # tile with 50 % holes still holds out about 1,640 pixels per draw, at the same local density
 # as before; a tile whose quarters would hold fewer than MIN_HELD_OUT keeps its whole draws.
-# On 384² centre crops with 50 % holes, one thread,
-# dB over biharmonic in the holes: tune (11) the check's time 344 → 188 s in all, the choice
-# within 0.025 dB of the whole draws' on every crop (mean +3.521 → +3.515); held-out (7) 239 →
-# 132 s, mean +1.909 → +1.877, every crop within 0.03 dB but one (immunohistochemistry, +1.54 →
-# +1.35: the patch fill taken where 60 thresholding steps did better; three or four such draws,
-# on the other stripes, took it too). A whole 512² tile with 50 % holes: colour 108 → 78 s, grey 48 → 35 s.
+# On 384² centre crops with 50 % holes, one thread, dB over biharmonic in the holes: tune (11)
+# the check's time 344 → 188 s in all, the choice within 0.025 dB of the whole draws' on every
+# crop (mean +3.521 → +3.515); held-out (7) 239 → 132 s, mean +1.909 → +1.877, every crop
+# within 0.03 dB but one (immunohistochemistry, +1.54 → +1.35: the patch fill taken where 60
+# thresholding steps did better; three or four such draws, on the other stripes, took it too).
+# A whole 512² tile with 50 % holes: colour 108 → 78 s, grey 48 → 35 s.
 CHECK_BLOCK = 32
 CHECK_STRIPES = (0, 2, 1, 3)  # the stripe of each draw (two draws: stripes that only touch at corners)
 # The chosen fill must beat the biharmonic one on all but this share of the check sets
@@ -368,9 +368,16 @@ def _inpaint_patch_fill(image: torch.Tensor, known: torch.Tensor, start: torch.T
                         read: torch.Tensor | None = None) -> torch.Tensor:
     """The patch fill of ``start`` for inpainting: the full search up to
     :data:`PATCH_MAX_PIXELS`; above, the narrower one, filling only the patches over ``read``."""
-    small = _patches_fit(image)
+    partial = _fills_only_read(image)
     return patch_fill(image, known, start.clamp(0, 1), tick,
-                      SEARCH_RADIUS if small else INPAINT_LARGE_SEARCH_RADIUS, None if small else read)
+                      INPAINT_LARGE_SEARCH_RADIUS if partial else SEARCH_RADIUS, read if partial else None)
+
+
+def _fills_only_read(image: torch.Tensor) -> bool:
+    """Whether the patch fill of a check on this (1, C, H, W) tile fills only the patches over
+    the pixels the check reads: over :data:`PATCH_MAX_PIXELS`, up to
+    :data:`.patch_fill.INPAINT_PATCH_MAX_PIXELS` (above, no patch fill runs)."""
+    return not _patches_fit(image) and _patches_fit(image, INPAINT_PATCH_MAX_PIXELS)
 
 
 def plug_and_play_fill(image: torch.Tensor, known: torch.Tensor, start: torch.Tensor,
@@ -469,7 +476,7 @@ def _check_sets(known: torch.Tensor, seed: int) -> tuple[list[torch.Tensor], boo
         if split is None:
             return None
         checks.append(split[1])
-    if not patches and _patches_fit(known, INPAINT_PATCH_MAX_PIXELS):  # where the patch fill heeds read
+    if _fills_only_read(known):
         quarters = [check * _check_blocks(size, draw).to(check) for draw, check in enumerate(checks)]
         if all(float(quarter.sum()) >= MIN_HELD_OUT for quarter in quarters):
             checks = quarters
