@@ -130,9 +130,10 @@ def test_results_cached_before_the_cap_are_not_reused():
     the upscaler's Wiener step solved in its k×k Gram form, and its patch stages run on outputs up
     to 256², then inpainting tiles over 160² checked on fewer sets: three shifts of a stroke mask instead
     of six, two random draws instead of three, then the patch fill on inpainting tiles up to 512², then
-    those tiles' random draws kept to a quarter of their blocks),
+    those tiles' random draws kept to a quarter of their blocks, then the upscaler's plug-and-play
+    prior run for 64 rounds instead of 16),
     so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-15"
+    assert texture_job.RESULT_VERSION == "texture-16"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

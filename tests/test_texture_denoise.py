@@ -409,3 +409,42 @@ def test_an_image_no_larger_than_gcv_s_window_reuses_its_pick(monkeypatch):
     assert len(calls) == 2 * len(denoise.GCV_STRENGTHS)  # GCV's pairs only
     strength = denoise.gcv_strength(small, noise, False)
     assert torch.equal(result.image, real_chain(small, noise, False, strength)[-1].clamp(0, 1))
+
+
+def test_step2_groups_filters_as_the_wiener_formula_says():
+    """NL-Bayes' step 2 on colour-sized groups (more values per patch than patches, so the
+    N×N system is solved): each group comes back as ``m + C_b (C_b + β·I)⁻¹ (P − m)`` in the
+    whitened space, with C_b the oracle's patch covariance, computed here in float64."""
+    from openpipeline.engine.texture.nl_bayes import NlBayesParams, _step2_groups
+
+    generator = torch.Generator().manual_seed(3)
+    oracle = torch.rand((4, 12, 27), generator=generator)
+    noisy = oracle + 0.2 * torch.randn((4, 12, 27), generator=generator)
+    scale = torch.full((27,), 4.0)  # noise σ 0.25: whiten ×4, unwhiten ×0.25
+    params = NlBayesParams()
+    got = _step2_groups(noisy, oracle, scale, 1 / scale, params)
+    mean = oracle.double().mean(dim=1, keepdim=True)
+    b = (oracle.double() - mean) * 4.0
+    p = (noisy.double() - mean) * 4.0
+    covariance = b.transpose(1, 2) @ b / (12 - 1)
+    system = covariance + params.beta2 * torch.eye(27, dtype=torch.float64)
+    want = (p @ torch.linalg.solve(system, covariance)) * 0.25 + mean  # C (C + βI)⁻¹ is symmetric
+    assert torch.allclose(got.double(), want, atol=1e-4)
+
+
+def test_refine_with_the_groups_of_its_own_oracle_is_the_same():
+    """Groups found once (nl_bayes_groups) and passed back give what nl_bayes_refine finds
+    itself on the same oracle, and other groups give another image."""
+    from openpipeline.engine.texture.nl_bayes import NlBayesParams, nl_bayes_groups
+
+    generator = torch.Generator().manual_seed(4)
+    clean = torch.rand((1, 3, 40, 36), generator=generator)
+    noisy = clean + 0.1 * torch.randn(clean.shape, generator=generator)
+    model = NoiseModel.white(0.1, 3)
+    params = NlBayesParams.for_image(40, 36)
+    oracle = nl_bayes_refine(noisy, noisy, model, params=params)
+    found = nl_bayes_refine(noisy, oracle, model, params=params)
+    own, others = nl_bayes_groups(oracle, params=params), nl_bayes_groups(noisy, params=params)
+    assert torch.equal(found, nl_bayes_refine(noisy, oracle, model, params=params, groups=own))
+    other = nl_bayes_refine(noisy, oracle, model, params=params, groups=others)
+    assert not torch.allclose(found, other)
