@@ -39,11 +39,13 @@ TYPICAL_ITERATIONS = {"denoise": 500, "inpaint": 2500, "upscale": 2000, "flash":
 # with strokes 300, ×4 upscaled 61–68; tiles up to SMALL_TILE pixels, where the full patch
 # stages (the patch fill searching far, NL-Bayes; the upscaler's patch back-projection) also
 # run, 128²: denoise 157–159, inpaint holes 1655 and strokes 1067; the ×4 upscale's patch
-# stages run up to 256² tiles: 256² 865–897. Inpainting plans for holes.
+# stages run up to 256² tiles: 256² 865–897, 1143–1165 since texture-16 (its plug-and-play
+# prior runs 64 rounds instead of 16; two runs side by side on the two cores). Inpainting
+# plans for holes.
 # Rounded up: a planning figure. (Until texture-14 the rates and the references came from
 # different runs, and this machine's estimates ran 1.2–2.4× over its real times.)
 CLASSICAL_SECONDS_PER_MP = {"denoise": 70.0, "inpaint": 340.0, "upscale": 70.0, "flash": 70.0}
-SMALL_TILE_SECONDS_PER_MP = {"denoise": 160.0, "inpaint": 1700.0, "upscale": 900.0, "flash": 160.0}
+SMALL_TILE_SECONDS_PER_MP = {"denoise": 160.0, "inpaint": 1700.0, "upscale": 1200.0, "flash": 160.0}
 SMALL_TILE = PATCH_MAX_PIXELS  # up to this the full patch stages run (upscaling: UPSCALE_PATCH_MAX_PIXELS)
 # A fit on an inpainting or upscaling tile starts from the guide made from its training pixels;
 # when the guide wins (as it mostly does) it is made again from every known pixel. That share of

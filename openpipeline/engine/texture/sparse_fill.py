@@ -35,8 +35,8 @@ opponent colour space of :mod:`.dct_filters`. Patents: to our knowledge none of 
 methods is covered by a patent in force (Guleryuz's related filings date from 2002–2003).
 
 Cost at 128² (one thread): the biharmonic solve 0.1 s, each fill a few seconds; the
-inpainting guide (check and fill) 7–24 s, the ×4 guide 5 s (grey) to 14 s (colour); a 256²
-×4 output 28 s (grey) to 70 s (colour), a larger one (sparse back-projection only) 10–20 s per
+inpainting guide (check and fill) 7–24 s, the ×4 guide 7 s (grey) to 20 s (colour); a 256²
+×4 output 22–28 s (grey) to 80 s (colour), a larger one (sparse back-projection only) 10–20 s per
 512² colour tile. Inpainting a 512² tile (the patch fill with a narrower search, three or
 two check sets, random ones kept to a quarter of the tile), one thread: 30–40 s (grey) to 95 s
 (colour) with strokes, 35–50 s (grey) and 50–90 s (colour) with half its pixels missing.
@@ -400,7 +400,11 @@ def plug_and_play_fill(image: torch.Tensor, known: torch.Tensor, start: torch.Te
     prior: Venkatakrishnan, Bouman & Wohlberg 2013). The groups' covariances, learnt from
     the known pixels too, move the fill towards the image's own repeats. On the tune split's
     50 % holes (12 crops) it added 0.1–0.3 dB to 7 of the patch fills, nothing to 3, and
-    lost 0.5 dB on a moon crop and 3 dB on a smooth retina (both judged by the check)."""
+    lost 0.5 dB on a moon crop and 3 dB on a smooth retina (both judged by the check). A
+    slower fall, which pays in upscaling (:data:`UPSCALE_PNP_ROUNDS`), does not here: on one
+    128² crop per tune source with 50 % holes, 20 and 40 steps (groups searched every 4th and
+    8th) took the mean over biharmonic from +1.79 to +1.71 and +1.66 dB, for 2.5× and 4.5× the
+    time."""
     channels = int(image.shape[1])
     estimate = start
     for step in range(PNP_STEPS):
