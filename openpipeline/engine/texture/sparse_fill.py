@@ -120,7 +120,7 @@ PNP_END = 1.0
 # the 16 rounds and the NL-Bayes steps' time at 128² (grey and colour together):
 #   rounds   64: +0.23 dB (+0.02 to +0.76; brick, wood, coffee, astronaut +0.4–0.8), 6 → 12 s
 #            96: +0.33 dB (+0.01 to +1.14), 18 s;   128: +0.40 dB (+0.01 to +1.45), 25 s
-# Grey stochastic and smooth textures (gravel, moon, retina, brushed metal) gain 0.01–0.05
+# Grey stochastic and smooth textures (gravel, moon, retina, brushed metal) gain 0.01–0.07
 # at any count. Holding σ at its end for 16 more rounds gained 0.02, starting at 10 lost
 # 0.2, ending at 1 gained 0.03 with some crops below the 16 rounds'. 64: most of the gain
 # for twice the time.
