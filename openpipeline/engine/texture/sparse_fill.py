@@ -404,12 +404,20 @@ def plug_and_play_fill(image: torch.Tensor, known: torch.Tensor, start: torch.Te
     slower fall, which pays in upscaling (:data:`UPSCALE_PNP_ROUNDS`), does not here: on one
     128² crop per tune source with 50 % holes, 20 and 40 steps (groups searched every 4th and
     8th) took the mean over biharmonic from +1.79 to +1.71 and +1.66 dB, for 2.5× and 4.5× the
-    time."""
+    time.
+
+    The groups are searched once, on ``start``, and kept for every step: on the same 12 crops
+    (50 % holes, the fill's error on the holes) no crop lost more than 0.002 dB against a
+    search before every step, four gained (retina +0.31, moon +0.11, brushed metal and brick
+    +0.04), and the steps took 35–60 % less time (grey 1.8–2.0 → 0.7 s, colour 3.0–3.5 →
+    1.8–2.2 s on one thread)."""
     channels = int(image.shape[1])
     estimate = start
+    groups = nl_bayes_groups(start, circular)
     for step in range(PNP_STEPS):
         sigma = _threshold_at(step, PNP_STEPS, PNP_START, PNP_END) / 255.0
-        filtered = nl_bayes_refine(estimate, estimate, NoiseModel.white(sigma, channels), circular)
+        filtered = nl_bayes_refine(estimate, estimate, NoiseModel.white(sigma, channels), circular,
+                                   groups=groups)
         estimate = known * image + (1 - known) * filtered.clamp(0, 1)
         tick()
     return estimate
