@@ -143,6 +143,23 @@ def _noise_level(image: NDArray[np.float32], params: RestoreParams) -> tuple[flo
     return sigma, model
 
 
+def _grey_grain_caution(image: NDArray[np.float32], params: RestoreParams,
+                        noise: NoiseModel | None) -> str | None:
+    """A warning when the noise was estimated on a grey image and read as correlated grain:
+    there its level cannot be told from a busy texture's own fine detail, which adds to it
+    (no colour to check it against, as :mod:`.noise_estimate` does for colour). On the
+    benchmark's grey crops under correlated noise of σ 15 (``bench/texture_set.py``) it read
+    13–17 on brick, moon, brushed metal and a photo, but 19.5–20 on gravel, 24–26 on coins and
+    grass; the grass crops came out 2.6–3.5 dB below the noisy input, and 0.6 dB above it with
+    the true σ given. None otherwise."""
+    if params.sigma is not None or noise is None or noise.is_white or image.shape[2] != 1:
+        return None
+    level = noise.sigma * 255.0
+    return (f"The noise was read as correlated grain of σ {level:.1f} on a grey image. On a busy texture "
+            f"(grass, gravel, engraved metal) fine detail can be read as grain and smoothed away with it. "
+            f"If the result looks smeared, run again with a lower --sigma, e.g. --sigma {0.6 * level:.0f}.")
+
+
 def _given_level(image: NDArray[np.float32], sigma: float) -> NoiseModel:
     """The noise model for a σ the user gave: the image's own noise spectrum (correlated
     noise stays correlated) scaled to that per-pixel level; white when the image is too
@@ -545,7 +562,10 @@ def restore(
     stabilised = _stabilised(image, params, noise)
     if stabilised is None:
         job = _Job(params, choose_config(params), sigma, device, noise, real)
-        return _restore_image(image, job, threads, mask, guide, progress)
+        result = _restore_image(image, job, threads, mask, guide, progress)
+        if (caution := _grey_grain_caution(image, params, noise)) is not None:
+            result.stats["warnings"].insert(0, caution)
+        return result
     given_sigma = stabilised.sigma * 255.0  # in 8-bit levels, as a user gives --sigma
     given = replace(params, sigma=given_sigma)
     level = given_sigma / 255.0
