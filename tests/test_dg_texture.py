@@ -238,3 +238,27 @@ def test_cache_by_root_resolves_again_only_every_few_seconds(tmp_path):
     assert caches().root == tmp_path / "b" and len(calls) == 2
     roots[0], now[0] = tmp_path / "a", 5.0
     assert caches() is first
+
+
+@pytest.mark.slow
+def test_a_cached_result_shows_its_warnings_on_the_status_message(cache, tmp_path):
+    """Grain read on a grey grass scan (σ estimated): the run's warning about its noise
+    level is the cached answer's message, in batch and from the cache; a result without
+    warnings has an empty message."""
+    import numpy as np
+    from scipy.ndimage import gaussian_filter
+    from skimage import data
+    from skimage.util import img_as_float32
+
+    grass = img_as_float32(data.grass())[:128, :128, None]
+    grain = gaussian_filter(np.random.default_rng(0).normal(0, 1, grass.shape[:2]), 0.8)
+    scan = tmp_path / "grass.tif"
+    write_image(scan, np.clip(grass + (grain / grain.std() * 15 / 255)[..., None], 0, 1), dtype="uint16")
+    inputs = TextureInputs(file_path=str(scan))
+    out = TextureNode(start=no_job).evaluate(inputs, cache, batch=True)
+    assert out.status == "cached" and "correlated grain" in out.message and "--sigma" in out.message
+    again = TextureNode(start=no_job).evaluate(inputs, cache, batch=False)
+    assert again.status == "cached" and again.message == out.message
+    with_sigma = TextureInputs(file_path=str(scan), sigma=15)
+    given = TextureNode(start=no_job).evaluate(with_sigma, cache, batch=True)
+    assert given.status == "cached" and given.message == ""

@@ -52,7 +52,8 @@ class Answer:
         status: one of :data:`STATUSES`.
         entry: the cached result for the current inputs (``cached`` only), else None.
         fraction: progress 0..1 (1 when cached).
-        message: the worker's last progress message, or the failure sentence.
+        message: the worker's last progress message, the failure sentence, or the cached
+            result's warnings (empty when it has none).
     """
 
     status: str
@@ -63,6 +64,14 @@ class Answer:
     @classmethod
     def failed(cls, message: str) -> Answer:
         return cls("failed", None, 0.0, message)
+
+
+def _cached(entry: Entry) -> Answer:
+    """A node's answer for its cached result: the message holds the run's warnings (a fit
+    that did not converge, a noise level worth checking), one after the other, or nothing."""
+    warnings = entry.meta.get("warnings")
+    sentences = [w for w in warnings if isinstance(w, str)] if isinstance(warnings, list) else []
+    return Answer("cached", entry, 1.0, " ".join(sentences))
 
 
 def problem(exc: BaseException) -> str:
@@ -127,7 +136,7 @@ class JobState:
         entry = cache.get(job.kind, key)
         if entry is not None:
             self._handle = None
-            return Answer("cached", entry, 1.0)
+            return _cached(entry)
         if batch:
             return self._run_now(job, cache)
         if self._handle is None:
@@ -166,13 +175,13 @@ class JobState:
             return Answer.failed(problem(exc))
         if entry is None:
             return Answer.failed("The engine published no result; run the job again.")
-        return Answer("cached", entry, 1.0)
+        return _cached(entry)
 
     @staticmethod
     def _from_handle(handle: BackgroundJob) -> Answer:
         state = handle.state
         if state == "done" and handle.entry is not None:
-            return Answer("cached", handle.entry, 1.0)
+            return _cached(handle.entry)
         if state in ("failed", "cancelled"):
             return Answer.failed(handle.message or f"The job was {state}; change an input to run it again.")
         return Answer("running", None, handle.fraction, handle.message)
