@@ -469,3 +469,19 @@ def test_grain_read_on_a_grey_texture_comes_with_a_warning_to_check_sigma():
     assert not white.stats["warnings"]
     colour = np.ascontiguousarray(np.repeat(noisy, 3, axis=2) * np.array([1.0, 0.9, 0.8], np.float32))
     assert not restore(colour, RestoreParams(operation="denoise", threads=1)).stats["warnings"]
+
+
+def test_grain_read_at_a_level_too_low_to_smear_gets_no_warning():
+    """The grain warning starts at GRAIN_CAUTION_FROM: a correlated model read at σ 0.1 (a
+    clean brushed-metal crop) says nothing, the same spectrum at σ 15 warns."""
+    from openpipeline.engine.texture import restoration
+
+    grey = np.zeros((64, 64, 1), np.float32)
+    shape = estimate_noise(_correlated(grey))
+    assert not shape.is_white
+    low, high = shape.scaled((0.1 / 255 / shape.sigma) ** 2), shape.scaled((15 / 255 / shape.sigma) ** 2)
+    params = RestoreParams(operation="denoise")
+    assert restoration._grey_grain_caution(grey, params, low) is None
+    warning = restoration._grey_grain_caution(grey, params, high)
+    assert warning is not None and "15.0" in warning and "--sigma 9" in warning
+    assert restoration._grey_grain_caution(np.zeros((64, 64, 3), np.float32), params, high) is None

@@ -78,6 +78,9 @@ HOLDOUT = {"inpaint": 0.05, "upscale": 0.05, "flash": 0.05}
 # not converge, and the run says so in its warnings.
 DEFAULT_CAP_SECONDS = 60.0
 DEFAULT_CAP_PIXELS = 128 * 128
+# Grain read on a grey image at this level or above (8-bit levels) comes with a warning (see
+# _grey_grain_caution).
+GRAIN_CAUTION_FROM = 5.0
 
 
 
@@ -151,10 +154,13 @@ def _grey_grain_caution(image: NDArray[np.float32], params: RestoreParams,
     benchmark's grey crops under correlated noise of σ 15 (``bench/texture_set.py``) it read
     13–17 on brick, moon, brushed metal and a photo, but 19.5–20 on gravel, 24–26 on coins and
     grass; the grass crops came out 2.6–3.5 dB below the noisy input, and 0.6 dB above it with
-    the true σ given. None otherwise."""
+    the true σ given. None otherwise, and under :data:`GRAIN_CAUTION_FROM` (a clean brushed-metal
+    crop read as grain of σ 0.1; a level that low takes little detail with it)."""
     if params.sigma is not None or noise is None or noise.is_white or image.shape[2] != 1:
         return None
     level = noise.sigma * 255.0
+    if level < GRAIN_CAUTION_FROM:
+        return None
     return (f"The noise was read as correlated grain of σ {level:.1f} on a grey image. On a busy texture "
             f"(grass, gravel, engraved metal) fine detail can be read as grain and smoothed away with it. "
             f"If the result looks smeared, run again with a lower --sigma, e.g. --sigma {0.6 * level:.0f}.")
