@@ -262,3 +262,23 @@ def test_a_cached_result_shows_its_warnings_on_the_status_message(cache, tmp_pat
     with_sigma = TextureInputs(file_path=str(scan), sigma=15)
     given = TextureNode(start=no_job).evaluate(with_sigma, cache, batch=True)
     assert given.status == "cached" and given.message == ""
+
+
+@pytest.mark.parametrize(("warnings", "message"), [
+    (None, ""),
+    ([], ""),
+    (["Grain read high."], "Grain read high."),
+    (["First.", "Second.", "Third."], "First. (and 2 more warnings)"),
+    (["First.", 7, None, "Second."], "First. (and 1 more warning)"),
+    ("not a list", ""),
+    ({"a": 1}, ""),
+])
+def test_a_cached_answer_shows_the_first_warning_and_ignores_hand_edited_ones(tmp_path, warnings, message):
+    """The status message of a cached result: its first warning and how many more; a meta
+    whose warnings were hand-edited into something else than sentences shows none of it."""
+    from openpipeline.dg.state import _cached
+    from openpipeline.engine.cache import Entry
+
+    meta = {"files": ["out.png"]} if warnings is None else {"files": ["out.png"], "warnings": warnings}
+    answer = _cached(Entry("texture", "0" * 64, tmp_path, meta, 0))
+    assert (answer.status, answer.fraction, answer.message) == ("cached", 1.0, message)

@@ -454,8 +454,9 @@ def test_refine_with_the_groups_of_its_own_oracle_is_the_same():
 def test_grain_read_on_a_grey_texture_comes_with_a_warning_to_check_sigma():
     """Correlated grain estimated on a grey image cannot be told from a busy texture's fine
     detail (grass under σ 15 reads 24–26 and loses 3 dB to its input): the run warns, names
-    the level it read and suggests a lower --sigma. No such warning with σ given, with white
-    noise, or in colour (whose chroma checks the reading)."""
+    the level it read and suggests a lower --sigma; the same grey saved as RGB is restored as
+    one channel (the same pixels, the same warning). No such warning with σ given, with white
+    noise, or on a colour texture (whose chroma checks the reading)."""
     clean = img_as_float32(data.grass())[:128, :128, None]
     noisy = _correlated(clean)
     result = restore(noisy, RestoreParams(operation="denoise", threads=1))
@@ -463,12 +464,17 @@ def test_grain_read_on_a_grey_texture_comes_with_a_warning_to_check_sigma():
     assert read > 20  # read from the texture: the grain is σ 15
     warnings = [w for w in result.stats["warnings"] if "correlated grain" in w]
     assert len(warnings) == 1 and f"{read:.1f}" in warnings[0] and f"--sigma {0.6 * read:.0f}" in warnings[0]
+    rgb = np.ascontiguousarray(np.repeat(noisy, 3, axis=2))
+    as_rgb = restore(rgb, RestoreParams(operation="denoise", threads=1))
+    assert np.array_equal(as_rgb.image, np.repeat(result.image, 3, axis=2))
+    assert as_rgb.stats["warnings"] == result.stats["warnings"]
     given = restore(noisy, RestoreParams(operation="denoise", threads=1, sigma=15.0))
     assert not given.stats["warnings"]
     white = restore(_white(clean, 15), RestoreParams(operation="denoise", threads=1))
     assert not white.stats["warnings"]
-    colour = np.ascontiguousarray(np.repeat(noisy, 3, axis=2) * np.array([1.0, 0.9, 0.8], np.float32))
-    assert not restore(colour, RestoreParams(operation="denoise", threads=1)).stats["warnings"]
+    photo = img_as_float32(data.astronaut())[100:228, 150:278]
+    colour = restore(_correlated(photo), RestoreParams(operation="denoise", threads=1))
+    assert not colour.stats["warnings"]
 
 
 def test_grain_read_at_a_level_too_low_to_smear_gets_no_warning():

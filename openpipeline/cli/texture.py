@@ -86,8 +86,9 @@ def cmd_restore(args: argparse.Namespace) -> None:
     )
     progress = None if args.quiet else text_bar(sys.stderr)
     summary = {"operation": args.operation, **_restored(args, params, progress)}
-    summary["warnings"] = summary.get("warnings", [])
-    for warning in summary["warnings"]:  # a fit that did not converge never passes silently
+    found = summary.get("warnings")
+    summary["warnings"] = [w for w in found if isinstance(w, str)] if isinstance(found, list) else []
+    for warning in summary["warnings"]:  # a warning never passes silently
         print(f"Warning: {warning}", file=sys.stderr)
     reasons = ", ".join(f"{k} ×{v}" for k, v in summary.get("stop_reasons", {}).items())
     sigma = f", σ {summary['sigma']:.1f}" if summary.get("sigma") is not None else ""

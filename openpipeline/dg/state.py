@@ -67,11 +67,15 @@ class Answer:
 
 
 def _cached(entry: Entry) -> Answer:
-    """A node's answer for its cached result: the message holds the run's warnings (a fit
-    that did not converge, a noise level worth checking), one after the other, or nothing."""
-    warnings = entry.meta.get("warnings")
-    sentences = [w for w in warnings if isinstance(w, str)] if isinstance(warnings, list) else []
-    return Answer("cached", entry, 1.0, " ".join(sentences))
+    """The answer for a cached result: its message is the run's first warning
+    (:attr:`.Entry.warnings`), with how many more there are, or empty. (The texture node
+    shows it; the scatter node's runs have no warnings.)"""
+    warnings = entry.warnings
+    more = len(warnings) - 1
+    message = warnings[0] if warnings else ""
+    if more > 0:
+        message += f" (and {more} more warning{'s' if more > 1 else ''})"
+    return Answer("cached", entry, 1.0, message)
 
 
 def problem(exc: BaseException) -> str:

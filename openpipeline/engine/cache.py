@@ -206,6 +206,14 @@ class Entry:
         return [self.folder / name for name in self.meta["files"]]
 
     @property
+    def warnings(self) -> list[str]:
+        """The run's warnings (a fit that did not converge, a noise level worth checking):
+        the meta's ``warnings`` sentences; nothing from a hand-edited meta whose ``warnings``
+        is not a list, and only its items that are strings."""
+        found = self.meta.get("warnings")
+        return [w for w in found if isinstance(w, str)] if isinstance(found, list) else []
+
+    @property
     def last_used(self) -> float:
         """When the entry was last read or written (seconds since the epoch); 0 if it is gone."""
         for name in (USED, META):

@@ -79,10 +79,10 @@ def run_engine_task(job: FarmJob, task: FarmTask, progress: ProgressCallback | N
 
     engine_job = job_from_dict(task.job)
     def use(entry: Any, reused: bool) -> tuple[str, bool, list[str], list[str]]:
-        return entry.key, reused, deliver(task, entry, engine_job.kind), list(entry.meta.get("warnings", []))
+        return entry.key, reused, deliver(task, entry, engine_job.kind), entry.warnings
 
     key, reused, files, warnings = deliver_cached(engine_job, _cache(job), use, progress)
-    for warning in warnings:  # a fit that did not converge never passes silently: a line in the task log
+    for warning in warnings:  # a warning never passes silently: a line in the task log
         print(f"openpipeline farm task: warning: {warning}", file=sys.stderr)
     result: dict[str, Any] = {"done": key, "reused": reused, "files": files}
     if warnings:

@@ -150,13 +150,14 @@ def _grey_grain_caution(image: NDArray[np.float32], params: RestoreParams,
                         noise: NoiseModel | None) -> str | None:
     """A warning when the noise was estimated on a grey image and read as correlated grain:
     there its level cannot be told from a busy texture's own fine detail, which adds to it
-    (no colour to check it against, as :mod:`.noise_estimate` does for colour). On the
+    (one or two channels: no chroma to check it against, as :mod:`.noise_estimate` does for
+    colour; a grey saved as RGB is restored as one channel, :func:`_grey_in_colour`). On the
     benchmark's grey crops under correlated noise of σ 15 (``bench/texture_set.py``) it read
     13–17 on brick, moon, brushed metal and a photo, but 19.5–20 on gravel, 24–26 on coins and
     grass; the grass crops came out 2.6–3.5 dB below the noisy input, and 0.6 dB above it with
     the true σ given. None otherwise, and under :data:`GRAIN_CAUTION_FROM` (a clean brushed-metal
     crop read as grain of σ 0.1; a level that low takes little detail with it)."""
-    if params.sigma is not None or noise is None or noise.is_white or image.shape[2] != 1:
+    if params.sigma is not None or noise is None or noise.is_white or image.shape[2] >= 3:
         return None
     level = noise.sigma * 255.0
     if level < GRAIN_CAUTION_FROM:
@@ -350,7 +351,8 @@ def _what_to_try(job: _Job) -> str:
     if job.photon_noise:  # the σ is the stabilised image's, not one the user gave
         return f"give --sigma to filter it as white noise of one level instead of photon noise, or {limits}"
     if job.params.sigma is None:
-        return (f"give --sigma (the estimate read {job.sigma * 255.0:.1f}; correlated noise reads low), "
+        return (f"give --sigma (the estimate read {job.sigma * 255.0:.1f}; correlated noise can read low, "
+                f"and a busy grey texture high), "
                 f"or {limits}")
     return f"check --sigma ({job.params.sigma:g} given), or give {limits}"
 
@@ -540,8 +542,12 @@ def restore(
 
     Returns:
         The restored (H·f, W·f, C) image and statistics (iterations, seconds, stop
-        reasons, the σ used, and ``warnings``: one sentence per tile whose fit did not
-        converge, see :func:`_not_converged`).
+        reasons, the σ used, and ``warnings``: a sentence for each tile whose fit did not
+        converge, see :func:`_not_converged`, and one for a noise level worth checking, see
+        :func:`_grey_grain_caution`).
+
+    A grey image saved as three equal channels is restored as one channel and repeated
+    (:func:`_grey_in_colour`): a third of the work, and its noise read as a grey image's.
 
     An image smaller than the generator needs (:func:`min_side`) is padded (mirrored,
     or repeated when seamless) and the result cropped back.
@@ -559,6 +565,10 @@ def restore(
     params.check()
     check_arrays(image, mask, guide)
     check_mask(mask)
+    if _grey_in_colour(image, params):
+        grey = restore(np.ascontiguousarray(image[..., :1]), params, mask, guide, progress)
+        guide_image = None if grey.guide is None else np.repeat(grey.guide, 3, axis=2)
+        return RestoreResult(np.repeat(grey.image, 3, axis=2), grey.stats, guide_image)
     device = pick_device(params.device)
     threads = pick_threads(params.threads)
     if device.type == "cpu":
@@ -583,6 +593,16 @@ def restore(
              "signal_noise": {"photons_at_white": 1.0 / signal.gain, "read_sigma": signal.floor**0.5 * 255.0}}
     guide_image = None if inner.guide is None else stabilised.restore(inner.guide)
     return RestoreResult(stabilised.restore(inner.image), stats, guide_image)
+
+
+def _grey_in_colour(image: NDArray[np.float32], params: RestoreParams) -> bool:
+    """Whether an (H, W, 3) image is one grey channel three times (a grey texture saved as
+    RGB), to restore as one channel: not a normal map, not with a flash photo. As colour
+    its noise was read through a chroma with no noise of its own (σ 15 grain on grass read
+    39.8 against 23.0 as grey) and the grey-only passes (:func:`.denoise.gcv_strength`) did
+    not run."""
+    return (image.shape[2] == 3 and params.operation != "flash" and not params.normal_map
+            and np.array_equal(image[..., 0], image[..., 1]) and np.array_equal(image[..., 0], image[..., 2]))
 
 
 def _stabilised(image: NDArray[np.float32], params: RestoreParams,
@@ -716,7 +736,8 @@ def restore_file(
 ) -> dict[str, Any]:
     """Restore an image file (or a UDIM set) into ``output``; returns a summary.
 
-    The summary's ``warnings`` holds one sentence per tile whose fit did not converge.
+    The summary's ``warnings`` holds each file's warnings (see :func:`restore`), named by
+    their UDIM tile in a set.
     Every input and output is checked before any work starts; the outputs (every
     tile of a UDIM set) are written under temporary names and renamed into place
     together at the end, so a failure leaves none of them.
