@@ -35,8 +35,8 @@ opponent colour space of :mod:`.dct_filters`. Patents: to our knowledge none of 
 methods is covered by a patent in force (Guleryuz's related filings date from 2002–2003).
 
 Cost at 128² (one thread): the biharmonic solve 0.1 s, each fill a few seconds; the
-inpainting guide (check and fill) 7–24 s, the ×4 guide 7 s (grey) to 20 s (colour); a 256²
-×4 output 22–28 s (grey) to 80 s (colour), a larger one (sparse back-projection only) 10–20 s per
+inpainting guide (check and fill) 7–25 s, the ×4 guide 7–9 s (grey) to 18–25 s (colour); a 256²
+×4 output 21–31 s (grey) to 76–86 s (colour), a larger one (sparse back-projection only) 10–20 s per
 512² colour tile. Inpainting a 512² tile (the patch fill with a narrower search, three or
 two check sets, random ones kept to a quarter of the tile), one thread: 30–40 s (grey) to 95 s
 (colour) with strokes, 35–50 s (grey) and 50–90 s (colour) with half its pixels missing.
