@@ -231,7 +231,7 @@ def main(argv: Sequence[str]) -> None:
             batch.report(progress, "cached", (number + 1) * share, texture.label)
         how = "from the cache" if reused else "restored"
         print(f"{texture.label}: {how} -> {', '.join(str(path) for path in written)}", flush=True)
-        for warning in warnings:  # a fit that did not converge never passes silently
+        for warning in warnings:  # a warning never passes silently
             print(f"{texture.label}: warning: {warning}", file=sys.stderr, flush=True)
     print(f"Done: {len(textures)} texture(s) into {output} ({reused_count} from the cache).", flush=True)
 
@@ -240,7 +240,7 @@ def _deliver(deliver: Any, target: Path, entry: Any, reused: bool) -> tuple[Any,
     """Deliver ``entry`` to ``target`` (its folder made first); (what was written, reused,
     the run's warnings)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    return deliver(entry, str(target)), reused, list(entry.meta.get("warnings", []))
+    return deliver(entry, str(target)), reused, entry.warnings
 
 
 if __name__ == "__main__":
