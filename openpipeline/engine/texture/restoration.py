@@ -547,7 +547,7 @@ def restore(
         :func:`_grey_grain_caution`).
 
     A grey image saved as three equal channels is restored as one channel and repeated
-    (:func:`_grey_in_colour`): a third of the work, and its noise read as a grey image's.
+    (:func:`_grey_in_colour`): about half the time, and its noise read as a grey image's.
 
     An image smaller than the generator needs (:func:`min_side`) is padded (mirrored,
     or repeated when seamless) and the result cropped back.
