@@ -74,6 +74,7 @@ def _restore_options(sub: argparse.ArgumentParser) -> None:
 
 
 def cmd_restore(args: argparse.Namespace) -> None:
+    from openpipeline.engine.cache import warnings_of
     from openpipeline.engine.progress import text_bar
     from openpipeline.engine.texture.params import RestoreParams
 
@@ -86,8 +87,7 @@ def cmd_restore(args: argparse.Namespace) -> None:
     )
     progress = None if args.quiet else text_bar(sys.stderr)
     summary = {"operation": args.operation, **_restored(args, params, progress)}
-    found = summary.get("warnings")
-    summary["warnings"] = [w for w in found if isinstance(w, str)] if isinstance(found, list) else []
+    summary["warnings"] = warnings_of(summary)
     for warning in summary["warnings"]:  # a warning never passes silently
         print(f"Warning: {warning}", file=sys.stderr)
     reasons = ", ".join(f"{k} ×{v}" for k, v in summary.get("stop_reasons", {}).items())

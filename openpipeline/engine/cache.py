@@ -183,6 +183,14 @@ def _plain_file(folder: Path, name: object) -> bool:
         return False
 
 
+def warnings_of(meta: dict[str, Any]) -> list[str]:
+    """A run's warnings (a fit that did not converge, a noise level worth checking) from its
+    meta or summary: the ``warnings`` sentences; nothing from a hand-edited meta whose
+    ``warnings`` is not a list, and only its items that are strings."""
+    found = meta.get("warnings")
+    return [w for w in found if isinstance(w, str)] if isinstance(found, list) else []
+
+
 @dataclass(frozen=True)
 class Entry:
     """One published result.
@@ -207,11 +215,8 @@ class Entry:
 
     @property
     def warnings(self) -> list[str]:
-        """The run's warnings (a fit that did not converge, a noise level worth checking):
-        the meta's ``warnings`` sentences; nothing from a hand-edited meta whose ``warnings``
-        is not a list, and only its items that are strings."""
-        found = self.meta.get("warnings")
-        return [w for w in found if isinstance(w, str)] if isinstance(found, list) else []
+        """The run's warnings: :func:`warnings_of` its meta."""
+        return warnings_of(self.meta)
 
     @property
     def last_used(self) -> float:
