@@ -303,9 +303,10 @@ def _step2_groups_of(oracle: torch.Tensor, params: NlBayesParams) -> torch.Tenso
 
 
 def _step2(image: torch.Tensor, basic: torch.Tensor, noise: NoiseModel, params: NlBayesParams,
-           circular: bool, groups: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Step 2 over a (C, H, W) image with step 1's estimate as the oracle; also returns the
-    groups (the patch positions of each): ``groups`` when given, else found on the oracle."""
+           circular: bool, groups: torch.Tensor | None = None) -> torch.Tensor:
+    """Step 2 over a (C, H, W) image with step 1's estimate as the oracle, filtering
+    ``groups`` (patch positions, from :func:`_step2_groups_of`) when given, else the groups
+    found on the oracle."""
     _, height, width = image.shape
     k = params.patch
     padded, oracle = _pad(image, params.radius, circular), _pad(basic, params.radius, circular)
@@ -321,7 +322,7 @@ def _step2(image: torch.Tensor, basic: torch.Tensor, noise: NoiseModel, params: 
         noisy_patches.add(estimate, chosen)
     out = noisy_patches.image()
     pad = params.radius
-    return out[:, pad:pad + height, pad:pad + width], where
+    return out[:, pad:pad + height, pad:pad + width]
 
 
 def nl_bayes(noisy: torch.Tensor, noise: NoiseModel, circular: bool = False,
@@ -343,7 +344,7 @@ def nl_bayes(noisy: torch.Tensor, noise: NoiseModel, circular: bool = False,
     with torch.no_grad():
         image = noise.to_space(noisy.float())[0]
         basic = _step1(image, noise, chosen, circular)
-        final, _ = _step2(image, basic, noise, chosen, circular)
+        final = _step2(image, basic, noise, chosen, circular)
         return noise.from_space(final[None])
 
 
@@ -365,7 +366,7 @@ def nl_bayes_refine(noisy: torch.Tensor, oracle: torch.Tensor, noise: NoiseModel
     with torch.no_grad():
         image = noise.to_space(noisy.float())[0]
         pilot = noise.to_space(oracle.float())[0]
-        estimate, _ = _step2(image, pilot, noise, chosen, circular, groups)
+        estimate = _step2(image, pilot, noise, chosen, circular, groups)
         return noise.from_space(estimate[None])
 
 
