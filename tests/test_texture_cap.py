@@ -132,9 +132,9 @@ def test_results_cached_before_the_cap_are_not_reused():
     of six, two random draws instead of three, then the patch fill on inpainting tiles up to 512², then
     those tiles' random draws kept to a quarter of their blocks, then the upscaler's plug-and-play
     prior run for 64 rounds instead of 16, then the dense-holes fill's NL-Bayes groups searched once
-    instead of at every step, and a grey image saved as RGB restored as one channel),
-    so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-17"
+    instead of at every step, and a grey image saved as RGB restored as one channel, then the noise
+    read through clipping where pixels are at 0 or 1), so the cache key's version moved on."""
+    assert texture_job.RESULT_VERSION == "texture-18"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

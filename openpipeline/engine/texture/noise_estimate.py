@@ -14,6 +14,15 @@ nearly diagonalises a stationary covariance), so low-passed noise (a demosaiced 
 and JPEG'd noise (high bands quantised away, chroma subsampled) get their own spectrum
 rather than one σ that reads low.
 
+Noise clipped at the ends of the value range (a noisy black background, a white one, a
+saturated colour: pixels at 0 or 1 in any channel) has a lower variance than the noise
+elsewhere, and the flattest blocks are often just those: a black background under σ 15
+read 8. Each patch's band energies are divided by the share of the noise variance that
+clipping kept there (from the share of its pixels at a bound, as if the patch were flat:
+:class:`Clipping`), patches that kept under a third are not read, and the PCA level and
+Immerkær's read only patches and responses free of clipped pixels. An image with no pixel
+at 0 or 1 reads exactly as before.
+
 Images smaller than two blocks a side use 2×2-patch blocks of 16×16 pixels; below 32
 pixels a side the noise is taken as white at Immerkær's level.
 
@@ -26,14 +35,20 @@ PCA level's memory is about two copies of a channel in float64 plus ~25 MB (260 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.stats import chi2
+from scipy.stats import chi2, norm
 
-from openpipeline.engine.texture.dct_filters import dct_matrix
-from openpipeline.engine.texture.noise_level import estimate_sigma
+from openpipeline.engine.texture.dct_filters import colour_matrix, dct_matrix
+from openpipeline.engine.texture.noise_level import (
+    CLIP_EDGE,
+    clipped_pixels,
+    estimate_sigma,
+    usable_responses,
+)
 from openpipeline.engine.texture.noise_model import LAG, NoiseModel
 
 PATCH = 8
@@ -50,10 +65,64 @@ ABOVE_FIT = 0.5  # a band this far above the fitted spectrum (natural log of pow
 FIT_ROUNDS = 3  # refits without such bands
 MIN_FIT_BANDS = 6  # the least bands a spectrum is fitted to
 CORRELATED_BLUR = 0.45  # a fitted low-pass wider than this (pixels) means correlated noise
+# Clipped noise (see Clipping and _band_energies): a patch whose noise kept less than this share
+# of its variance through clipping is not read (half its pixels at 0: 0.34); a block is read when
+# this share of its patches are, unless fewer than LEAST_READ_BLOCKS blocks are.
+CLIP_KEPT_LEAST = 0.3
+USABLE_PATCHES = 0.75
+LEAST_READ_BLOCKS = 3
+# Immerkær's level joins the noise level's readings when this share of its responses read no
+# clipped pixel (else it reads mostly clipped noise, which is low).
+LEAST_USABLE_RESPONSES = 0.25
+# The PCA level reads the patches free of clipping when there are at least this many.
+PCA_LEAST_PATCHES = 1024
 
 
-def _band_energies(channel: torch.Tensor, block: int) -> torch.Tensor:
-    """Each block's mean squared DCT coefficient per band: (blocks, 64)."""
+@dataclass(frozen=True)
+class Clipping:
+    """Where an image's noise was clipped, for reading one opponent channel's noise:
+    ``shares`` (C, H // 8, W // 8), the share of each 8×8 patch's pixels (patches from the
+    top-left corner) at 0 or 1 in each RGB (or grey) channel, and ``weights`` (C,), the
+    squares of the opponent channel's row of the colour matrix (its noise variance is their
+    sum times each channel's, for noise independent between channels)."""
+
+    shares: torch.Tensor
+    weights: torch.Tensor
+
+    def kept(self, rows: int, cols: int) -> torch.Tensor:
+        """The share of the channel's noise variance each of the top-left (rows, cols) 8×8
+        patches kept through clipping: ``Σ_c w_c·r(p_c)``, ``p_c`` the share of the patch's
+        pixels clipped in channel c and ``r`` :func:`clipped_variance` (as if the patch were flat)."""
+        shares = self.shares[:, :rows, :cols]
+        return torch.einsum("c,crk->rk", self.weights.double(), clipped_variance(shares))
+
+
+def _clipped_shares(image: torch.Tensor) -> torch.Tensor:
+    """:attr:`Clipping.shares` of a (1, C, H, W) image in 0..1, one channel at a time (a 4096²
+    colour texture's take 2 MB)."""
+    return torch.cat([F.avg_pool2d(((channel <= CLIP_EDGE) | (channel >= 1.0 - CLIP_EDGE)).float()[None],
+                                   PATCH) for channel in image[0]]).double()
+
+
+def clipped_variance(share: torch.Tensor) -> torch.Tensor:
+    """The variance that unit Gaussian noise on a flat signal keeps when it is clipped at a
+    bound that a ``share`` of the pixels reach: ``Var(min(X, c))``, X ~ N(0, 1), c = Φ⁻¹(1 − share)
+    (1 at share 0, 0.34 at a half, 0 at 1)."""
+    p = share.clamp(1e-12, 1 - 1e-12)
+    c = torch.from_numpy(norm.isf(p.numpy())).to(p)
+    density = torch.exp(-0.5 * c * c) / math.sqrt(2 * math.pi)
+    mean = c * p - density
+    square = (1 - p) - c * density + c * c * p
+    return (square - mean * mean).clamp_min(0.0)
+
+
+def _band_energies(channel: torch.Tensor, block: int, clipping: Clipping | None = None) -> torch.Tensor:
+    """Each block's mean squared DCT coefficient per band: (blocks, 64).
+
+    With ``clipping``, each patch's squares are divided by the variance share its noise kept
+    (:meth:`Clipping.kept`) and patches that kept under :data:`CLIP_KEPT_LEAST` are left out;
+    only blocks with at least :data:`USABLE_PATCHES` of their patches left are read (those
+    with any, when fewer than :data:`LEAST_READ_BLOCKS` are; every block as it is, when none is)."""
     n = PATCH
     height, width = channel.shape
     rows, cols = height // (n * block), width // (n * block)
@@ -63,15 +132,28 @@ def _band_energies(channel: torch.Tensor, block: int) -> torch.Tensor:
     coefficients = torch.einsum("ka,lb,ijab->ijkl", dct, dct, patches.double()).reshape(rows * block,
                                                                                          cols * block, n * n)
     squared = coefficients**2
-    blocks = squared.reshape(rows, block, cols, block, n * n).mean(dim=(1, 3))
-    return blocks.reshape(rows * cols, n * n)
+    blocks = squared.reshape(rows, block, cols, block, n * n).mean(dim=(1, 3)).reshape(rows * cols, n * n)
+    if clipping is None:
+        return blocks
+    kept = clipping.kept(rows * block, cols * block)
+    usable = kept >= CLIP_KEPT_LEAST
+    corrected = squared / kept.clamp_min(CLIP_KEPT_LEAST)[..., None] * usable[..., None]
+    sums = corrected.reshape(rows, block, cols, block, n * n).sum(dim=(1, 3)).reshape(rows * cols, n * n)
+    counts = usable.reshape(rows, block, cols, block).sum(dim=(1, 3)).reshape(rows * cols).double()
+    readable = counts >= USABLE_PATCHES * block * block
+    if int(readable.sum()) < LEAST_READ_BLOCKS:
+        readable = counts > 0
+    if not bool(readable.any()):
+        return blocks
+    return sums[readable] / counts[readable, None]
 
 
-def _band_powers(channel: torch.Tensor) -> torch.Tensor:
-    """The noise power of each 8×8 DCT band of one channel: (64,)."""
+def _band_powers(channel: torch.Tensor, clipping: Clipping | None = None) -> torch.Tensor:
+    """The noise power of each 8×8 DCT band of one channel: (64,), read through ``clipping``
+    when some of the image's noise was clipped (:func:`_band_energies`)."""
     height, width = channel.shape
     block = BLOCK if min(height, width) >= 2 * BLOCK * PATCH else 2
-    energies = _band_energies(channel, block)
+    energies = _band_energies(channel, block, clipping)
     dof = block * block
     if energies.shape[0] < 3:
         return _with_dc(energies.median(dim=0).values * dof / float(chi2.ppf(0.5, dof)))
@@ -133,15 +215,18 @@ def _fitted_spectrum(powers: torch.Tensor) -> tuple[torch.Tensor, float]:
     return torch.exp(level - blur2 * omega2).float(), math.sqrt(blur2)
 
 
-def pca_level(channel: torch.Tensor, shape: torch.Tensor | None = None) -> float:
+def pca_level(channel: torch.Tensor, shape: torch.Tensor | None = None,
+              clipped: torch.Tensor | None = None) -> float:
     """The noise variance of one channel by the eigenvalues of its 7×7 patches' covariance
     (Chen, Zhu & Heng, "An efficient statistical method for image noise level estimation",
     ICCV 2015): image content takes the largest eigenvalues; drop them one by one until the
     rest are at least as many above their mean as below it, and read the mean.
 
     ``shape``: a (49, 49) noise covariance of unit level to whiten the patches with first
-    (correlated noise); white when None. Returns the variance (0..1² units)."""
-    covariance = _patch_covariance(channel.double())
+    (correlated noise); white when None. ``clipped``: (H, W), True where the noise was
+    clipped; the patches over such pixels are left out when :data:`PCA_LEAST_PATCHES` are
+    left. Returns the variance (0..1² units)."""
+    covariance = _patch_covariance(channel.double(), clipped)
     if shape is not None:
         values, vectors = torch.linalg.eigh(shape.double())
         whitening = (vectors * values.clamp_min(1e-6).rsqrt()) @ vectors.T
@@ -160,16 +245,17 @@ def level_of_covariance(covariance: torch.Tensor) -> float:
     return float(eigen[-1])
 
 
-def _patch_covariance(channel: torch.Tensor) -> torch.Tensor:
+def _patch_covariance(channel: torch.Tensor, clipped: torch.Tensor | None = None) -> torch.Tensor:
     """The (49, 49) covariance of a channel's 7×7 patches, taken every :func:`_pca_stride`
     pixels, accumulated over bands of :data:`PCA_ROWS` rows of patches so that the patches
     take a few tens of MB at any size (all of a 2048² channel's at once took 1.6 GB).
     The channel's mean is taken out first: the covariance is the same, and the sums of
-    products stay small."""
+    products stay small. ``clipped``: see :func:`pca_level`."""
     side = PCA_PATCH
     stride = _pca_stride(channel)
     centred = channel - channel.mean()
     rows = (int(channel.shape[0]) - side) // stride + 1
+    free = None if clipped is None else _unclipped_patches(clipped, stride)
     total = torch.zeros(side * side, dtype=torch.float64)
     products = torch.zeros((side * side, side * side), dtype=torch.float64)
     count = 0
@@ -177,11 +263,24 @@ def _patch_covariance(channel: torch.Tensor) -> torch.Tensor:
         last = min(first + PCA_ROWS, rows)
         band = centred[first * stride: (last - 1) * stride + side]
         patches = F.unfold(band[None, None], side, stride=stride)[0].T  # (n, 49)
+        if free is not None:
+            patches = patches[free[first:last].reshape(-1)]
         total += patches.sum(dim=0)
         products += patches.T @ patches
         count += int(patches.shape[0])
     mean = total / count
     return (products - count * torch.outer(mean, mean)) / max(count - 1, 1)
+
+
+def _unclipped_patches(clipped: torch.Tensor, stride: int) -> torch.Tensor | None:
+    """(rows, cols) of :func:`_patch_covariance`'s patches: True where a patch holds no clipped
+    pixel; None when there is none clipped or fewer than :data:`PCA_LEAST_PATCHES` are free."""
+    if not bool(clipped.any()):
+        return None
+    side = PCA_PATCH
+    touched = F.max_pool2d(clipped.float()[None, None], side, stride=stride)[0, 0] > 0
+    free = ~touched
+    return free if int(free.sum()) >= PCA_LEAST_PATCHES else None
 
 
 def _pca_stride(channel: torch.Tensor) -> int:
@@ -193,19 +292,31 @@ def _pca_stride(channel: torch.Tensor) -> int:
     return max(1, math.ceil(math.sqrt(patches / PCA_MAX_PATCHES)))
 
 
-def _channel_powers(channel: torch.Tensor) -> torch.Tensor:
+def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
+                    clipped: torch.Tensor | None = None) -> torch.Tensor:
     """One channel's noise band powers (64,): low-passed noise when the upper bands fall
     off like it, else white at the lowest of the PCA level, the upper bands' level and
     Immerkær's. (The PCA level read in the fitted spectrum's whitened space was worse for
-    correlated noise than the fit itself: 10.6–27 for a true 15.)"""
-    powers = _band_powers(channel)
+    correlated noise than the fit itself: 10.6–27 for a true 15.)
+
+    Where some noise was clipped (``clipping``, and ``clipped``: (H, W), True at a pixel
+    clipped in any channel), the band powers are read through :class:`Clipping`, and the PCA
+    level and Immerkær's from the patches and responses free of clipped pixels, each only
+    when enough are (a reading from clipped noise is low, and the lowest reading is taken)."""
+    powers = _band_powers(channel, clipping)
     spectrum, blur = _fitted_spectrum(powers)
     if blur >= CORRELATED_BLUR:
         return spectrum
     u, v = torch.meshgrid(torch.arange(PATCH), torch.arange(PATCH), indexing="ij")
-    high = powers[(u + v).reshape(-1) >= HIGH_FROM].median()
-    immerkaer = estimate_sigma(channel.numpy()[..., None]) ** 2
-    return torch.full((PATCH * PATCH,), min(float(high), immerkaer, pca_level(channel)))
+    readings = [float(powers[(u + v).reshape(-1) >= HIGH_FROM].median())]
+    mask = None if clipped is None else clipped.numpy()
+    if mask is None or float(usable_responses(mask).mean()) >= LEAST_USABLE_RESPONSES:
+        readings.append(estimate_sigma(channel.numpy()[..., None], clipped=mask) ** 2)
+    if clipped is None:
+        readings.append(pca_level(channel))
+    elif _unclipped_patches(clipped, _pca_stride(channel)) is not None:
+        readings.append(pca_level(channel, clipped=clipped))
+    return torch.full((PATCH * PATCH,), min(readings))
 
 
 def estimate_noise(image: np.ndarray | torch.Tensor) -> NoiseModel:
@@ -224,13 +335,19 @@ def estimate_noise(image: np.ndarray | torch.Tensor) -> NoiseModel:
     else:
         tensor = image.float()
     channels = tensor.shape[1]
+    pixels = tensor[0].permute(1, 2, 0).numpy()
+    clipped = clipped_pixels(pixels)
     if min(tensor.shape[-2:]) < SMALLEST:  # too few blocks for a spectrum: Immerkær's σ, white
-        return NoiseModel.white(estimate_sigma(tensor[0].permute(1, 2, 0).numpy()), channels)
+        return NoiseModel.white(estimate_sigma(pixels, clipped=clipped), channels)
     white = NoiseModel.white(1.0, channels)
     opponent = white.to_space(tensor)[0]
+    mask = torch.from_numpy(clipped) if clipped.any() else None
+    shares = None if mask is None else _clipped_shares(tensor)
+    squares = colour_matrix(channels).double() ** 2
     table = torch.zeros((channels, channels, 2 * LAG + 1, 2 * LAG + 1))
     for c in range(channels):
-        table[c, c] = _autocovariance(_channel_powers(opponent[c].double()).double())
+        clipping = None if shares is None else Clipping(shares, squares[c])
+        table[c, c] = _autocovariance(_channel_powers(opponent[c].double(), clipping, mask).double())
     return _chroma_at_least_luma_like(table)
 
 
