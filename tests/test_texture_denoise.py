@@ -140,9 +140,13 @@ def test_noise_on_saturated_colour_is_read_at_its_true_level():
     assert 18 < estimate_noise(noisy).sigma * 255 < 22
 
 
-def test_an_image_with_no_clipped_pixel_reads_as_it_did():
-    """Clipping-aware reading only where a pixel is at 0 or 1: the same model to the bit."""
+@pytest.mark.parametrize("clipped", [0, 100])
+def test_an_image_with_few_clipped_pixels_reads_as_it_did(clipped):
+    """Read through clipping only from CLIP_READ_FROM of the pixels at 0 or 1 (here none, or
+    100 of 16,384 pixels at 0): the model of the plain reading, to float rounding."""
     noisy = np.clip(_white(_crop("camera", 128) * 0.5 + 0.25, 15), 0.01, 0.99)
+    noisy.reshape(-1)[::163][:clipped] = 0.0
+    assert clipped / noisy.size < noise_estimate.CLIP_READ_FROM
     model = estimate_noise(noisy)
     opponent = torch.from_numpy(noisy.transpose(2, 0, 1))[0].double()
     assert model.sigma**2 == pytest.approx(float(noise_estimate._channel_powers(opponent).mean()), rel=1e-6)
