@@ -69,12 +69,13 @@ LEAST_READ_BLOCKS = 3
 # A pixel within this of 0 or 1 holds clipped noise.
 CLIP_EDGE = 1e-6
 # The noise is read through clipping only when at least this share of the pixels is clipped.
-# Under it the clipped noise lowers the reading by less than that share, while leaving out
-# every patch over a clipped pixel drops far more (1 % of the pixels, scattered, touch 39 % of
-# the 7×7 patches): the reading only gets noisier. On the bench's crops with 0.1–0.8 % clipped
-# (grass, fabric, camera under σ 15–25 and JPEG) reading through it moved σ by 1–5 % and the
-# result by −0.85 to +1.28 dB, 0 on average (the grey strength choice flipping, see
-# .denoise.gcv_strength); from 10 % on the gains were systematic (a phantom +2.8 to +4 dB).
+# Under it the clipped noise lowers the reading by less than that share, while reading through
+# it gives up the PCA level and Immerkær's (see _channel_powers), which hold a busy texture's
+# reading down. Measured with an earlier form (those two read on the unclipped patches only),
+# on the bench's crops with 0.1–0.8 % clipped (grass, fabric, camera under σ 15–25 and JPEG):
+# σ moved by 1–5 % and the result by −0.85 to +1.28 dB, 0 on average (the grey strength choice
+# flipping, see .denoise.gcv_strength); from 10 % on the gains were systematic (a phantom +2.8
+# to +4 dB).
 CLIP_READ_FROM = 0.01
 
 
@@ -110,7 +111,7 @@ def _clipped_share(image: torch.Tensor) -> float:
 
 def _clipped_shares(image: torch.Tensor) -> torch.Tensor:
     """:attr:`Clipping.shares` of a (1, C, H, W) image in 0..1, one channel at a time (a 4096²
-    colour texture's take 2 MB)."""
+    colour texture's take 6 MB)."""
     return torch.cat([F.avg_pool2d(_at_bound(channel).float()[None], PATCH) for channel in image[0]]).double()
 
 
@@ -295,7 +296,7 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None) -> 
     white noise is read off the upper bands alone: the PCA level and Immerkær's read clipped
     noise low (a phantom's black background under σ 15: 8), and reading them only where no
     pixel is clipped reads signal-dependent noise low, its brightest and noisiest areas being
-    the clipped ones (Poisson noise on a tissue stain, RMS σ 26.9: 22.4 where the upper bands
+    the clipped ones (Poisson noise on a tissue stain, RMS σ 26.2: 22.4 where the upper bands
     read 25.6, 1.4 dB lost). Against that reading, the upper bands alone gained 0.11 dB on
     average on the 109 crops where the two differed by over 0.3 (held-out +0.04 to +0.19 per
     kind, tune −0.07 to −0.01; photon noise on two unseen photos +2.2 and +7.9)."""
