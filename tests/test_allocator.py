@@ -46,8 +46,8 @@ def _probe(mode: str, **env: str) -> dict[str, object]:
 def test_a_process_of_ours_reuses_freed_memory_instead_of_faulting_it_in_again():
     """Tuned, the fill page-faults a small fraction of what it does with the system's
     settings (here 1.6 k against 50 k); the opt-out variable and a user's own setting of the
-    same knobs (an environment variable or a glibc tunable) leave malloc alone, an
-    unrelated one (the arena count) does not."""
+    same knobs (an environment variable or a glibc tunable) leave malloc alone (faults far
+    above the tuned count), an unrelated one (the arena count) does not."""
     untuned = _probe("plain")
     tuned = _probe("tune")
     assert tuned["tuned"] is True
@@ -58,7 +58,9 @@ def test_a_process_of_ours_reuses_freed_memory_instead_of_faulting_it_in_again()
                 {"GLIBC_TUNABLES": "glibc.malloc.top_pad=0"}):
         left = _probe("tune", **env)
         assert left["tuned"] is False, env
-        assert isinstance(left["faults"], int) and left["faults"] > untuned["faults"] / 2, env
+        # Against the tuned count, not the untuned one: untuned counts vary 2–3× between
+        # processes on a loaded machine (51.9 k and 20.9 k in one CI run), tuned ones stay ~30× lower.
+        assert isinstance(left["faults"], int) and left["faults"] > 4 * tuned["faults"], env
     assert _probe("tune", MALLOC_ARENA_MAX="2")["tuned"] is True
 
 
