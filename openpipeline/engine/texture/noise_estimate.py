@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from scipy.stats import chi2, norm
+from scipy.stats import chi2
 
 from openpipeline.engine.texture.dct_filters import colour_matrix, dct_matrix
 from openpipeline.engine.texture.noise_level import estimate_sigma
@@ -82,10 +82,10 @@ CLIP_READ_FROM = 0.01
 class Clipping:
     """Where an image's noise was clipped, for reading one opponent channel's noise:
     ``kept`` (C, H // 8, W // 8), the share of its noise variance each RGB (or grey) channel
-    kept through clipping in each 8×8 patch (patches from the top-left corner;
-    :func:`_clipped`), and ``weights`` (C,), the squares of the opponent channel's row of the
-    colour matrix (its noise variance is their sum times each channel's, for noise
-    independent between channels)."""
+    kept through clipping in each 8×8 patch (patches from the top-left corner:
+    :func:`clipped_variance` of :func:`_clipped`'s shares), and ``weights`` (C,), the squares
+    of the opponent channel's row of the colour matrix (its noise variance is their sum times
+    each channel's, for noise independent between channels)."""
 
     kept: torch.Tensor
     weights: torch.Tensor
@@ -103,9 +103,9 @@ def _at_bound(channel: torch.Tensor) -> torch.Tensor:
 
 
 def _clipped(image: torch.Tensor) -> tuple[float, torch.Tensor]:
-    """The share of a (1, C, H, W) image's pixels at 0 or 1 in any channel, and
-    :attr:`Clipping.kept`: each channel's share of pixels at a bound per 8×8 patch, through
-    :func:`clipped_variance`. One channel at a time (a 4096² colour texture's take 6 MB)."""
+    """The share of a (1, C, H, W) image's pixels at 0 or 1 in any channel, and each channel's
+    share of pixels at a bound per 8×8 patch (C, H // 8, W // 8). One channel at a time (a
+    4096² colour texture's shares take 6 MB)."""
     anywhere: torch.Tensor | None = None
     shares = []
     for channel in image[0]:
@@ -113,7 +113,7 @@ def _clipped(image: torch.Tensor) -> tuple[float, torch.Tensor]:
         anywhere = at if anywhere is None else anywhere | at
         shares.append(F.avg_pool2d(at.float()[None], PATCH))
     assert anywhere is not None
-    return float(anywhere.float().mean()), clipped_variance(torch.cat(shares).double())
+    return float(anywhere.float().mean()), torch.cat(shares).double()
 
 
 def clipped_variance(share: torch.Tensor) -> torch.Tensor:
@@ -121,7 +121,7 @@ def clipped_variance(share: torch.Tensor) -> torch.Tensor:
     bound that a ``share`` of the pixels reach: ``Var(min(X, c))``, X ~ N(0, 1), c = Φ⁻¹(1 − share)
     (1 at share 0, 0.34 at a half, 0 at 1)."""
     p = share.clamp(1e-12, 1 - 1e-12)
-    c = torch.from_numpy(norm.isf(p.numpy())).to(p)
+    c: torch.Tensor = torch.special.ndtri(1 - p)  # Φ⁻¹
     density = torch.exp(-0.5 * c * c) / math.sqrt(2 * math.pi)
     mean = c * p - density
     square = (1 - p) - c * density + c * c * p
@@ -341,11 +341,12 @@ def estimate_noise(image: np.ndarray | torch.Tensor) -> NoiseModel:
         return NoiseModel.white(estimate_sigma(tensor[0].permute(1, 2, 0).numpy()), channels)
     white = NoiseModel.white(1.0, channels)
     opponent = white.to_space(tensor)[0]
-    share, kept = _clipped(tensor)
+    share, shares = _clipped(tensor)
+    kept = clipped_variance(shares) if share >= CLIP_READ_FROM else None
     squares = colour_matrix(channels).double() ** 2
     table = torch.zeros((channels, channels, 2 * LAG + 1, 2 * LAG + 1))
     for c in range(channels):
-        clipping = Clipping(kept, squares[c]) if share >= CLIP_READ_FROM else None
+        clipping = None if kept is None else Clipping(kept, squares[c])
         table[c, c] = _autocovariance(_channel_powers(opponent[c].double(), clipping).double())
     return _chroma_at_least_luma_like(table)
 
