@@ -291,18 +291,25 @@ def test_a_blend_that_a_small_sigma_error_would_turn_does_not_replace_the_guide(
     assert psnr(result.image, crop.image) > psnr(noisy, crop.image) + 5
 
 
-def test_the_strip_search_finds_the_exact_nearest_patches():
+@pytest.mark.parametrize("strip_values", [None, 1, 11 * 13 * 31])
+def test_the_strip_search_finds_the_exact_nearest_patches(monkeypatch, strip_values):
     """Every reference's group is the k patches of least squared distance in its window
     (brute force over a padded random colour image whose sides leave a last, off-stride
-    reference row and column), the reference itself first."""
+    reference row and column), the reference itself first: in one strip (the default at
+    this size), one reference row per strip, and strips of three rows (the last one short)."""
     from openpipeline.engine.texture import nl_bayes as nlb
 
+    if strip_values is not None:
+        monkeypatch.setattr(nlb, "STRIP_VALUES", strip_values)
     generator = torch.Generator().manual_seed(3)
-    image = torch.rand((3, 23, 31), generator=generator)
+    image = torch.rand((3, 24, 31), generator=generator)
     params = nlb.NlBayesParams(patch=5, radius=6, stride=3)
     padded = nlb._pad(image, params.radius, False)
-    grid = nlb._grid(23, 31, params)
+    grid = nlb._grid(24, 31, params)
+    assert int(grid.rows[-1]) == 19 and int(grid.cols[-1]) == 26  # off the stride-3 grid
     where = nlb._similar(padded, grid, params, 12)
+    strips = -(-len(grid.rows) // nlb._strip_rows(31, params))
+    assert strips == {None: 1, 1: len(grid.rows), 11 * 13 * 31: 3}[strip_values]
     patches = F.unfold(padded[None], params.patch)[0].T  # every patch, brute force
     offsets = torch.tensor(nlb._offsets(params.radius))
     candidates = grid.refs[:, None] + offsets[:, 0] * grid.positions_wide + offsets[:, 1]

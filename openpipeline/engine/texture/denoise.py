@@ -225,8 +225,8 @@ def classical_denoise(noisy: torch.Tensor, noise: NoiseModel, circular: bool = F
     SURE), see :func:`_thin_estimate`.
 
     Cost: the chain (twice with ``rated``); a grey image without ``rated`` also runs it four
-    times on a 96² window for :func:`gcv_strength`: 2–4 s for a grey 128² tile on one thread,
-    about 2 s for a colour one.
+    times on a 96² window for :func:`gcv_strength`: about 2 s for a grey 128² tile on one
+    thread, 1.2 s for a colour one.
     """
     if real is not None and min(real) < THIN_SIDE:
         dct = _thin_estimate(noisy, noise, circular, real)
