@@ -52,6 +52,10 @@ from typing import Any
 import numpy as np
 import torch
 
+# This checkout's engine, not whichever one the environment installed (an editable install of
+# another worktree): the results are labelled with this checkout's commit.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from openpipeline.engine.allocator import keep_freed_memory
 from openpipeline.engine.progress import Progress
 from openpipeline.engine.texture import RestoreParams, restore
