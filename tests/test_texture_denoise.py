@@ -291,25 +291,43 @@ def test_a_blend_that_a_small_sigma_error_would_turn_does_not_replace_the_guide(
     assert psnr(result.image, crop.image) > psnr(noisy, crop.image) + 5
 
 
-@pytest.mark.parametrize("strip_values", [None, 1, 11 * 13 * 31])
-def test_the_strip_search_finds_the_exact_nearest_patches(monkeypatch, strip_values):
+@pytest.mark.parametrize("strip_rows", [None, 1, 3])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("shape", [(24, 31), (23, 29)])
+def test_the_strip_search_finds_the_exact_nearest_patches(monkeypatch, strip_rows, channels, shape):
     """Every reference's group is the k patches of least squared distance in its window
-    (brute force over a padded random colour image whose sides leave a last, off-stride
-    reference row and column), the reference itself first: in one strip (the default at
-    this size), one reference row per strip, and strips of three rows (the last one short)."""
+    (brute force over a padded random image), the reference itself first: grey (as the
+    engine searches, on the luminance) and colour; sides that leave a last, off-stride reference
+    row and column (24×31) and sides on the stride (23×29); in one strip (the default at these
+    sizes), one reference row per strip, and strips of three rows (the last one short)."""
     from openpipeline.engine.texture import nl_bayes as nlb
 
-    if strip_values is not None:
-        monkeypatch.setattr(nlb, "STRIP_VALUES", strip_values)
-    generator = torch.Generator().manual_seed(3)
-    image = torch.rand((3, 24, 31), generator=generator)
+    height, width = shape
     params = nlb.NlBayesParams(patch=5, radius=6, stride=3)
+    side = 2 * params.radius + 1
+    if strip_rows is not None:  # a budget of exactly that many reference rows' image rows
+        rows = (strip_rows - 1) * params.stride + params.patch
+        monkeypatch.setattr(nlb, "STRIP_VALUES", rows * side * width)
+    generator = torch.Generator().manual_seed(3)
+    image = torch.rand((channels, height, width), generator=generator)
     padded = nlb._pad(image, params.radius, False)
-    grid = nlb._grid(24, 31, params)
-    assert int(grid.rows[-1]) == 19 and int(grid.cols[-1]) == 26  # off the stride-3 grid
+    grid = nlb._grid(height, width, params)
+    off_stride = shape == (24, 31)
+    assert (int(grid.rows[-1]) % params.stride != 0) == off_stride  # last row 19 or 18
+    assert (int(grid.cols[-1]) % params.stride != 0) == off_stride  # last column 26 or 24
+    strips: list[int] = []
+    real_topk = torch.topk
+
+    def topk(values, count, dim, largest):  # one call per strip, on its references
+        strips.append(int(values.shape[0]))
+        return real_topk(values, count, dim=dim, largest=largest)
+
+    monkeypatch.setattr(nlb.torch, "topk", topk)
     where = nlb._similar(padded, grid, params, 12)
-    strips = -(-len(grid.rows) // nlb._strip_rows(31, params))
-    assert strips == {None: 1, 1: len(grid.rows), 11 * 13 * 31: 3}[strip_values]
+    references, columns = len(grid.rows), len(grid.cols)
+    per_strip = {None: references, 1: 1, 3: 3}[strip_rows]
+    expected = [min(per_strip, references - first) * columns for first in range(0, references, per_strip)]
+    assert strips == expected
     patches = F.unfold(padded[None], params.patch)[0].T  # every patch, brute force
     offsets = torch.tensor(nlb._offsets(params.radius))
     candidates = grid.refs[:, None] + offsets[:, 0] * grid.positions_wide + offsets[:, 1]
@@ -317,6 +335,20 @@ def test_the_strip_search_finds_the_exact_nearest_patches(monkeypatch, strip_val
     found = ((patches[where] - patches[grid.refs][:, None]) ** 2).sum(-1)
     assert torch.equal(where[:, 0], grid.refs)
     assert torch.allclose(found[:, 1:].sort(1).values, brute.sort(1).values[:, 1:12], atol=1e-5)
+
+
+def test_window_sums_add_k_entries_from_each_grid_start_and_refuse_other_starts():
+    """Sums of 3 entries from 0, 2, 4 and the last window (5) of 0..7 along either axis; a
+    start list that is not such a grid is refused, not summed at the wrong places."""
+    from openpipeline.engine.texture.nl_bayes import _window_sums
+
+    values = torch.arange(8.0)
+    starts = torch.tensor([0, 2, 4, 5])
+    assert _window_sums(values, starts, 3, 2, 0).tolist() == [3.0, 9.0, 15.0, 18.0]
+    assert _window_sums(values[None].expand(2, 8), starts, 3, 2, 1).tolist() == [[3.0, 9.0, 15.0, 18.0]] * 2
+    assert _window_sums(values, torch.tensor([0, 2, 4]), 3, 2, 0).tolist() == [3.0, 9.0, 15.0]
+    with pytest.raises(ValueError, match="stride-2 grid"):
+        _window_sums(values, torch.tensor([0, 1]), 3, 2, 0)
 
 
 def test_colour_luminance_noise_is_held_to_the_chroma_level_on_a_busy_texture():

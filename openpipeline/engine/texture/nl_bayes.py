@@ -10,18 +10,18 @@ and every patch of it is replaced by its Bayes (Wiener) estimate:
 * step 2, with step 1's output as the oracle: the groups are found again on it and
   ``P̂ = m + C_b (C_b + Σ)⁻¹ (P − m)``, C_b the covariance of the oracle's patches.
 
-Our own implementation, vectorised in torch: the reference patches lie on a grid of
-stride ``stride`` (not the sequential "already processed" skip of the paper), the
-distances to every candidate of a 41×41 search window come from squared differences
-summed over the references' patches, a strip of the image and a row of offsets at a time,
-down the columns then along the rows (see :func:`_similar`), and the groups' covariances are batched matrix
+Our own implementation, vectorised in torch: the reference patches lie on a grid of stride
+``stride`` (not the sequential "already processed" skip of the paper), the distances to
+every candidate of a 41×41 search window come from squared differences summed over the
+references' patches (down the columns, then along the rows), a strip of the image and a row
+of offsets at a time (see :func:`_similar`), and the groups' covariances are batched matrix
 products, eigendecompositions and Cholesky factors. The noise need not be white: Σ is the
-patch covariance of a stationary noise model (:class:`.noise_model.NoiseModel`, from
-its autocovariance), so correlated and JPEG'd noise are filtered with their own spectrum.
-Colour is filtered in the noise model's orthonormal opponent space; the groups are found
-on the luminance (as CBM3D groups on Y: on the tune split's colour crops this gained
-0.3 dB on a retina photograph at σ 25 and cost nothing elsewhere, at a third of the search
-time); step 1 filters each channel on its own, step 2 whole colour patches.
+patch covariance of a stationary noise model (:class:`.noise_model.NoiseModel`, from its
+autocovariance), so correlated and JPEG'd noise are filtered with their own spectrum. Colour
+is filtered in the noise model's orthonormal opponent space; the groups are found on the
+luminance (as CBM3D groups on Y: on the tune split's colour crops this gained 0.3 dB on a
+retina photograph at σ 25 and cost nothing elsewhere, at a third of the search time); step 1
+filters each channel on its own, step 2 whole colour patches.
 
 Patent status, as far as we know: NL-Bayes was published with open source code in
 IPOL (2013) and we know of no patent on it; BM3D's block matching with collaborative
@@ -54,8 +54,11 @@ from openpipeline.engine.texture.noise_model import NoiseModel
 CHUNK = 512
 LARGE = 256 * 256  # pixels above which the reference stride grows
 RADIUS = 20  # search radius (see NlBayesParams.for_image)
-# Squared differences per strip and row of offsets (see _strip_rows): a strip holds this many
-# floats (2 MB) for one row of offsets. Summing them at the references by k strided slices
+# Squared differences per strip and row of offsets (see _strip_rows): a strip's (one channel,
+# float32) for one row of offsets are about this many values, 2 MB, or a single reference row's
+# on an image wider than that allows (k·41·W: 6.4 MB at 8192 wide). The strip's distances to
+# every offset, (41², references in the strip), come to about 41/stride² times as many (9.5 MB
+# at stride 3; 4 MB for a 512² tile at stride 4). Summing them at the references by k strided slices
 # added (it was a cumulative sum down the columns, differenced, then a box sum along the rows,
 # a strip of 4 reference rows at a time) made the search 3.2–3.4× faster on one thread (96²
 # 187 → 65 ms, 128² 282 → 88, 256² 1123 → 390, 512² 3296 → 979), the groups the same up to
@@ -131,6 +134,8 @@ def _window_sums(values: torch.Tensor, starts: torch.Tensor, k: int, stride: int
     grid's: 0, stride, 2·stride, …, then maybe the last window): ``dim`` becomes len(starts)."""
     size = values.shape[dim]
     regular = (size - k) // stride + 1
+    if len(starts) not in (regular, regular + 1):
+        raise ValueError(f"{len(starts)} windows do not lie on a stride-{stride} grid of {size} entries")
     span = stride * (regular - 1) + 1
     at: list[slice] = [slice(None)] * values.dim()
     at[dim] = slice(0, span, stride)
