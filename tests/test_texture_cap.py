@@ -134,9 +134,9 @@ def test_results_cached_before_the_cap_are_not_reused():
     prior run for 64 rounds instead of 16, then the dense-holes fill's NL-Bayes groups searched once
     instead of at every step, and a grey image saved as RGB restored as one channel, then the noise
     read through clipping where pixels are at 0 or 1, then NL-Bayes' distances summed directly
-    instead of as differences of cumulative sums: the same groups up to float rounding), so the
-    cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-19"
+    instead of as differences of cumulative sums: the same groups up to float rounding, then noise
+    saved as JPEG never read as low-passed), so the cache key's version moved on."""
+    assert texture_job.RESULT_VERSION == "texture-20"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

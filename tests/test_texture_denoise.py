@@ -602,3 +602,80 @@ def test_grain_read_at_a_level_too_low_to_smear_gets_no_warning():
     warning = restoration._grey_grain_caution(grey, params, high)
     assert warning is not None and "15.0" in warning and "--sigma 9" in warning
     assert restoration._grey_grain_caution(np.zeros((64, 64, 3), np.float32), params, high) is None
+
+
+def _jpeg_round_trip(image: np.ndarray, quality: int = 85) -> np.ndarray:
+    """An (H, W, C) image in 0..1 through Pillow's JPEG (4:2:0 chroma for colour), as float32."""
+    import io
+
+    from PIL import Image
+
+    pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+    grey = pixels.shape[2] == 1
+    buffer = io.BytesIO()
+    picture = Image.fromarray(pixels[..., 0] if grey else pixels)
+    picture.save(buffer, format="JPEG", quality=quality, subsampling=2)
+    decoded = np.asarray(Image.open(io.BytesIO(buffer.getvalue())), np.float32) / 255
+    return np.ascontiguousarray(decoded[..., None] if grey else decoded)
+
+
+@pytest.mark.parametrize("name", ["camera", "astronaut"])
+def test_jpeg_s_block_grid_is_found_in_noise_saved_as_jpeg_and_nowhere_else(name):
+    """White σ 20 saved as JPEG q85 shows JPEG's grid (also cropped 3 rows and 5 columns off it,
+    and at q60); the same noise unsaved, demosaic-like noise, and an image under 16 pixels do not.
+    (At q95 JPEG's steps are too fine to zero much noise, and it is not found: the noise then
+    reads as it did unsaved.)"""
+    clean = img_as_float32(getattr(data, name)())
+    clean = clean[..., None] if clean.ndim == 2 else clean
+    clean = np.ascontiguousarray(clean[100:260, 120:280])
+    noisy = _white(clean, 20)
+    saved = _jpeg_round_trip(noisy)
+    assert noise_estimate.looks_jpeg_compressed(_tensor(saved))
+    assert noise_estimate.looks_jpeg_compressed(_tensor(np.ascontiguousarray(saved[3:, 5:])))
+    assert noise_estimate.looks_jpeg_compressed(_tensor(_jpeg_round_trip(noisy, 60)))
+    assert noise_estimate.jpeg_grid(_tensor(np.clip(noisy, 0, 1))) < noise_estimate.JPEG_GRID_FROM / 3
+    grey = clean[..., :1]
+    correlated = np.clip(_correlated(grey), 0, 1)
+    assert noise_estimate.jpeg_grid(_tensor(correlated)) < noise_estimate.JPEG_GRID_FROM / 3
+    assert noise_estimate.jpeg_grid(_tensor(saved[:15, :40])) == 0.0
+
+
+def test_noise_saved_as_jpeg_is_not_read_as_low_passed_noise():
+    """A colour wheel under white σ 20 saved as JPEG q85: its cut upper bands fit a low-pass
+    (the fit alone reads it as correlated noise: with 16 of 24 noise draws on two windows of
+    it), but JPEG's grid is found, so it is read white,
+    and denoised within 0.5 dB of white noise of the true σ given (where the low-passed reading
+    came out 2.6 dB lower: it left the noise of the bands it held weak as streaks)."""
+    clean = np.ascontiguousarray(img_as_float32(data.colorwheel())[192:320, 160:288])
+    saved = _jpeg_round_trip(_white(clean, 20, seed=0))
+    image = _tensor(saved)
+    luma = NoiseModel.white(1.0, 3).to_space(image)[0, 0].double()
+    share, shares = noise_estimate._clipped(image)
+    assert share >= noise_estimate.CLIP_READ_FROM  # saturated hues: read through clipping
+    weights = noise_estimate.colour_matrix(3)[0].double() ** 2
+    clipping = noise_estimate.Clipping(noise_estimate.clipped_variance(shares), weights)
+    _, blur = noise_estimate._fitted_spectrum(noise_estimate._band_powers(luma, clipping))
+    assert blur >= noise_estimate.CORRELATED_BLUR  # the fit alone: low-passed
+    model = estimate_noise(saved)
+    assert model.is_white
+    ours = classical_denoise(image, model).image[0].permute(1, 2, 0)
+    given = classical_denoise(image, NoiseModel.white(20 / 255, 3)).image[0].permute(1, 2, 0)
+    assert psnr(ours, clean) > psnr(given, clean) - 0.5
+
+
+def test_a_noise_level_read_on_a_jpeg_comes_with_a_warning():
+    """Denoising a JPEG'd noisy image with nothing given warns that the level read may be far
+    off and says how to give one; not with --sigma given, and not for the same noise unsaved."""
+    from openpipeline.engine.texture import restoration
+
+    clean = np.ascontiguousarray(img_as_float32(data.astronaut())[200:264, 200:264])
+    noisy = _white(clean, 20)
+    saved = _jpeg_round_trip(noisy)
+    params = RestoreParams(operation="denoise", threads=1)
+    warning = restoration._jpeg_caution(saved, params, 21 / 255)
+    assert warning is not None and "JPEG" in warning and "--sigma" in warning and "σ 21.0" in warning
+    assert restoration._jpeg_caution(saved, RestoreParams(operation="denoise", sigma=20.0, threads=1),
+                                     20 / 255) is None
+    assert restoration._jpeg_caution(np.clip(noisy, 0, 1), params, 20 / 255) is None
+    result = restore(saved, params)
+    assert any("saved as JPEG" in w for w in result.stats["warnings"])
