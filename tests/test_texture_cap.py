@@ -135,8 +135,9 @@ def test_results_cached_before_the_cap_are_not_reused():
     instead of at every step, and a grey image saved as RGB restored as one channel, then the noise
     read through clipping where pixels are at 0 or 1, then NL-Bayes' distances summed directly
     instead of as differences of cumulative sums: the same groups up to float rounding, then noise
-    saved as JPEG never read as low-passed), so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-20"
+    saved as JPEG never read as low-passed, then that withdrawn: it read JPEG'd noise at q75 and
+    below as almost none), so the cache key's version moved on."""
+    assert texture_job.RESULT_VERSION == "texture-21"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

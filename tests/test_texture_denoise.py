@@ -622,7 +622,8 @@ def _jpeg_round_trip(image: np.ndarray, quality: int = 85) -> np.ndarray:
 @pytest.mark.parametrize("name", ["camera", "astronaut"])
 def test_jpeg_s_block_grid_is_found_in_noise_saved_as_jpeg_and_nowhere_else(name):
     """White σ 20 saved as JPEG q85 shows JPEG's grid (also cropped 3 rows and 5 columns off it,
-    and at q60); the same noise unsaved, demosaic-like noise, and an image under 16 pixels do not.
+    and at q60); the same noise unsaved, demosaic-like noise, and an image under 32 pixels a
+    side (too few blocks at most offsets to judge) do not.
     (At q95 JPEG's steps are too fine to zero much noise, and it is not found: the noise then
     reads as it did unsaved.)"""
     clean = img_as_float32(getattr(data, name)())
@@ -637,35 +638,13 @@ def test_jpeg_s_block_grid_is_found_in_noise_saved_as_jpeg_and_nowhere_else(name
     grey = clean[..., :1]
     correlated = np.clip(_correlated(grey), 0, 1)
     assert noise_estimate.jpeg_grid(_tensor(correlated)) < noise_estimate.JPEG_GRID_FROM / 3
-    assert noise_estimate.jpeg_grid(_tensor(saved[:15, :40])) == 0.0
-
-
-def test_noise_saved_as_jpeg_is_not_read_as_low_passed_noise():
-    """A colour wheel under white σ 20 saved as JPEG q85: its cut upper bands fit a low-pass
-    (the fit alone reads it as correlated noise: with 16 of 24 noise draws on two windows of
-    it), but JPEG's grid is found, so it is read white,
-    and denoised within 0.5 dB of white noise of the true σ given (where the low-passed reading
-    came out 2.6 dB lower: it left the noise of the bands it held weak as streaks)."""
-    clean = np.ascontiguousarray(img_as_float32(data.colorwheel())[192:320, 160:288])
-    saved = _jpeg_round_trip(_white(clean, 20, seed=0))
-    image = _tensor(saved)
-    luma = NoiseModel.white(1.0, 3).to_space(image)[0, 0].double()
-    share, shares = noise_estimate._clipped(image)
-    assert share >= noise_estimate.CLIP_READ_FROM  # saturated hues: read through clipping
-    weights = noise_estimate.colour_matrix(3)[0].double() ** 2
-    clipping = noise_estimate.Clipping(noise_estimate.clipped_variance(shares), weights)
-    _, blur = noise_estimate._fitted_spectrum(noise_estimate._band_powers(luma, clipping))
-    assert blur >= noise_estimate.CORRELATED_BLUR  # the fit alone: low-passed
-    model = estimate_noise(saved)
-    assert model.is_white
-    ours = classical_denoise(image, model).image[0].permute(1, 2, 0)
-    given = classical_denoise(image, NoiseModel.white(20 / 255, 3)).image[0].permute(1, 2, 0)
-    assert psnr(ours, clean) > psnr(given, clean) - 0.5
+    assert noise_estimate.jpeg_grid(_tensor(np.ascontiguousarray(saved[:31, :40]))) == 0.0
 
 
 def test_a_noise_level_read_on_a_jpeg_comes_with_a_warning():
     """Denoising a JPEG'd noisy image with nothing given warns that the level read may be far
-    off and says how to give one; not with --sigma given, and not for the same noise unsaved."""
+    off and says how to give one; not with --sigma given, and not for the same noise unsaved.
+    The noise is read as before: the warning is all that changes."""
     from openpipeline.engine.texture import restoration
 
     clean = np.ascontiguousarray(img_as_float32(data.astronaut())[200:264, 200:264])
@@ -678,4 +657,6 @@ def test_a_noise_level_read_on_a_jpeg_comes_with_a_warning():
                                      20 / 255) is None
     assert restoration._jpeg_caution(np.clip(noisy, 0, 1), params, 20 / 255) is None
     result = restore(saved, params)
-    assert any("saved as JPEG" in w for w in result.stats["warnings"])
+    assert [w for w in result.stats["warnings"] if "saved as JPEG" in w] == [
+        restoration._jpeg_caution(saved, params, result.stats["sigma"] / 255)]
+    assert result.stats["sigma"] == pytest.approx(estimate_noise(saved).sigma * 255)

@@ -24,10 +24,10 @@ noise is read off the upper bands alone, without the PCA level and Immerkær's, 
 be read through clipping (see :func:`_channel_powers`).
 An image with under :data:`CLIP_READ_FROM` of its pixels at 0 or 1 reads exactly as before.
 
-An image saved as JPEG (:func:`looks_jpeg_compressed`: its luma's upper DCT coefficients are
-zero far more often on one 8×8 grid than on the others) is never read as low-passed noise:
-JPEG cuts its upper bands unevenly, and a low-pass fitted to them holds too little of the noise
-(see :func:`_channel_powers`).
+:func:`looks_jpeg_compressed` tells an image saved as JPEG (its luma's upper DCT coefficients
+are zero far more often on one 8×8 grid than on the others), whose noise reading can be far
+off: the restorer warns (:func:`.restoration._jpeg_caution`); the reading itself is as for
+any image.
 
 Images smaller than two blocks a side use 2×2-patch blocks of 16×16 pixels; below 32
 pixels a side the noise is taken as white at Immerkær's level.
@@ -87,7 +87,8 @@ CLIP_READ_FROM = 0.01
 # grid offset where it is highest, less its median over the other 63 offsets. Over the bench's
 # 82 crops (tune, held-out and 22 unseen), noisy without JPEG: at most 0.014 (white, Poisson)
 # and 0.097 (correlated); JPEG q85 after white σ 20: at least 0.187; after correlated σ 15:
-# at least 0.368.
+# at least 0.368. Images under SMALLEST a side are not judged: at 16–20 pixels most offsets
+# hold one block, and 8-bit white noise never saved as JPEG crossed 0.15 in 2–20 of 30 draws.
 JPEG_GRID_FROM = 0.15
 JPEG_WINDOW = 256
 JPEG_FROM_BAND = 6
@@ -318,10 +319,12 @@ def jpeg_grid(image: torch.Tensor) -> float:
     8-bit levels, at the block-grid offset where that share is highest, less its median over the
     other 63 offsets (on a central window of at most :data:`JPEG_WINDOW`² pixels). JPEG rounds
     those coefficients to multiples of its quantisation step, most of them to 0, on its own grid
-    only; noise and texture look alike at every offset. 0 for an image under 16 pixels a side.
+    only; noise and most texture look alike at every offset (art drawn on an 8-pixel grid, such
+    as pixel art scaled ×8 or a checker of 8-pixel squares, does not: 0.5–0.9 without noise).
+    0 for an image under :data:`SMALLEST` pixels a side.
     """
     height, width = int(image.shape[-2]), int(image.shape[-1])
-    if min(height, width) < 2 * PATCH:
+    if min(height, width) < SMALLEST:
         return 0.0
     top, left = max((height - JPEG_WINDOW) // 2, 0), max((width - JPEG_WINDOW) // 2, 0)
     window = image[0, :, top:top + JPEG_WINDOW, left:left + JPEG_WINDOW].double() * 255.0
@@ -344,25 +347,16 @@ def jpeg_grid(image: torch.Tensor) -> float:
 
 
 def looks_jpeg_compressed(image: torch.Tensor) -> bool:
-    """Whether a (1, C, H, W) image (0..1) was saved as JPEG: :func:`jpeg_grid` at least
+    """Whether a (1, C, H, W) image (0..1) looks saved as JPEG: :func:`jpeg_grid` at least
     :data:`JPEG_GRID_FROM`."""
     return jpeg_grid(image) >= JPEG_GRID_FROM
 
 
-def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
-                    jpeg: bool = False) -> torch.Tensor:
+def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None) -> torch.Tensor:
     """One channel's noise band powers (64,): low-passed noise when the upper bands fall
     off like it, else white at the lowest of the PCA level, the upper bands' level and
     Immerkær's. (The PCA level read in the fitted spectrum's whitened space was worse for
     correlated noise than the fit itself: 10.6–27 for a true 15.)
-
-    A JPEG'd image (``jpeg``, :func:`looks_jpeg_compressed`) is never read as low-passed noise:
-    JPEG's quantisation cuts the upper bands unevenly (the pure horizontal and vertical ones
-    keep σ 18–22 where diagonal ones fall to 2–3 on a colour wheel under σ 20), the fitted
-    low-pass follows the cut bands and holds a fraction of the noise there, and the filter
-    leaves the rest as streaks. Of the bench's 82 crops under JPEG'd σ 20, three were read
-    as low-passed; read white they gained 1.2–2.7 dB (a held-out star field 28.49 → 29.68,
-    CBM3D 29.55; a colour wheel 29.31 → 31.97, CBM3D 32.37), the others read white already.
 
     Where some noise was clipped (``clipping``), the band powers are read through it and
     white noise is read off the upper bands alone: the PCA level and Immerkær's read clipped
@@ -374,7 +368,7 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
     kind, tune −0.07 to −0.01; photon noise on two unseen photos +2.2 and +7.9)."""
     powers = _band_powers(channel, clipping)
     spectrum, blur = _fitted_spectrum(powers)
-    if blur >= CORRELATED_BLUR and not jpeg:
+    if blur >= CORRELATED_BLUR:
         return spectrum
     u, v = torch.meshgrid(torch.arange(PATCH), torch.arange(PATCH), indexing="ij")
     high = float(powers[(u + v).reshape(-1) >= HIGH_FROM].median())
@@ -384,13 +378,8 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
     return torch.full((PATCH * PATCH,), min(high, immerkaer, pca_level(channel)))
 
 
-def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -> NoiseModel:
+def estimate_noise(image: np.ndarray | torch.Tensor) -> NoiseModel:
     """The noise model of an (H, W, C) array or (1, C, H, W) tensor in 0..1.
-
-    ``jpeg``: whether the image was saved as JPEG, so never read as low-passed noise (see
-    :func:`_channel_powers`); None: found by :func:`looks_jpeg_compressed`. False keeps the
-    fitted shape, as the shape for a level the user gives does (see
-    :func:`.restoration._given_level`).
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -411,13 +400,11 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
     opponent = white.to_space(tensor)[0]
     share, shares = _clipped(tensor)
     kept = clipped_variance(shares) if share >= CLIP_READ_FROM else None
-    if jpeg is None:
-        jpeg = looks_jpeg_compressed(tensor)
     squares = colour_matrix(channels).double() ** 2
     table = torch.zeros((channels, channels, 2 * LAG + 1, 2 * LAG + 1))
     for c in range(channels):
         clipping = None if kept is None else Clipping(kept, squares[c])
-        table[c, c] = _autocovariance(_channel_powers(opponent[c].double(), clipping, jpeg).double())
+        table[c, c] = _autocovariance(_channel_powers(opponent[c].double(), clipping).double())
     return _chroma_at_least_luma_like(table)
 
 

@@ -168,21 +168,18 @@ def _grey_grain_caution(image: NDArray[np.float32], params: RestoreParams,
 
 
 def _jpeg_caution(image: NDArray[np.float32], params: RestoreParams, sigma: float | None) -> str | None:
-    """A warning when the noise level was read (not given) on an image saved as JPEG
-    (:func:`.noise_estimate.looks_jpeg_compressed`): JPEG removes much of the fine noise the
-    reading relies on, unevenly. White noise of σ 20 saved at q85 reads 21–28 on the
-    benchmark's held-out crops (a fair reading for what the filters need), but noise
-    smoothed before the JPEG, as a camera's demosaicing leaves it (σ 15), read anywhere from
-    0.5 (the image came back unchanged) to 42 (2.3 dB below the noisy input), where σ 15
-    given came out 0.3–3 dB above CBM3D's."""
+    """A warning when the noise level ``sigma`` was read (not given) on an image that looks
+    saved as JPEG (:func:`.noise_estimate.looks_jpeg_compressed`): JPEG removes much of the fine
+    noise the reading relies on, unevenly. White noise of σ 20 saved at q85 read 21–28 on the
+    benchmark's held-out crops, but noise smoothed before the JPEG, as a camera's demosaicing
+    leaves it (σ 15, q85), read anywhere from 0.5 (the image came back unchanged) to 42 (2.3 dB
+    below the noisy input), where σ 15 given came out 0.3–3.2 dB above CBM3D given the same."""
     if params.operation != "denoise" or params.sigma is not None or sigma is None:
-        return None
-    if min(image.shape[:2]) < MIN_SIDE_FOR_SIGMA:
         return None
     tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
     if not looks_jpeg_compressed(tensor):
         return None
-    return (f"The image was saved as JPEG (its 8×8 blocks show JPEG's quantisation), and the noise level "
+    return (f"The image looks saved as JPEG (its 8×8 blocks show JPEG's quantisation), and the noise level "
             f"read from it, σ {sigma * 255.0:.1f}, can be far off: JPEG removes much of the fine noise the "
             f"reading relies on. If the result still looks noisy, or looks smeared, run again with --sigma "
             f"set to the level you judge (8-bit levels: e.g. --sigma 10 for light grain, 20 for heavy).")
@@ -191,16 +188,10 @@ def _jpeg_caution(image: NDArray[np.float32], params: RestoreParams, sigma: floa
 def _given_level(image: NDArray[np.float32], sigma: float) -> NoiseModel:
     """The noise model for a σ the user gave: the image's own noise spectrum (correlated
     noise stays correlated) scaled to that per-pixel level; white when the image is too
-    small to read a spectrum from, or shows none.
-
-    On a JPEG the fitted shape is kept (``estimate_noise(jpeg=False)``), though a level read
-    there never takes it: with σ 15 given on demosaic-like noise saved as JPEG q85, the
-    low-passed shape came out 2.3–2.8 dB above a white one on grey held-out crops (camera,
-    coins) and 0.1 dB above on a colour one (fabric): the case a user gives --sigma for after the warning of
-    :func:`_jpeg_caution`."""
+    small to read a spectrum from, or shows none."""
     if min(image.shape[:2]) < 2 * MIN_SIDE_FOR_SIGMA:
         return NoiseModel.white(sigma, image.shape[2])
-    shape = estimate_noise(image, jpeg=False)
+    shape = estimate_noise(image)
     if shape.is_white or shape.sigma <= 0:
         return NoiseModel.white(sigma, image.shape[2])
     return shape.scaled((sigma / shape.sigma) ** 2)
@@ -602,12 +593,11 @@ def restore(
         torch.set_num_threads(threads)
     sigma, noise = _noise_level(image, params)  # may refuse the image: before any other work
     real = (image.shape[0], image.shape[1])
-    jpeg = _jpeg_caution(image, params, sigma)
     stabilised = _stabilised(image, params, noise)
     if stabilised is None:
         job = _Job(params, choose_config(params), sigma, device, noise, real)
         result = _restore_image(image, job, threads, mask, guide, progress)
-        for caution in (_grey_grain_caution(image, params, noise), jpeg):
+        for caution in (_grey_grain_caution(image, params, noise), _jpeg_caution(image, params, sigma)):
             if caution is not None:
                 result.stats["warnings"].insert(0, caution)
         return result
@@ -620,8 +610,8 @@ def restore(
     signal = stabilised.noise
     stats = {**inner.stats, "sigma": signal.sigma_at(float(np.mean(image))) * 255.0,
              "signal_noise": {"photons_at_white": 1.0 / signal.gain, "read_sigma": signal.floor**0.5 * 255.0}}
-    if jpeg is not None:
-        stats["warnings"] = [jpeg, *stats["warnings"]]
+    if (caution := _jpeg_caution(image, params, stats["sigma"] / 255.0)) is not None:  # the level reported
+        stats["warnings"] = [caution, *stats["warnings"]]
     guide_image = None if inner.guide is None else stabilised.restore(inner.guide)
     return RestoreResult(stabilised.restore(inner.image), stats, guide_image)
 
