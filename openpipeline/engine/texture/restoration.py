@@ -188,10 +188,15 @@ def _jpeg_caution(image: NDArray[np.float32], params: RestoreParams, sigma: floa
 def _given_level(image: NDArray[np.float32], sigma: float) -> NoiseModel:
     """The noise model for a σ the user gave: the image's own noise spectrum (correlated
     noise stays correlated) scaled to that per-pixel level; white when the image is too
-    small to read a spectrum from, or shows none."""
+    small to read a spectrum from, or shows none.
+
+    On a JPEG the spectrum is read as on any image (``estimate_noise(jpeg=False)``), though a
+    level read there is white: with σ 15 given on demosaic-like noise saved as JPEG q85, the
+    low-passed shape came out 2.3–2.8 dB above a white one on grey held-out crops (camera,
+    coins) and 0.1 dB above on a colour one (fabric)."""
     if min(image.shape[:2]) < 2 * MIN_SIDE_FOR_SIGMA:
         return NoiseModel.white(sigma, image.shape[2])
-    shape = estimate_noise(image)
+    shape = estimate_noise(image, jpeg=False)
     if shape.is_white or shape.sigma <= 0:
         return NoiseModel.white(sigma, image.shape[2])
     return shape.scaled((sigma / shape.sigma) ** 2)
