@@ -170,10 +170,11 @@ def _grey_grain_caution(image: NDArray[np.float32], params: RestoreParams,
 def _jpeg_caution(image: NDArray[np.float32], params: RestoreParams, sigma: float | None) -> str | None:
     """A warning when the noise level ``sigma`` was read (not given) on an image that looks
     saved as JPEG (:func:`.noise_estimate.looks_jpeg_compressed`): JPEG removes much of the fine
-    noise the reading relies on, unevenly. White noise of σ 20 saved at q85 read 21–28 on the
-    benchmark's held-out crops, but noise smoothed before the JPEG, as a camera's demosaicing
-    leaves it (σ 15, q85), read anywhere from 0.5 (the image came back unchanged) to 42 (2.3 dB
-    below the noisy input), where σ 15 given came out 0.3–3.2 dB above CBM3D given the same."""
+    noise the reading relies on, unevenly, and it is read white at the PCA and Immerkær level
+    there. White noise of σ 20 saved at q85 or q75 reads about right (median 22.9 and 22.7 on
+    held-out crops), σ 10 at q75 reads 5.9 and σ 20 at q60 13.9; noise smoothed before the JPEG,
+    as a camera's demosaicing leaves it (σ 15), reads about 4, and comes back lightly denoised
+    where σ 15 given gains 2.2–2.8 dB more (0.3–3.2 dB above CBM3D given the same)."""
     if params.operation != "denoise" or params.sigma is not None or sigma is None:
         return None
     tensor = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
