@@ -736,15 +736,60 @@ def test_the_kurtoses_read_the_multiple_of_the_true_noise_spectrum(name):
     assert float(left) < noise_estimate.KURTOSIS_MISFIT
 
 
-def test_the_kurtosis_bound_gives_none_where_the_fit_fails_or_a_band_is_empty():
-    """Gaussian content under Gaussian noise shows no kurtosis to fit (the fit leaves most of
-    the scatter): no bound; nor for an image with a band holding no power (a constant)."""
+def test_the_bound_sets_the_level_where_it_lies_between_the_floor_and_the_reading(monkeypatch):
+    """Demosaic-like grain of σ 15 on the coins, read 19.2: the redrawn tiles' 0.9 quantile
+    bounds the multiple above the whole channel's fit, and the level held is the slack times
+    that bound, above the floor and under the reading."""
+    noisy = _correlated(_crop("coins", 128))
+    spectra = []
+    bound = noise_estimate.kurtosis_bound
+    monkeypatch.setattr(noise_estimate, "kurtosis_bound",
+                        lambda *args: spectra.append(args[1]) or bound(*args))
+    held = estimate_noise(noisy).sigma
+    spectrum = spectra[0]
+    read = float(spectrum.mean()) ** 0.5
+    channel = torch.from_numpy(noisy[..., 0]).double()
+    second, fourth, counts = noise_estimate._tile_moments(channel)
+    whole, _ = noise_estimate._kurtosis_level(second.sum(dim=0), fourth.sum(dim=0), counts.sum(),
+                                              spectrum[1:])
+    multiple = bound(channel, spectrum)
+    assert multiple is not None and float(whole) < multiple
+    assert held == pytest.approx(read * noise_estimate.KURTOSIS_SLACK * multiple**0.5, rel=1e-5)
+    assert noise_estimate.KURTOSIS_FLOOR * read < held < 0.95 * read
+
+
+def test_the_kurtosis_bound_gives_none_where_gaussian_content_leaves_no_kurtosis_to_fit():
+    """Gaussian content under Gaussian noise: the fit leaves most of Σ excess, so no bound."""
     rng = np.random.default_rng(0)
     texture = gaussian_filter(rng.normal(0, 1, (128, 128)), 2.0)
     noisy = torch.from_numpy(texture / texture.std() * 0.2 + rng.normal(0, 0.06, (128, 128)))
     spectrum = torch.full((64,), 0.06**2, dtype=torch.float64)
     assert noise_estimate.kurtosis_bound(noisy, spectrum) is None
-    assert noise_estimate.kurtosis_bound(torch.full((64, 64), 0.5, dtype=torch.float64), spectrum) is None
+
+
+def test_the_kurtosis_bound_gives_none_for_an_empty_band_or_too_few_tiles():
+    """A constant image (no power in any band) has no bound, nor a busy crop under 103 pixels a
+    side (fewer than 3×3 tiles of 32² windows to redraw), which keeps its reading."""
+    spectrum = torch.full((64,), 0.06**2, dtype=torch.float64)
+    assert noise_estimate.kurtosis_bound(torch.full((128, 128), 0.5, dtype=torch.float64), spectrum) is None
+    small = _correlated(_crop("grass", 102))
+    assert noise_estimate.kurtosis_bound(torch.from_numpy(small[..., 0]).double(), spectrum) is None
+    assert noise_estimate.kurtosis_bound(torch.from_numpy(_correlated(_crop("grass", 103))[..., 0]).double(),
+                                         spectrum) is not None
+
+
+def test_tile_moments_sum_each_tile_s_windows_with_the_rest_in_the_last_row_and_column():
+    """110×140 pixels: 103×133 windows in 3×4 tiles of 32², the last row of tiles 39 windows
+    high and the last column 37 wide; each tile's sums are its own windows' coefficients."""
+    channel = torch.from_numpy(np.random.default_rng(2).random((110, 140)))
+    second, fourth, counts = noise_estimate._tile_moments(channel)
+    heights, widths = torch.tensor([32.0, 32, 39]), torch.tensor([32.0, 32, 32, 37])
+    assert torch.equal(counts.reshape(3, 4), torch.outer(heights, widths).double())
+    coefficients = F.conv2d(channel[None, None], noise_estimate._ac_filters())[0]  # (63, 103, 133)
+    for index, (top, left) in enumerate([(r, c) for r in (0, 32, 64) for c in (0, 32, 64, 96)]):
+        window = coefficients[:, top:top + int(heights[index // 4]), left:left + int(widths[index % 4])]
+        assert torch.allclose(second[index], window.square().sum(dim=(1, 2)))
+        assert torch.allclose(fourth[index], (window**4).sum(dim=(1, 2)))
 
 
 @pytest.mark.parametrize("windows", [1 << 16, 1100])

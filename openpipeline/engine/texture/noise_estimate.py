@@ -22,7 +22,9 @@ clipping kept there (from the share of its pixels at a bound, as if the patch we
 :class:`Clipping`), patches that kept under :data:`CLIP_KEPT_LEAST` are not read, and white
 noise is read off the upper bands alone, without the PCA level and Immerkær's, which cannot
 be read through clipping (see :func:`_channel_powers`).
-An image with under :data:`CLIP_READ_FROM` of its pixels at 0 or 1 reads exactly as before.
+An image with under :data:`CLIP_READ_FROM` of its pixels at 0 or 1 has its band powers read as
+if nothing were clipped (the kurtosis hold below skips every window with a clipped pixel all the
+same).
 
 :func:`looks_jpeg_compressed` tells an image saved as JPEG (its luma's upper DCT coefficients
 are zero far more often on one 8×8 grid than on the others): its noise is read as white at the
@@ -108,7 +110,8 @@ KURTOSIS_QUANTILE = 0.9
 KURTOSIS_SLACK = 1.3
 KURTOSIS_FLOOR = 0.6
 KURTOSIS_STEPS = 400  # levels tried, from 0 to the highest the bands allow
-KURTOSIS_MISFIT = 0.3  # the most of the kurtoses' spread the fit may leave (see kurtosis_bound)
+KURTOSIS_MISFIT = 0.3  # the most of Σ excess the fit may leave (see kurtosis_bound)
+KURTOSIS_LEAST_TILES = 9  # fewer tiles than this give no bound: too few to redraw
 JPEG_WINDOW = 256
 JPEG_FROM_BAND = 6
 JPEG_ZERO = 1.0
@@ -139,10 +142,10 @@ def _at_bound(channel: torch.Tensor) -> torch.Tensor:
     return (channel.abs() <= CLIP_EDGE) | ((channel - 1.0).abs() <= CLIP_EDGE)
 
 
-def _clipped(image: torch.Tensor) -> tuple[float, torch.Tensor]:
-    """The share of a (1, C, H, W) image's pixels at 0 or 1 in any channel, and each channel's
-    share of pixels at a bound per 8×8 patch (C, H // 8, W // 8). One channel at a time (a
-    4096² colour texture's shares take 6 MB)."""
+def _clipped(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where a (1, C, H, W) image's pixels are at 0 or 1 in any channel (H, W), and each
+    channel's share of pixels at a bound per 8×8 patch (C, H // 8, W // 8). One channel at a
+    time (a 4096² colour texture's shares take 6 MB)."""
     anywhere: torch.Tensor | None = None
     shares = []
     for channel in image[0]:
@@ -150,7 +153,7 @@ def _clipped(image: torch.Tensor) -> tuple[float, torch.Tensor]:
         anywhere = at if anywhere is None else anywhere | at
         shares.append(F.avg_pool2d(at.float()[None], PATCH))
     assert anywhere is not None
-    return float(anywhere.float().mean()), torch.cat(shares).double()
+    return anywhere, torch.cat(shares).double()
 
 
 def clipped_variance(share: torch.Tensor) -> torch.Tensor:
@@ -313,45 +316,55 @@ def _kurtosis_level(second: torch.Tensor, fourth: torch.Tensor, counts: torch.Te
     """The multiple of a noise spectrum (``shape``, the 63 AC bands' powers) under which the
     bands' excess kurtoses, their noise taken out, best fit one clean kurtosis, from the sums
     of :func:`_tile_moments` (leading dimensions are kept: (..., 63) sums and (...,) counts →
-    (...,)), and the share of the kurtoses' spread that fit leaves (0: a perfect fit).
+    (...,)), and the share of ``Σ excess`` that fit leaves (0: a perfect fit).
 
     Gaussian noise adds power to a band but no fourth cumulant, so a band whose power is a
     share ``s`` clean content shows an excess kurtosis of ``s²·(κ − 3)`` for the content's
     own kurtosis κ: ``√(excess)`` is fitted by ``c·s`` (least squares, ``c`` free) over the 63
     bands for each of :data:`KURTOSIS_STEPS` multiples from 0 to the largest the bands' powers
     allow, and the best is returned (Zoran & Weiss, "Scale invariance and noise in natural
-    images", ICCV 2009, who read white noise this way; here for a given spectrum). The misfit
-    share is the best fit's squared residual over ``Σ excess`` (1 where no band shows any)."""
+    images", ICCV 2009, who read white noise this way; here for a given spectrum). The share
+    left is the best fit's squared residual over ``Σ excess`` (the sum of the fitted roots'
+    squares; 1 where no band shows any excess)."""
     power = second / counts[..., None]
-    excess = (fourth / counts[..., None] / power.square() - 3.0).clamp_min(0.0).sqrt()
+    root_excess = (fourth / counts[..., None] / power.square() - 3.0).clamp_min(0.0).sqrt()
     highest = (power / shape).min(dim=-1).values
     levels = highest[..., None] * torch.linspace(0.0, 0.999, KURTOSIS_STEPS, dtype=torch.float64)
     share = 1.0 - levels[..., None] * shape / power[..., None, :]  # (..., steps, 63)
-    slope = (share * excess[..., None, :]).sum(dim=-1) / share.square().sum(dim=-1)
-    misfit = (excess[..., None, :] - slope[..., None] * share).square().sum(dim=-1)
+    slope = (share * root_excess[..., None, :]).sum(dim=-1) / share.square().sum(dim=-1)
+    misfit = (root_excess[..., None, :] - slope[..., None] * share).square().sum(dim=-1)
     best = misfit.argmin(dim=-1, keepdim=True)
-    spread = excess.square().sum(dim=-1)
-    left = torch.where(spread > 0, misfit.gather(-1, best)[..., 0] / spread.clamp_min(1e-300), 1.0)
+    total = root_excess.square().sum(dim=-1)
+    left = torch.where(total > 0, misfit.gather(-1, best)[..., 0] / total.clamp_min(1e-300), 1.0)
     return levels.gather(-1, best)[..., 0], left
 
 
 def kurtosis_bound(channel: torch.Tensor, spectrum: torch.Tensor,
                    clipped: torch.Tensor | None = None) -> float | None:
-    """How large a multiple of a noise ``spectrum`` (64 band powers, DC first) one channel's
-    band kurtoses allow: the :data:`KURTOSIS_QUANTILE` quantile of :func:`_kurtosis_level` over
-    :data:`KURTOSIS_DRAWS` redraws of the channel's tiles (with replacement; the same redraws
-    every run). Where the reading is sure the redraws agree; where the noise is a small part of
-    every band they scatter and the bound is loose. Windows with a ``clipped`` pixel (H, W) are
-    not read.
+    """The largest multiple of a noise spectrum that one channel's band kurtoses allow.
 
-    None where the kurtoses do not follow the model: the fit on the whole channel leaves over
-    :data:`KURTOSIS_MISFIT` of their spread (content whose kurtosis differs from band to band,
-    as flat shapes with sharp edges (a phantom: 0.65), or nearly Gaussian content (brushed
-    metal, a cell culture: 0.5–0.6); busy textures and engraved or printed ones: 0.02–0.14),
-    or a band holds no power."""
+    The :data:`KURTOSIS_QUANTILE` quantile of :func:`_kurtosis_level` over
+    :data:`KURTOSIS_DRAWS` redraws of the channel's tiles (with replacement; the same redraws
+    every run): where the reading is sure the redraws agree; where the noise is a small part of
+    every band they scatter and the bound is loose.
+
+    Args:
+        channel: (H, W) one channel of the image.
+        spectrum: (64,) the noise's band powers read from it (DC first).
+        clipped: (H, W) its pixels at 0 or 1; windows holding one are not read.
+
+    Returns:
+        The multiple, or None where the kurtoses cannot bound it: fewer than
+        :data:`KURTOSIS_LEAST_TILES` tiles to redraw (under 103 pixels a side at one window per
+        pixel), a band with no power, or a fit on the whole channel that leaves over
+        :data:`KURTOSIS_MISFIT` of ``Σ excess`` (content whose kurtosis differs from band to
+        band, as flat shapes with sharp edges: a phantom's crop 0.65, though another read 0.16;
+        or nearly Gaussian content: brushed metal, a cell culture 0.5–0.6; busy, engraved and
+        printed textures: 0.02–0.14).
+    """
     second, fourth, counts = _tile_moments(channel, clipped)
     total = second.sum(dim=0)
-    if bool((total <= 0.0).any()):
+    if len(counts) < KURTOSIS_LEAST_TILES or bool((total <= 0.0).any()):
         return None
     shape = spectrum[1:].double()
     level, left = _kurtosis_level(total, fourth.sum(dim=0), counts.sum(), shape)
@@ -383,9 +396,10 @@ def _held_to_kurtosis(channel: torch.Tensor, spectrum: torch.Tensor, clipped: to
     - **Slack** (σ ×1.3): on the tune split's grey crops (white σ 15/25 and correlated σ 15),
       wherever the spectrum read within 5 % of the truth, the bound sat at most 1.24 times
       under it.
-    - **Floor** (σ ×0.6): the bound is a detector more than a level. On grass it is 0 (the
-      kurtoses are as well explained with no noise at all), and on a coins crop whose reading
-      was right within 11 % as well; the worst over-read seen was grass's 1.74×. The coins
+    - **Floor** (σ ×0.6): the bound is a detector more than a level. On grass it is far under
+      the floor (the kurtoses are explained almost as well with no noise at all: 0.02–0.16 of
+      the power read), and on a coins crop whose reading was right within 11 % it is 0; the
+      worst over-read seen was grass's 1.74×, so the level read is cut to 0.6× at most. The coins
       crop at ×0.5: 1.5 dB lost to the unheld reading; at ×0.6 0.7 dB; at ×0.7 two of the
       bench's grass crops fell back to their input.
     - **Measured** on 35 grey crops under correlated σ 15 (tune, held-out, and 14 unseen:
@@ -394,9 +408,11 @@ def _held_to_kurtosis(channel: torch.Tensor, spectrum: torch.Tensor, clipped: to
       (true σ given: +0.63), gravel +0.43 → +1.53, coins (4) +2.15 → +3.08, a printed page
       +2.43 → +3.77; the 24 others unchanged, the bound above their reading or not fitted.
 
-    White noise is not held (its level is the lowest of three readings already, and the bound
-    read it 5–15 % under the truth, or, under photon noise whose law is not Gaussian, half);
-    nor colour, whose chroma checks the luminance (:func:`_luma_at_most_chroma`)."""
+    Noise read as white is not held (its level is the lowest of three readings already, and
+    the bound read white noise 5–15 % under the truth, or, under photon noise whose law is not
+    Gaussian, half); nor colour, whose chroma checks the luminance
+    (:func:`_luma_at_most_chroma`). A grey image under 103 pixels a side is not held either
+    (:data:`KURTOSIS_LEAST_TILES`)."""
     bound = kurtosis_bound(channel, spectrum, clipped if bool(clipped.any()) else None)
     if bound is None:
         return spectrum
@@ -504,13 +520,13 @@ def looks_jpeg_compressed(image: torch.Tensor) -> bool:
 
 
 def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
-                    jpeg: bool = False, grey: torch.Tensor | None = None) -> torch.Tensor:
+                    jpeg: bool = False, grey_clipped: torch.Tensor | None = None) -> torch.Tensor:
     """One channel's noise band powers (64,): low-passed noise when the upper bands fall
     off like it, else white at the lowest of the PCA level, the upper bands' level and
     Immerkær's. (The PCA level read in the fitted spectrum's whitened space was worse for
     correlated noise than the fit itself: 10.6–27 for a true 15.) Low-passed noise on a grey
-    image is held under its bands' kurtoses (:func:`_held_to_kurtosis`), read where ``grey``,
-    the image's clipped pixels (H, W), is False; None for colour.
+    image is held under its bands' kurtoses (:func:`_held_to_kurtosis`), read where
+    ``grey_clipped``, the image's clipped pixels (H, W), is False; None for colour.
 
     An image saved as JPEG (``jpeg``, :func:`looks_jpeg_compressed`) is read as white noise at
     the lower of the PCA level and Immerkær's: JPEG zeroes much of the upper bands, unevenly,
@@ -537,7 +553,7 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
     powers = _band_powers(channel, clipping)
     spectrum, blur = _fitted_spectrum(powers)
     if blur >= CORRELATED_BLUR:
-        return spectrum if grey is None else _held_to_kurtosis(channel, spectrum, grey)
+        return spectrum if grey_clipped is None else _held_to_kurtosis(channel, spectrum, grey_clipped)
     u, v = torch.meshgrid(torch.arange(PATCH), torch.arange(PATCH), indexing="ij")
     high = float(powers[(u + v).reshape(-1) >= HIGH_FROM].median())
     if clipping is not None:
@@ -571,16 +587,16 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
         return NoiseModel.white(estimate_sigma(tensor[0].permute(1, 2, 0).numpy()), channels)
     white = NoiseModel.white(1.0, channels)
     opponent = white.to_space(tensor)[0]
-    share, shares = _clipped(tensor)
-    kept = clipped_variance(shares) if share >= CLIP_READ_FROM else None
+    clipped, shares = _clipped(tensor)
+    kept = clipped_variance(shares) if float(clipped.float().mean()) >= CLIP_READ_FROM else None
     if jpeg is None:
         jpeg = looks_jpeg_compressed(tensor)
     squares = colour_matrix(channels).double() ** 2
     table = torch.zeros((channels, channels, 2 * LAG + 1, 2 * LAG + 1))
-    grey = _at_bound(tensor[0]).any(dim=0) if channels < 3 else None  # where a grey image's noise was clipped
+    grey_clipped = clipped if channels < 3 else None
     for c in range(channels):
         clipping = None if kept is None else Clipping(kept, squares[c])
-        powers = _channel_powers(opponent[c].double(), clipping, jpeg, grey)
+        powers = _channel_powers(opponent[c].double(), clipping, jpeg, grey_clipped)
         table[c, c] = _autocovariance(powers.double())
     return _chroma_at_least_luma_like(table)
 
