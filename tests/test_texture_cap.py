@@ -137,9 +137,10 @@ def test_results_cached_before_the_cap_are_not_reused():
     instead of as differences of cumulative sums: the same groups up to float rounding, then noise
     saved as JPEG never read as low-passed, then that withdrawn: it read JPEG'd noise at q75 and
     below as almost none, then noise saved as JPEG read white at the PCA and Immerkær level, then
-    correlated noise on a grey image held under what its bands' kurtoses allow),
+    correlated noise on a grey image held under what its bands' kurtoses allow, then a JPEG
+    kept from the photon-noise branch and its luminance from being held to its chroma),
     so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-23"
+    assert texture_job.RESULT_VERSION == "texture-24"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

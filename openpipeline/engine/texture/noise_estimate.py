@@ -11,8 +11,8 @@ blocks quiet in most bands, so it inflates the reading much less than a median o
 Laplacian responses does (Immerkær's estimator, :mod:`.noise_level`, which reads 28.6
 for σ 25 on such a texture). The band powers are turned into an autocovariance (the DCT
 nearly diagonalises a stationary covariance), so low-passed noise (a demosaiced scan)
-and JPEG'd noise (high bands quantised away, chroma subsampled) get their own spectrum
-rather than one σ that reads low.
+gets its own spectrum rather than one σ that reads low. (JPEG'd noise, its high bands
+quantised away unevenly, is read otherwise: see below.)
 
 Noise clipped at the ends of the value range (a noisy black background, a white one, a
 saturated colour: pixels at 0 or 1 in any channel) has a lower variance than the noise
@@ -28,7 +28,7 @@ same).
 
 :func:`looks_jpeg_compressed` tells an image saved as JPEG (its luma's upper DCT coefficients
 are zero far more often on one 8×8 grid than on the others): its noise is read as white at the
-PCA and Immerkær level, not from the upper bands JPEG zeroes (see :func:`_channel_powers`),
+lower of the PCA and Immerkær levels, not from the upper bands JPEG zeroes (see :func:`_channel_powers`),
 and the restorer warns that the reading can be far off (:func:`.restoration._jpeg_caution`).
 
 Correlated noise read on a grey image, which has no chroma to check it against, is held
@@ -589,8 +589,8 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
 def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -> NoiseModel:
     """The noise model of an (H, W, C) array or (1, C, H, W) tensor in 0..1.
 
-    ``jpeg``: whether the image was saved as JPEG, read white at the PCA and Immerkær level
-    (see :func:`_channel_powers`); None: found by :func:`looks_jpeg_compressed`. False reads
+    ``jpeg``: whether the image was saved as JPEG, read white at the lower of the PCA and
+    Immerkær levels (see :func:`_channel_powers`); None: found by :func:`looks_jpeg_compressed`. False reads
     the spectrum as for any image, as the shape for a level the user gives does
     (:func:`.restoration._given_level`).
 
@@ -622,15 +622,22 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
         clipping = None if kept is None else Clipping(kept, squares[c])
         powers = _channel_powers(opponent[c].double(), clipping, jpeg, grey_clipped)
         table[c, c] = _autocovariance(powers.double())
-    return _chroma_at_least_luma_like(table)
+    return _chroma_at_least_luma_like(table, jpeg)
 
 
-def _chroma_at_least_luma_like(table: torch.Tensor) -> NoiseModel:
+def _chroma_at_least_luma_like(table: torch.Tensor, jpeg: bool = False) -> NoiseModel:
     """Colour: a chroma channel that reads under :data:`CHROMA_FLOOR` of the luminance's
     level takes the luminance's spectrum. JPEG's 4:2:0 chroma leaves noise only as
     low-frequency blotches that the upper bands do not show (it read 1–2 for a luma of
-    24 on JPEG'd σ 20); taking the luma's model there gained 1.7 dB on average on the tune
-    split's colour JPEG crops. The model is then partly a guess (``measured`` False)."""
+    24 on JPEG'd σ 20, and 0.4–2.7 read white at the lower of the PCA and Immerkær levels);
+    taking the luma's model there gained 1.7 dB on average on the tune split's colour JPEG
+    crops. The model is then partly a guess (``measured`` False).
+
+    An image saved as JPEG (``jpeg``) does not have its luminance held to its chroma: JPEG
+    quantises chroma more coarsely, so at full chroma resolution (4:4:4, where the chroma
+    reads 0.7–0.97 of the luma and counts as measured) the chroma reads low for that reason,
+    not because the luma holds texture (σ 20 at q75 on a photo: luma 19.5 held to 14.6, and
+    1.2 dB lost against no hold; 0.9–1.8 dB on three photos and a colour wheel)."""
     if table.shape[0] < 3:
         return NoiseModel(table)
     lag = (table.shape[-1] - 1) // 2
@@ -640,7 +647,7 @@ def _chroma_at_least_luma_like(table: torch.Tensor) -> NoiseModel:
         if float(table[c, c, lag, lag]) < CHROMA_FLOOR * luma:
             table[c, c] = table[0, 0]
             measured = False
-    if measured:
+    if measured and not jpeg:
         _luma_at_most_chroma(table)
     return NoiseModel(table, measured)
 
