@@ -76,6 +76,25 @@ def test_jpeg_and_poisson_noise():
         texture_set.add_noise(dark, "poisson", 0)[0])
 
 
+def test_jpeg_kinds_at_q75_and_after_demosaic_like_noise():
+    """``jpeg75`` is σ 10 saved at q75 and ``correlated_jpeg`` the demosaic-like noise saved
+    at q85: both 8-bit, their σ stated, both showing JPEG's grid to the engine; the second keeps
+    the neighbouring pixels' correlation."""
+    import torch
+
+    from openpipeline.engine.texture.noise_estimate import looks_jpeg_compressed
+
+    grey = np.full((128, 128, 1), 0.5, np.float32)
+    for kind, stated in (("jpeg75", 10), ("correlated_jpeg", 15)):
+        noisy, sigma = texture_set.add_noise(grey, kind, seed=2)
+        assert sigma == stated and noisy.shape == grey.shape
+        assert np.allclose(noisy * 255, np.round(noisy * 255), atol=1e-3)
+        assert 0.3 * stated < float(np.std(noisy - grey)) * 255 < 1.1 * stated
+        assert looks_jpeg_compressed(torch.from_numpy(np.ascontiguousarray(noisy.transpose(2, 0, 1)))[None])
+    noise = (texture_set.add_noise(grey, "correlated_jpeg", seed=0)[0] - grey)[..., 0]
+    assert float(np.corrcoef(noise[:, 1:].ravel(), noise[:, :-1].ravel())[0, 1]) > 0.5
+
+
 def test_masks_cover_the_stated_fraction():
     """Random holes cover exactly the fraction; brush strokes about it; both depend on the seed only."""
     holes = texture_set.random_holes((128, 128), 0.5, seed=0)
