@@ -230,12 +230,23 @@ def _with_dc(powers: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _dct_basis() -> torch.Tensor:
+    """The 64 basis images of the 8×8 DCT in float64, band by band (DC first): (64, 8, 8)."""
+    dct = dct_matrix(PATCH).double()
+    return torch.einsum("ka,lb->klab", dct, dct).reshape(PATCH * PATCH, PATCH, PATCH)
+
+
+def _band_order() -> torch.Tensor:
+    """Each 8×8 DCT band's u + v, band by band as :func:`_dct_basis` numbers them: (64,)."""
+    u, v = torch.meshgrid(torch.arange(PATCH), torch.arange(PATCH), indexing="ij")
+    return (u + v).reshape(-1)
+
+
 def _autocovariance(powers: torch.Tensor) -> torch.Tensor:
     """Band powers (64,) → autocovariance (2·LAG+1)², averaging the patch covariance
     ``Dᵀ diag(P) D`` over all pixel pairs at each lag."""
     n = PATCH
-    dct = dct_matrix(n).double()
-    basis = torch.einsum("ka,lb->klab", dct, dct).reshape(n * n, n * n)
+    basis = _dct_basis().reshape(n * n, n * n)
     covariance = (basis.T * powers.double()) @ basis  # (pixels, pixels)
     grid = covariance.reshape(n, n, n, n)
     table = torch.zeros((2 * LAG + 1, 2 * LAG + 1), dtype=torch.float64)
@@ -278,8 +289,7 @@ def _fitted_spectrum(powers: torch.Tensor) -> tuple[torch.Tensor, float]:
 
 def _ac_filters() -> torch.Tensor:
     """The 63 AC basis images of the 8×8 DCT as ``conv2d`` filters: (63, 1, 8, 8)."""
-    dct = dct_matrix(PATCH).double()
-    return torch.einsum("ka,lb->klab", dct, dct).reshape(PATCH * PATCH, 1, PATCH, PATCH)[1:]
+    return _dct_basis()[1:, None]
 
 
 def _tile_moments(channel: torch.Tensor,
@@ -431,9 +441,9 @@ def _held_to_kurtosis(channel: torch.Tensor, spectrum: torch.Tensor, powers: tor
     Gaussian, half); nor colour, whose chroma checks the luminance
     (:func:`_luma_at_most_chroma`). A grey image under 103 pixels a side is not held either
     (:data:`KURTOSIS_LEAST_TILES`)."""
-    u, v = torch.meshgrid(torch.arange(PATCH), torch.arange(PATCH), indexing="ij")
-    lowest = ((u + v) >= 1) & ((u + v) <= 3)
-    if float((powers[lowest.reshape(-1)] / spectrum[lowest.reshape(-1)]).median()) > KURTOSIS_LOW_EXCESS:
+    order = _band_order()
+    lowest = (order >= 1) & (order <= 3)
+    if float((powers[lowest] / spectrum[lowest]).median()) > KURTOSIS_LOW_EXCESS:
         return spectrum
     bound = kurtosis_bound(channel, spectrum, clipped if bool(clipped.any()) else None)
     if bound is None:
@@ -520,8 +530,7 @@ def jpeg_grid(image: torch.Tensor) -> float:
     weights = torch.tensor(JPEG_LUMA, dtype=torch.float64)
     luma = window[0] if window.shape[0] < 3 else torch.einsum("c,chw->hw", weights, window[:3])
     matrix = dct_matrix(PATCH).double()
-    u, v = torch.meshgrid(torch.arange(PATCH), torch.arange(PATCH), indexing="ij")
-    upper = (u + v) >= JPEG_FROM_BAND
+    upper = (_band_order() >= JPEG_FROM_BAND).reshape(PATCH, PATCH)
     shares = []
     for dy in range(PATCH):
         for dx in range(PATCH):
@@ -578,8 +587,7 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
         if grey_clipped is None:
             return spectrum
         return _held_to_kurtosis(channel, spectrum, powers, grey_clipped)
-    u, v = torch.meshgrid(torch.arange(PATCH), torch.arange(PATCH), indexing="ij")
-    high = float(powers[(u + v).reshape(-1) >= HIGH_FROM].median())
+    high = float(powers[_band_order() >= HIGH_FROM].median())
     if clipping is not None:
         return torch.full((PATCH * PATCH,), high)
     immerkaer = estimate_sigma(channel.numpy()[..., None]) ** 2
