@@ -138,9 +138,10 @@ def test_results_cached_before_the_cap_are_not_reused():
     saved as JPEG never read as low-passed, then that withdrawn: it read JPEG'd noise at q75 and
     below as almost none, then noise saved as JPEG read white at the PCA and Immerkær level, then
     correlated noise on a grey image held under what its bands' kurtoses allow, then a JPEG
-    kept from the photon-noise branch and its luminance from being held to its chroma),
+    kept from the photon-noise branch and its luminance from being held to its chroma, then a
+    JPEG's level read from its PCA level and its quantisation step),
     so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-24"
+    assert texture_job.RESULT_VERSION == "texture-25"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

@@ -27,9 +27,10 @@ if nothing were clipped (the kurtosis hold below skips every window with a clipp
 same).
 
 :func:`looks_jpeg_compressed` tells an image saved as JPEG (its luma's upper DCT coefficients
-are zero far more often on one 8×8 grid than on the others): its noise is read as white at the
-lower of the PCA and Immerkær levels, not from the upper bands JPEG zeroes (see :func:`_channel_powers`),
-and the restorer warns that the reading can be far off (:func:`.restoration._jpeg_caution`).
+are zero far more often on one 8×8 grid than on the others): its noise is read as white, not from
+the upper bands JPEG zeroes, at the PCA level held under Immerkær's and raised by the JPEG's
+quantisation step (:func:`jpeg_step`; see :func:`_channel_powers`), and the restorer warns that
+the reading can be far off (:func:`.restoration._jpeg_caution`).
 
 Correlated noise read on a grey image, which has no chroma to check it against, is held
 under what the bands' kurtoses allow (:func:`kurtosis_bound`): texture is sparse and noise
@@ -117,6 +118,11 @@ JPEG_WINDOW = 256
 JPEG_FROM_BAND = 6
 JPEG_ZERO = 1.0
 JPEG_LUMA = (0.299, 0.587, 0.114)  # JPEG's Y (ITU-R BT.601), what its quantisation acts on
+JPEG_STEP_NONZERO = 1.5  # a coefficient over this (8-bit levels) is not quantised to 0
+JPEG_STEP_LEAST = 16  # the least nonzero coefficients a band's step is read from
+JPEG_STEP_MAX = 64  # the largest step tried (Pillow's q10 has 55 in the lowest bands)
+JPEG_STEP_FIT = 0.5  # mean cos(2π·c/q) at least this: the coefficients lie on multiples of q
+JPEG_IMMERKAER_SLACK = 3.0  # the PCA level is held under Immerkær's + this × the step² (see _channel_powers)
 
 
 @dataclass(frozen=True)
@@ -512,6 +518,40 @@ def _pca_stride(channel: torch.Tensor) -> int:
     return max(1, math.ceil(math.sqrt(patches / PCA_MAX_PATCHES)))
 
 
+def _luma_blocks(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[float]] | None:
+    """A (1, C, H, W) image's (0..1) JPEG luma on a central window of at most :data:`JPEG_WINDOW`²
+    pixels, in 8-bit levels, cut into 8×8 blocks at the block-grid offset where the most of their
+    coefficients with u + v ≥ :data:`JPEG_FROM_BAND` are under :data:`JPEG_ZERO`: those blocks'
+    DCT coefficients (blocks, 64), whether each block has a pixel at 0 or 255 in some channel
+    (blocks,), and that share at each of the 64 offsets. None for an image under
+    :data:`SMALLEST` pixels a side."""
+    height, width = int(image.shape[-2]), int(image.shape[-1])
+    if min(height, width) < SMALLEST:
+        return None
+    top, left = max((height - JPEG_WINDOW) // 2, 0), max((width - JPEG_WINDOW) // 2, 0)
+    window = image[0, :, top:top + JPEG_WINDOW, left:left + JPEG_WINDOW].double() * 255.0
+    weights = torch.tensor(JPEG_LUMA, dtype=torch.float64)
+    luma = window[0] if window.shape[0] < 3 else torch.einsum("c,chw->hw", weights, window[:3])
+    at_bound = ((window <= 0.5) | (window >= 254.5)).any(dim=0).double()
+    matrix = dct_matrix(PATCH).double()
+    upper = (_band_order() >= JPEG_FROM_BAND).reshape(PATCH, PATCH)
+    shares: list[float] = []
+    best: tuple[torch.Tensor, torch.Tensor] | None = None
+    for dy in range(PATCH):
+        for dx in range(PATCH):
+            part = luma[dy:, dx:]
+            rows, cols = part.shape[0] // PATCH, part.shape[1] // PATCH
+            blocks = part[:rows * PATCH, :cols * PATCH].reshape(rows, PATCH, cols, PATCH).transpose(1, 2)
+            coefficients = matrix @ blocks @ matrix.T
+            share = float((coefficients[..., upper].abs() < JPEG_ZERO).double().mean())
+            if not shares or share > max(shares):
+                clipped = F.max_pool2d(at_bound[None, dy:dy + rows * PATCH, dx:dx + cols * PATCH], PATCH)
+                best = coefficients.reshape(-1, PATCH * PATCH), clipped.reshape(-1) > 0
+            shares.append(share)
+    assert best is not None
+    return best[0], best[1], shares
+
+
 def jpeg_grid(image: torch.Tensor) -> float:
     """How strongly a (1, C, H, W) image (0..1) shows JPEG's quantisation: the share of its luma's
     8×8 DCT coefficients with u + v ≥ :data:`JPEG_FROM_BAND` that are under :data:`JPEG_ZERO`
@@ -522,26 +562,54 @@ def jpeg_grid(image: torch.Tensor) -> float:
     as pixel art scaled ×8 or a checker of 8-pixel squares, does not: 0.5–0.9 without noise).
     0 for an image under :data:`SMALLEST` pixels a side.
     """
-    height, width = int(image.shape[-2]), int(image.shape[-1])
-    if min(height, width) < SMALLEST:
+    found = _luma_blocks(image)
+    if found is None:
         return 0.0
-    top, left = max((height - JPEG_WINDOW) // 2, 0), max((width - JPEG_WINDOW) // 2, 0)
-    window = image[0, :, top:top + JPEG_WINDOW, left:left + JPEG_WINDOW].double() * 255.0
-    weights = torch.tensor(JPEG_LUMA, dtype=torch.float64)
-    luma = window[0] if window.shape[0] < 3 else torch.einsum("c,chw->hw", weights, window[:3])
-    matrix = dct_matrix(PATCH).double()
-    upper = (_band_order() >= JPEG_FROM_BAND).reshape(PATCH, PATCH)
-    shares = []
-    for dy in range(PATCH):
-        for dx in range(PATCH):
-            part = luma[dy:, dx:]
-            rows, cols = part.shape[0] // PATCH, part.shape[1] // PATCH
-            blocks = part[:rows * PATCH, :cols * PATCH].reshape(rows, PATCH, cols, PATCH).transpose(1, 2)
-            coefficients = (matrix @ blocks @ matrix.T)[..., upper]
-            shares.append(float((coefficients.abs() < JPEG_ZERO).double().mean()))
+    shares = found[2]
     best = max(shares)
     others = sorted(shares)[:-1]
     return best - others[len(others) // 2]
+
+
+def jpeg_step(image: torch.Tensor) -> float:
+    """JPEG's quantisation step in the lowest luma bands of a (1, C, H, W) image (0..1) that
+    looks saved as JPEG, in 0..1 units. In each of the five AC bands with u + v ≤ 2, on the grid
+    :func:`jpeg_grid` finds, the step is the largest ``q`` on whose multiples the band's nonzero
+    coefficients lie (the mean of ``cos(2π·c/q)`` at least :data:`JPEG_STEP_FIT`), and at most
+    1.25 times the 0.1 quantile of their magnitudes (a step much larger than the coefficients
+    fits them all). The band with the most nonzero coefficients gives it. Blocks with a pixel
+    at 0 or 255 in some channel are left out, clipping after the decoding having moved them off
+    the multiples, unless that leaves no band to read (a dark texture under noise: every
+    block). 0 where no band has :data:`JPEG_STEP_LEAST` nonzero coefficients, or the image is
+    too small.
+
+    Pillow's luma steps there are 10–14 at q50, 5–7 at q75, 3–4 at q85 and 1–2 at q95 (its
+    table scaled by quality); at q90 and above the decoder's rounding can blur a step of 2 to 1,
+    which adds little to the level (see :func:`_channel_powers`)."""
+    found = _luma_blocks(image)
+    if found is None:
+        return 0.0
+    coefficients, clipped, _ = found
+    step = _step_of_lowest_bands(coefficients[~clipped])
+    return (step or _step_of_lowest_bands(coefficients)) / 255.0
+
+
+def _step_of_lowest_bands(coefficients: torch.Tensor) -> int:
+    """:func:`jpeg_step` on 8×8 blocks' DCT coefficients (blocks, 64) in 8-bit levels."""
+    order = _band_order()
+    best_count, step = 0, 0
+    for band in torch.nonzero((order >= 1) & (order <= 2)).flatten().tolist():
+        column = coefficients[:, band]
+        nonzero = column[column.abs() > JPEG_STEP_NONZERO]
+        if nonzero.numel() < max(JPEG_STEP_LEAST, best_count + 1):
+            continue
+        found_step = 1
+        smallest = float(torch.quantile(nonzero.abs(), 0.1))  # the step, where the band is on a grid
+        for q in range(2, min(JPEG_STEP_MAX, int(1.25 * smallest)) + 1):
+            if float(torch.cos(2 * math.pi * nonzero / q).mean()) >= JPEG_STEP_FIT:
+                found_step = q
+        best_count, step = int(nonzero.numel()), found_step
+    return step
 
 
 def looks_jpeg_compressed(image: torch.Tensor) -> bool:
@@ -551,7 +619,8 @@ def looks_jpeg_compressed(image: torch.Tensor) -> bool:
 
 
 def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
-                    jpeg: bool = False, grey_clipped: torch.Tensor | None = None) -> torch.Tensor:
+                    jpeg: bool = False, grey_clipped: torch.Tensor | None = None,
+                    step: float = 0.0) -> torch.Tensor:
     """One channel's noise band powers (64,): low-passed noise when the upper bands fall
     off like it, else white at the lowest of the PCA level, the upper bands' level and
     Immerkær's. (The PCA level read in the fitted spectrum's whitened space was worse for
@@ -559,16 +628,24 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
     image is held under its bands' kurtoses (:func:`_held_to_kurtosis`), read where
     ``grey_clipped``, the image's clipped pixels (H, W), is False; None for colour.
 
-    An image saved as JPEG (``jpeg``, :func:`looks_jpeg_compressed`) is read as white noise at
-    the lower of the PCA level and Immerkær's: JPEG zeroes much of the upper bands, unevenly,
-    so neither the low-pass fitted to them nor their level reads its noise (white σ 10 at q75
-    read 20 through the fit, σ 20 at q85 on a colour wheel read a low-pass that held σ 0.6–5
-    in bands where the noise was 15–22, and the upper bands alone read 0.6–2.3 at q75). On the
-    first 15 of the benchmark's held-out crops under JPEG'd noise (white σ 10 q75, σ 20
-    q60/q75/q85; demosaic-like σ 15 q75/q85; the 90 cases where the grid was found), mean dB over
-    the noisy input, the old reading → this one: −1.71 → +1.62 (σ 10 q75), +0.18 → +2.80 (σ 20
-    q60), +3.48 → +4.86 (q75), +5.08 → +5.20 (q85), −0.86 → +0.37 and +0.80 → +0.27
-    (demosaic-like q75, q85: given σ 15 they reach +2.2 and +2.8); cases below the input 16 → 0.
+    An image saved as JPEG (``jpeg``, :func:`looks_jpeg_compressed`) is read as white noise:
+    JPEG zeroes much of the upper bands, unevenly, so neither the low-pass fitted to them nor
+    their level reads its noise (white σ 10 at q75 read 20 through the fit, σ 20 at q85 on a
+    colour wheel read a low-pass that held σ 0.6–5 in bands where the noise was 15–22, and the
+    upper bands alone read 0.6–2.3 at q75). Its level is the PCA level, held under Immerkær's
+    plus :data:`JPEG_IMMERKAER_SLACK` times the square of the JPEG's quantisation step ``step``
+    (:func:`jpeg_step`; given for the luminance only), plus that square. JPEG takes noise away
+    where its step is coarse against the noise, and Immerkær's level, which reads the finest
+    bands, loses the most (σ 10 at q75 read 5–6 on grey crops); the PCA level loses less but
+    reads colour texture (skin 18 for 10), which the cap holds. The step's square stands for the
+    quantisation error JPEG adds: the denoiser does best at a level above the noise's (the tune
+    split's crops under σ 10 at q75 gained 0.6 dB more, on average, read white at 12 than at 10).
+
+    On the tune split's 36 crops, mean dB over the noisy input, the lower of the PCA and
+    Immerkær levels (the reading before) → this one, and the worst case's change: white σ 10 at
+    q75 +1.55 → +4.76 (skin −0.80); σ 20 at q60 +3.55 → +7.20, σ 5 at q50 +0.23 → +1.45 (skin
+    −0.11), demosaic-like σ 15 at q85 +0.54 → +0.88 (none lower); σ 20 at q85 and σ 10 at q90
+    level (−0.00 and −0.02; the worst −0.18).
 
     Where some noise was clipped (``clipping``), the band powers are read through it and
     white noise is read off the upper bands alone: the PCA level and Immerkær's read clipped
@@ -580,7 +657,8 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
     kind, tune −0.07 to −0.01; photon noise on two unseen photos +2.2 and +7.9)."""
     if jpeg:
         immerkaer = estimate_sigma(channel.numpy()[..., None]) ** 2
-        return torch.full((PATCH * PATCH,), min(immerkaer, pca_level(channel)))
+        level = min(pca_level(channel), immerkaer + JPEG_IMMERKAER_SLACK * step**2)
+        return torch.full((PATCH * PATCH,), level + step**2)
     powers = _band_powers(channel, clipping)
     spectrum, blur = _fitted_spectrum(powers)
     if blur >= CORRELATED_BLUR:
@@ -597,10 +675,10 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
 def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -> NoiseModel:
     """The noise model of an (H, W, C) array or (1, C, H, W) tensor in 0..1.
 
-    ``jpeg``: whether the image was saved as JPEG, read white at the lower of the PCA and
-    Immerkær levels (see :func:`_channel_powers`); None: found by :func:`looks_jpeg_compressed`. False reads
-    the spectrum as for any image, as the shape for a level the user gives does
-    (:func:`.restoration._given_level`).
+    ``jpeg``: whether the image was saved as JPEG, read white from the PCA and Immerkær levels
+    and the JPEG's quantisation step (see :func:`_channel_powers`); None: found by
+    :func:`looks_jpeg_compressed`. False reads the spectrum as for any image, as the shape for
+    a level the user gives does (:func:`.restoration._given_level`).
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -626,9 +704,10 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
     squares = colour_matrix(channels).double() ** 2
     table = torch.zeros((channels, channels, 2 * LAG + 1, 2 * LAG + 1))
     grey_clipped = clipped if channels < 3 else None
+    step = jpeg_step(tensor) if jpeg else 0.0
     for c in range(channels):
         clipping = None if kept is None else Clipping(kept, squares[c])
-        powers = _channel_powers(opponent[c].double(), clipping, jpeg, grey_clipped)
+        powers = _channel_powers(opponent[c].double(), clipping, jpeg, grey_clipped, step if c == 0 else 0.0)
         table[c, c] = _autocovariance(powers.double())
     return _chroma_at_least_luma_like(table, jpeg)
 
@@ -637,7 +716,8 @@ def _chroma_at_least_luma_like(table: torch.Tensor, jpeg: bool = False) -> Noise
     """Colour: a chroma channel that reads under :data:`CHROMA_FLOOR` of the luminance's
     level takes the luminance's spectrum. JPEG's 4:2:0 chroma leaves noise only as
     low-frequency blotches that the upper bands do not show (it read 1–2 for a luma of
-    24 on JPEG'd σ 20, and 0.4–2.7 read white at the lower of the PCA and Immerkær levels);
+    24 on JPEG'd σ 20, and 0.4–2.7 read white at the lower of the PCA and Immerkær levels, as
+    a JPEG's chroma is read);
     taking the luma's model there gained 1.7 dB on average on the tune split's colour JPEG
     crops. The model is then partly a guess (``measured`` False).
 
