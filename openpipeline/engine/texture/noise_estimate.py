@@ -29,8 +29,10 @@ same).
 :func:`looks_jpeg_compressed` tells an image saved as JPEG (its luma's upper DCT coefficients
 are zero far more often on one 8×8 grid than on the others): its noise is read as white, not from
 the upper bands JPEG zeroes, at the PCA level held under Immerkær's and raised by the JPEG's
-quantisation step (:func:`jpeg_step`; see :func:`_channel_powers`), and the restorer warns that
-the reading can be far off (:func:`.restoration._jpeg_caution`).
+quantisation step (:func:`jpeg_step`; see :func:`_channel_powers`), or, where the kurtoses of
+the lowest bands on JPEG's grid read a camera's low-passed noise at a higher level, as that
+(:func:`jpeg_correlated_spectrum`); the restorer warns that the reading can be far off
+(:func:`.restoration._jpeg_caution`).
 
 Correlated noise read on a grey image, which has no chroma to check it against, is held
 under what the bands' kurtoses allow (:func:`kurtosis_bound`): texture is sparse and noise
@@ -42,7 +44,8 @@ pixels a side the noise is taken as white at Immerkær's level.
 
 Cost: one 8×8 block DCT of the image, and the covariance of 7×7 patches for the PCA level
 (:func:`pca_level`): 0.1 s at 128², 1.4 s for a 2048² colour texture on one thread (and
-0.02–0.03 s for :func:`jpeg_grid`, on a window of at most 256²; for a grey image's correlated
+0.02–0.03 s for :func:`jpeg_grid`, on a window of at most 256², as much again for a JPEG's
+step and kurtoses; for a grey image's correlated
 noise, 0.05 s at 128² and 0.3 s at 4096² for :func:`kurtosis_bound`, which reads at most
 :data:`KURTOSIS_WINDOWS` windows and adds about 100 MB at 4096²); the PCA level's memory is
 about two copies of a channel in float64 plus ~25 MB (260 MB at 4096²;
@@ -122,6 +125,11 @@ JPEG_STEP_NONZERO = 1.5  # a coefficient over this (8-bit levels) is not quantis
 JPEG_STEP_LEAST = 16  # the least nonzero coefficients a band's step is read from
 JPEG_STEP_MAX = 64  # the largest step tried (Pillow's q10 has 55 in the lowest bands)
 JPEG_STEP_FIT = 0.5  # mean cos(2π·c/q) at least this: the coefficients lie on multiples of q
+JPEG_KURTOSIS_TOP = 5  # the aligned luma bands with u + v from 1 to this are read for correlated noise
+JPEG_KURTOSIS_MISFIT = 0.3  # the most of Σ √excess² the fit may leave (see jpeg_correlated_spectrum)
+JPEG_KURTOSIS_CONTENT = 1.0  # the least √(excess kurtosis) of the content (sparse: texture, edges)
+JPEG_KURTOSIS_BLURS = (0.45, 1.2)  # the low-pass widths (pixels) read as a camera's correlated noise
+JPEG_KURTOSIS_LEAST_BLOCKS = 64  # unclipped blocks read at least (else every block)
 JPEG_IMMERKAER_SLACK = 3.0  # the PCA level is held under Immerkær's + this × the step² (see _channel_powers)
 
 
@@ -248,6 +256,12 @@ def _band_order() -> torch.Tensor:
     return (u + v).reshape(-1)
 
 
+def _frequencies() -> torch.Tensor:
+    """Each 8×8 DCT band's squared angular frequency ω² = (πu/8)² + (πv/8)², in float64: (64,)."""
+    u, v = torch.meshgrid(torch.arange(PATCH), torch.arange(PATCH), indexing="ij")
+    return ((math.pi * u / PATCH) ** 2 + (math.pi * v / PATCH) ** 2).reshape(-1).double()
+
+
 def _autocovariance(powers: torch.Tensor) -> torch.Tensor:
     """Band powers (64,) → autocovariance (2·LAG+1)², averaging the patch covariance
     ``Dᵀ diag(P) D`` over all pixel pairs at each lag."""
@@ -275,9 +289,8 @@ def _fitted_spectrum(powers: torch.Tensor) -> tuple[torch.Tensor, float]:
     its sources downsampled ×3) this cut the mean |log| error of σ from 0.136 to 0.118
     (foliage 18.0 → 13.5 for 15, brushed metal 16.2 → 14.8; gravel stays at 19.7, its upper
     bands all texture) and the loss against the true σ given from 0.33 to 0.25 dB."""
-    u, v = torch.meshgrid(torch.arange(PATCH), torch.arange(PATCH), indexing="ij")
-    omega2 = ((math.pi * u / PATCH) ** 2 + (math.pi * v / PATCH) ** 2).reshape(-1).double()
-    upper = (u + v).reshape(-1) >= FIT_FROM
+    omega2 = _frequencies()
+    upper = _band_order() >= FIT_FROM
     logs = powers.double().clamp_min(1e-12).log()
     used = upper
     level, blur2 = 0.0, 0.0
@@ -587,11 +600,30 @@ def jpeg_step(image: torch.Tensor) -> float:
     table scaled by quality); at q90 and above the decoder's rounding can blur a step of 2 to 1,
     which adds little to the level (see :func:`_channel_powers`)."""
     found = _luma_blocks(image)
-    if found is None:
-        return 0.0
-    coefficients, clipped, _ = found
+    return 0.0 if found is None else _step_of_blocks(found[0], found[1])
+
+
+def _step_of_blocks(coefficients: torch.Tensor, clipped: torch.Tensor) -> float:
+    """:func:`jpeg_step` of :func:`_luma_blocks`' coefficients and clipped blocks."""
     step = _step_of_lowest_bands(coefficients[~clipped])
     return (step or _step_of_lowest_bands(coefficients)) / 255.0
+
+
+def _jpeg_reading(image: torch.Tensor) -> tuple[float, torch.Tensor | None]:
+    """A JPEG's quantisation step (:func:`jpeg_step`) and its correlated noise's spectrum
+    (:func:`jpeg_correlated_spectrum`, or None), in 0..1 units of the opponent luminance: the
+    spectrum is read on JPEG's luma and divided by the luma's gain for noise independent
+    between R, G and B (``|JPEG_LUMA|``; 1 for grey)."""
+    found = _luma_blocks(image)
+    if found is None:
+        return 0.0, None
+    coefficients, clipped, _ = found
+    kept = coefficients[~clipped]
+    spectrum = jpeg_correlated_spectrum(kept if kept.shape[0] >= JPEG_KURTOSIS_LEAST_BLOCKS else coefficients)
+    if spectrum is not None:
+        gain = 1.0 if image.shape[1] < 3 else sum(w * w for w in JPEG_LUMA)
+        spectrum = (spectrum / (255.0**2 * gain)).float()
+    return _step_of_blocks(coefficients, clipped), spectrum
 
 
 def _step_of_lowest_bands(coefficients: torch.Tensor) -> int:
@@ -612,6 +644,53 @@ def _step_of_lowest_bands(coefficients: torch.Tensor) -> int:
     return step
 
 
+def jpeg_correlated_spectrum(coefficients: torch.Tensor) -> torch.Tensor | None:
+    """The spectrum (64,) of correlated noise under a JPEG, in squared 8-bit levels of its luma,
+    from its blocks' DCT coefficients on JPEG's grid (blocks, 64; :func:`_luma_blocks`), or None
+    where it reads no such noise.
+
+    JPEG keeps the lowest bands, where its steps are fine against the noise, and zeroes the
+    upper ones the spectrum is otherwise fitted to (:func:`_fitted_spectrum`). In the bands with
+    u + v from 1 to :data:`JPEG_KURTOSIS_TOP`, Gaussian noise adds power but no fourth cumulant,
+    and sparse content has about the same excess kurtosis κ in each band (Zoran & Weiss, as in
+    :func:`kurtosis_bound`), so a band of power ``P`` over noise ``N`` shows
+    ``√excess = √κ·(1 − N/P)``. Fitted for a low-passed white noise ``N = a·exp(−s²·ω²)`` over
+    blurs ``s`` of 0 to 1.6 pixels and 200 levels ``a`` each, with ``√κ`` by least squares:
+    the spectrum when the fit leaves at most :data:`JPEG_KURTOSIS_MISFIT` of Σ √excess², the
+    content is sparse (``√κ`` ≥ :data:`JPEG_KURTOSIS_CONTENT`) and the blur is a camera's
+    (:data:`JPEG_KURTOSIS_BLURS`); None otherwise (white noise reads blurs under 0.5, and smooth
+    or nearly Gaussian content fits badly).
+    """
+    order = _band_order()
+    bands = (order >= 1) & (order <= JPEG_KURTOSIS_TOP)
+    values = coefficients[:, bands].double()
+    power = values.square().mean(dim=0)
+    if values.shape[0] < JPEG_KURTOSIS_LEAST_BLOCKS or bool((power <= 0).any()):
+        return None
+    root = (values.pow(4).mean(dim=0) / power.square() - 3.0).clamp_min(0.0).sqrt()
+    total = float(root.square().sum())
+    if total <= 0.0:
+        return None
+    omega2 = _frequencies()
+    best: tuple[float, float, float, float] | None = None
+    for blur in torch.arange(0.0, 1.65, 0.1, dtype=torch.float64).tolist():
+        shape = torch.exp(-blur * blur * omega2)
+        share = shape[bands] / power  # noise share per unit level
+        levels = torch.linspace(0.0, float(1.0 / share.max()), 200, dtype=torch.float64)
+        x = 1.0 - levels[:, None] * share[None]  # (levels, bands)
+        contents = ((x * root).sum(dim=1) / x.square().sum(dim=1).clamp_min(1e-12)).clamp_min(0.0)
+        misfits = (root - contents[:, None] * x).square().sum(dim=1) / total
+        at = int(misfits.argmin())
+        if best is None or float(misfits[at]) < best[0]:
+            best = float(misfits[at]), blur, float(levels[at]), float(contents[at])
+    assert best is not None
+    misfit, blur, level, content = best
+    low, high = JPEG_KURTOSIS_BLURS
+    if misfit > JPEG_KURTOSIS_MISFIT or content < JPEG_KURTOSIS_CONTENT or not low <= blur <= high:
+        return None
+    return level * torch.exp(-blur * blur * omega2)
+
+
 def looks_jpeg_compressed(image: torch.Tensor) -> bool:
     """Whether a (1, C, H, W) image (0..1) looks saved as JPEG: :func:`jpeg_grid` at least
     :data:`JPEG_GRID_FROM`."""
@@ -620,7 +699,7 @@ def looks_jpeg_compressed(image: torch.Tensor) -> bool:
 
 def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
                     jpeg: bool = False, grey_clipped: torch.Tensor | None = None,
-                    step: float = 0.0) -> torch.Tensor:
+                    step: float = 0.0, correlated: torch.Tensor | None = None) -> torch.Tensor:
     """One channel's noise band powers (64,): low-passed noise when the upper bands fall
     off like it, else white at the lowest of the PCA level, the upper bands' level and
     Immerkær's. (The PCA level read in the fitted spectrum's whitened space was worse for
@@ -628,11 +707,11 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
     image is held under its bands' kurtoses (:func:`_held_to_kurtosis`), read where
     ``grey_clipped``, the image's clipped pixels (H, W), is False; None for colour.
 
-    An image saved as JPEG (``jpeg``, :func:`looks_jpeg_compressed`) is read as white noise:
-    JPEG zeroes much of the upper bands, unevenly, so neither the low-pass fitted to them nor
-    their level reads its noise (white σ 10 at q75 read 20 through the fit, σ 20 at q85 on a
-    colour wheel read a low-pass that held σ 0.6–5 in bands where the noise was 15–22, and the
-    upper bands alone read 0.6–2.3 at q75). Its level is the PCA level, held under Immerkær's
+    An image saved as JPEG (``jpeg``, :func:`looks_jpeg_compressed`) is not read from the upper
+    bands: JPEG zeroes much of them, unevenly, so neither the low-pass fitted to them nor their
+    level reads its noise (white σ 10 at q75 read 20 through the fit, σ 20 at q85 on a colour
+    wheel read a low-pass that held σ 0.6–5 in bands where the noise was 15–22, and the upper
+    bands alone read 0.6–2.3 at q75). It is read white at the PCA level, held under Immerkær's
     plus :data:`JPEG_IMMERKAER_SLACK` times the square of the JPEG's quantisation step ``step``
     (:func:`jpeg_step`; given for the luminance only), plus that square. JPEG takes noise away
     where its step is coarse against the noise, and Immerkær's level, which reads the finest
@@ -640,12 +719,17 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
     reads colour texture (skin 18 for 10), which the cap holds. The step's square stands for the
     quantisation error JPEG adds: the denoiser does best at a level above the noise's (the tune
     split's crops under σ 10 at q75 gained 0.6 dB more, on average, read white at 12 than at 10).
+    Where the lowest bands' kurtoses read correlated noise (``correlated``, the luminance's
+    :func:`jpeg_correlated_spectrum`) at a higher level than that, its spectrum is taken instead:
+    a camera's noise, low-passed by demosaicing, is mostly gone from the fine bands the PCA level
+    reads (σ 15 read 3–4 on grey crops).
 
     On the tune split's 36 crops, mean dB over the noisy input, the lower of the PCA and
     Immerkær levels (the reading before) → this one, and the worst case's change: white σ 10 at
-    q75 +1.55 → +4.76 (skin −0.80); σ 20 at q60 +3.55 → +7.20, σ 5 at q50 +0.23 → +1.45 (skin
-    −0.11), demosaic-like σ 15 at q85 +0.54 → +0.88 (none lower); σ 20 at q85 and σ 10 at q90
-    level (−0.00 and −0.02; the worst −0.18).
+    q75 +1.55 → +4.74 (skin −0.80 and −0.63); σ 20 at q60 +3.55 → +7.21; σ 5 at q50 +0.23 →
+    +1.46 (skin −0.22); demosaic-like σ 15 at q85 +0.54 → +2.46 (none lower; σ 15 given: +3.17);
+    σ 20 at q85 and σ 10 at q90 level (−0.00 and −0.04; the worst −0.40, brushed metal read
+    11.1 for 10.9: the classical estimate dips by 0.4 dB at 11.1 between 10.9 and 11.3).
 
     Where some noise was clipped (``clipping``), the band powers are read through it and
     white noise is read off the upper bands alone: the PCA level and Immerkær's read clipped
@@ -658,6 +742,8 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
     if jpeg:
         immerkaer = estimate_sigma(channel.numpy()[..., None]) ** 2
         level = min(pca_level(channel), immerkaer + JPEG_IMMERKAER_SLACK * step**2)
+        if correlated is not None and float(correlated.mean()) > level + step**2:
+            return correlated
         return torch.full((PATCH * PATCH,), level + step**2)
     powers = _band_powers(channel, clipping)
     spectrum, blur = _fitted_spectrum(powers)
@@ -704,10 +790,12 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
     squares = colour_matrix(channels).double() ** 2
     table = torch.zeros((channels, channels, 2 * LAG + 1, 2 * LAG + 1))
     grey_clipped = clipped if channels < 3 else None
-    step = jpeg_step(tensor) if jpeg else 0.0
+    step, correlated = _jpeg_reading(tensor) if jpeg else (0.0, None)
     for c in range(channels):
         clipping = None if kept is None else Clipping(kept, squares[c])
-        powers = _channel_powers(opponent[c].double(), clipping, jpeg, grey_clipped, step if c == 0 else 0.0)
+        luma = c == 0
+        powers = _channel_powers(opponent[c].double(), clipping, jpeg, grey_clipped, step if luma else 0.0,
+                                 correlated if luma else None)
         table[c, c] = _autocovariance(powers.double())
     return _chroma_at_least_luma_like(table, jpeg)
 
