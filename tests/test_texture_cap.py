@@ -139,7 +139,8 @@ def test_results_cached_before_the_cap_are_not_reused():
     below as almost none, then noise saved as JPEG read white at the PCA and Immerkær level, then
     correlated noise on a grey image held under what its bands' kurtoses allow, then a JPEG
     kept from the photon-noise branch and its luminance from being held to its chroma, then a
-    JPEG's level read from its PCA level and its quantisation step),
+    JPEG's level read from its PCA level and its quantisation step, and a camera's noise under
+    JPEG from its lowest bands' kurtoses),
     so the cache key's version moved on."""
     assert texture_job.RESULT_VERSION == "texture-25"
 

@@ -121,6 +121,7 @@ JPEG_WINDOW = 256
 JPEG_FROM_BAND = 6
 JPEG_ZERO = 1.0
 JPEG_LUMA = (0.299, 0.587, 0.114)  # JPEG's Y (ITU-R BT.601), what its quantisation acts on
+JPEG_CLIPPED_PIXELS = 4  # a block with more pixels at 0 or 255 is off JPEG's lattice (see jpeg_step)
 JPEG_STEP_NONZERO = 1.5  # a coefficient over this (8-bit levels) is not quantised to 0
 JPEG_STEP_LEAST = 16  # the least nonzero coefficients a band's step is read from
 JPEG_STEP_MAX = 64  # the largest step tried (Pillow's q10 has 55 in the lowest bands)
@@ -128,8 +129,10 @@ JPEG_STEP_FIT = 0.5  # mean cos(2π·c/q) at least this: the coefficients lie on
 JPEG_KURTOSIS_TOP = 5  # the aligned luma bands with u + v from 1 to this are read for correlated noise
 JPEG_KURTOSIS_MISFIT = 0.3  # the most of Σ √excess² the fit may leave (see jpeg_correlated_spectrum)
 JPEG_KURTOSIS_CONTENT = 1.0  # the least √(excess kurtosis) of the content (sparse: texture, edges)
-JPEG_KURTOSIS_BLURS = (0.45, 1.2)  # the low-pass widths (pixels) read as a camera's correlated noise
+JPEG_KURTOSIS_BLURS = (0.45, 1.0)  # the low-pass widths (pixels) read as a camera's correlated noise
+JPEG_KURTOSIS_ZEROED = 0.3  # a band with more of its coefficients at 0 is quantised too coarsely to read
 JPEG_KURTOSIS_LEAST_BLOCKS = 64  # unclipped blocks read at least (else every block)
+JPEG_CORRELATED_ABOVE = 1.5  # correlated noise under JPEG is taken where it reads this far above white
 JPEG_IMMERKAER_SLACK = 3.0  # the PCA level is held under Immerkær's + this × the step² (see _channel_powers)
 
 
@@ -535,9 +538,9 @@ def _luma_blocks(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[
     """A (1, C, H, W) image's (0..1) JPEG luma on a central window of at most :data:`JPEG_WINDOW`²
     pixels, in 8-bit levels, cut into 8×8 blocks at the block-grid offset where the most of their
     coefficients with u + v ≥ :data:`JPEG_FROM_BAND` are under :data:`JPEG_ZERO`: those blocks'
-    DCT coefficients (blocks, 64), whether each block has a pixel at 0 or 255 in some channel
-    (blocks,), and that share at each of the 64 offsets. None for an image under
-    :data:`SMALLEST` pixels a side."""
+    DCT coefficients (blocks, 64), whether each block has over :data:`JPEG_CLIPPED_PIXELS` pixels
+    at 0 or 255 in some colour channel (blocks,), and that share at each of the 64 offsets. None
+    for an image under :data:`SMALLEST` pixels a side."""
     height, width = int(image.shape[-2]), int(image.shape[-1])
     if min(height, width) < SMALLEST:
         return None
@@ -545,7 +548,8 @@ def _luma_blocks(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[
     window = image[0, :, top:top + JPEG_WINDOW, left:left + JPEG_WINDOW].double() * 255.0
     weights = torch.tensor(JPEG_LUMA, dtype=torch.float64)
     luma = window[0] if window.shape[0] < 3 else torch.einsum("c,chw->hw", weights, window[:3])
-    at_bound = ((window <= 0.5) | (window >= 254.5)).any(dim=0).double()
+    colour = window[:1] if window.shape[0] < 3 else window[:3]  # not alpha
+    at_bound = ((colour <= 0.5) | (colour >= 254.5)).any(dim=0).double()
     matrix = dct_matrix(PATCH).double()
     upper = (_band_order() >= JPEG_FROM_BAND).reshape(PATCH, PATCH)
     shares: list[float] = []
@@ -558,8 +562,9 @@ def _luma_blocks(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[
             coefficients = matrix @ blocks @ matrix.T
             share = float((coefficients[..., upper].abs() < JPEG_ZERO).double().mean())
             if not shares or share > max(shares):
-                clipped = F.max_pool2d(at_bound[None, dy:dy + rows * PATCH, dx:dx + cols * PATCH], PATCH)
-                best = coefficients.reshape(-1, PATCH * PATCH), clipped.reshape(-1) > 0
+                clipped = F.avg_pool2d(at_bound[None, dy:dy + rows * PATCH, dx:dx + cols * PATCH], PATCH)
+                pixels = clipped.reshape(-1) * PATCH**2
+                best = coefficients.reshape(-1, PATCH * PATCH), pixels > JPEG_CLIPPED_PIXELS
             shares.append(share)
     assert best is not None
     return best[0], best[1], shares
@@ -635,11 +640,13 @@ def _step_of_lowest_bands(coefficients: torch.Tensor) -> int:
         nonzero = column[column.abs() > JPEG_STEP_NONZERO]
         if nonzero.numel() < max(JPEG_STEP_LEAST, best_count + 1):
             continue
-        found_step = 1
         smallest = float(torch.quantile(nonzero.abs(), 0.1))  # the step, where the band is on a grid
-        for q in range(2, min(JPEG_STEP_MAX, int(1.25 * smallest)) + 1):
-            if float(torch.cos(2 * math.pi * nonzero / q).mean()) >= JPEG_STEP_FIT:
-                found_step = q
+        fits = {q: float(torch.cos(2 * math.pi * nonzero / q).mean())
+                for q in range(2, min(JPEG_STEP_MAX, int(1.25 * smallest)) + 1)}
+        passing = [q for q, fit in fits.items() if fit >= JPEG_STEP_FIT]
+        found_step = 1
+        if passing:  # the best fit near the largest: q + 1 fits coefficients at ±q nearly as well
+            found_step = max((q for q in passing if q >= 0.75 * max(passing)), key=lambda q: (fits[q], q))
         best_count, step = int(nonzero.numel()), found_step
     return step
 
@@ -662,10 +669,12 @@ def jpeg_correlated_spectrum(coefficients: torch.Tensor) -> torch.Tensor | None:
     or nearly Gaussian content fits badly).
     """
     order = _band_order()
-    bands = (order >= 1) & (order <= JPEG_KURTOSIS_TOP)
+    zeroed = (coefficients.abs() < JPEG_ZERO).double().mean(dim=0)
+    bands = (order >= 1) & (order <= JPEG_KURTOSIS_TOP) & (zeroed <= JPEG_KURTOSIS_ZEROED)
     values = coefficients[:, bands].double()
     power = values.square().mean(dim=0)
-    if values.shape[0] < JPEG_KURTOSIS_LEAST_BLOCKS or bool((power <= 0).any()):
+    if (values.shape[0] < JPEG_KURTOSIS_LEAST_BLOCKS or int(bands.sum()) < MIN_FIT_BANDS
+            or bool((power <= 0).any())):
         return None
     root = (values.pow(4).mean(dim=0) / power.square() - 3.0).clamp_min(0.0).sqrt()
     total = float(root.square().sum())
@@ -673,7 +682,7 @@ def jpeg_correlated_spectrum(coefficients: torch.Tensor) -> torch.Tensor | None:
         return None
     omega2 = _frequencies()
     best: tuple[float, float, float, float] | None = None
-    for blur in torch.arange(0.0, 1.65, 0.1, dtype=torch.float64).tolist():
+    for blur in [tenth / 10 for tenth in range(17)]:
         shape = torch.exp(-blur * blur * omega2)
         share = shape[bands] / power  # noise share per unit level
         levels = torch.linspace(0.0, float(1.0 / share.max()), 200, dtype=torch.float64)
@@ -742,7 +751,7 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
     if jpeg:
         immerkaer = estimate_sigma(channel.numpy()[..., None]) ** 2
         level = min(pca_level(channel), immerkaer + JPEG_IMMERKAER_SLACK * step**2)
-        if correlated is not None and float(correlated.mean()) > level + step**2:
+        if correlated is not None and float(correlated.mean()) > JPEG_CORRELATED_ABOVE**2 * (level + step**2):
             return correlated
         return torch.full((PATCH * PATCH,), level + step**2)
     powers = _band_powers(channel, clipping)
