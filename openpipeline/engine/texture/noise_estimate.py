@@ -128,7 +128,7 @@ JPEG_STEP_MAX = 64  # the largest step tried (Pillow's q10 has 55 in the lowest 
 JPEG_STEP_FIT = 0.5  # mean cos(2π·c/q) at least this: the coefficients lie on multiples of q
 JPEG_KURTOSIS_TOP = 5  # the aligned luma bands with u + v from 1 to this are read for correlated noise
 JPEG_KURTOSIS_MISFIT = 0.3  # the most of Σ √excess² the fit may leave (see jpeg_correlated_spectrum)
-JPEG_KURTOSIS_CONTENT = 1.0  # the least √(excess kurtosis) of the content (sparse: texture, edges)
+JPEG_KURTOSIS_CONTENT = 1.5  # the least √(excess kurtosis) of the content (sparse: texture, edges)
 JPEG_KURTOSIS_BLURS = (0.45, 1.0)  # the low-pass widths (pixels) read as a camera's correlated noise
 JPEG_KURTOSIS_ZEROED = 0.3  # a band with more of its coefficients at 0 is quantised too coarsely to read
 JPEG_KURTOSIS_LEAST_BLOCKS = 64  # unclipped blocks read at least (else every block)
@@ -601,9 +601,10 @@ def jpeg_step(image: torch.Tensor) -> float:
     block). 0 where no band has :data:`JPEG_STEP_LEAST` nonzero coefficients, or the image is
     too small.
 
-    Pillow's luma steps there are 10–14 at q50, 5–7 at q75, 3–4 at q85 and 1–2 at q95 (its
-    table scaled by quality); at q90 and above the decoder's rounding can blur a step of 2 to 1,
-    which adds little to the level (see :func:`_channel_powers`)."""
+    Pillow's luma steps there are 10–14 at q50, 5–7 at q75, 3–4 at q85, 2 at q90 and 1 at q95
+    (its table scaled by quality); the decoder's rounding can blur a step of 2 to 1, which adds
+    little to the level (see :func:`_channel_powers`). A band with enough nonzero coefficients
+    on no lattice reads 1. Steps over :data:`JPEG_STEP_MAX` (under about q10) read a divisor."""
     found = _luma_blocks(image)
     return 0.0 if found is None else _step_of_blocks(found[0], found[1])
 
@@ -615,10 +616,15 @@ def _step_of_blocks(coefficients: torch.Tensor, clipped: torch.Tensor) -> float:
 
 
 def _jpeg_reading(image: torch.Tensor) -> tuple[float, torch.Tensor | None]:
-    """A JPEG's quantisation step (:func:`jpeg_step`) and its correlated noise's spectrum
-    (:func:`jpeg_correlated_spectrum`, or None), in 0..1 units of the opponent luminance: the
-    spectrum is read on JPEG's luma and divided by the luma's gain for noise independent
-    between R, G and B (``|JPEG_LUMA|``; 1 for grey)."""
+    """A JPEG's quantisation step (:func:`jpeg_step`, in 0..1 units of JPEG's luma) and its
+    correlated noise's spectrum (:func:`jpeg_correlated_spectrum`, or None) in 0..1 units of the
+    opponent luminance: read on JPEG's luma and divided by the luma's variance gain for noise
+    independent between R, G and B (``Σ JPEG_LUMA²``, 0.45; 1 for grey).
+
+    The step stays in the luma's units: a luma error ``e`` is ``(e, e, e)`` in RGB, a variance
+    of 3e² in the opponent luminance, so a colour image's step² counts about a third of what it
+    would there. :data:`JPEG_IMMERKAER_SLACK` and the step² added were tuned so (in the
+    luminance's units, colour crops under σ 10 at q75 were read higher than their best)."""
     found = _luma_blocks(image)
     if found is None:
         return 0.0, None
@@ -662,11 +668,15 @@ def jpeg_correlated_spectrum(coefficients: torch.Tensor) -> torch.Tensor | None:
     and sparse content has about the same excess kurtosis κ in each band (Zoran & Weiss, as in
     :func:`kurtosis_bound`), so a band of power ``P`` over noise ``N`` shows
     ``√excess = √κ·(1 − N/P)``. Fitted for a low-passed white noise ``N = a·exp(−s²·ω²)`` over
-    blurs ``s`` of 0 to 1.6 pixels and 200 levels ``a`` each, with ``√κ`` by least squares:
+    blurs ``s`` of 0 to 1.6 pixels and 200 levels ``a`` each, with ``√κ`` by least squares,
+    on the bands JPEG zeroed at most :data:`JPEG_KURTOSIS_ZEROED` of (a coarse step against the
+    noise raises a band's kurtosis as content would; at least :data:`MIN_FIT_BANDS` of them):
     the spectrum when the fit leaves at most :data:`JPEG_KURTOSIS_MISFIT` of Σ √excess², the
     content is sparse (``√κ`` ≥ :data:`JPEG_KURTOSIS_CONTENT`) and the blur is a camera's
-    (:data:`JPEG_KURTOSIS_BLURS`); None otherwise (white noise reads blurs under 0.5, and smooth
-    or nearly Gaussian content fits badly).
+    (:data:`JPEG_KURTOSIS_BLURS`); None otherwise (smooth or nearly Gaussian content fits
+    badly). White noise mostly reads blurs under 0.5, but not always: light noise on busy
+    photos read 0.5–1.1 at 7.6–9.4 for σ 5, which is why :func:`_channel_powers` takes this
+    reading only well above the white one (:data:`JPEG_CORRELATED_ABOVE`).
     """
     order = _band_order()
     zeroed = (coefficients.abs() < JPEG_ZERO).double().mean(dim=0)
@@ -729,14 +739,16 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
     quantisation error JPEG adds: the denoiser does best at a level above the noise's (the tune
     split's crops under σ 10 at q75 gained 0.6 dB more, on average, read white at 12 than at 10).
     Where the lowest bands' kurtoses read correlated noise (``correlated``, the luminance's
-    :func:`jpeg_correlated_spectrum`) at a higher level than that, its spectrum is taken instead:
+    :func:`jpeg_correlated_spectrum`) at over :data:`JPEG_CORRELATED_ABOVE`² times that level
+    (in power), its spectrum is taken instead:
     a camera's noise, low-passed by demosaicing, is mostly gone from the fine bands the PCA level
     reads (σ 15 read 3–4 on grey crops).
 
     On the tune split's 36 crops, mean dB over the noisy input, the lower of the PCA and
     Immerkær levels (the reading before) → this one, and the worst case's change: white σ 10 at
-    q75 +1.55 → +4.74 (skin −0.80 and −0.63); σ 20 at q60 +3.55 → +7.21; σ 5 at q50 +0.23 →
-    +1.46 (skin −0.22); demosaic-like σ 15 at q85 +0.54 → +2.46 (none lower; σ 15 given: +3.17);
+    q75 +1.55 → +4.76 (skin −0.80); σ 20 at q60 +3.55 → +7.21; σ 5 at q50 +0.23 → +1.49 (skin
+    −0.11, none below the input); demosaic-like σ 15 at q85 +0.54 → +2.52 (none lower; σ 15
+    given: +3.17);
     σ 20 at q85 and σ 10 at q90 level (−0.00 and −0.04; the worst −0.40, brushed metal read
     11.1 for 10.9: the classical estimate dips by 0.4 dB at 11.1 between 10.9 and 11.3).
 
@@ -771,7 +783,8 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
     """The noise model of an (H, W, C) array or (1, C, H, W) tensor in 0..1.
 
     ``jpeg``: whether the image was saved as JPEG, read white from the PCA and Immerkær levels
-    and the JPEG's quantisation step (see :func:`_channel_powers`); None: found by
+    and the JPEG's quantisation step, or as a camera's correlated noise from the lowest bands'
+    kurtoses (see :func:`_channel_powers`); None: found by
     :func:`looks_jpeg_compressed`. False reads the spectrum as for any image, as the shape for
     a level the user gives does (:func:`.restoration._given_level`).
 
