@@ -185,11 +185,13 @@ def _looks_jpeg(image: NDArray[np.float32], params: RestoreParams) -> bool:
 def _jpeg_caution(sigma: float | None) -> str | None:
     """The warning for a noise level ``sigma`` read (not given) on an image that looks saved
     as JPEG (:func:`_looks_jpeg`); None without a level. JPEG removes much of the fine
-    noise the reading relies on, unevenly, and it is read white at the lower of the PCA and
-    Immerkær levels there. White noise of σ 20 saved at q85 or q75 reads about right (median 22.9 and 22.7 on
-    held-out crops), σ 10 at q75 reads 5.9 and σ 20 at q60 13.9; noise smoothed before the JPEG,
-    as a camera's demosaicing leaves it (σ 15), reads about 4, and comes back lightly denoised
-    where σ 15 given gains 2.2–2.8 dB more (0.3–3.2 dB above CBM3D given the same)."""
+    noise the reading relies on, unevenly: it is read white from the PCA level and the JPEG's
+    quantisation step, or as a camera's low-passed noise from the kurtoses of its lowest bands
+    (:func:`.noise_estimate._channel_powers`). On the benchmark's held-out crops white σ 20 at
+    q85 reads 20–30 and σ 10 at q75 7–19 (the denoiser does best a little above the noise's
+    level there); demosaic-like σ 15 at q85 reads 15–18 where the kurtoses find it (the grey
+    crops and three colour ones) and 5–12 on the other colour crops, which come back lightly
+    denoised (scanned albedo 2.6–2.8 dB under CBM3D given σ 15)."""
     if sigma is None:
         return None
     return (f"The image looks saved as JPEG (its 8×8 blocks show JPEG's quantisation), and the noise level "
