@@ -189,9 +189,10 @@ def _jpeg_caution(sigma: float | None) -> str | None:
     quantisation step, or as a camera's low-passed noise from the kurtoses of its lowest bands
     (:func:`.noise_estimate._channel_powers`). On the benchmark's held-out crops white σ 20 at
     q85 reads 20–30 and σ 10 at q75 7–19 (the denoiser does best a little above the noise's
-    level there); demosaic-like σ 15 at q85 reads 15–18 where the kurtoses find it (the grey
-    crops and three colour ones) and 5–12 on the other colour crops, which come back lightly
-    denoised (scanned albedo 2.6–2.8 dB under CBM3D given σ 15)."""
+    level there); demosaic-like σ 15 at q85 reads 15–18 where the kurtoses find it (the coins
+    and camera crops and three colour ones; grass reads 16–17 at its white level) and 5–12 on
+    the other colour crops, which come back lightly denoised (scanned albedo 2.6–2.8 dB under
+    CBM3D given σ 15)."""
     if sigma is None:
         return None
     return (f"The image looks saved as JPEG (its 8×8 blocks show JPEG's quantisation), and the noise level "
