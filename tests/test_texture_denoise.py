@@ -31,6 +31,14 @@ def _crop(name: str, size: int = 96) -> np.ndarray:
     return np.ascontiguousarray(image[(h - size) // 2:(h + size) // 2, (w - size) // 2:(w + size) // 2, None])
 
 
+def _photo_crop(name: str) -> np.ndarray:
+    """The (128, 128, C) crop at rows 100–227, columns 120–247 of one of scikit-image's images
+    (grey: C = 1), where the JPEG tests read their noise."""
+    image = img_as_float32(getattr(data, name)())
+    image = image[..., None] if image.ndim == 2 else image
+    return np.ascontiguousarray(image[100:228, 120:248])
+
+
 def _white(clean: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     return (clean + np.random.default_rng(seed).normal(0, sigma / 255, clean.shape)).astype(np.float32)
 
@@ -653,9 +661,7 @@ def test_noise_saved_as_jpeg_is_read_white_from_the_pca_level_and_the_jpeg_s_ste
     of the noise. Read white at the PCA level raised by the JPEG's step (11.9–12.0 here) it gains
     over the noisy input, over the reading as any image (``jpeg=False``) and over that lower
     level (by 1.5 and 3.7 dB)."""
-    full = img_as_float32(getattr(data, name)())
-    full = full[..., None] if full.ndim == 2 else full
-    clean = np.ascontiguousarray(full[100:228, 120:248])
+    clean = _photo_crop(name)
     saved = _jpeg_round_trip(_white(clean, 10), 75)
     model, old = estimate_noise(saved), estimate_noise(saved, jpeg=False)
     assert model.is_white and 9 <= model.sigma * 255 <= 16
@@ -676,9 +682,7 @@ def test_the_jpeg_s_quantisation_step_is_read_from_its_lowest_bands(name):
     q85 and 1–2 at q95 (its table scaled by quality); the step read is one of them, in 0..1
     units; also with a near-black half whose noise is clipped at 0 and a white quarter (those
     blocks are left out), and cropped off JPEG's grid; 0 under 32 pixels a side."""
-    full = img_as_float32(getattr(data, name)())
-    full = full[..., None] if full.ndim == 2 else full
-    clean = np.ascontiguousarray(full[100:228, 120:248])
+    clean = _photo_crop(name)
     noisy = _white(clean, 10)
     expected = {50: (10, 14), 75: (5, 7), 85: (3, 4), 95: (1, 2)}
     for quality, (low, high) in expected.items():
@@ -701,8 +705,7 @@ def test_a_camera_s_correlated_noise_under_jpeg_is_read_from_the_lowest_bands_ku
     bands, where the low-passed noise is weak and JPEG took the rest (4–9 here). The lowest
     bands' kurtoses read it as correlated at 13–14, and the classical estimate gains 3.8–7.3 dB
     more than at the white reading. Noise on flat grey (no sparse content to fit) reads none."""
-    full = img_as_float32(getattr(data, name)())
-    clean = np.ascontiguousarray(full[100:228, 120:248, None])
+    clean = _photo_crop(name)
     saved = _jpeg_round_trip(_correlated(clean), 85)
     model = estimate_noise(saved)
     assert not model.is_white and 12 <= model.sigma * 255 <= 18
@@ -725,9 +728,7 @@ def test_light_white_noise_under_jpeg_is_not_read_as_a_camera_s(name):
     out and the correlated reading had to be 1.5× the white one, camera read a blur of 1.0–1.1
     and chelsea 0.5–0.8, at 7.6–9.4, and came back below the white reading's result (3 dB on
     camera). Read white here, on four draws each."""
-    full = img_as_float32(getattr(data, name)())
-    full = full[..., None] if full.ndim == 2 else full
-    clean = np.ascontiguousarray(full[100:228, 120:248])
+    clean = _photo_crop(name)
     for seed in range(4):
         for quality in (85, 90):
             assert estimate_noise(_jpeg_round_trip(_white(clean, 5, seed), quality)).is_white, (seed, quality)

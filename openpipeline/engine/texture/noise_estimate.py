@@ -762,10 +762,10 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
     kind, tune −0.07 to −0.01; photon noise on two unseen photos +2.2 and +7.9)."""
     if jpeg:
         immerkaer = estimate_sigma(channel.numpy()[..., None]) ** 2
-        level = min(pca_level(channel), immerkaer + JPEG_IMMERKAER_SLACK * step**2)
-        if correlated is not None and float(correlated.mean()) > JPEG_CORRELATED_ABOVE**2 * (level + step**2):
+        white = min(pca_level(channel), immerkaer + JPEG_IMMERKAER_SLACK * step**2) + step**2
+        if correlated is not None and float(correlated.mean()) > JPEG_CORRELATED_ABOVE**2 * white:
             return correlated
-        return torch.full((PATCH * PATCH,), level + step**2)
+        return torch.full((PATCH * PATCH,), white)
     powers = _band_powers(channel, clipping)
     spectrum, blur = _fitted_spectrum(powers)
     if blur >= CORRELATED_BLUR:
