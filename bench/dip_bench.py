@@ -114,7 +114,8 @@ def recipe_rate(noisy: np.ndarray, seed: int) -> float:
 Emit = Callable[[dict[str, Any]], None]
 PARTS = ("denoise", "inpaint", "upscale", "earlier", "textures", "textures-fill", "all")
 RESULTS = Path(__file__).with_name("results_dip.md")
-DENOISE_KINDS = ("white15", "white25", "correlated", "jpeg", "jpeg75", "correlated_jpeg", "poisson")
+DENOISE_KINDS = ("white15", "white25", "correlated", "jpeg", "jpeg75", "jpeg90", "correlated_jpeg",
+                 "poisson")
 DENOISE_HEADER = ("| image | σ | seed | baseline best dB | baseline s to peak | ours dB | ours s | "
                   "ours iters | stop | Δ dB | time ratio | target met | CBM3D dB | CBM3D s |\n"
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")

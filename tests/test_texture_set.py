@@ -95,6 +95,22 @@ def test_jpeg_kinds_at_q75_and_after_demosaic_like_noise():
     assert float(np.corrcoef(noise[:, 1:].ravel(), noise[:, :-1].ravel())[0, 1]) > 0.5
 
 
+def test_light_noise_under_a_high_quality():
+    """``jpeg90`` is σ 5 saved at q90: 8-bit, its σ stated, JPEG's grid showing, and most of
+    its noise kept (a high quality takes little of it)."""
+    import torch
+
+    from openpipeline.engine.texture.noise_estimate import looks_jpeg_compressed
+
+    grey = np.full((128, 128, 1), 0.5, np.float32)
+    noisy, sigma = texture_set.add_noise(grey, "jpeg90", seed=3)
+    assert sigma == 5.0 and noisy.shape == grey.shape
+    assert np.allclose(noisy * 255, np.round(noisy * 255), atol=1e-3)
+    assert 0.5 * sigma < float(np.std(noisy - grey)) * 255 < 1.1 * sigma
+    assert looks_jpeg_compressed(torch.from_numpy(np.ascontiguousarray(noisy.transpose(2, 0, 1)))[None])
+    assert not np.array_equal(noisy, texture_set.add_noise(grey, "jpeg75", seed=3)[0])
+
+
 def test_masks_cover_the_stated_fraction():
     """Random holes cover exactly the fraction; brush strokes about it; both depend on the seed only."""
     holes = texture_set.random_holes((128, 128), 0.5, seed=0)
