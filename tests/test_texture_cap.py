@@ -140,9 +140,10 @@ def test_results_cached_before_the_cap_are_not_reused():
     correlated noise on a grey image held under what its bands' kurtoses allow, then a JPEG
     kept from the photon-noise branch and its luminance from being held to its chroma, then a
     JPEG's level read from its PCA level and its quantisation step, and a camera's noise under
-    JPEG from its lowest bands' kurtoses),
+    JPEG from its lowest bands' kurtoses, then a JPEG's step of 2 read through the decoder's
+    rounding),
     so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-25"
+    assert texture_job.RESULT_VERSION == "texture-26"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

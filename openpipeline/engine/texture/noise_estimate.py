@@ -126,6 +126,9 @@ JPEG_STEP_NONZERO = 1.5  # a coefficient over this (8-bit levels) is not quantis
 JPEG_STEP_LEAST = 16  # the least nonzero coefficients a band's step is read from
 JPEG_STEP_MAX = 64  # the largest step tried (Pillow's q10 has 55 in the lowest bands)
 JPEG_STEP_FIT = 0.5  # mean cos(2π·c/q) at least this: the coefficients lie on multiples of q
+# The rounding error (8-bit levels) of the luma read back: the decoded Y rounded (0.29), then
+# R, G and B (0.19 more in the luma).
+JPEG_ROUNDING = 0.35
 JPEG_KURTOSIS_TOP = 5  # the aligned luma bands with u + v from 1 to this are read for correlated noise
 JPEG_KURTOSIS_MISFIT = 0.3  # the most of Σ √excess² the fit may leave (see jpeg_correlated_spectrum)
 JPEG_KURTOSIS_CONTENT = 1.5  # the least √(excess kurtosis) of the content (sparse: texture, edges)
@@ -593,18 +596,23 @@ def jpeg_step(image: torch.Tensor) -> float:
     """JPEG's quantisation step in the lowest luma bands of a (1, C, H, W) image (0..1) that
     looks saved as JPEG, in 0..1 units. In each of the five AC bands with u + v ≤ 2, on the grid
     :func:`jpeg_grid` finds, the step is the largest ``q`` on whose multiples the band's nonzero
-    coefficients lie (the mean of ``cos(2π·c/q)`` at least :data:`JPEG_STEP_FIT`), and at most
-    1.25 times the 0.1 quantile of their magnitudes (a step much larger than the coefficients
-    fits them all). The band with the most nonzero coefficients gives it. Blocks with a pixel
+    coefficients lie (the mean of ``cos(2π·c/q)`` at least :data:`JPEG_STEP_FIT` times what the
+    decoder's rounding leaves of a perfect fit, :func:`_step_fit`: 0.27 at q = 2, 0.38 at 3,
+    0.43 at 4), and at most 1.25 times the 0.1 quantile of their magnitudes (a step much larger
+    than the coefficients fits them all). The band with the most nonzero coefficients among
+    those on a lattice gives it (bands with under half the most any band has are not read).
+    Blocks with a pixel
     at 0 or 255 in some channel are left out, clipping after the decoding having moved them off
     the multiples, unless that leaves no band to read (a dark texture under noise: every
     block). 0 where no band has :data:`JPEG_STEP_LEAST` nonzero coefficients, or the image is
     too small.
 
     Pillow's luma steps there are 10–14 at q50, 5–7 at q75, 3–4 at q85, 2 at q90 and 1 at q95
-    (its table scaled by quality); the decoder's rounding can blur a step of 2 to 1, which adds
-    little to the level (see :func:`_channel_powers`). A band with enough nonzero coefficients
-    on no lattice reads 1. Steps over :data:`JPEG_STEP_MAX` (under about q10) read a divisor."""
+    (its table scaled by quality). The luma read back from a colour JPEG was rounded twice (Y,
+    then R, G and B), and a step of 2 fit at 0.23–0.58 on the tune split's colour crops under
+    σ 5 at q90 (grey 0.62–0.71): held to 0.5 for every step, 22 of those 36 crops read 1, and the
+    smooth ones read their noise far too low (retina 3.1 for 5, 3.8–4.4 dB under CBM3D). Bands
+    on no lattice read 1. Steps over :data:`JPEG_STEP_MAX` (under about q10) read a divisor."""
     found = _luma_blocks(image)
     return 0.0 if found is None else _step_of_blocks(found[0], found[1])
 
@@ -637,23 +645,35 @@ def _jpeg_reading(image: torch.Tensor) -> tuple[float, torch.Tensor | None]:
     return _step_of_blocks(coefficients, clipped), spectrum
 
 
+def _step_fit(step: int) -> float:
+    """The least mean ``cos(2π·c/q)`` of coefficients on multiples of ``q``: :data:`JPEG_STEP_FIT`
+    times what the decoder's rounding (:data:`JPEG_ROUNDING`) leaves of a perfect fit."""
+    return JPEG_STEP_FIT * math.exp(-2.0 * (math.pi * JPEG_ROUNDING / step) ** 2)
+
+
 def _step_of_lowest_bands(coefficients: torch.Tensor) -> int:
-    """:func:`jpeg_step` on 8×8 blocks' DCT coefficients (blocks, 64) in 8-bit levels."""
+    """:func:`jpeg_step` on 8×8 blocks' DCT coefficients (blocks, 64) in 8-bit levels: the step of
+    the band with the most nonzero coefficients among those on a lattice with at least half the
+    most any band has, else 1 (bands on no lattice), else 0 (no band to read)."""
     order = _band_order()
-    best_count, step = 0, 0
-    for band in torch.nonzero((order >= 1) & (order <= 2)).flatten().tolist():
-        column = coefficients[:, band]
-        nonzero = column[column.abs() > JPEG_STEP_NONZERO]
-        if nonzero.numel() < max(JPEG_STEP_LEAST, best_count + 1):
+    lowest = torch.nonzero((order >= 1) & (order <= 2)).flatten().tolist()
+    columns = [coefficients[:, band] for band in lowest]
+    nonzeros = [column[column.abs() > JPEG_STEP_NONZERO] for column in columns]
+    most = max((int(nonzero.numel()) for nonzero in nonzeros), default=0)
+    best, step = (False, 0), 0
+    for nonzero in nonzeros:
+        count = int(nonzero.numel())
+        if count < max(JPEG_STEP_LEAST, 0.5 * most):
             continue
         smallest = float(torch.quantile(nonzero.abs(), 0.1))  # the step, where the band is on a grid
         fits = {q: float(torch.cos(2 * math.pi * nonzero / q).mean())
                 for q in range(2, min(JPEG_STEP_MAX, int(1.25 * smallest)) + 1)}
-        passing = [q for q, fit in fits.items() if fit >= JPEG_STEP_FIT]
+        passing = [q for q, fit in fits.items() if fit >= _step_fit(q)]
         found_step = 1
         if passing:  # the best fit near the largest: q + 1 fits coefficients at ±q nearly as well
             found_step = max((q for q in passing if q >= 0.75 * max(passing)), key=lambda q: (fits[q], q))
-        best_count, step = int(nonzero.numel()), found_step
+        if (bool(passing), count) > best:
+            best, step = (bool(passing), count), found_step
     return step
 
 
