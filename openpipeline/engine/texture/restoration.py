@@ -189,7 +189,9 @@ def _jpeg_caution(sigma: float | None) -> str | None:
     quantisation step, or as a camera's low-passed noise from the kurtoses of its lowest bands
     (:func:`.noise_estimate._channel_powers`). On the benchmark's held-out crops white σ 20 at
     q85 reads 20–30 and σ 10 at q75 7–19 (the denoiser does best a little above the noise's
-    level there); demosaic-like σ 15 at q85 reads 15–18 where the kurtoses find it (the coins
+    level there); σ 5 at q90 reads 5–14, a busy grey texture's own detail read as noise (grass
+    13–14 and a camera crop 12.5, 1.9–2.5 dB below the input: a clean grass crop reads 13);
+    demosaic-like σ 15 at q85 reads 15–18 where the kurtoses find it (the coins
     and camera crops and three colour ones; grass reads 16–17 at its white level) and 5–12 on
     the other colour crops, which come back lightly denoised (scanned albedo 2.6–2.8 dB under
     CBM3D given σ 15)."""
