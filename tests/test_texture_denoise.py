@@ -735,6 +735,30 @@ def test_a_camera_s_correlated_noise_under_jpeg_is_read_from_the_lowest_bands_ku
     assert noise_estimate.jpeg_correlated_spectrum(blocks) is None
 
 
+def test_a_camera_s_noise_on_smooth_colour_under_jpeg_is_read_in_its_chroma(monkeypatch):
+    """Demosaic-like σ 15, independent in R, G and B, on a smooth colour crop saved at q85: the
+    luma's kurtoses find no sparse content to fit, and it read white at about 5. JPEG's chroma
+    keeps the noise in its lowest bands, Gaussian there, and reads it at 14–15; the classical
+    estimate gains over 4 dB on the white reading. White σ 20 at q85 on the same crop, whose
+    chroma reads far under its luma, stays white."""
+    clean = np.ascontiguousarray(img_as_float32(data.retina())[600:728, 600:728])
+    for seed in range(2):
+        grain = np.random.default_rng(seed).normal(0, 1, clean.shape)
+        blurred = np.stack([gaussian_filter(grain[..., c], 0.8) for c in range(3)], axis=-1)
+        saved = _jpeg_round_trip((clean + blurred / blurred.std() * 15 / 255).astype(np.float32), 85)
+        model = estimate_noise(saved)
+        assert not model.is_white and 12 <= model.sigma * 255 <= 18, seed
+        image = _tensor(saved)
+        ours = psnr(classical_denoise(image, model).image[0].permute(1, 2, 0), clean)
+        monkeypatch.setattr(noise_estimate, "_chroma_camera_level", lambda image: None)
+        white = estimate_noise(saved)
+        monkeypatch.undo()
+        assert white.is_white and white.sigma * 255 < 8
+        assert ours > psnr(classical_denoise(image, white).image[0].permute(1, 2, 0), clean) + 4
+        light = estimate_noise(_jpeg_round_trip(_white(clean, 20, seed), 85))
+        assert light.is_white and 20 <= light.sigma * 255 <= 30
+
+
 @pytest.mark.parametrize("name", ["camera", "chelsea"])
 def test_light_white_noise_under_jpeg_is_not_read_as_a_camera_s(name):
     """White σ 5 at q85 and q90: JPEG zeroes more of light noise in the upper of the lowest
