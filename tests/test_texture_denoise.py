@@ -740,7 +740,9 @@ def test_a_camera_s_noise_on_smooth_colour_under_jpeg_is_read_in_its_chroma(monk
     luma's kurtoses find no sparse content to fit, and it read white at about 5. JPEG's chroma
     keeps the noise in its lowest bands, Gaussian there, and reads it at 14–15; the classical
     estimate gains over 4 dB on the white reading. White σ 20 at q85 on the same crop, whose
-    chroma reads far under its luma, stays white."""
+    chroma reads far under its luma, stays white; so does light white noise on smooth Gaussian
+    colour content (RGB noise blurred by 3 px, whose chroma passes the shape tests and read 50–55
+    before the level was held to the luma's spread), and a 64² crop is too small to read."""
     clean = np.ascontiguousarray(img_as_float32(data.retina())[600:728, 600:728])
     for seed in range(2):
         grain = np.random.default_rng(seed).normal(0, 1, clean.shape)
@@ -757,6 +759,12 @@ def test_a_camera_s_noise_on_smooth_colour_under_jpeg_is_read_in_its_chroma(monk
         assert ours > psnr(classical_denoise(image, white).image[0].permute(1, 2, 0), clean) + 4
         light = estimate_noise(_jpeg_round_trip(_white(clean, 20, seed), 85))
         assert light.is_white and 20 <= light.sigma * 255 <= 30
+        assert noise_estimate._chroma_camera_level(_tensor(np.ascontiguousarray(saved[:64, :64]))) is None
+    field = np.random.default_rng(5).normal(0, 1, (128, 128, 3))
+    field = np.stack([gaussian_filter(field[..., c], 3) for c in range(3)], axis=-1)
+    smooth = (0.5 + 0.1 * field / field.std()).astype(np.float32)
+    light = estimate_noise(_jpeg_round_trip(_white(smooth, 5), 75))
+    assert light.is_white and light.sigma * 255 < 10
 
 
 @pytest.mark.parametrize("name", ["camera", "chelsea"])

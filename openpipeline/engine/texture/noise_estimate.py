@@ -143,7 +143,9 @@ JPEG_KURTOSIS_LEAST_BLOCKS = 64  # unclipped blocks read at least (else every bl
 JPEG_CHROMA = ((-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
 CHROMA_CAMERA_RATIO = 0.75
 CHROMA_CAMERA_KURTOSIS = 0.5
-CHROMA_CAMERA_SPREAD = 1.15
+CHROMA_CAMERA_SPREAD = (0.95, 1.15)
+CHROMA_CAMERA_BLOCKS = 64  # chroma blocks read at least: a 128² window (fewer: the kurtosis is noise)
+CHROMA_CAMERA_LUMA = 1.5  # the level at most this × the luma's whole spread (else chroma content)
 CHROMA_CAMERA_ABOVE = 1.3
 CHROMA_CAMERA_BLUR = 0.7
 JPEG_CORRELATED_ABOVE = 1.5  # correlated noise under JPEG is taken where it reads this far above white
@@ -874,16 +876,23 @@ def _chroma_camera_level(image: torch.Tensor) -> float | None:
     with little chroma, demosaic-like σ 15 at q85; σ 8, 15 and 25 at q75, q85 and q92 read
     7.5–9.7, 14–19 and 23–27 on the crops it is taken on). Texture there is sparse: the level is
     read only where the bands look Gaussian, their excess kurtosis at most
-    :data:`CHROMA_CAMERA_KURTOSIS` and their std at most :data:`CHROMA_CAMERA_SPREAD` × their
+    :data:`CHROMA_CAMERA_KURTOSIS` and their std within :data:`CHROMA_CAMERA_SPREAD` × their
     robust σ (1.4826 × the median magnitude). Camera noise read −0.4 to 0.4 and 0.99–1.08 there
     (retina, wood, skin); every tune crop under white noise at q75 or q90 read a kurtosis over
     0.5 or a std 1.18 or more times the robust σ (white noise's own chroma is mostly quantised
-    away, and reads far under the luma's level)."""
+    away, and reads far under the luma's level). Smooth Gaussian colour content passes those
+    tests by design (RGB noise blurred by 2–3 px read 50–55 for σ 2–20 in a review's trial),
+    so the level must also be at most :data:`CHROMA_CAMERA_LUMA` × the luma's whole spread on
+    the window (noise independent between R, G and B cannot have much more chroma than luma:
+    camera noise read 0.85–1.28 of it, those fields 2.4–3.4); and under
+    :data:`CHROMA_CAMERA_BLOCKS` chroma blocks (a 128² window) it is not read (32–80 px crops of
+    photos read 16–27 for 0–5 there). Content that is itself like camera noise (RGB noise
+    blurred by 1 px) cannot be told from it."""
     height, width = int(image.shape[-2]), int(image.shape[-1])
     top, left = max((height - JPEG_WINDOW) // 2, 0), max((width - JPEG_WINDOW) // 2, 0)
     window = image[0, :3, top:top + JPEG_WINDOW, left:left + JPEG_WINDOW].double() * 255.0
     rows, cols = window.shape[1] // (2 * PATCH), window.shape[2] // (2 * PATCH)
-    if rows * cols < 4:
+    if rows * cols < CHROMA_CAMERA_BLOCKS:
         return None
     matrix = dct_matrix(PATCH).double()
     low = ((_band_order() >= 1) & (_band_order() <= 2)).reshape(PATCH, PATCH)
@@ -900,9 +909,14 @@ def _chroma_camera_level(image: torch.Tensor) -> float | None:
         return None
     power = float(v.square().mean())
     kurtosis = float(v.pow(4).mean()) / power**2 - 3.0
-    if kurtosis > CHROMA_CAMERA_KURTOSIS or math.sqrt(power) > CHROMA_CAMERA_SPREAD * robust:
+    least, most = CHROMA_CAMERA_SPREAD
+    if kurtosis > CHROMA_CAMERA_KURTOSIS or not least * robust <= math.sqrt(power) <= most * robust:
         return None
-    return robust / CHROMA_CAMERA_RATIO / 255.0
+    level = robust / CHROMA_CAMERA_RATIO
+    luma = torch.einsum("c,chw->hw", torch.tensor(JPEG_LUMA, dtype=torch.float64), window)
+    if level > CHROMA_CAMERA_LUMA * float(luma.std()):
+        return None
+    return level / 255.0
 
 
 def _chroma_at_least_luma_like(table: torch.Tensor, jpeg: bool = False) -> NoiseModel:
