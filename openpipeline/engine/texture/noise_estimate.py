@@ -137,7 +137,7 @@ JPEG_KURTOSIS_ZEROED = 0.3  # a band with more of its coefficients at 0 is quant
 JPEG_KURTOSIS_LEAST_BLOCKS = 64  # unclipped blocks read at least (else every block)
 # A camera's noise read in a 4:2:0 JPEG's chroma (see _chroma_camera_level): JPEG's Cb and Cr,
 # the chroma's lowest bands' robust σ over this much of the noise's level, taken where those
-# bands look Gaussian (excess kurtosis at most CHROMA_CAMERA_KURTOSIS, std at most
+# bands look Gaussian (excess kurtosis at most CHROMA_CAMERA_KURTOSIS, std within
 # CHROMA_CAMERA_SPREAD × the robust σ) and over CHROMA_CAMERA_ABOVE × the luma's level; the
 # spectrum a demosaiced noise's, a Gaussian blur of CHROMA_CAMERA_BLUR px.
 JPEG_CHROMA = ((-0.168736, -0.331264, 0.5), (0.5, -0.418688, -0.081312))
