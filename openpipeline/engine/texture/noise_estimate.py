@@ -125,9 +125,9 @@ JPEG_CLIPPED_PIXELS = 4  # a block with more pixels at 0 or 255 is off JPEG's la
 JPEG_STEP_NONZERO = 1.5  # a coefficient over this (8-bit levels) is not quantised to 0
 JPEG_STEP_LEAST = 16  # the least nonzero coefficients a band's step is read from
 JPEG_STEP_MAX = 64  # the largest step tried (Pillow's q10 has 55 in the lowest bands)
-JPEG_STEP_FIT = 0.5  # mean cos(2π·c/q) at least this: the coefficients lie on multiples of q
+JPEG_STEP_FIT = 0.5  # the least share of a perfect lattice fit, mean cos(2π·c/q) (see _step_fit)
 # The rounding error (8-bit levels) of the luma read back: the decoded Y rounded (0.29), then
-# R, G and B (0.19 more in the luma).
+# R, G and B (0.19 more in the luma, added in quadrature).
 JPEG_ROUNDING = 0.35
 JPEG_KURTOSIS_TOP = 5  # the aligned luma bands with u + v from 1 to this are read for correlated noise
 JPEG_KURTOSIS_MISFIT = 0.3  # the most of Σ √excess² the fit may leave (see jpeg_correlated_spectrum)

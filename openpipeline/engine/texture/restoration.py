@@ -193,8 +193,9 @@ def _jpeg_caution(sigma: float | None) -> str | None:
     13–14 and a camera crop 12.5, 1.9–2.5 dB below the input: a clean grass crop reads 13);
     demosaic-like σ 15 at q85 reads 15–18 where the kurtoses find it (the coins
     and camera crops and three colour ones; grass reads 16–17 at its white level), 14.5–14.8
-    on two scanned-albedo crops whose chroma's lowest bands show it (:func:`.noise_estimate.
-    _chroma_camera_level`; 4.6–4.8 dB over CBM3D given σ 15, from 2.6–2.8 under), and 5–12 on
+    on two scanned-albedo crops whose chroma's lowest bands show it
+    (:func:`.noise_estimate._chroma_camera_level`; 4.6–4.8 dB over CBM3D given σ 15, from
+    2.6–2.8 under), and 5–12 on
     the other colour crops, which come back lightly denoised (up to 2.7 dB under CBM3D)."""
     if sigma is None:
         return None
