@@ -51,6 +51,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from texture_set import NOISE_KINDS
 
 # This checkout's engine, not whichever one the environment installed (an editable install of
 # another worktree): the results are labelled with this checkout's commit.
@@ -114,8 +115,7 @@ def recipe_rate(noisy: np.ndarray, seed: int) -> float:
 Emit = Callable[[dict[str, Any]], None]
 PARTS = ("denoise", "inpaint", "upscale", "earlier", "textures", "textures-fill", "all")
 RESULTS = Path(__file__).with_name("results_dip.md")
-DENOISE_KINDS = ("white15", "white25", "correlated", "jpeg", "jpeg75", "jpeg90", "correlated_jpeg",
-                 "poisson")
+DENOISE_KINDS = NOISE_KINDS  # the texture set's noise kinds, in its order
 DENOISE_HEADER = ("| image | σ | seed | baseline best dB | baseline s to peak | ours dB | ours s | "
                   "ours iters | stop | Δ dB | time ratio | target met | CBM3D dB | CBM3D s |\n"
                   "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")

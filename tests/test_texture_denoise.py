@@ -43,10 +43,15 @@ def _white(clean: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     return (clean + np.random.default_rng(seed).normal(0, sigma / 255, clean.shape)).astype(np.float32)
 
 
-def _correlated(clean: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Demosaic-like noise: white σ 25 blurred by a 0.8 px Gaussian, rescaled to σ 15."""
-    white = np.random.default_rng(seed).normal(0, 1, clean.shape[:2])
-    blurred = gaussian_filter(white, 0.8)
+def _correlated(clean: np.ndarray, seed: int = 0, independent: bool = False) -> np.ndarray:
+    """Demosaic-like noise: white σ 25 blurred by a 0.8 px Gaussian, rescaled to σ 15; the same
+    in every channel, or (``independent``) drawn for each, as a camera's R, G and B."""
+    rng = np.random.default_rng(seed)
+    if independent:
+        grain = rng.normal(0, 1, clean.shape)
+        blurred = np.stack([gaussian_filter(grain[..., c], 0.8) for c in range(clean.shape[2])], axis=-1)
+        return (clean + blurred / blurred.std() * 15 / 255).astype(np.float32)
+    blurred = gaussian_filter(rng.normal(0, 1, clean.shape[:2]), 0.8)
     return (clean + (blurred / blurred.std() * 15 / 255)[..., None]).astype(np.float32)
 
 
@@ -745,9 +750,7 @@ def test_a_camera_s_noise_on_smooth_colour_under_jpeg_is_read_in_its_chroma(monk
     before the level was held to the luma's spread), and a 64² crop is too small to read."""
     clean = np.ascontiguousarray(img_as_float32(data.retina())[600:728, 600:728])
     for seed in range(2):
-        grain = np.random.default_rng(seed).normal(0, 1, clean.shape)
-        blurred = np.stack([gaussian_filter(grain[..., c], 0.8) for c in range(3)], axis=-1)
-        saved = _jpeg_round_trip((clean + blurred / blurred.std() * 15 / 255).astype(np.float32), 85)
+        saved = _jpeg_round_trip(_correlated(clean, seed, independent=True), 85)
         model = estimate_noise(saved)
         assert not model.is_white and 12 <= model.sigma * 255 <= 18, seed
         image = _tensor(saved)

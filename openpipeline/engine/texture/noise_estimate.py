@@ -550,6 +550,32 @@ def _pca_stride(channel: torch.Tensor) -> int:
     return max(1, math.ceil(math.sqrt(patches / PCA_MAX_PATCHES)))
 
 
+def _jpeg_window(image: torch.Tensor) -> torch.Tensor:
+    """A (1, C, H, W) image's (0..1) central window of at most :data:`JPEG_WINDOW`² pixels, every
+    channel, in 8-bit levels: (C, h, w), where the JPEG readings look."""
+    height, width = int(image.shape[-2]), int(image.shape[-1])
+    top, left = max((height - JPEG_WINDOW) // 2, 0), max((width - JPEG_WINDOW) // 2, 0)
+    return image[0, :, top:top + JPEG_WINDOW, left:left + JPEG_WINDOW].double() * 255.0
+
+
+def _mixed(weights: tuple[float, ...], window: torch.Tensor) -> torch.Tensor:
+    """One plane of a :func:`_jpeg_window` mixed from its R, G and B (JPEG's Y, Cb or Cr)."""
+    return torch.einsum("c,chw->hw", torch.tensor(weights, dtype=torch.float64), window[:3])
+
+
+def _block_coefficients(plane: torch.Tensor, rows: int, cols: int, matrix: torch.Tensor) -> torch.Tensor:
+    """The 8×8 DCT coefficients (``matrix``: :func:`.dct_filters.dct_matrix` in float64) of the
+    top-left ``rows`` × ``cols`` blocks of a plane: (rows, cols, 8, 8)."""
+    blocks = plane[:rows * PATCH, :cols * PATCH].reshape(rows, PATCH, cols, PATCH).transpose(1, 2)
+    return matrix @ blocks @ matrix.T
+
+
+def _lowest_bands() -> torch.Tensor:
+    """The five lowest AC bands, u + v of 1 or 2: a (64,) mask."""
+    order = _band_order()
+    return (order >= 1) & (order <= 2)
+
+
 def _luma_blocks(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[float]] | None:
     """A (1, C, H, W) image's (0..1) JPEG luma on a central window of at most :data:`JPEG_WINDOW`²
     pixels, in 8-bit levels, cut into 8×8 blocks at the block-grid offset where the most of their
@@ -557,13 +583,10 @@ def _luma_blocks(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[
     DCT coefficients (blocks, 64), whether each block has over :data:`JPEG_CLIPPED_PIXELS` pixels
     at 0 or 255 in some colour channel (blocks,), and that share at each of the 64 offsets. None
     for an image under :data:`SMALLEST` pixels a side."""
-    height, width = int(image.shape[-2]), int(image.shape[-1])
-    if min(height, width) < SMALLEST:
+    if min(int(image.shape[-2]), int(image.shape[-1])) < SMALLEST:
         return None
-    top, left = max((height - JPEG_WINDOW) // 2, 0), max((width - JPEG_WINDOW) // 2, 0)
-    window = image[0, :, top:top + JPEG_WINDOW, left:left + JPEG_WINDOW].double() * 255.0
-    weights = torch.tensor(JPEG_LUMA, dtype=torch.float64)
-    luma = window[0] if window.shape[0] < 3 else torch.einsum("c,chw->hw", weights, window[:3])
+    window = _jpeg_window(image)
+    luma = window[0] if window.shape[0] < 3 else _mixed(JPEG_LUMA, window)
     colour = window[:1] if window.shape[0] < 3 else window[:3]  # not alpha
     at_bound = ((colour <= 0.5) | (colour >= 254.5)).any(dim=0).double()
     matrix = dct_matrix(PATCH).double()
@@ -574,8 +597,7 @@ def _luma_blocks(image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[
         for dx in range(PATCH):
             part = luma[dy:, dx:]
             rows, cols = part.shape[0] // PATCH, part.shape[1] // PATCH
-            blocks = part[:rows * PATCH, :cols * PATCH].reshape(rows, PATCH, cols, PATCH).transpose(1, 2)
-            coefficients = matrix @ blocks @ matrix.T
+            coefficients = _block_coefficients(part, rows, cols, matrix)
             share = float((coefficients[..., upper].abs() < JPEG_ZERO).double().mean())
             if not shares or share > max(shares):
                 clipped = F.avg_pool2d(at_bound[None, dy:dy + rows * PATCH, dx:dx + cols * PATCH], PATCH)
@@ -668,8 +690,7 @@ def _step_of_lowest_bands(coefficients: torch.Tensor) -> int:
     """:func:`jpeg_step` on 8×8 blocks' DCT coefficients (blocks, 64) in 8-bit levels: the step of
     the band with the most nonzero coefficients among those on a lattice with at least half the
     most any band has, else 1 (bands on no lattice), else 0 (no band to read)."""
-    order = _band_order()
-    lowest = torch.nonzero((order >= 1) & (order <= 2)).flatten().tolist()
+    lowest = torch.nonzero(_lowest_bands()).flatten().tolist()
     columns = [coefficients[:, band] for band in lowest]
     nonzeros = [column[column.abs() > JPEG_STEP_NONZERO] for column in columns]
     most = max((int(nonzero.numel()) for nonzero in nonzeros), default=0)
@@ -888,21 +909,17 @@ def _chroma_camera_level(image: torch.Tensor) -> float | None:
     :data:`CHROMA_CAMERA_BLOCKS` chroma blocks (a 128² window) it is not read (32–80 px crops of
     photos read 16–27 for 0–5 there). Content that is itself like camera noise (RGB noise
     blurred by 1 px) cannot be told from it."""
-    height, width = int(image.shape[-2]), int(image.shape[-1])
-    top, left = max((height - JPEG_WINDOW) // 2, 0), max((width - JPEG_WINDOW) // 2, 0)
-    window = image[0, :3, top:top + JPEG_WINDOW, left:left + JPEG_WINDOW].double() * 255.0
+    window = _jpeg_window(image)
     rows, cols = window.shape[1] // (2 * PATCH), window.shape[2] // (2 * PATCH)
     if rows * cols < CHROMA_CAMERA_BLOCKS:
         return None
+    low = _lowest_bands().reshape(PATCH, PATCH)
     matrix = dct_matrix(PATCH).double()
-    low = ((_band_order() >= 1) & (_band_order() <= 2)).reshape(PATCH, PATCH)
     values = []
     for weights in JPEG_CHROMA:
-        chroma = torch.einsum("c,chw->hw", torch.tensor(weights, dtype=torch.float64), window)
-        chroma = chroma[:rows * 2 * PATCH, :cols * 2 * PATCH]
+        chroma = _mixed(weights, window)[:rows * 2 * PATCH, :cols * 2 * PATCH]
         half = chroma.reshape(rows * PATCH, 2, cols * PATCH, 2).mean(dim=(1, 3))
-        blocks = half.reshape(rows, PATCH, cols, PATCH).transpose(1, 2)
-        values.append((matrix @ blocks @ matrix.T)[..., low].reshape(-1))
+        values.append(_block_coefficients(half, rows, cols, matrix)[..., low].reshape(-1))
     v = torch.cat(values)
     robust = 1.4826 * float(v.abs().median())
     if robust <= 0:
@@ -913,8 +930,7 @@ def _chroma_camera_level(image: torch.Tensor) -> float | None:
     if kurtosis > CHROMA_CAMERA_KURTOSIS or not least * robust <= math.sqrt(power) <= most * robust:
         return None
     level = robust / CHROMA_CAMERA_RATIO
-    luma = torch.einsum("c,chw->hw", torch.tensor(JPEG_LUMA, dtype=torch.float64), window)
-    if level > CHROMA_CAMERA_LUMA * float(luma.std()):
+    if level > CHROMA_CAMERA_LUMA * float(_mixed(JPEG_LUMA, window).std()):
         return None
     return level / 255.0
 
