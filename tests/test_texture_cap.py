@@ -141,9 +141,10 @@ def test_results_cached_before_the_cap_are_not_reused():
     kept from the photon-noise branch and its luminance from being held to its chroma, then a
     JPEG's level read from its PCA level and its quantisation step, and a camera's noise under
     JPEG from its lowest bands' kurtoses, then a JPEG's step of 2 read through the decoder's
-    rounding, and a camera's noise under a colour JPEG read in its chroma),
+    rounding, and a camera's noise under a colour JPEG read in its chroma, then a level given for a
+    JPEG shaped as a JPEG's noise is read),
     so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-26"
+    assert texture_job.RESULT_VERSION == "texture-27"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

@@ -56,7 +56,11 @@ from openpipeline.engine.texture.network import (
     fast_config,
     guided_input,
 )
-from openpipeline.engine.texture.noise_estimate import estimate_noise, looks_jpeg_compressed
+from openpipeline.engine.texture.noise_estimate import (
+    estimate_noise,
+    looks_jpeg_compressed,
+    model_for_level_on_jpeg,
+)
 from openpipeline.engine.texture.noise_level import estimate_sigma
 from openpipeline.engine.texture.noise_model import NoiseModel
 from openpipeline.engine.texture.params import MAX_SIGMA, MIN_SIDE_FOR_SIGMA, RestoreParams
@@ -126,8 +130,8 @@ def choose_config(params: RestoreParams) -> NetConfig:
 def _noise_level(image: NDArray[np.float32], params: RestoreParams,
                  jpeg: bool = False) -> tuple[float | None, NoiseModel | None]:
     """σ in 0..1 for denoising (``params.sigma`` or estimated from the image) and, with our
-    configuration, the noise model (white with a given σ, else estimated: see
-    :mod:`.noise_estimate`, read as a JPEG's where ``jpeg``, :func:`_looks_jpeg`); None and
+    configuration, the noise model (shaped for a given σ, :func:`_given_level`, else estimated:
+    see :mod:`.noise_estimate`; read as a JPEG's where ``jpeg``, :func:`_looks_jpeg`); None and
     None for other operations."""
     if params.operation != "denoise":
         return None, None
@@ -137,7 +141,7 @@ def _noise_level(image: NDArray[np.float32], params: RestoreParams,
     model = None
     if params.sigma is not None:
         sigma = params.sigma / 255.0
-        model = None if params.recipe else _given_level(image, sigma)
+        model = None if params.recipe else _given_level(image, sigma, jpeg)
     elif params.recipe:
         sigma = estimate_sigma(image)
     else:
@@ -173,11 +177,11 @@ def _grey_grain_caution(image: NDArray[np.float32], params: RestoreParams,
 
 
 def _looks_jpeg(image: NDArray[np.float32], params: RestoreParams) -> bool:
-    """Whether the noise of an image to denoise, with no σ given, is read as a JPEG's: it looks
-    saved as JPEG (:func:`.noise_estimate.looks_jpeg_compressed`). Found once per run, for the
-    reading (:func:`_noise_level`), the photon-noise branch it bars (:func:`_stabilised`) and
-    the warning (:func:`_jpeg_caution`)."""
-    if params.operation != "denoise" or params.sigma is not None:
+    """Whether the noise of an image to denoise is read as a JPEG's: it looks saved as JPEG
+    (:func:`.noise_estimate.looks_jpeg_compressed`). Found once per run, for the reading or the
+    shape of a given σ (:func:`_noise_level`), the photon-noise branch it bars
+    (:func:`_stabilised`) and the warning when σ is read (:func:`_jpeg_caution`)."""
+    if params.operation != "denoise":
         return False
     return looks_jpeg_compressed(torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None])
 
@@ -205,17 +209,16 @@ def _jpeg_caution(sigma: float | None) -> str | None:
             f"set to the level you judge (8-bit levels: e.g. --sigma 10 for light grain, 20 for heavy).")
 
 
-def _given_level(image: NDArray[np.float32], sigma: float) -> NoiseModel:
+def _given_level(image: NDArray[np.float32], sigma: float, jpeg: bool = False) -> NoiseModel:
     """The noise model for a σ the user gave: the image's own noise spectrum (correlated
     noise stays correlated) scaled to that per-pixel level; white when the image is too
-    small to read a spectrum from, or shows none.
-
-    On a JPEG the spectrum is read as on any image (``estimate_noise(jpeg=False)``), though a
-    level read there is white: with σ 15 given on demosaic-like noise saved as JPEG q85, the
-    low-passed shape came out 2.3–2.8 dB above a white one on grey held-out crops (camera,
-    coins) and 0.1 dB above on a colour one (fabric)."""
+    small to read a spectrum from, or shows none. On an image that looks saved as JPEG
+    (``jpeg``) the shape is read as a JPEG's, and the level raised by its quantisation step
+    (:func:`.noise_estimate.model_for_level_on_jpeg`)."""
     if min(image.shape[:2]) < 2 * MIN_SIDE_FOR_SIGMA:
         return NoiseModel.white(sigma, image.shape[2])
+    if jpeg:
+        return model_for_level_on_jpeg(image, sigma)
     shape = estimate_noise(image, jpeg=False)
     if shape.is_white or shape.sigma <= 0:
         return NoiseModel.white(sigma, image.shape[2])
@@ -623,7 +626,8 @@ def restore(
     if stabilised is None:
         job = _Job(params, choose_config(params), sigma, device, noise, real)
         result = _restore_image(image, job, threads, mask, guide, progress)
-        for caution in (_grey_grain_caution(image, params, noise), _jpeg_caution(sigma) if jpeg else None):
+        read = jpeg and params.sigma is None
+        for caution in (_grey_grain_caution(image, params, noise), _jpeg_caution(sigma) if read else None):
             if caution is not None:
                 result.stats["warnings"].insert(0, caution)
         return result
