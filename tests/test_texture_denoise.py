@@ -823,8 +823,31 @@ def test_a_level_given_for_a_jpeg_takes_the_shape_a_jpeg_s_noise_is_read_with(no
     assert restoration._looks_jpeg(saved, params)
     model = restoration._given_level(saved, sigma / 255, jpeg=True)
     assert model.is_white != camera
-    assert sigma <= model.sigma * 255 < sigma + 1  # the level raised by the JPEG's step only
-    assert psnr(restore(saved, params).image, clean) > psnr(saved, clean) + 8
+    step = noise_estimate.jpeg_step(_tensor(saved))
+    assert step > 0 and model.sigma == pytest.approx(math.hypot(sigma / 255, step), rel=1e-4)
+    assert psnr(restore(saved, params).image, clean) > psnr(saved, clean) + 7.5
+
+
+def test_a_level_given_for_a_jpeg_is_the_colour_s_whatever_the_alpha_and_its_size():
+    """An alpha restored with the colour reads next to no noise: the colour's level is still the
+    level given (the JPEG's step added), not raised so the mean over channels is. Under 64 px a
+    side no camera's low-pass is taken: the step and white level read there are unreliable."""
+    from openpipeline.engine.texture import restoration
+
+    clean = _photo_crop("astronaut")
+    saved = _jpeg_round_trip(_white(clean, 10), 75)
+    step = noise_estimate.jpeg_step(_tensor(saved))
+    alone = restoration._given_level(saved, 10 / 255, jpeg=True)
+    with_alpha = restoration._given_level(np.concatenate([saved, np.ones_like(saved[..., :1])], axis=2),
+                                          10 / 255, jpeg=True)
+    lag = alone.lag
+    for model in (alone, with_alpha):
+        colour = torch.diagonal(model.autocovariance[:3, :3, lag, lag]).mean()
+        assert float(colour) ** 0.5 == pytest.approx(math.hypot(10 / 255, step), rel=1e-4)
+    assert float(with_alpha.autocovariance[3, 3, lag, lag]) < 1e-6
+    small = _jpeg_round_trip(_white(_photo_crop("moon")[:36, :36], 10), 75)  # white read 4.1, step 0
+    assert restoration._looks_jpeg(small, RestoreParams(operation="denoise", sigma=10.0, threads=1))
+    assert restoration._given_level(small, 10 / 255, jpeg=True).is_white
 
 
 @pytest.mark.slow

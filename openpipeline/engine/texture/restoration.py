@@ -212,9 +212,10 @@ def _jpeg_caution(sigma: float | None) -> str | None:
 def _given_level(image: NDArray[np.float32], sigma: float, jpeg: bool = False) -> NoiseModel:
     """The noise model for a σ the user gave: the image's own noise spectrum (correlated
     noise stays correlated) scaled to that per-pixel level; white when the image is too
-    small to read a spectrum from, or shows none. On an image that looks saved as JPEG
-    (``jpeg``) the shape is read as a JPEG's, and the level raised by its quantisation step
-    (:func:`.noise_estimate.model_for_level_on_jpeg`)."""
+    small to read a spectrum from, or (not a JPEG) shows none. On an image that looks saved as
+    JPEG (``jpeg``) the shape is read as a JPEG's, a camera's low-pass where the level given is
+    far over what its fine bands read (or they read none), and the level raised by its
+    quantisation step (:func:`.noise_estimate.model_for_level_on_jpeg`)."""
     if min(image.shape[:2]) < 2 * MIN_SIDE_FOR_SIGMA:
         return NoiseModel.white(sigma, image.shape[2])
     if jpeg:
