@@ -142,9 +142,10 @@ def test_results_cached_before_the_cap_are_not_reused():
     JPEG's level read from its PCA level and its quantisation step, and a camera's noise under
     JPEG from its lowest bands' kurtoses, then a JPEG's step of 2 read through the decoder's
     rounding, and a camera's noise under a colour JPEG read in its chroma, then a level given for a
-    JPEG shaped as a JPEG's noise is read),
+    JPEG shaped as a JPEG's noise is read, then a camera's noise hiding smooth content under JPEG
+    read from its lowest bands' Gaussian low-pass),
     so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-27"
+    assert texture_job.RESULT_VERSION == "texture-28"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

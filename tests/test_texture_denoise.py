@@ -744,7 +744,8 @@ def test_a_camera_s_noise_on_smooth_colour_under_jpeg_is_read_in_its_chroma(monk
     """Demosaic-like σ 15, independent in R, G and B, on a smooth colour crop saved at q85: the
     luma's kurtoses find no sparse content to fit, and it read white at about 5. JPEG's chroma
     keeps the noise in its lowest bands, Gaussian there, and reads it at 14–15; the classical
-    estimate gains over 4 dB on the white reading. White σ 20 at q85 on the same crop, whose
+    estimate gains over 4 dB on the white reading (the reading before, without the luma's
+    Gaussian low-pass either, which reads this crop's noise too). White σ 20 at q85 on the same crop, whose
     chroma reads far under its luma, stays white; so does light white noise on smooth Gaussian
     colour content (RGB noise blurred by 3 px, whose chroma passes the shape tests and read 50–55
     before the level was held to the luma's spread), and a 64² crop is too small to read."""
@@ -756,6 +757,7 @@ def test_a_camera_s_noise_on_smooth_colour_under_jpeg_is_read_in_its_chroma(monk
         image = _tensor(saved)
         ours = psnr(classical_denoise(image, model).image[0].permute(1, 2, 0), clean)
         monkeypatch.setattr(noise_estimate, "_chroma_camera_level", lambda image: None)
+        monkeypatch.setattr(noise_estimate, "jpeg_gaussian_spectrum", lambda coefficients: None)
         white = estimate_noise(saved)
         monkeypatch.undo()
         assert white.is_white and white.sigma * 255 < 8
@@ -768,6 +770,35 @@ def test_a_camera_s_noise_on_smooth_colour_under_jpeg_is_read_in_its_chroma(monk
     smooth = (0.5 + 0.1 * field / field.std()).astype(np.float32)
     light = estimate_noise(_jpeg_round_trip(_white(smooth, 5), 75))
     assert light.is_white and light.sigma * 255 < 10
+
+
+def _clouds(beta: float, seed: int = 0) -> np.ndarray:
+    """A noise-free (128, 128, 1) Gaussian fractal texture: amplitude falling as 1/f^beta."""
+    rng = np.random.default_rng(seed)
+    f = np.fft.fftfreq(128)
+    radius = np.hypot(*np.meshgrid(f, f))
+    radius[0, 0] = 1.0
+    spectrum = rng.normal(size=(128, 128)) + 1j * rng.normal(size=(128, 128))
+    field = np.real(np.fft.ifft2(spectrum / radius**beta))
+    return np.clip(0.5 + field / field.std() * 0.15, 0, 1).astype(np.float32)[..., None]
+
+
+def test_a_camera_s_noise_hiding_smooth_grey_content_under_jpeg_is_read_from_its_lowest_bands(monkeypatch):
+    """A smooth grey crop under a camera's σ 15 at q85: JPEG zeroed the fine bands, and the lowest
+    ones, all noise, show no sparse content for the kurtoses to fit, so it read white at 4–6 and
+    came back barely denoised. Their Gaussian low-pass reads it near 15; a noise-free fractal
+    "cloud" texture, as Gaussian but with a power law's spectrum, is not read so."""
+    clean = _photo_crop("moon")
+    saved = _jpeg_round_trip(_correlated(clean), 85)
+    model = estimate_noise(saved)
+    assert not model.is_white and 13 < model.sigma * 255 < 18
+    result = restore(saved, RestoreParams(operation="denoise", threads=1))
+    assert psnr(result.image, clean) > psnr(saved, clean) + 6
+    for beta in (1.0, 1.5):
+        clouds = _tensor(_jpeg_round_trip(_clouds(beta), 90))
+        assert noise_estimate.jpeg_gaussian_spectrum(noise_estimate._luma_blocks(clouds)[0].double()) is None
+    monkeypatch.setattr(noise_estimate, "jpeg_gaussian_spectrum", lambda coefficients: None)
+    assert estimate_noise(saved).sigma * 255 < 7  # the reading before
 
 
 @pytest.mark.parametrize("name", ["camera", "chelsea"])

@@ -31,8 +31,9 @@ are zero far more often on one 8×8 grid than on the others): its noise is read 
 the upper bands JPEG zeroes, at the PCA level held under Immerkær's and raised by the JPEG's
 quantisation step (:func:`jpeg_step`; see :func:`_channel_powers`), or, where the kurtoses of
 the lowest bands on JPEG's grid read a camera's low-passed noise at a higher level, as that
-(:func:`jpeg_correlated_spectrum`); the restorer warns that the reading can be far off
-(:func:`.restoration._jpeg_caution`).
+(:func:`jpeg_correlated_spectrum`), or where those bands hold Gaussian noise shaped like a
+camera's and little else, as that (:func:`jpeg_gaussian_spectrum`); the restorer warns that the
+reading can be far off (:func:`.restoration._jpeg_caution`).
 
 Correlated noise read on a grey image, which has no chroma to check it against, is held
 under what the bands' kurtoses allow (:func:`kurtosis_bound`): texture is sparse and noise
@@ -149,6 +150,12 @@ CHROMA_CAMERA_LUMA = 1.5  # the level at most this × the luma's whole spread (e
 CHROMA_CAMERA_ABOVE = 1.3
 CHROMA_CAMERA_BLUR = 0.7
 JPEG_CORRELATED_ABOVE = 1.5  # correlated noise under JPEG is taken where it reads this far above white
+# A camera's noise that hides the content under JPEG (see jpeg_gaussian_spectrum): the lowest bands'
+# mean |excess kurtosis| at most this, the RMS misfit of their log powers to a Gaussian low-pass at
+# most JPEG_GAUSSIAN_MISFIT, and at most JPEG_GAUSSIAN_OVER_POWER_LAW over their misfit to a power law.
+JPEG_GAUSSIAN_EXCESS = 0.45
+JPEG_GAUSSIAN_MISFIT = 0.6
+JPEG_GAUSSIAN_OVER_POWER_LAW = 0.1
 JPEG_IMMERKAER_SLACK = 3.0  # the PCA level is held under Immerkær's + this × the step² (see _channel_powers)
 # A level given for a JPEG this far above the level its fine bands read white is a camera's low-passed
 # noise (see model_for_level_on_jpeg).
@@ -661,9 +668,10 @@ def _step_of_blocks(coefficients: torch.Tensor, clipped: torch.Tensor) -> float:
     return (step or _step_of_lowest_bands(coefficients)) / 255.0
 
 
-def _jpeg_reading(image: torch.Tensor) -> tuple[float, torch.Tensor | None]:
-    """A JPEG's quantisation step (:func:`jpeg_step`, in 0..1 units of JPEG's luma) and its
-    correlated noise's spectrum (:func:`jpeg_correlated_spectrum`, or None) in 0..1 units of the
+def _jpeg_reading(image: torch.Tensor) -> tuple[float, torch.Tensor | None, torch.Tensor | None]:
+    """A JPEG's quantisation step (:func:`jpeg_step`, in 0..1 units of JPEG's luma), its
+    correlated noise's spectrum (:func:`jpeg_correlated_spectrum`, or None) and the lowest
+    bands' Gaussian low-pass (:func:`jpeg_gaussian_spectrum`, or None) in 0..1 units of the
     opponent luminance: read on JPEG's luma and divided by the luma's variance gain for noise
     independent between R, G and B (``Σ JPEG_LUMA²``, 0.45; 1 for grey).
 
@@ -673,14 +681,14 @@ def _jpeg_reading(image: torch.Tensor) -> tuple[float, torch.Tensor | None]:
     luminance's units, colour crops under σ 10 at q75 were read higher than their best)."""
     found = _luma_blocks(image)
     if found is None:
-        return 0.0, None
+        return 0.0, None, None
     coefficients, clipped, _ = found
     kept = coefficients[~clipped]
-    spectrum = jpeg_correlated_spectrum(kept if kept.shape[0] >= JPEG_KURTOSIS_LEAST_BLOCKS else coefficients)
-    if spectrum is not None:
-        gain = 1.0 if image.shape[1] < 3 else sum(w * w for w in JPEG_LUMA)
-        spectrum = (spectrum / (255.0**2 * gain)).float()
-    return _step_of_blocks(coefficients, clipped), spectrum
+    read = kept if kept.shape[0] >= JPEG_KURTOSIS_LEAST_BLOCKS else coefficients
+    gain = 255.0**2 * (1.0 if image.shape[1] < 3 else sum(w * w for w in JPEG_LUMA))
+    spectra = [None if s is None else (s / gain).float()
+               for s in (jpeg_correlated_spectrum(read), jpeg_gaussian_spectrum(read))]
+    return _step_of_blocks(coefficients, clipped), spectra[0], spectra[1]
 
 
 def _step_fit(step: int) -> float:
@@ -767,6 +775,56 @@ def jpeg_correlated_spectrum(coefficients: torch.Tensor) -> torch.Tensor | None:
     return level * torch.exp(-blur * blur * omega2)
 
 
+def jpeg_gaussian_spectrum(coefficients: torch.Tensor) -> torch.Tensor | None:
+    """The Gaussian low-pass (64,) that the lowest bands of a JPEG's luma blocks (blocks, 64, on
+    JPEG's grid; squared 8-bit levels) show where they hold Gaussian noise and little else, or
+    None: a camera's noise strong enough to hide smooth content, which the kurtosis fit
+    (:func:`jpeg_correlated_spectrum`) cannot read, having no sparse content to fit.
+
+    On the bands :func:`jpeg_correlated_spectrum` reads (u + v from 1 to
+    :data:`JPEG_KURTOSIS_TOP`, JPEG zeroing at most :data:`JPEG_KURTOSIS_ZEROED` of them), the
+    mean |excess kurtosis| is at most :data:`JPEG_GAUSSIAN_EXCESS` (stationary Gaussian), and
+    their log powers fit ``log a − s²·ω²`` to an RMS misfit of at most
+    :data:`JPEG_GAUSSIAN_MISFIT` with a camera's blur ``s`` (:data:`JPEG_KURTOSIS_BLURS`), and
+    at most :data:`JPEG_GAUSSIAN_OVER_POWER_LAW` over their misfit to a power law
+    ``c − β·log ω``, natural content's spectrum (Gaussian fractal "cloud" textures with β of 1–1.5,
+    noise-free at q90, fit the low-pass at 0.35–0.57 and the power law at 0.15–0.16, and read 24
+    for 15 white without this test); the spectrum is then ``a·exp(−s²·ω²)``. Content itself
+    shaped so (noise blurred by a pixel) is read as noise, as it is on an image not saved as
+    JPEG (:func:`_fitted_spectrum`: 28–30 either way); :func:`estimate_noise` takes it only over
+    :data:`JPEG_CORRELATED_ABOVE` times the level read white, where the kurtoses and the chroma
+    read nothing.
+
+    On the tune split under a camera's σ 15 at q85 the smooth grey crops read so: moon 15.5–15.7
+    (mean |excess| 0.23–0.40, misfit 0.14–0.20) and brushed metal 18.1–18.3 (0.24–0.44,
+    0.50–0.58: its grain is anisotropic), where they read 4.2–5.9 white and came back 0.3–0.6
+    dB over the input. Every other tune crop under it, under white noise of σ 5, 10 and 20 at
+    q90, q75 and q85, and noise-free at q90 and q95, read a mean |excess| over 0.45, a misfit
+    over 0.6, a blur out of range, or a level under 1.5 times the white one."""
+    order = _band_order()
+    zeroed = (coefficients.abs() < JPEG_ZERO).double().mean(dim=0)
+    bands = (order >= 1) & (order <= JPEG_KURTOSIS_TOP) & (zeroed <= JPEG_KURTOSIS_ZEROED)
+    values = coefficients[:, bands].double()
+    power = values.square().mean(dim=0)
+    if (values.shape[0] < JPEG_KURTOSIS_LEAST_BLOCKS or int(bands.sum()) < MIN_FIT_BANDS
+            or bool((power <= 0).any())):
+        return None
+    excess = values.pow(4).mean(dim=0) / power.square() - 3.0
+    omega2 = _frequencies()
+    design = torch.stack([torch.ones_like(omega2[bands]), -omega2[bands]], dim=1)
+    fit = torch.linalg.lstsq(design, power.log()[:, None]).solution[:, 0]
+    misfit = float((design @ fit - power.log()).square().mean().sqrt())
+    law = torch.stack([torch.ones_like(omega2[bands]), omega2[bands].log()], dim=1)
+    lawful = law @ torch.linalg.lstsq(law, power.log()[:, None]).solution[:, 0]
+    law_misfit = float((lawful - power.log()).square().mean().sqrt())
+    low, high = JPEG_KURTOSIS_BLURS
+    square = float(fit[1])
+    if (float(excess.abs().mean()) > JPEG_GAUSSIAN_EXCESS or misfit > JPEG_GAUSSIAN_MISFIT
+            or misfit > law_misfit + JPEG_GAUSSIAN_OVER_POWER_LAW or not low**2 <= square <= high**2):
+        return None
+    return float(fit[0].exp()) * torch.exp(-square * omega2)
+
+
 def looks_jpeg_compressed(image: torch.Tensor) -> bool:
     """Whether a (1, C, H, W) image (0..1) looks saved as JPEG: :func:`jpeg_grid` at least
     :data:`JPEG_GRID_FROM`."""
@@ -845,7 +903,10 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
     the chroma's lowest bands (:func:`_chroma_camera_level`) where they read over
     :data:`CHROMA_CAMERA_ABOVE` times the luminance's level (the tune split's retina and wood
     crops under demosaic-like σ 15 at q85 read 4.5–11 as white, 13.6–18 so, and gained 5.3–10.5
-    dB); None: found by
+    dB), or, where neither reads one, from the lowest bands' Gaussian low-pass
+    (:func:`jpeg_gaussian_spectrum`) where it reads over :data:`JPEG_CORRELATED_ABOVE` times the
+    luminance's level (the tune split's moon and brushed metal crops under the same read 4.2–5.9
+    white, 15.5–18.3 so, and gained 4.6–8.7 dB); None: found by
     :func:`looks_jpeg_compressed`. False reads the spectrum as for any image, as the shape for
     a level the user gives on an image not saved as JPEG does (:func:`.restoration._given_level`;
     on a JPEG, :func:`model_for_level_on_jpeg`).
@@ -874,7 +935,7 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
     squares = colour_matrix(channels).double() ** 2
     table = torch.zeros((channels, channels, 2 * LAG + 1, 2 * LAG + 1))
     grey_clipped = clipped if channels < 3 else None
-    step, correlated = _jpeg_reading(tensor) if jpeg else (0.0, None)
+    step, correlated, gaussian = _jpeg_reading(tensor) if jpeg else (0.0, None, None)
     for c in range(channels):
         clipping = None if kept is None else Clipping(kept, squares[c])
         luma = c == 0
@@ -885,6 +946,9 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
         camera = _chroma_camera_level(tensor)
         if camera is not None and camera**2 > CHROMA_CAMERA_ABOVE**2 * float(table[0, 0, LAG, LAG]):
             table[0, 0] = _autocovariance(_camera_powers(camera))
+    if gaussian is not None and correlated is None and (  # a camera's noise hiding smooth content
+            float(gaussian.mean()) > JPEG_CORRELATED_ABOVE**2 * float(table[0, 0, LAG, LAG])):
+        table[0, 0] = _autocovariance(gaussian.double())
     return _chroma_at_least_luma_like(table, jpeg)
 
 
@@ -928,7 +992,7 @@ def model_for_level_on_jpeg(image: np.ndarray, sigma: float) -> NoiseModel:
     array = image if image.ndim == 3 else image[..., None]
     tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32))[None]
     colour = 3 if tensor.shape[1] >= 3 else 1
-    step, _ = _jpeg_reading(tensor)
+    step = _jpeg_reading(tensor)[0]
     level = math.sqrt(sigma**2 + step**2)
     read = estimate_noise(tensor, jpeg=True)
     table = read.autocovariance.clone()
