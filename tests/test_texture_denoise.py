@@ -786,8 +786,9 @@ def _clouds(beta: float, seed: int = 0) -> np.ndarray:
 def test_a_camera_s_noise_hiding_smooth_grey_content_under_jpeg_is_read_from_its_lowest_bands(monkeypatch):
     """A smooth grey crop under a camera's σ 15 at q85: JPEG zeroed the fine bands, and the lowest
     ones, all noise, show no sparse content for the kurtoses to fit, so it read white at 4–6 and
-    came back barely denoised. Their Gaussian low-pass reads it near 15; a noise-free fractal
-    "cloud" texture, as Gaussian but with a power law's spectrum, is not read so."""
+    came back barely denoised. Their Gaussian low-pass reads it near 15, as on a colour crop
+    whose chroma reads none (it read 7–10); a noise-free fractal "cloud" texture, as Gaussian
+    but with a power law's spectrum, is not read so."""
     clean = _photo_crop("moon")
     saved = _jpeg_round_trip(_correlated(clean), 85)
     model = estimate_noise(saved)
@@ -797,8 +798,14 @@ def test_a_camera_s_noise_hiding_smooth_grey_content_under_jpeg_is_read_from_its
     for beta in (1.0, 1.5):
         clouds = _tensor(_jpeg_round_trip(_clouds(beta), 90))
         assert noise_estimate.jpeg_gaussian_spectrum(noise_estimate._luma_blocks(clouds)[0].double()) is None
+    # colour, where the chroma reads none at q75: the luma's gain for noise independent in R, G and B
+    retina = np.ascontiguousarray(img_as_float32(data.retina())[600:728, 600:728])
+    coloured = _jpeg_round_trip(_correlated(retina, independent=True), 75)
+    assert noise_estimate._chroma_camera_level(_tensor(coloured)) is None
+    model = estimate_noise(coloured)
+    assert not model.is_white and 13 < model.sigma * 255 < 17
     monkeypatch.setattr(noise_estimate, "jpeg_gaussian_spectrum", lambda coefficients: None)
-    assert estimate_noise(saved).sigma * 255 < 7  # the reading before
+    assert estimate_noise(saved).sigma * 255 < 7 and estimate_noise(coloured).sigma * 255 < 10  # before
 
 
 @pytest.mark.parametrize("name", ["camera", "chelsea"])

@@ -788,12 +788,22 @@ def jpeg_gaussian_spectrum(coefficients: torch.Tensor) -> torch.Tensor | None:
     :data:`JPEG_GAUSSIAN_MISFIT` with a camera's blur ``s`` (:data:`JPEG_KURTOSIS_BLURS`), and
     at most :data:`JPEG_GAUSSIAN_OVER_POWER_LAW` over their misfit to a power law
     ``c − β·log ω``, natural content's spectrum (Gaussian fractal "cloud" textures with β of 1–1.5,
-    noise-free at q90, fit the low-pass at 0.35–0.57 and the power law at 0.15–0.16, and read 24
-    for 15 white without this test); the spectrum is then ``a·exp(−s²·ω²)``. Content itself
-    shaped so (noise blurred by a pixel) is read as noise, as it is on an image not saved as
-    JPEG (:func:`_fitted_spectrum`: 28–30 either way); :func:`estimate_noise` takes it only over
-    :data:`JPEG_CORRELATED_ABOVE` times the level read white, where the kurtoses and the chroma
-    read nothing.
+    noise-free at q90, fit the low-pass at 0.35–0.57 and the power law at 0.15–0.16; without
+    this test a β 1 one was read as noise of 24, where its white reading is 15); the spectrum is
+    then ``a·exp(−s²·ω²)``. Content itself shaped so (noise blurred by about a pixel, value noise
+    with 2 px cells) is read as noise, as on an image not saved as JPEG
+    (:func:`_fitted_spectrum`), but higher: 20–46 under JPEG where the same textures saved as PNG
+    read 17–30 (a review's trial). :func:`estimate_noise` takes it where the kurtoses read no
+    camera's noise, over :data:`JPEG_CORRELATED_ABOVE` times the luminance's level read so far
+    (white, or the chroma's camera level: the two agreed at 14.4–15.1 for 15 on a retina crop).
+
+    Its limits (the same trial): the fitted blur runs a little under the true one (0.8 fits
+    0.75–0.78, 1.0 fits 0.93–1.02), so noise blurred by a full pixel is missed about half the
+    time; noise blurred by 0.6 px reads a mean |excess| just over the threshold; content with
+    real low-frequency structure raises the misfit (a smoothed photo at 256² under σ 25 read
+    5.6, 22.6 and 26.2 over three draws); and under about 80 blocks (72 px a side) pure noise's
+    mean |excess|, about 0.8·√(24/blocks), reaches the threshold by chance alone, so small
+    images are seldom read so.
 
     On the tune split under a camera's σ 15 at q85 the smooth grey crops read so: moon 15.5–15.7
     (mean |excess| 0.23–0.40, misfit 0.14–0.20) and brushed metal 18.1–18.3 (0.24–0.44,
@@ -964,9 +974,10 @@ def model_for_level_on_jpeg(image: np.ndarray, sigma: float) -> NoiseModel:
     looks saved as JPEG (:func:`looks_jpeg_compressed`), at least :data:`SMALLEST` a side.
 
     The shape is the one :func:`estimate_noise` reads on a JPEG (white, or a camera's noise
-    from the lowest bands' kurtoses or the chroma), except where that reading is white and the
-    given level is over :data:`JPEG_GIVEN_ABOVE` times its level: the fine bands then show far
-    less noise than the user sees, which is a camera's low-passed noise
+    from the lowest bands' kurtoses, the chroma or the lowest bands' Gaussian low-pass), except
+    where that reading is white and the given level is over :data:`JPEG_GIVEN_ABOVE` times its
+    level: the fine bands then show far less noise than the user sees, which is a camera's
+    low-passed noise
     (:func:`_camera_powers`, in every channel), not white noise JPEG removed (white noise
     survives a JPEG in the bands the PCA level reads: σ 5 at q90, 10 at q75 and 20 at q85 read
     4.6–16, 7–19 and 20–30 on the tune split, so a true level never fired the rule there).

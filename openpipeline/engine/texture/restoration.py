@@ -199,8 +199,11 @@ def _jpeg_caution(sigma: float | None) -> str | None:
     and camera crops and three colour ones; grass reads 16–17 at its white level), 14.5–14.8
     on two scanned-albedo crops whose chroma's lowest bands show it
     (:func:`.noise_estimate._chroma_camera_level`; 4.6–4.8 dB over CBM3D given σ 15, from
-    2.6–2.8 under), and 5–12 on
-    the other colour crops, which come back lightly denoised (up to 2.7 dB under CBM3D)."""
+    2.6–2.8 under), 15.8 on the third, whose luma's lowest bands show it as a Gaussian low-pass
+    (:func:`.noise_estimate.jpeg_gaussian_spectrum`; 5.0 dB over CBM3D, from 2.65 under), and
+    5–12 on the other colour crops, which come back lightly denoised (up to 1.6 dB under CBM3D).
+    With the level given, those crops come back 0.2–1.6 dB over CBM3D
+    (:func:`.noise_estimate.model_for_level_on_jpeg`)."""
     if sigma is None:
         return None
     return (f"The image looks saved as JPEG (its 8×8 blocks show JPEG's quantisation), and the noise level "
