@@ -722,6 +722,24 @@ def _step_of_lowest_bands(coefficients: torch.Tensor) -> int:
     return step
 
 
+def _readable_lowest_bands(
+        coefficients: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """The lowest bands a JPEG's camera noise is read from, of its luma blocks' coefficients
+    (blocks, 64): those with u + v from 1 to :data:`JPEG_KURTOSIS_TOP` that JPEG zeroed at most
+    :data:`JPEG_KURTOSIS_ZEROED` of, as a mask (64,), their coefficients (blocks, bands) and mean
+    powers (bands,) in float64; None under :data:`JPEG_KURTOSIS_LEAST_BLOCKS` blocks or
+    :data:`MIN_FIT_BANDS` bands, or where a band holds no power."""
+    order = _band_order()
+    zeroed = (coefficients.abs() < JPEG_ZERO).double().mean(dim=0)
+    bands = (order >= 1) & (order <= JPEG_KURTOSIS_TOP) & (zeroed <= JPEG_KURTOSIS_ZEROED)
+    values = coefficients[:, bands].double()
+    power = values.square().mean(dim=0)
+    if (values.shape[0] < JPEG_KURTOSIS_LEAST_BLOCKS or int(bands.sum()) < MIN_FIT_BANDS
+            or bool((power <= 0).any())):
+        return None
+    return bands, values, power
+
+
 def jpeg_correlated_spectrum(coefficients: torch.Tensor) -> torch.Tensor | None:
     """The spectrum (64,) of correlated noise under a JPEG, in squared 8-bit levels of its luma,
     from its blocks' DCT coefficients on JPEG's grid (blocks, 64; :func:`_luma_blocks`), or None
@@ -743,14 +761,10 @@ def jpeg_correlated_spectrum(coefficients: torch.Tensor) -> torch.Tensor | None:
     photos read 0.5–1.1 at 7.6–9.4 for σ 5, which is why :func:`_channel_powers` takes this
     reading only well above the white one (:data:`JPEG_CORRELATED_ABOVE`).
     """
-    order = _band_order()
-    zeroed = (coefficients.abs() < JPEG_ZERO).double().mean(dim=0)
-    bands = (order >= 1) & (order <= JPEG_KURTOSIS_TOP) & (zeroed <= JPEG_KURTOSIS_ZEROED)
-    values = coefficients[:, bands].double()
-    power = values.square().mean(dim=0)
-    if (values.shape[0] < JPEG_KURTOSIS_LEAST_BLOCKS or int(bands.sum()) < MIN_FIT_BANDS
-            or bool((power <= 0).any())):
+    found = _readable_lowest_bands(coefficients)
+    if found is None:
         return None
+    bands, values, power = found
     root = (values.pow(4).mean(dim=0) / power.square() - 3.0).clamp_min(0.0).sqrt()
     total = float(root.square().sum())
     if total <= 0.0:
@@ -811,14 +825,10 @@ def jpeg_gaussian_spectrum(coefficients: torch.Tensor) -> torch.Tensor | None:
     dB over the input. Every other tune crop under it, under white noise of σ 5, 10 and 20 at
     q90, q75 and q85, and noise-free at q90 and q95, read a mean |excess| over 0.45, a misfit
     over 0.6, a blur out of range, or a level under 1.5 times the white one."""
-    order = _band_order()
-    zeroed = (coefficients.abs() < JPEG_ZERO).double().mean(dim=0)
-    bands = (order >= 1) & (order <= JPEG_KURTOSIS_TOP) & (zeroed <= JPEG_KURTOSIS_ZEROED)
-    values = coefficients[:, bands].double()
-    power = values.square().mean(dim=0)
-    if (values.shape[0] < JPEG_KURTOSIS_LEAST_BLOCKS or int(bands.sum()) < MIN_FIT_BANDS
-            or bool((power <= 0).any())):
+    found = _readable_lowest_bands(coefficients)
+    if found is None:
         return None
+    bands, values, power = found
     excess = values.pow(4).mean(dim=0) / power.square() - 3.0
     omega2 = _frequencies()
     design = torch.stack([torch.ones_like(omega2[bands]), -omega2[bands]], dim=1)
