@@ -143,9 +143,10 @@ def test_results_cached_before_the_cap_are_not_reused():
     JPEG from its lowest bands' kurtoses, then a JPEG's step of 2 read through the decoder's
     rounding, and a camera's noise under a colour JPEG read in its chroma, then a level given for a
     JPEG shaped as a JPEG's noise is read, then a camera's noise hiding smooth content under JPEG
-    read from its lowest bands' Gaussian low-pass),
+    read from its lowest bands' Gaussian low-pass, then that reading's Gaussianity judged without
+    the two lowest bands),
     so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-28"
+    assert texture_job.RESULT_VERSION == "texture-29"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):
