@@ -825,11 +825,12 @@ def jpeg_gaussian_spectrum(coefficients: torch.Tensor) -> torch.Tensor | None:
     images are seldom read so.
 
     On the tune split under a camera's σ 15 at q85 the smooth grey crops read so: moon 15.5–15.7
-    (mean |excess| 0.23–0.40, misfit 0.14–0.20) and brushed metal 18.1–18.3 (0.24–0.44,
-    0.50–0.58: its grain is anisotropic), where they read 4.2–5.9 white and came back 0.3–0.6
-    dB over the input. Every other tune crop under it, under white noise of σ 5, 10 and 20 at
-    q90, q75 and q85, and noise-free at q90 and q95, read a mean |excess| over 0.45, a misfit
-    over 0.6, a blur out of range, or a level under 1.5 times the white one."""
+    (mean |excess| 0.20–0.23, misfit 0.14–0.20) and two of three brushed metal crops 18.1–18.3
+    (0.22–0.27, misfit 0.52–0.58: its grain is anisotropic; the third reads 0.49), where they
+    read 4.2–5.9 white and came back 0.3–0.6 dB over the input (now +9.0 and +5.5–5.9). Every
+    other tune crop under it, under white noise of σ 5, 10 and 20 at q90, q75 and q85, and
+    noise-free at q75, q90 and q95, read a mean |excess| over 0.45, a misfit over 0.6, a blur
+    out of range, or a level under 1.5 times the white one."""
     found = _readable_lowest_bands(coefficients)
     if found is None:
         return None
@@ -930,8 +931,8 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
     crops under demosaic-like σ 15 at q85 read 4.5–11 as white, 13.6–18 so, and gained 5.3–10.5
     dB), or, where neither reads one, from the lowest bands' Gaussian low-pass
     (:func:`jpeg_gaussian_spectrum`) where it reads over :data:`JPEG_CORRELATED_ABOVE` times the
-    luminance's level (the tune split's moon and brushed metal crops under the same read 4.2–5.9
-    white, 15.5–18.3 so, and gained 4.6–8.7 dB); None: found by
+    luminance's level (the tune split's moon and two brushed metal crops under the same read
+    4.2–5.9 white, 15.5–18.3 so, and gained 4.9–8.7 dB); None: found by
     :func:`looks_jpeg_compressed`. False reads the spectrum as for any image, as the shape for
     a level the user gives on an image not saved as JPEG does (:func:`.restoration._given_level`;
     on a JPEG, :func:`model_for_level_on_jpeg`).
