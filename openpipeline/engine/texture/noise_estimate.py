@@ -944,11 +944,7 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
         >>> round(estimate_noise(noisy).sigma, 1)
         0.1
     """
-    if isinstance(image, np.ndarray):
-        array = image if image.ndim == 3 else image[..., None]
-        tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32))[None]
-    else:
-        tensor = image.float()
+    tensor = _as_tensor(image) if isinstance(image, np.ndarray) else image.float()
     channels = tensor.shape[1]
     if min(tensor.shape[-2:]) < SMALLEST:  # too few blocks for a spectrum: Immerkær's σ, white
         return NoiseModel.white(estimate_sigma(tensor[0].permute(1, 2, 0).numpy()), channels)
@@ -978,6 +974,12 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
     return _chroma_at_least_luma_like(table, jpeg)
 
 
+def _as_tensor(image: np.ndarray) -> torch.Tensor:
+    """An (H, W, C) or (H, W) array in 0..1 as a float32 (1, C, H, W) tensor."""
+    array = image if image.ndim == 3 else image[..., None]
+    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32))[None]
+
+
 def _camera_powers(level: float) -> torch.Tensor:
     """The band powers (64,) of a camera's demosaiced noise of per-pixel level ``level``: white
     noise low-passed by a Gaussian of :data:`CHROMA_CAMERA_BLUR` px."""
@@ -993,8 +995,7 @@ def model_for_level_on_jpeg(image: np.ndarray, sigma: float) -> NoiseModel:
     from the lowest bands' kurtoses, the chroma or the lowest bands' Gaussian low-pass), except
     where that reading is white and the given level is over :data:`JPEG_GIVEN_ABOVE` times its
     level: the fine bands then show far less noise than the user sees, which is a camera's
-    low-passed noise
-    (:func:`_camera_powers`, in every channel), not white noise JPEG removed (white noise
+    low-passed noise (:func:`_camera_powers`, in every channel), not white noise JPEG removed (white noise
     survives a JPEG in the bands the PCA level reads: σ 5 at q90, 10 at q75 and 20 at q85 read
     4.6–16, 7–19 and 20–30 on the tune split, so a true level never fired the rule there).
     The level is ``√(σ² + step²)``, the JPEG's quantisation step (:func:`jpeg_step`) standing
@@ -1016,10 +1017,9 @@ def model_for_level_on_jpeg(image: np.ndarray, sigma: float) -> NoiseModel:
     +4.11 → +4.77 (+0.03); σ 20 at q85 +8.37 → +8.41 (moon −0.45); a camera's σ 15 at q85
     +3.17 → +5.41 (skin −2.1: its texture read white at 14–15, so the rule does not fire; the
     old shape was a low-pass there)."""
-    array = image if image.ndim == 3 else image[..., None]
-    tensor = torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32))[None]
+    tensor = _as_tensor(image)
     colour = 3 if tensor.shape[1] >= 3 else 1
-    step = _jpeg_reading(tensor)[0]
+    step = jpeg_step(tensor)
     level = math.sqrt(sigma**2 + step**2)
     read = estimate_noise(tensor, jpeg=True)
     table = read.autocovariance.clone()
