@@ -824,6 +824,72 @@ def test_light_white_noise_under_jpeg_is_not_read_as_a_camera_s(name):
             assert estimate_noise(_jpeg_round_trip(_white(clean, 5, seed), quality)).is_white, (seed, quality)
 
 
+def _zeros_level(saved: np.ndarray) -> float:
+    """:func:`.noise_estimate.jpeg_zeros_level` of a JPEG'd image, in 8-bit levels of the opponent
+    channels (as :func:`.noise_estimate._jpeg_reading` gives it)."""
+    reading = noise_estimate._jpeg_reading(_tensor(saved))
+    assert reading.zeros is not None
+    return reading.zeros * 255
+
+
+@pytest.mark.parametrize("name", ["camera", "astronaut", "skin"])
+def test_jpeg_s_zeros_bound_its_white_noise_whatever_the_texture(name):
+    """White noise of σ 5 at q90, 10 at q75 and 20 at q85: the share of coefficients JPEG rounded
+    to 0 bounds the noise (content only lowers it), so the level read off the zeros is never far
+    under the truth (0.85–0.9 of it at worst on the tune split: the least of some forty bands'
+    bounds, each at a 95 % confidence), on a photo and on a busy procedural skin, whose own fine
+    pores read as noise of 14–16 at σ 5. On the photo it is near the truth; on the skin far under
+    the white level read from the PCA."""
+    clean = _procedural(name) if name == "skin" else _photo_crop(name)
+    for sigma, quality in ((5, 90), (10, 75), (20, 85)):
+        for seed in range(2):
+            level = _zeros_level(_jpeg_round_trip(_white(clean, sigma, seed), quality))
+            assert level > 0.8 * sigma, (sigma, quality, seed, level)
+            if name == "camera":
+                assert level < 1.3 * sigma, (sigma, quality, seed, level)
+    skin = _jpeg_round_trip(_white(clean, 5), 90)
+    if name == "skin":
+        image = _tensor(skin)
+        luma = NoiseModel.white(1.0, 3).to_space(image)[0, 0].double()
+        assert _zeros_level(skin) < 0.85 * math.sqrt(noise_estimate.pca_level(luma)) * 255
+
+
+def test_a_band_s_step_is_read_from_its_median_not_a_stray_divisor():
+    """A band JPEG zeroed nearly everywhere: its nonzero coefficients at ±18 and ±36 (rounded by
+    the decoder) and one stray 6 (a divisor of 18, which fits the multiples too) read 18, not 6,
+    which would read the bound three times too low; a band on no lattice reads none."""
+    rng = np.random.default_rng(0)
+    values = torch.tensor([18.0] * 9 + [-18.0] * 6 + [36.0, -36.0, 6.0], dtype=torch.float64)
+    values = values + torch.from_numpy(rng.uniform(-0.4, 0.4, values.shape))
+    assert noise_estimate._band_step(values) == 18
+    assert noise_estimate._band_step(torch.from_numpy(rng.uniform(5, 60, 40))) is None
+
+
+def test_a_clean_texture_saved_as_jpeg_is_held_to_its_zeros_and_not_smeared(monkeypatch):
+    """A clean photo crop saved at q95 (the tune split's coffee/128/2, a busy one): its texture reads
+    as white noise of 11.8 and the result came back 1 dB under the JPEG itself; held to
+    :data:`.noise_estimate.JPEG_ZEROS_ABOVE` × the level its zeros allow it reads about 6 and comes
+    back over it, by 1 dB more."""
+    import sys
+
+    from tests.helpers.cli import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import texture_set
+
+    crop = next(c for c in texture_set.crops("tune", 128) if c.name == "coffee/128/2")
+    saved = _jpeg_round_trip(crop.image, 95)
+    held = estimate_noise(saved)
+    zeros = _zeros_level(saved)
+    assert held.is_white and held.sigma * 255 <= noise_estimate.JPEG_ZEROS_ABOVE * zeros * 1.01 + 1
+    ours = psnr(restore(saved, RestoreParams(threads=1)).image, crop.image)
+    monkeypatch.setattr(noise_estimate, "JPEG_ZEROS_ABOVE", math.inf)
+    before = estimate_noise(saved)
+    assert before.sigma * 255 > 10 and held.sigma < 0.6 * before.sigma
+    unheld = psnr(restore(saved, RestoreParams(threads=1)).image, crop.image)
+    assert unheld < psnr(saved, crop.image) < ours and ours > unheld + 1
+
+
 def test_a_noise_level_read_on_a_jpeg_comes_with_a_warning():
     """Denoising a JPEG'd noisy image with nothing given warns that the level read may be far
     off and says how to give one; not with --sigma given, and not for the same noise unsaved."""
