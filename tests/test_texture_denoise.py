@@ -903,6 +903,14 @@ def test_noise_in_part_of_a_jpeg_or_saved_twice_is_not_held_under_its_level(monk
     assert held >= 0.98 * unheld
 
 
+def test_a_grey_jpeg_with_an_alpha_reads_its_zeros_from_the_grey():
+    """An opaque alpha (every pixel at 1) beside a grey JPEG is neither JPEG's luma nor clipping:
+    the grey's zeros give the same level with it as without."""
+    saved = _jpeg_round_trip(_white(_photo_crop("camera"), 10), 75)
+    with_alpha = np.ascontiguousarray(np.concatenate([saved, np.ones_like(saved)], axis=2))
+    assert _zeros_level(with_alpha) == pytest.approx(_zeros_level(saved))
+
+
 def test_a_clean_texture_saved_as_jpeg_is_held_to_its_zeros_and_not_smeared(monkeypatch):
     """A clean gravel crop saved at q95 (the tune split's gravel/128/2): its fine grain reads as
     white noise of 5.7 and the result came back 1 dB under the JPEG itself; held to
