@@ -144,7 +144,7 @@ def test_results_cached_before_the_cap_are_not_reused():
     rounding, and a camera's noise under a colour JPEG read in its chroma, then a level given for a
     JPEG shaped as a JPEG's noise is read, then a camera's noise hiding smooth content under JPEG
     read from its lowest bands' Gaussian low-pass, then that reading's Gaussianity judged without
-    the two lowest bands),
+    the two lowest bands, then a JPEG's white level held near the most its zeros allow),
     so the cache key's version moved on."""
     assert texture_job.RESULT_VERSION == "texture-30"
 

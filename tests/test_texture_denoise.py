@@ -836,17 +836,17 @@ def _zeros_level(saved: np.ndarray) -> float:
 def test_jpeg_s_zeros_bound_its_white_noise_whatever_the_texture(name):
     """White noise of σ 5 at q90, 10 at q75 and 20 at q85: the share of coefficients JPEG rounded
     to 0 bounds the noise (content only lowers it), so the level read off the zeros is never far
-    under the truth (0.85–0.9 of it at worst on the tune split: the least of some forty bands'
+    under the truth (0.85–0.9 of it at worst on the tune split: the least of some fifty bands'
     bounds, each at a 95 % confidence), on a photo and on a busy procedural skin, whose own fine
-    pores read as noise of 14–16 at σ 5. On the photo it is near the truth; on the skin far under
-    the white level read from the PCA."""
+    pores read as noise of about 17 at σ 5. On the grey photo it is within 1.5 of the truth (1.26–1.29
+    at σ 5, q90, where the step is fine); on the skin far under the white level read from the PCA."""
     clean = _procedural(name) if name == "skin" else _photo_crop(name)
     for sigma, quality in ((5, 90), (10, 75), (20, 85)):
         for seed in range(2):
             level = _zeros_level(_jpeg_round_trip(_white(clean, sigma, seed), quality))
             assert level > 0.8 * sigma, (sigma, quality, seed, level)
             if name == "camera":
-                assert level < 1.3 * sigma, (sigma, quality, seed, level)
+                assert level < 1.5 * sigma, (sigma, quality, seed, level)
     skin = _jpeg_round_trip(_white(clean, 5), 90)
     if name == "skin":
         image = _tensor(skin)
@@ -873,10 +873,12 @@ def _held_and_unheld(monkeypatch: pytest.MonkeyPatch, image: np.ndarray) -> tupl
     def luma(model: NoiseModel) -> float:
         return math.sqrt(float(model.autocovariance[0, 0, model.lag, model.lag])) * 255
 
-    held = luma(estimate_noise(image))
+    assert noise_estimate._jpeg_reading(_tensor(image)).zeros is not None  # the hold can act
+    held = estimate_noise(image)
+    assert held.is_white
     with monkeypatch.context() as patch:
         patch.setattr(noise_estimate, "JPEG_ZEROS_ABOVE", math.inf)
-        return held, luma(estimate_noise(image))
+        return luma(held), luma(estimate_noise(image))
 
 
 def test_noise_in_part_of_a_jpeg_or_saved_twice_is_not_held_under_its_level(monkeypatch):
@@ -884,8 +886,8 @@ def test_noise_in_part_of_a_jpeg_or_saved_twice_is_not_held_under_its_level(monk
     trials, σ 20 at q85 unless said): noise on half of a 384² crop (the bound 6.5–8.5 held a level
     read at 19–20 to 9–11), a clean 256² centre in a noisy 384² crop (the window the steps are
     read on; 16.4 held to 6.4), σ 10 saved at q75 then again at q90 on the same grid (the second
-    save's finer step read: 12.9–13.5 held to 8.3–9.4), and a 64² crop under σ 10 at q75 whose
-    band read a step of 4 from 9 stray coefficients (11.1 held to 6.8). None is held now."""
+    save's finer step read: 12.9–13.5 held to 8.3–9.4). None is held now; the zeros are read
+    in each case (the hold could act)."""
     for name in ("astronaut", "coffee"):
         clean = img_as_float32(getattr(data, name)())
         middle = [(s - 384) // 2 for s in clean.shape[:2]]
@@ -898,9 +900,6 @@ def test_noise_in_part_of_a_jpeg_or_saved_twice_is_not_held_under_its_level(monk
         for image in (_jpeg_round_trip(half), _jpeg_round_trip(centre), twice):
             held, unheld = _held_and_unheld(monkeypatch, image)
             assert held >= 0.98 * unheld, (name, held, unheld)
-    small = img_as_float32(data.astronaut())[224:288, 224:288]
-    held, unheld = _held_and_unheld(monkeypatch, _jpeg_round_trip(_white(small, 10, 110), 75))
-    assert held >= 0.98 * unheld
 
 
 def test_a_grey_jpeg_with_an_alpha_reads_its_zeros_from_the_grey():

@@ -176,6 +176,7 @@ JPEG_ZEROS_TILE = 8  # blocks a side of the tiles the zeros are counted in (64 p
 JPEG_ZEROS_TILE_LEAST = 32  # unclipped blocks a tile needs to be read
 JPEG_ZEROS_TILE_QUANTILE = 0.9  # which quantile of the tiles' bounds is the image's
 JPEG_ZEROS_STRIPS = 12  # strips of tiles read at most (see _tile_zeros)
+JPEG_ZEROS_STEP_MAX = 128  # the largest step a band's lattice is looked for at (see _band_step)
 NO_BOUND = 1e6  # a tile's bound where no band bounds it (8-bit levels)
 # Per tile (see jpeg_zeros_level), 1.25 changed the tune split by +0.01 to +0.04 dB a kind; 1.1 is
 # taken (see estimate_noise). Counted over the whole image, 1.0 lost 1.8 dB on retina under σ 20 at
@@ -628,8 +629,9 @@ def _luma_blocks(image: torch.Tensor) -> _LumaBlocks | None:
     pixels, in 8-bit levels, cut into 8×8 blocks at the block-grid offset where the most of their
     coefficients with u + v ≥ :data:`JPEG_FROM_BAND` are under :data:`JPEG_ZERO`: those blocks'
     DCT coefficients (blocks, 64), whether each block has over :data:`JPEG_CLIPPED_PIXELS` pixels
-    at 0 or 255 in some colour channel (blocks,), and that share at each of the 64 offsets. None
-    for an image under :data:`SMALLEST` pixels a side."""
+    at 0 or 255 in some colour channel (blocks,), that share at each of the 64 offsets, and where
+    the grid lies in the whole image (:class:`_LumaBlocks`). None for an image under
+    :data:`SMALLEST` pixels a side."""
     if min(int(image.shape[-2]), int(image.shape[-1])) < SMALLEST:
         return None
     window = _jpeg_window(image)
@@ -764,13 +766,18 @@ def _band_step(nonzero: torch.Tensor) -> int | None:
     a low quantile as in :func:`_step_of_lowest_bands`: in a band JPEG zeroed nearly everywhere,
     a few stray coefficients at a divisor of the step (6 where it is 18) would read the step, and
     so the bound, three times too low. The step is at least the least magnitude that occurs (its
-    0.05 quantile, less 1 for the decoder's rounding): a JPEG saved again on the same grid at a
+    0.05 quantile, rounded to the lattice's multiples): a JPEG saved again on the same grid at a
     finer step holds the first save's coarser lattice and zeros (σ 10 saved at q75 then q90 read
-    the second step, and its bound was about half the noise's)."""
-    lattice = _lattice_step(nonzero, JPEG_ZEROS_LEAST_STEP, int(1.25 * float(nonzero.abs().median())))
+    the second step, and its bound was about half the noise's). (A band whose content puts under
+    5 % of its coefficients at the first multiples reads a multiple of its step: it has few zeros,
+    and its bound is far above the least band's.) Steps are looked for up to
+    :data:`JPEG_ZEROS_STEP_MAX`."""
+    most = min(JPEG_ZEROS_STEP_MAX, int(1.25 * float(nonzero.abs().median())))
+    lattice = _lattice_step(nonzero, JPEG_ZEROS_LEAST_STEP, most)
     if lattice is None:
         return None
-    return max(lattice, math.floor(float(torch.quantile(nonzero.abs(), 0.05))) - 1)
+    least = float(torch.quantile(nonzero.abs(), 0.05))
+    return lattice * max(1, round(least / lattice))  # on the lattice read
 
 
 def _band_steps(coefficients: torch.Tensor) -> dict[int, int]:
@@ -803,7 +810,8 @@ def _tile_zeros(image: torch.Tensor, grid: tuple[int, int], bands: torch.Tensor,
     colour = 1 if image.shape[1] < 3 else 3  # not alpha (grey and alpha: the grey)
     strips = list(range(0, rows, side))
     if len(strips) > JPEG_ZEROS_STRIPS:  # evenly spaced strips of a tall image
-        strips = [strips[i * len(strips) // JPEG_ZEROS_STRIPS] for i in range(JPEG_ZEROS_STRIPS)]
+        total = len(strips)
+        strips = [strips[(2 * i + 1) * total // (2 * JPEG_ZEROS_STRIPS)] for i in range(JPEG_ZEROS_STRIPS)]
     for first in strips:
         height = min(side, rows - first)
         part = image[0, :colour, top + first * PATCH:top + (first + height) * PATCH,
@@ -832,18 +840,20 @@ def jpeg_zeros_level(image: torch.Tensor, blocks: _LumaBlocks) -> float | None:
 
     - The steps are read on the unclipped blocks of the JPEG window (:func:`_band_steps`; at
       least :data:`JPEG_KURTOSIS_LEAST_BLOCKS` of them, else None).
-    - The zeros are counted per tile of :data:`JPEG_ZEROS_TILE`² blocks over the whole image
-      (clipped blocks left out, tiles with under :data:`JPEG_ZEROS_TILE_LEAST` unclipped blocks
-      not read): noise in part of an image (a composite, an atlas's clean padding) would mix its
-      blocks' shares with the clean ones' and read far under its level.
-    - A tile's bound is the least of its bands', each with ``z`` at the lower end of its
-      Clopper–Pearson interval at :data:`JPEG_ZEROS_CONFIDENCE`. The least of some fifty bands
-      is not a bound at that confidence (on a 64² crop under σ 20 at q85 it read 0.62–0.99 of σ
-      over 12 draws); the level is held to :data:`JPEG_ZEROS_ABOVE` times it, not to it. Held to
+    - The zeros are counted per tile of :data:`JPEG_ZEROS_TILE`² blocks over the whole image, or
+      over :data:`JPEG_ZEROS_STRIPS` evenly spaced strips of tiles of a taller one (clipped blocks
+      left out, tiles with under :data:`JPEG_ZEROS_TILE_LEAST` unclipped blocks not read): noise
+      in part of an image (a composite, an atlas's clean padding) would mix its blocks' shares
+      with the clean ones' and read far under its level.
+    - A tile's bound is the least of its bands', each with ``z`` at its one-sided Clopper–Pearson
+      lower bound at :data:`JPEG_ZEROS_CONFIDENCE`. The least of some fifty bands is not a bound
+      at that confidence (on a 64² crop under σ 20 at q85 it read 0.62–0.99 of σ over 12 draws);
+      the level is held to :data:`JPEG_ZEROS_ABOVE` times it, not to it. Held to
       that confidence over all the bands (Bonferroni), the tune split's σ 5 at q90 read about a
       third higher and the hold did next to nothing.
-    - The image's is the :data:`JPEG_ZEROS_TILE_QUANTILE` quantile of its tiles' bounds. Counted
-      over the whole image instead, σ 20 at q85 on half of a 384² crop read 6.5–8.5, and a level
+    - The image's is the :data:`JPEG_ZEROS_TILE_QUANTILE` quantile of its tiles' bounds (a tile's
+      own, the next above it where the quantile falls between two). Counted over the whole image
+      instead, σ 20 at q85 on half of a 384² crop read 6.5–8.5, and a level
       read right (19–20) was held to 9–11; per tile it is not held (nor with a clean centre).
 
     A busy texture's fine detail, which the PCA level reads as noise, is mostly zeroed with the
@@ -869,7 +879,7 @@ def jpeg_zeros_level(image: torch.Tensor, blocks: _LumaBlocks) -> float | None:
         share = beta.ppf(1.0 - JPEG_ZEROS_CONFIDENCE, zeroed, kept_blocks - zeroed + 1)
         bound = step.numpy() / (2.0 * math.sqrt(2.0) * erfinv(np.nan_to_num(share, nan=0.0)))
     tiles = np.minimum(bound.min(axis=1), NO_BOUND)  # a tile with no band to bound it: NO_BOUND
-    level = float(np.quantile(tiles, JPEG_ZEROS_TILE_QUANTILE))
+    level = float(np.quantile(tiles, JPEG_ZEROS_TILE_QUANTILE, method="higher"))  # a tile's, not a blend
     return level if level < NO_BOUND else None
 
 
