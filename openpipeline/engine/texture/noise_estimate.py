@@ -1121,11 +1121,11 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
     4.2–5.9 white, 15.5–18.3 so, and gained 4.9–8.7 dB). A luminance still read white is held
     to :data:`JPEG_ZEROS_ABOVE` times the level JPEG's zeros allow (:func:`jpeg_zeros_level`),
     its step² added as where the level is read (:func:`_channel_powers`): a busy texture's fine
-    detail read as noise. On the tune split, mean dB over the input: σ 5 at q90 +3.30 → +3.37
-    (skin +0.6 to +0.9; gravel/1 −0.17); σ 20 at q85 +8.43 → +8.58 (retina −0.3, wood +0.6);
-    noise-free q95 −0.71 → −0.51 (13 → 11 crops under the JPEG itself) and q90 +0.28 → +0.40;
-    σ 10 at q75, a camera's σ 15 at q85 and σ 10 on half of each crop at q85 within ±0.01
-    (worst crop −0.09). The camera readings above are judged against the level before it is
+    detail read as noise. On the tune split, mean dB over the input: σ 5 at q90 +3.30 → +3.36
+    (skin +0.5 to +0.9; gravel/1 −0.17); σ 20 at q85 +8.43 → +8.57 (retina −0.3, wood +0.6
+    to +0.8); noise-free q95 −0.71 → −0.55 (13 → 12 crops under the JPEG itself) and q90
+    +0.28 → +0.39; σ 10 at q75, a camera's σ 15 at q85 and σ 10 on half of each crop at q85
+    within ±0.01 (worst crop −0.08). The camera readings above are judged against the level before it is
     held. None: found by
     :func:`looks_jpeg_compressed`. False reads the spectrum as for any image, as the shape for
     a level the user gives on an image not saved as JPEG does (:func:`.restoration._given_level`;
