@@ -600,6 +600,21 @@ def _mixed(weights: tuple[float, ...], window: torch.Tensor) -> torch.Tensor:
     return torch.einsum("c,chw->hw", torch.tensor(weights, dtype=torch.float64), window[:3])
 
 
+def _luma_and_bounds(pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """JPEG's luma of (C, h, w) pixels in 8-bit levels (the grey of one channel, or of a grey
+    with an alpha), and where some colour channel, not the alpha, is at 0 or 255: (h, w) in
+    float64, 1 there."""
+    colour = pixels[:1] if pixels.shape[0] < 3 else pixels[:3]
+    luma = colour[0] if colour.shape[0] < 3 else _mixed(JPEG_LUMA, colour)
+    return luma, ((colour <= 0.5) | (colour >= 254.5)).any(dim=0).double()
+
+
+def _clipped_blocks(at_bound: torch.Tensor) -> torch.Tensor:
+    """Which 8×8 blocks of a (h, w) map of pixels at a bound (:func:`_luma_and_bounds`, h and w
+    multiples of 8) have over :data:`JPEG_CLIPPED_PIXELS` of them: (h // 8, w // 8), bool."""
+    return F.avg_pool2d(at_bound[None], PATCH)[0] * PATCH**2 > JPEG_CLIPPED_PIXELS
+
+
 def _block_coefficients(plane: torch.Tensor, rows: int, cols: int, matrix: torch.Tensor) -> torch.Tensor:
     """The 8×8 DCT coefficients (``matrix``: :func:`.dct_filters.dct_matrix` in float64) of the
     top-left ``rows`` × ``cols`` blocks of a plane: (rows, cols, 8, 8)."""
@@ -634,10 +649,7 @@ def _luma_blocks(image: torch.Tensor) -> _LumaBlocks | None:
     :data:`SMALLEST` pixels a side."""
     if min(int(image.shape[-2]), int(image.shape[-1])) < SMALLEST:
         return None
-    window = _jpeg_window(image)
-    luma = window[0] if window.shape[0] < 3 else _mixed(JPEG_LUMA, window)
-    colour = window[:1] if window.shape[0] < 3 else window[:3]  # not alpha
-    at_bound = ((colour <= 0.5) | (colour >= 254.5)).any(dim=0).double()
+    luma, at_bound = _luma_and_bounds(_jpeg_window(image))
     matrix = dct_matrix(PATCH).double()
     upper = (_band_order() >= JPEG_FROM_BAND).reshape(PATCH, PATCH)
     shares: list[float] = []
@@ -649,9 +661,8 @@ def _luma_blocks(image: torch.Tensor) -> _LumaBlocks | None:
             coefficients = _block_coefficients(part, rows, cols, matrix)
             share = float((coefficients[..., upper].abs() < JPEG_ZERO).double().mean())
             if not shares or share > max(shares):
-                clipped = F.avg_pool2d(at_bound[None, dy:dy + rows * PATCH, dx:dx + cols * PATCH], PATCH)
-                pixels = clipped.reshape(-1) * PATCH**2
-                best = coefficients.reshape(-1, PATCH * PATCH), pixels > JPEG_CLIPPED_PIXELS, (dy, dx)
+                clipped = _clipped_blocks(at_bound[dy:dy + rows * PATCH, dx:dx + cols * PATCH]).reshape(-1)
+                best = coefficients.reshape(-1, PATCH * PATCH), clipped, (dy, dx)
             shares.append(share)
     assert best is not None
     top, left = _window_corner(image)
@@ -807,18 +818,15 @@ def _tile_zeros(image: torch.Tensor, grid: tuple[int, int], bands: torch.Tensor,
     across = -(-cols // side)
     matrix = dct_matrix(PATCH).double()
     zeros, counts = [], []
-    colour = 1 if image.shape[1] < 3 else 3  # not alpha (grey and alpha: the grey)
     strips = list(range(0, rows, side))
     if len(strips) > JPEG_ZEROS_STRIPS:  # evenly spaced strips of a tall image
         total = len(strips)
         strips = [strips[(2 * i + 1) * total // (2 * JPEG_ZEROS_STRIPS)] for i in range(JPEG_ZEROS_STRIPS)]
     for first in strips:
         height = min(side, rows - first)
-        part = image[0, :colour, top + first * PATCH:top + (first + height) * PATCH,
-                     left:left + cols * PATCH].double() * 255.0
-        luma = part[0] if part.shape[0] < 3 else _mixed(JPEG_LUMA, part)
-        at_bound = ((part <= 0.5) | (part >= 254.5)).any(dim=0).double()
-        kept = F.avg_pool2d(at_bound[None], PATCH)[0] * PATCH**2 <= JPEG_CLIPPED_PIXELS  # (height, cols)
+        luma, at_bound = _luma_and_bounds(image[0, :, top + first * PATCH:top + (first + height) * PATCH,
+                                                left:left + cols * PATCH].double() * 255.0)
+        kept = ~_clipped_blocks(at_bound)  # (height, cols)
         coefficients = _block_coefficients(luma, height, cols, matrix).reshape(height, cols, -1)[..., bands]
         zero = (coefficients.abs() < steps / 2) & kept[..., None]
         pad = across * side - cols
@@ -848,13 +856,13 @@ def jpeg_zeros_level(image: torch.Tensor, blocks: _LumaBlocks) -> float | None:
     - A tile's bound is the least of its bands', each with ``z`` at its one-sided Clopper–Pearson
       lower bound at :data:`JPEG_ZEROS_CONFIDENCE`. The least of some fifty bands is not a bound
       at that confidence (on a 64² crop under σ 20 at q85 it read 0.62–0.99 of σ over 12 draws);
-      the level is held to :data:`JPEG_ZEROS_ABOVE` times it, not to it. Held to
-      that confidence over all the bands (Bonferroni), the tune split's σ 5 at q90 read about a
-      third higher and the hold did next to nothing.
+      the level is held to :data:`JPEG_ZEROS_ABOVE` times it, not to it. Held to that
+      confidence over all the bands (Bonferroni), the tune split's σ 5 at q90 read about a third
+      higher and the hold did next to nothing.
     - The image's is the :data:`JPEG_ZEROS_TILE_QUANTILE` quantile of its tiles' bounds (a tile's
       own, the next above it where the quantile falls between two). Counted over the whole image
-      instead, σ 20 at q85 on half of a 384² crop read 6.5–8.5, and a level
-      read right (19–20) was held to 9–11; per tile it is not held (nor with a clean centre).
+      instead, σ 20 at q85 on half of a 384² crop read 6.5–8.5, and a level read right (19–20)
+      was held to 9–11; per tile it is not held (nor with a clean centre).
 
     A busy texture's fine detail, which the PCA level reads as noise, is mostly zeroed with the
     noise in the finest bands, so they still hold the level near the noise's. It reads low where
@@ -1125,8 +1133,8 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
     (skin +0.5 to +0.9; gravel/1 −0.17); σ 20 at q85 +8.43 → +8.57 (retina −0.3, wood +0.6
     to +0.8); noise-free q95 −0.71 → −0.55 (13 → 12 crops under the JPEG itself) and q90
     +0.28 → +0.39; σ 10 at q75, a camera's σ 15 at q85 and σ 10 on half of each crop at q85
-    within ±0.01 (worst crop −0.08). The camera readings above are judged against the level before it is
-    held. None: found by
+    within ±0.01 (worst crop −0.08). The camera readings above are judged against the level
+    before it is held. None: found by
     :func:`looks_jpeg_compressed`. False reads the spectrum as for any image, as the shape for
     a level the user gives on an image not saved as JPEG does (:func:`.restoration._given_level`;
     on a JPEG, :func:`model_for_level_on_jpeg`).
@@ -1166,19 +1174,11 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
     if gaussian is not None and correlated is None and (  # a camera's noise hiding smooth content
             float(gaussian.mean()) > JPEG_CORRELATED_ABOVE**2 * float(table[0, 0, LAG, LAG])):
         table[0, 0] = _autocovariance(gaussian.double())
-    if reading.zeros is not None and _white_at(table[0, 0]):
+    if reading.zeros is not None and NoiseModel(table[:1, :1]).is_white:  # the luminance read white
         held = (JPEG_ZEROS_ABOVE * reading.zeros) ** 2 + step**2
         if held < float(table[0, 0, LAG, LAG]):
             table[0, 0] *= held / float(table[0, 0, LAG, LAG])
     return _chroma_at_least_luma_like(table, jpeg)
-
-
-def _white_at(autocovariance: torch.Tensor) -> bool:
-    """Whether a channel's autocovariance (lags) is white's: nothing off its centre (beyond
-    the rounding of :func:`_autocovariance`, under 1e-6 of the centre)."""
-    off = autocovariance.clone()
-    off[LAG, LAG] = 0.0
-    return float(off.abs().max()) <= 1e-6 * float(autocovariance[LAG, LAG])
 
 
 def _as_tensor(image: np.ndarray) -> torch.Tensor:
