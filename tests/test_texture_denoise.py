@@ -405,20 +405,51 @@ def _blurs(image: np.ndarray) -> list[float]:
 @pytest.mark.parametrize("luma_share,gain", [(1.0, 2.0), (0.2, 0.6)])
 def test_a_colour_luminance_read_white_takes_its_chroma_s_camera_blur(monkeypatch, luma_share, gain):
     """Wood's growth rings fill the luminance's upper bands, where its low-pass is fitted, and a
-    camera's noise reads white there (at about 5 on the bench's wood crops); both chroma read its
-    blur, and the luminance takes it, held to the chroma's level: 2.7–3.3 dB more, 0.9–1.4 with
-    80 % of the luminance's noise taken out."""
+    camera's noise reads white there, far under the chroma (about 5 on the bench's wood crops);
+    both chroma read its blur, and the luminance takes it, raised to the chroma's level: 2.7–3.3
+    dB more, 0.9–1.4 with 80 % of the luminance's noise taken out."""
+    from openpipeline.engine.texture.noise_estimate import LUMA_RAISED, _channels_table, _JpegReading
+
     clean = _procedural("wood")
     noisy = _camera(clean, 0, luma_share)
     blurs = _blurs(noisy)
     assert blurs[0] < noise_estimate.CORRELATED_BLUR <= min(blurs[1:])
     model, ours = estimate_noise(noisy), restore(noisy, RestoreParams(threads=1)).image
+    rule = noise_estimate._luma_with_chroma_blur
     monkeypatch.setattr(noise_estimate, "_luma_with_chroma_blur", lambda *args: None)
     unread, before = estimate_noise(noisy), restore(noisy, RestoreParams(threads=1)).image
-    lag, table = model.lag, model.autocovariance
-    assert NoiseModel(unread.autocovariance[:1, :1]).is_white and not NoiseModel(table[:1, :1]).is_white
-    assert float(table[0, 0, lag, lag]) <= max(float(table[c, c, lag, lag]) for c in (1, 2)) + 1e-9
+    assert NoiseModel(unread.autocovariance[:1, :1]).is_white
+    assert not NoiseModel(model.autocovariance[:1, :1]).is_white
     assert psnr(ours, clean) > psnr(before, clean) + gain
+    image = _tensor(noisy)
+    opponent = NoiseModel.white(1.0, 3).to_space(image)[0]
+    table = _channels_table(opponent, None, torch.zeros(image.shape[-2:], dtype=torch.bool), False,
+                            _JpegReading())
+    bands = [noise_estimate._band_powers(opponent[c].double()) for c in range(3)]
+    lag = (table.shape[-1] - 1) // 2
+    luma, chroma = float(table[0, 0, lag, lag]), [float(table[c, c, lag, lag]) for c in (1, 2)]
+    rule(bands, table)  # the luminance raised, and held to the chroma within the rule itself
+    assert LUMA_RAISED**2 * luma <= float(table[0, 0, lag, lag]) <= max(chroma) + 1e-12
+
+
+def test_white_luminance_noise_under_blurred_chroma_noise_keeps_its_reading(monkeypatch):
+    """White noise of σ 15 in the luminance, and σ 15 blurred by 1 px in each chroma channel (the
+    chroma's noise reduced, or a film-grain overlay): both chroma read a low-pass and the
+    luminance white, as for a camera's noise over a busy texture, but the luminance reads near
+    the chroma's level, not under it. Its reading stays (taking the chroma's blur held it to 6.9
+    and lost 5.2 dB)."""
+    clean = np.ascontiguousarray(img_as_float32(data.rocket())[200:328, 100:228])
+    rng = np.random.default_rng(0)
+    planes = [rng.normal(0, 1, clean.shape[:2])] + [gaussian_filter(rng.normal(0, 1, clean.shape[:2]), 1.0)
+                                                    for _ in range(2)]
+    grain = np.stack([plane / plane.std() * 15 / 255 for plane in planes], axis=-1)
+    noisy = (clean + grain @ noise_estimate.colour_matrix(3).double().numpy()).astype(np.float32)
+    blurs = _blurs(noisy)
+    assert blurs[0] < noise_estimate.CORRELATED_BLUR <= min(blurs[1:])  # the blur alone would be taken
+    model = estimate_noise(noisy)
+    monkeypatch.setattr(noise_estimate, "_luma_with_chroma_blur", lambda *args: None)
+    assert torch.equal(model.autocovariance, estimate_noise(noisy).autocovariance)
+    assert abs(float(model.autocovariance[0, 0, model.lag, model.lag]) ** 0.5 * 255 - 15) < 1.5
 
 
 def test_chroma_blurred_by_4_2_0_subsampling_does_not_lend_the_luminance_its_blur(monkeypatch):

@@ -85,6 +85,7 @@ ABOVE_FIT = 0.5  # a band this far above the fitted spectrum (natural log of pow
 FIT_ROUNDS = 3  # refits without such bands
 MIN_FIT_BANDS = 6  # the least bands a spectrum is fitted to
 CORRELATED_BLUR = 0.45  # a fitted low-pass wider than this (pixels) means correlated noise
+LUMA_RAISED = 1.5  # the chroma's blur is taken only where it raises the luminance's σ this much
 # Clipped noise (see Clipping and _band_energies): a patch whose noise kept less than this share
 # of its variance through clipping is not read (half its pixels at 0: 0.34; 0.57 of them, a
 # background 2.5/255 below black: 0.28).
@@ -1211,22 +1212,34 @@ def _luma_with_chroma_blur(bands: list[torch.Tensor], table: torch.Tensor) -> No
     camera's low-pass (``bands``: the opponent channels' :func:`_band_powers`; ``table``, the
     model's autocovariance, changed in place): the luminance takes the chroma's blur (the mean
     of the two fitted), at the most of it that every AC band's power allows (noise only adds
-    power), and at most the larger chroma level (see :func:`_luma_at_most_chroma`).
+    power), and at most the larger chroma level (see :func:`_luma_at_most_chroma`; and at most
+    the smaller one over :data:`CHROMA_FLOOR`, so that :func:`_chroma_at_least_luma_like` does
+    not then take the weaker chroma for under-read). Only where that raises the luminance's σ
+    at least :data:`LUMA_RAISED` times: the luminance read too low.
 
     Demosaicing blurs the noise of every channel alike, but the luminance's upper bands, where
     its low-pass is fitted (:func:`_fitted_spectrum`), hold most of a texture's fine detail,
     which reads as a flatter spectrum: on the tune split under demosaic-like σ 15 the chroma
     read blurs of 0.61–0.75 px, and the luminance 0.30–0.36 on skin and 0.43–0.44 on two wood
     crops (under :data:`CORRELATED_BLUR`: white at 5.2–5.9 on the wood), where white σ 15, 25
-    and Poisson noise read chroma blurs of 0.18 at most. Taken so, those five crops gained
-    2.2–4.9 dB (mean over the 36 crops, Δ to CBM3D +3.92 → +4.37 dB); no other tune crop under
+    and Poisson noise read chroma blurs of 0.18 at most. Taken so, the two wood crops gained
+    4.8–4.9 dB (mean over the 36 crops, Δ to CBM3D +3.92 → +4.19 dB); no other tune crop under
     white, Poisson or correlated noise changed. Under a camera's noise blurred by 1 px, drawn
-    per RGB channel, the same wood, skin and foliage crops gained 0.6–3.0 dB, and 0.2–1.5 with
-    80 % of the luminance's noise taken out (a camera's own luminance noise reduction).
+    per RGB channel, the tune split's wood and foliage crops gained 3.0 and 0.6 dB, and the wood
+    1.5 with 80 % of the luminance's noise taken out (a camera's own luminance noise reduction).
+    With no noise at all in the luminance and the chroma's blurred, it still fires on wood
+    (0.25 dB lost).
 
     Not where a chroma channel reads under :data:`CHROMA_FLOOR` of the luminance's variance:
     chroma subsampled and upsampled again (4:2:0 video) blurs its own noise and reads far
-    under the luminance (2.5 for σ 15), and its blur is not the luminance's."""
+    under the luminance (2.5 for σ 15), and its blur is not the luminance's. Nor where the
+    luminance's own reading is near the chroma's: white noise in the luminance with only the
+    chroma's blurred (chroma noise reduction, a film-grain overlay) reads white there, and a
+    review found the rule held it down (15 → 6.9 on a rocket crop under σ 15 in both, 5.2 dB
+    lost) or gave it the chroma's shape at the same level (up to 1.1 dB lost); raising it by at
+    least :data:`LUMA_RAISED` keeps the wood crops' gains (5.2–5.9 → 14.2–14.5) and gives up the
+    skin crops' (their luminance read 12.8–13.6, its level kept and its shape changed: +2.2 dB),
+    which the data here cannot tell from that case."""
     blurs = [_fitted_spectrum(band)[1] for band in bands[:3]]
     if blurs[0] >= CORRELATED_BLUR or min(blurs[1:]) < CORRELATED_BLUR:
         return
@@ -1238,7 +1251,10 @@ def _luma_with_chroma_blur(bands: list[torch.Tensor], table: torch.Tensor) -> No
     shape = torch.exp(-((blurs[1] + blurs[2]) / 2) ** 2 * _frequencies())
     allowed = float((bands[0].double()[1:] / shape[1:]).min())
     spectrum = _autocovariance(shape * allowed)
-    table[0, 0] = spectrum * min(1.0, max(chroma) / max(float(spectrum[lag, lag]), 1e-30))
+    level = min(float(spectrum[lag, lag]), max(chroma), min(chroma) / CHROMA_FLOOR)
+    if level < LUMA_RAISED**2 * luma:
+        return
+    table[0, 0] = spectrum * (level / float(spectrum[lag, lag]))
 
 
 def _as_tensor(image: np.ndarray) -> torch.Tensor:
