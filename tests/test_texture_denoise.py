@@ -381,7 +381,7 @@ def test_colour_luminance_noise_is_held_to_the_chroma_level_on_a_busy_texture():
     assert abs(float(grey_model.autocovariance[0, 0, lag, lag]) ** 0.5 * 255 - 15 * 3**0.5) < 2.0
 
 
-_YCC = np.array([[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]])  # JPEG's
+_YCC = np.array([noise_estimate.JPEG_LUMA, *noise_estimate.JPEG_CHROMA])  # JPEG's RGB → YCbCr
 
 
 def _camera(clean: np.ndarray, seed: int = 0, luma_share: float = 1.0) -> np.ndarray:

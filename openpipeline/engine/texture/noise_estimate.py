@@ -1230,9 +1230,10 @@ def _luma_with_chroma_blur(bands: list[torch.Tensor], table: torch.Tensor) -> No
     With no noise at all in the luminance and the chroma's blurred, it still fires on wood
     (0.25 dB lost).
 
-    Not where a chroma channel reads under :data:`CHROMA_FLOOR` of the luminance's variance:
-    chroma subsampled and upsampled again (4:2:0 video) blurs its own noise and reads far
-    under the luminance (2.5 for σ 15), and its blur is not the luminance's. Nor where the
+    Not where a chroma channel reads under :data:`CHROMA_FLOOR` of the luminance's variance (the
+    cap at the smaller chroma over it is then under the luminance's own reading): chroma
+    subsampled and upsampled again (4:2:0 video) blurs its own noise and reads far under the
+    luminance (2.5 for σ 15), and its blur is not the luminance's. Nor where the
     luminance's own reading is near the chroma's: white noise in the luminance with only the
     chroma's blurred (chroma noise reduction, a film-grain overlay) reads white there, and a
     review found the rule held it down (15 → 6.9 on a rocket crop under σ 15 in both, 5.2 dB
@@ -1246,13 +1247,11 @@ def _luma_with_chroma_blur(bands: list[torch.Tensor], table: torch.Tensor) -> No
     lag = (table.shape[-1] - 1) // 2
     luma = float(table[0, 0, lag, lag])
     chroma = [float(table[c, c, lag, lag]) for c in (1, 2)]
-    if min(chroma) < CHROMA_FLOOR * luma:
-        return
     shape = torch.exp(-((blurs[1] + blurs[2]) / 2) ** 2 * _frequencies())
     allowed = float((bands[0].double()[1:] / shape[1:]).min())
     spectrum = _autocovariance(shape * allowed)
     level = min(float(spectrum[lag, lag]), max(chroma), min(chroma) / CHROMA_FLOOR)
-    if level < LUMA_RAISED**2 * luma:
+    if level <= LUMA_RAISED**2 * luma:  # (a chroma under CHROMA_FLOOR of the luma caps it under the luma)
         return
     table[0, 0] = spectrum * (level / float(spectrum[lag, lag]))
 
