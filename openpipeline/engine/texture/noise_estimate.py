@@ -50,9 +50,10 @@ pixels a side the noise is taken as white at Immerkær's level.
 Cost: one 8×8 block DCT of the image, and the covariance of 7×7 patches for the PCA level
 (:func:`pca_level`): 0.1 s at 128², 1.4 s for a 2048² colour texture on one thread (and
 0.02–0.03 s for :func:`jpeg_grid`, on a window of at most 256², as much again for a JPEG's
-step and kurtoses; for a grey image's correlated
-noise, 0.05 s at 128² and 0.3 s at 4096² for :func:`kurtosis_bound`, which reads at most
-:data:`KURTOSIS_WINDOWS` windows and adds about 100 MB at 4096²); the PCA level's memory is
+step and kurtoses; for a grey image, 0.05 s at 128² and 0.3 s at 4096² for each
+:func:`kurtosis_bound`, which reads at most :data:`KURTOSIS_WINDOWS` windows and adds about
+100 MB at 4096²: one for white noise, two for correlated, whose white level, the PCA level
+with it, is read too); the PCA level's memory is
 about two copies of a channel in float64 plus ~25 MB (260 MB at 4096²;
 ``bench/noise_estimate_bench.py``).
 """
@@ -111,10 +112,11 @@ CLIP_READ_FROM = 0.01
 # at least 0.368. Images under SMALLEST a side are not judged: at 16–20 pixels most offsets
 # hold one block, and 8-bit white noise never saved as JPEG crossed 0.15 in 2–20 of 30 draws.
 JPEG_GRID_FROM = 0.15
-# Correlated noise read on a grey image is held under a bound from its bands' kurtoses (see
-# kurtosis_bound and _held_to_kurtosis): 8×8 windows read at most (a wider stride above), windows
-# per side of the tiles that are redrawn, redraws, the quantile of the redrawn levels taken, the
-# slack over it (σ), and the least share of the spectrum's σ it keeps.
+# Correlated noise read on a grey image is held under a bound from its bands' kurtoses, and its
+# white level checked against one (see kurtosis_bound, _held_to_kurtosis and _grey_white): 8×8
+# windows read at most (a wider stride above), windows per side of the tiles that are redrawn,
+# redraws, the quantile of the redrawn levels taken, the slack over it (σ), and the least share
+# of the spectrum's σ it keeps.
 KURTOSIS_WINDOWS = 1 << 16
 KURTOSIS_TILE = 32
 KURTOSIS_DRAWS = 64
@@ -511,10 +513,13 @@ def _held_to_kurtosis(channel: torch.Tensor, spectrum: torch.Tensor, powers: tor
       photo, and the hold cut it further: −0.68 (6; down to −2.2 dB, none below the input).
       The kurtoses do not tell it from σ 15 at 0.8 px on the same grass (read 24–26 there).
 
-    Noise read as white is held otherwise, only where the bound is far under it
-    (:func:`_grey_white`: it is the lowest of three readings already, and the bound read white
-    noise 5–15 % under the truth, or, under photon noise whose law is not Gaussian, half); nor
-    is colour, whose chroma checks the luminance
+    White noise is held otherwise, only where the bound is far under it (:func:`_grey_white`:
+    its level is the lowest of three readings already, and the bound read white noise 5–15 %
+    under the truth, or, under photon noise whose law is not Gaussian, half); and a spectrum
+    whose white level the bound fully allows is read white instead of held (:func:`_grey_powers`;
+    the figures above were measured before that, but no grain case of theirs is read so: the
+    share of its white level is far under :data:`WHITE_OVER_CORRELATED`). Colour is not held:
+    its chroma checks the luminance
     (:func:`_luma_at_most_chroma`). A grey image under 103 pixels a side is not held either
     (:data:`KURTOSIS_LEAST_TILES`). Holding a JPEG's white level so would not work either: JPEG's
     zeros make its bands peaky whatever the content, and the bound reads under the noise (on the
@@ -1173,12 +1178,19 @@ def _grey_white(channel: torch.Tensor, high: float, clipped: torch.Tensor) -> _G
     held to the bound (σ × the share), at least :data:`KURTOSIS_FLOOR` of it: grass under σ 5
     read 7.6–8.5 and came out −0.13 to +0.25 dB over the input (from −2.6 to −1.9).
 
-    The share also tells white noise from correlated (:func:`_channel_powers`): a camera's
+    The share also tells white noise from correlated (:func:`_grey_powers`): a camera's
     low-passed noise leaves the fine bands little Gaussian power, and the share of the white
     level read there was 0–0.40 (0.77 on one camera crop) on the grey crops under demosaic-like
     σ 15, but 0.87–0.97 on gravel and coins under white σ 5, whose texture falls off with
     frequency like blurred noise and read as a camera's grain of σ 10.6–15.4 (1.3–5.6 dB under
-    the input). From :data:`WHITE_OVER_CORRELATED` such a reading is taken as white."""
+    the input). From :data:`WHITE_OVER_CORRELATED` such a reading is taken as white.
+
+    The hold is a detector more than a level (as :func:`_held_to_kurtosis`'s floor): a share
+    just under :data:`WHITE_HELD_BELOW` holds the level to 0.8× its σ, one just over keeps it
+    (engraved coins under σ 5 sat at 0.88, read 8.1). Nothing warns of it: the level is only
+    lowered, so what a wrong hold risks is noise left in, which the user sees, not detail
+    smoothed away (:func:`.restoration._grey_grain_caution`). Two-channel images (grey with
+    alpha, a normal map's two stored channels) are checked channel by channel, as grey."""
     immerkaer = estimate_sigma(channel.numpy()[..., None]) ** 2
     level = min(high, immerkaer, pca_level(channel))
     if level <= 0.0:

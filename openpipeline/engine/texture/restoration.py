@@ -164,7 +164,9 @@ def _grey_grain_caution(image: NDArray[np.float32], params: RestoreParams,
     now held under what the bands' kurtoses allow (:func:`.noise_estimate._held_to_kurtosis`):
     11.7–15.8 on grass and gravel, 19.7–22.1 on coins, but that is a bound, not a measurement, so the
     warning stays. None otherwise, and under :data:`GRAIN_CAUTION_FROM` (a clean brushed-metal
-    crop read as grain of σ 0.1; a level that low takes little detail with it)."""
+    crop read as grain of σ 0.1; a level that low takes little detail with it). A grey white
+    level held under its kurtoses (:func:`.noise_estimate._grey_white`) is not warned of: it is
+    only ever lowered, so what it risks is noise left in, which shows, not detail smoothed away."""
     if params.sigma is not None or noise is None or noise.is_white or image.shape[2] >= 3:
         return None
     level = noise.sigma * 255.0
