@@ -19,7 +19,7 @@ from openpipeline.engine.texture.nl_bayes import nl_bayes, nl_bayes_refine
 from openpipeline.engine.texture.noise_estimate import estimate_noise
 from openpipeline.engine.texture.noise_level import estimate_sigma
 from openpipeline.engine.texture.noise_model import NoiseModel
-from openpipeline.engine.texture.restoration import RestoreParams, restore
+from openpipeline.engine.texture.restoration import RestoreParams, RestoreResult, restore
 from openpipeline.engine.texture.sure import probe_for, sure_blend
 from tests.helpers.images import psnr
 
@@ -1304,6 +1304,16 @@ def test_only_grey_images_not_saved_as_jpeg_read_their_kurtoses(monkeypatch):
     assert len(calls) == 3
 
 
+def _read_and_restored(noisy: np.ndarray, monkeypatch: pytest.MonkeyPatch,
+                       ) -> tuple[tuple[NoiseModel, RestoreResult], tuple[NoiseModel, RestoreResult]]:
+    """The noise model read from ``noisy`` and the restored result, with the kurtoses and
+    then without them (:func:`_unheld`, left in place)."""
+    params = RestoreParams(operation="denoise", threads=1)
+    checked = estimate_noise(noisy), restore(noisy, params)
+    _unheld(monkeypatch)
+    return checked, (estimate_noise(noisy), restore(noisy, params))
+
+
 @pytest.mark.slow
 def test_white_noise_read_from_a_busy_grey_texture_is_held_under_its_kurtoses(monkeypatch):
     """White σ 5 on fine grass: the three white readings take its blades for noise (σ ~13), and
@@ -1312,10 +1322,7 @@ def test_white_noise_read_from_a_busy_grey_texture_is_held_under_its_kurtoses(mo
     with the input, and over the unheld one."""
     clean = _crop("grass", 128)
     noisy = _white(clean, 5)
-    params = RestoreParams(operation="denoise", threads=1)
-    held, ours = estimate_noise(noisy), restore(noisy, params)
-    _unheld(monkeypatch)
-    unheld, before = estimate_noise(noisy), restore(noisy, params)
+    (held, ours), (unheld, before) = _read_and_restored(noisy, monkeypatch)
     assert held.is_white and unheld.is_white and held.sigma * 255 < 9 < 11 < unheld.sigma * 255
     assert psnr(ours.image, clean) > psnr(noisy, clean) - 0.2
     assert psnr(ours.image, clean) > psnr(before.image, clean) + 1
@@ -1347,10 +1354,7 @@ def test_white_noise_on_a_texture_that_falls_off_like_grain_is_read_white(monkey
     result gains over the input where the grain reading lost."""
     clean = _crop("gravel", 128)
     noisy = _white(clean, 5)
-    params = RestoreParams(operation="denoise", threads=1)
-    checked, ours = estimate_noise(noisy), restore(noisy, params)
-    _unheld(monkeypatch)
-    unchecked, before = estimate_noise(noisy), restore(noisy, params)
+    (checked, ours), (unchecked, before) = _read_and_restored(noisy, monkeypatch)
     assert checked.is_white and not unchecked.is_white
     assert 4 < checked.sigma * 255 < 9 < unchecked.sigma * 255
     assert psnr(ours.image, clean) > psnr(noisy, clean) > psnr(before.image, clean)
