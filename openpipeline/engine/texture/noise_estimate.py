@@ -1264,7 +1264,7 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
         held = (JPEG_ZEROS_ABOVE * reading.zeros) ** 2 + step**2
         if held < float(table[0, 0, LAG, LAG]):
             table[0, 0] *= held / float(table[0, 0, LAG, LAG])
-    return _chroma_at_least_luma_like(table, jpeg)
+    return _chroma_at_least_luma_like(table, jpeg, opponent[0], clipped)
 
 
 def _channels_table(opponent: torch.Tensor, kept: torch.Tensor | None, clipped: torch.Tensor, jpeg: bool,
@@ -1451,14 +1451,16 @@ def _chroma_camera_level(image: torch.Tensor) -> float | None:
     return level / 255.0
 
 
-def _chroma_at_least_luma_like(table: torch.Tensor, jpeg: bool = False) -> NoiseModel:
+def _chroma_at_least_luma_like(table: torch.Tensor, jpeg: bool = False, luma: torch.Tensor | None = None,
+                               clipped: torch.Tensor | None = None) -> NoiseModel:
     """Colour: a chroma channel that reads under :data:`CHROMA_FLOOR` of the luminance's
-    level (an image saved as JPEG) or :data:`CHROMA_FLOOR_UNSAVED` (any other) takes the
-    luminance's spectrum. JPEG's 4:2:0 chroma leaves noise only as
-    low-frequency blotches that the upper bands do not show (it read 1–2 for a luma of
-    24 on JPEG'd σ 20, and 0.4–2.7 read white at the lower of the PCA and Immerkær levels, as
-    a JPEG's chroma is read);
-    taking the luma's model there gained 1.7 dB on average on the tune split's colour JPEG
+    level takes the luminance's spectrum, or, on an image not saved as JPEG whose luminance
+    reads texture (:func:`_luma_reads_texture`; ``luma``, the luminance channel (H, W), and
+    ``clipped``, the pixels at 0 or 1, are what it reads), under :data:`CHROMA_FLOOR_UNSAVED`.
+    JPEG's 4:2:0 chroma leaves noise only as low-frequency blotches that the upper bands do
+    not show (it read 1–2 for a luma of 24 on JPEG'd σ 20, and 0.4–2.7 read white at the lower
+    of the PCA and Immerkær levels, as a JPEG's chroma is read); taking the luma's model there
+    gained 1.7 dB on average on the tune split's colour JPEG
     crops. The model is then partly a guess (``measured`` False).
 
     Not saved as JPEG, the chroma reads that far under only where it was subsampled (4:2:0
@@ -1468,17 +1470,23 @@ def _chroma_at_least_luma_like(table: torch.Tensor, jpeg: bool = False) -> Noise
     over-read for the chroma's (white σ 5 on the held-out hubble and the tune split's skin
     crops: luminance 12.9–14, chroma 5.1–6.2 in variance shares of 0.13–0.23, read 12.9–14
     and 1.7–3.6 dB under the input), where the chroma is the better reading and holds the
-    luminance (:func:`_luma_at_most_chroma`). At :data:`CHROMA_FLOOR_UNSAVED`, on the 39
+    luminance (:func:`_luma_at_most_chroma`). At :data:`CHROMA_FLOOR_UNSAVED` for every
+    image not saved as JPEG, on the 39
     colour tune and held-out crops, every reading that changed improved: white σ 5 (6 crops)
     −2.85 → +2.86 dB over the input, σ 3 (16: chelsea, wood, foliage, skin, tissue, stone,
     fabric) −0.03 → +2.98 (below the input 8 → 3), σ 8 on skin +0.45 → +4.48, noise-free
     photos 43.0 → 48.8 dB; white σ 15 and 25, Poisson and JPEG'd noise unchanged, and two
     wood crops under demosaic-like σ 15 level (their luminance, raised to the smaller chroma
     over CHROMA_FLOOR by :func:`_luma_with_chroma_blur`, had that chroma rounded under the
-    floor). What it gives up: noise stronger in the luminance than the chroma's by 1.8 to 3.2
-    times in σ (1/√0.3 to 1/√0.1; a grey grain laid over a lightly noisy colour image) is now
-    held to the chroma (see :func:`_luma_at_most_chroma`: an under-read costs less than an
-    over-read).
+    floor). But noise legitimately stronger in the luminance than in the chroma by 1.8 to 3.2
+    times in σ (1/√0.3 to 1/√0.1) was then held to the chroma, 2–3 times under: a review found
+    chroma noise reduction (the chroma's noise blurred by 0.5–0.8 px: luminance σ 10 read
+    4.3–5.4), 4:2:2 video with its chroma repeated (σ 15 read 5.8), luminance-heavy grain. So
+    the lower floor is taken only where the luminance's level is texture by its kurtoses
+    (:func:`_luma_reads_texture`: shares of 0–0.63 on the hubble, fur, tissue-stain and wood
+    crops that gained above, 1.19–1.23 under chroma noise reduction, Gaussian noise in the
+    luminance). That gives up the gains on the procedural stone, skin and fabric crops, whose
+    fine detail is itself Gaussian-like (shares 1.02–1.24, or no bound).
 
     An image saved as JPEG (``jpeg``) does not have its luminance held to its chroma: JPEG
     quantises chroma more coarsely, so at full chroma resolution (4:4:4, where the chroma
@@ -1488,16 +1496,32 @@ def _chroma_at_least_luma_like(table: torch.Tensor, jpeg: bool = False) -> Noise
     if table.shape[0] < 3:
         return NoiseModel(table)
     lag = (table.shape[-1] - 1) // 2
-    luma = float(table[0, 0, lag, lag])
+    luma_level = float(table[0, 0, lag, lag])
     measured = True
-    floor = CHROMA_FLOOR if jpeg else CHROMA_FLOOR_UNSAVED
+    floor = CHROMA_FLOOR
+    shares = [float(table[c, c, lag, lag]) / max(luma_level, 1e-300) for c in (1, 2)]
+    if not jpeg and any(CHROMA_FLOOR_UNSAVED <= share < CHROMA_FLOOR for share in shares):
+        floor = CHROMA_FLOOR_UNSAVED if _luma_reads_texture(luma, luma_level, clipped) else CHROMA_FLOOR
     for c in (1, 2):
-        if float(table[c, c, lag, lag]) < floor * luma:
+        if float(table[c, c, lag, lag]) < floor * luma_level:
             table[c, c] = table[0, 0]
             measured = False
     if measured and not jpeg:
         _luma_at_most_chroma(table)
     return NoiseModel(table, measured)
+
+
+def _luma_reads_texture(luma: torch.Tensor | None, level: float, clipped: torch.Tensor | None) -> bool:
+    """Whether a colour luminance's noise ``level`` (variance) is over what its bands' kurtoses
+    allow white Gaussian noise: the share of :func:`_grey_white` (:data:`KURTOSIS_SLACK` ×
+    √(:func:`kurtosis_bound` of a white spectrum at that level)) under
+    :data:`WHITE_HELD_BELOW`, windows with a ``clipped`` pixel (H, W) not read. False without
+    a channel, a level or a bound (nothing to tell)."""
+    if luma is None or level <= 0.0:
+        return False
+    bound = kurtosis_bound(luma.double(), torch.full((PATCH * PATCH,), level, dtype=torch.float64),
+                           clipped if clipped is not None and bool(clipped.any()) else None)
+    return bound is not None and KURTOSIS_SLACK * math.sqrt(bound) < WHITE_HELD_BELOW
 
 
 def _luma_at_most_chroma(table: torch.Tensor) -> None:
