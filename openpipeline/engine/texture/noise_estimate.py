@@ -1486,7 +1486,10 @@ def _chroma_at_least_luma_like(table: torch.Tensor, jpeg: bool = False, luma: to
     (:func:`_luma_reads_texture`: shares of 0–0.63 on the hubble, fur, tissue-stain and wood
     crops that gained above, 1.19–1.23 under chroma noise reduction, Gaussian noise in the
     luminance). That gives up the gains on the procedural stone, skin and fabric crops, whose
-    fine detail is itself Gaussian-like (shares 1.02–1.24, or no bound).
+    fine detail is itself Gaussian-like (shares 1.02–1.24, or no bound). What it keeps, mean dB
+    over the input: σ 5 on the three hubble crops −2.12 → +2.71, σ 3 on eight fur, wood,
+    foliage and tissue-stain crops +2.34 → +5.16 (under the input 2 → 0), and 42.1 → 48.5 dB
+    out of three noise-free photo crops.
 
     An image saved as JPEG (``jpeg``) does not have its luminance held to its chroma: JPEG
     quantises chroma more coarsely, so at full chroma resolution (4:4:4, where the chroma
