@@ -1194,15 +1194,21 @@ def _grey_white(channel: torch.Tensor, high: float, clipped: torch.Tensor) -> _G
     alpha, a normal map's two stored channels) are checked channel by channel, as grey."""
     immerkaer = estimate_sigma(channel.numpy()[..., None]) ** 2
     level = min(high, immerkaer, pca_level(channel))
+    share = _white_share(channel, level, clipped)
+    if share is None or share >= WHITE_HELD_BELOW:
+        return _GreyWhite(level, share, level)
+    return _GreyWhite(level, share, level * max(share**2, KURTOSIS_FLOOR**2))
+
+
+def _white_share(channel: torch.Tensor, level: float, clipped: torch.Tensor | None) -> float | None:
+    """How much of a white noise ``level`` (variance) one channel's bands' kurtoses allow, as a
+    share of its σ: :data:`KURTOSIS_SLACK` × √(:func:`kurtosis_bound` of a white spectrum at that
+    level), windows with a ``clipped`` pixel (H, W) not read. None without a level or a bound."""
     if level <= 0.0:
-        return _GreyWhite(level, None, level)
-    bound = kurtosis_bound(channel, torch.full((PATCH * PATCH,), level, dtype=torch.float64),
-                           clipped if bool(clipped.any()) else None)
-    if bound is None:
-        return _GreyWhite(level, None, level)
-    share = KURTOSIS_SLACK * math.sqrt(bound)
-    held = level * max(share**2, KURTOSIS_FLOOR**2) if share < WHITE_HELD_BELOW else level
-    return _GreyWhite(level, share, held)
+        return None
+    bound = kurtosis_bound(channel.double(), torch.full((PATCH * PATCH,), level, dtype=torch.float64),
+                           clipped if clipped is not None and bool(clipped.any()) else None)
+    return None if bound is None else KURTOSIS_SLACK * math.sqrt(bound)
 
 
 def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -> NoiseModel:
@@ -1516,15 +1522,13 @@ def _chroma_at_least_luma_like(table: torch.Tensor, jpeg: bool = False, luma: to
 
 def _luma_reads_texture(luma: torch.Tensor | None, level: float, clipped: torch.Tensor | None) -> bool:
     """Whether a colour luminance's noise ``level`` (variance) is over what its bands' kurtoses
-    allow white Gaussian noise: the share of :func:`_grey_white` (:data:`KURTOSIS_SLACK` ×
-    √(:func:`kurtosis_bound` of a white spectrum at that level)) under
-    :data:`WHITE_HELD_BELOW`, windows with a ``clipped`` pixel (H, W) not read. False without
-    a channel, a level or a bound (nothing to tell)."""
-    if luma is None or level <= 0.0:
+    allow white Gaussian noise: its :func:`_white_share` under :data:`WHITE_HELD_BELOW`, as
+    :func:`_grey_white` holds a grey level. False without a channel, a level or a bound
+    (nothing to tell)."""
+    if luma is None:
         return False
-    bound = kurtosis_bound(luma.double(), torch.full((PATCH * PATCH,), level, dtype=torch.float64),
-                           clipped if clipped is not None and bool(clipped.any()) else None)
-    return bound is not None and KURTOSIS_SLACK * math.sqrt(bound) < WHITE_HELD_BELOW
+    share = _white_share(luma, level, clipped)
+    return share is not None and share < WHITE_HELD_BELOW
 
 
 def _luma_at_most_chroma(table: torch.Tensor) -> None:
