@@ -129,3 +129,42 @@ def test_the_cli_says_it_read_photon_noise(tmp_path):
     data = json.loads(run_cli("--json", "texture", "denoise", str(tmp_path / "in.png"),
                               str(tmp_path / "o2.png"), "--quiet", "--threads", "1", "--no-cache").stdout)
     assert data["signal_noise"]["photons_at_white"] == pytest.approx(PEAK, rel=0.35)
+
+
+def _bench_crop(name: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """A tune-split crop of the texture bench, clean and under its noise ``kind`` (seeded as
+    the bench seeds it)."""
+    import sys
+    import zlib
+
+    from tests.helpers.cli import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import texture_set  # bench/ is not a package
+
+    crop = next(c for c in texture_set.crops("tune") if c.name == name)
+    noisy, _ = texture_set.add_noise(crop.image, kind, zlib.crc32(f"{name}|{kind}".encode()))
+    return np.ascontiguousarray(crop.image), noisy
+
+
+def test_a_texture_busier_where_brighter_is_not_read_as_photon_noise(monkeypatch):
+    """The bench's foliage crop under white σ 15: its leaves are busier where they are bright,
+    so the upper bands' noise power rises with the signal and was read as photon noise (−0.43
+    dB against the white path); the middle bands rise 2.6 times as steeply as the upper ones,
+    which photon noise, white, does not do (:data:`.signal_noise.WHITE_RISE`). Under photon
+    noise the same crop is still read as such."""
+    from openpipeline.engine.texture import signal_noise
+
+    clean, noisy = _bench_crop("foliage/128/1", "white15")
+    assert estimate_signal_noise(noisy) is None
+    params = RestoreParams(threads=1)
+    kept_white = restore(noisy, params)
+    assert "signal_noise" not in kept_white.stats
+    with monkeypatch.context() as patched:
+        patched.setattr(signal_noise, "WHITE_RISE", float("inf"))
+        assert estimate_signal_noise(noisy) is not None  # what the upper bands alone read
+        taken = restore(noisy, params)
+    assert "signal_noise" in taken.stats
+    assert psnr(kept_white.image, clean) > psnr(taken.image, clean) + 0.2
+    _, photon_noisy = _bench_crop("foliage/128/1", "poisson")
+    assert estimate_signal_noise(photon_noisy) is not None

@@ -147,9 +147,9 @@ def test_results_cached_before_the_cap_are_not_reused():
     the two lowest bands, then a JPEG's white level held near the most its zeros allow, then a
     colour luminance read white taking its chroma's camera blur, then a grey image's white level
     checked against its bands' kurtoses, then colour chroma held measured down to
-    CHROMA_FLOOR_UNSAVED, then only where the luminance's kurtoses read texture), so the cache
-    key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-34"
+    CHROMA_FLOOR_UNSAVED, then only where the luminance's kurtoses read texture, then photon noise
+    taken only where its rise with the signal is white), so the cache key's version moved on."""
+    assert texture_job.RESULT_VERSION == "texture-35"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):
