@@ -1404,3 +1404,60 @@ def test_noise_blurred_wider_than_the_upper_bands_show_is_not_held(monkeypatch, 
     unheld = estimate_noise(noisy)
     assert torch.equal(kept.autocovariance, unheld.autocovariance) and unheld.sigma * 255 < 7
     assert cut.sigma < 0.7 * unheld.sigma
+
+
+def test_a_model_over_what_the_image_s_patches_allow_is_held_to_them_and_a_close_one_is_not():
+    """Pure white noise of σ 10: a model of σ 30 is lowered to about 10 (the patches' least
+    variance, over what a sample of pure noise reads), one of σ 12 is left as it is."""
+    rng = np.random.default_rng(3)
+    noise = torch.from_numpy(rng.normal(0.5, 10 / 255, (1, 3, 128, 128)).astype(np.float32))
+    held = noise_estimate.held_to_patch_variance(noise, NoiseModel.white(30 / 255, 3))
+    assert not held.measured
+    assert 9.0 < held.sigma * 255 < 11.5
+    close = NoiseModel.white(12 / 255, 3)
+    assert noise_estimate.held_to_patch_variance(noise, close) is close
+
+
+def _tune_crop(name: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """A tune-split crop of the texture bench, clean and under its noise ``kind`` (seeded as
+    the bench seeds it)."""
+    import sys
+    import zlib
+
+    from tests.helpers.cli import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import texture_set  # bench/ is not a package
+
+    crop = next(c for c in texture_set.crops("tune") if c.name == name)
+    noisy, _ = texture_set.add_noise(crop.image, kind, zlib.crc32(f"{name}|{kind}".encode()))
+    return np.ascontiguousarray(crop.image), noisy
+
+
+def test_light_noise_on_skin_is_not_denoised_as_the_chroma_its_luminance_lent_it(monkeypatch):
+    """Procedural skin under white σ 5: its Gaussian-like pores read as luminance noise of
+    about 14, which the chroma took; the chroma's own patches allow far less, and holding it
+    there comes out better than the unheld reading."""
+    clean, noisy = _tune_crop("skin/128/0", "white5")
+    pixels = torch.from_numpy(noisy.transpose(2, 0, 1).copy())[None]
+    read = estimate_noise(noisy, jpeg=False)
+    held = noise_estimate.held_to_patch_variance(pixels, read)
+    read_levels = torch.diagonal(read.autocovariance[:, :, read.lag, read.lag])
+    held_levels = torch.diagonal(held.autocovariance[:, :, held.lag, held.lag])
+    assert float(held_levels[0]) == pytest.approx(float(read_levels[0]))  # the luminance: no bound
+    assert bool((held_levels[1:] < 0.3 * read_levels[1:]).all())
+    params = RestoreParams(threads=1)
+    ours = restore(noisy, params)
+    with monkeypatch.context() as patched:
+        patched.setattr(noise_estimate, "PATCH_BOUND_SHORT", 0.0)
+        unheld = restore(noisy, params)
+    assert psnr(ours.image, clean) > psnr(unheld.image, clean) + 0.2
+
+
+@pytest.mark.parametrize("name, kind", [("skin/128/0", "white15"), ("wood/128/0", "correlated"),
+                                        ("coffee/128/0", "poisson")])
+def test_noise_read_at_its_level_is_left_as_read(name, kind):
+    _, noisy = _tune_crop(name, kind)
+    read = estimate_noise(noisy, jpeg=False)
+    pixels = torch.from_numpy(noisy.transpose(2, 0, 1).copy())[None]
+    assert noise_estimate.held_to_patch_variance(pixels, read) is read

@@ -58,6 +58,7 @@ from openpipeline.engine.texture.network import (
 )
 from openpipeline.engine.texture.noise_estimate import (
     estimate_noise,
+    held_to_patch_variance,
     looks_jpeg_compressed,
     model_for_level_on_jpeg,
 )
@@ -131,8 +132,9 @@ def _noise_level(image: NDArray[np.float32], params: RestoreParams,
                  jpeg: bool = False) -> tuple[float | None, NoiseModel | None]:
     """σ in 0..1 for denoising (``params.sigma`` or estimated from the image) and, with our
     configuration, the noise model (shaped for a given σ, :func:`_given_level`, else estimated:
-    see :mod:`.noise_estimate`; read as a JPEG's where ``jpeg``, :func:`_looks_jpeg`); None and
-    None for other operations."""
+    see :mod:`.noise_estimate`; read as a JPEG's where ``jpeg``, :func:`_looks_jpeg`, else held
+    under what the image's own patch variance allows, :func:`.noise_estimate.held_to_patch_variance`);
+    None and None for other operations."""
     if params.operation != "denoise":
         return None, None
     if params.sigma is None and min(image.shape[:2]) < MIN_SIDE_FOR_SIGMA:
@@ -146,6 +148,9 @@ def _noise_level(image: NDArray[np.float32], params: RestoreParams,
         sigma = estimate_sigma(image)
     else:
         model = estimate_noise(image, jpeg=jpeg)
+        if not jpeg:
+            pixels = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+            model = held_to_patch_variance(pixels, model)
         sigma = model.sigma
     if sigma <= 0:
         raise EngineInputError("The image shows no noise to remove (estimated σ is 0).")
