@@ -12,7 +12,7 @@ from scipy.ndimage import gaussian_filter
 from skimage import data
 from skimage.util import img_as_float32
 
-from openpipeline.engine.texture import noise_estimate
+from openpipeline.engine.texture import noise_estimate, restoration
 from openpipeline.engine.texture.dct_filters import dct_denoise
 from openpipeline.engine.texture.denoise import classical_denoise
 from openpipeline.engine.texture.nl_bayes import nl_bayes, nl_bayes_refine
@@ -733,7 +733,9 @@ def test_grain_read_on_a_grey_texture_comes_with_a_warning_to_check_sigma():
     assert not white.stats["warnings"]
     photo = img_as_float32(data.astronaut())[100:228, 150:278]
     colour = restore(_correlated(photo), RestoreParams(operation="denoise", threads=1))
-    assert not colour.stats["warnings"]
+    assert not [w for w in colour.stats["warnings"] if "correlated grain" in w]
+    # the same grain in R, G and B: no chroma noise, and the warning says it may be monochrome grain
+    assert len(colour.stats["warnings"]) == 1 and "monochrome grain" in colour.stats["warnings"][0]
 
 
 def test_grain_read_at_a_level_too_low_to_smear_gets_no_warning():
@@ -1452,6 +1454,9 @@ def test_light_noise_on_skin_is_not_denoised_as_the_chroma_its_luminance_lent_it
         patched.setattr(noise_estimate, "PATCH_BOUND_SHORT", 0.0)
         unheld = restore(noisy, params)
     assert psnr(ours.image, clean) > psnr(unheld.image, clean) + 0.2
+    caution = ours.stats["warnings"][0]  # the luminance is most likely texture too: say so, and what to try
+    assert "fine detail" in caution and "--sigma 6" in caution  # its chroma holds σ 5.9 at most
+    assert not any("fine detail" in warning for warning in unheld.stats["warnings"])
 
 
 @pytest.mark.parametrize("name, kind", [("skin/128/0", "white15"), ("wood/128/0", "correlated"),
@@ -1461,3 +1466,4 @@ def test_noise_read_at_its_level_is_left_as_read(name, kind):
     read = estimate_noise(noisy, jpeg=False)
     pixels = torch.from_numpy(noisy.transpose(2, 0, 1).copy())[None]
     assert noise_estimate.held_to_patch_variance(pixels, read) is read
+    assert restoration._texture_caution(read, read) is None

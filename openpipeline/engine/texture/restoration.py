@@ -132,9 +132,8 @@ def _noise_level(image: NDArray[np.float32], params: RestoreParams,
                  jpeg: bool = False) -> tuple[float | None, NoiseModel | None]:
     """σ in 0..1 for denoising (``params.sigma`` or estimated from the image) and, with our
     configuration, the noise model (shaped for a given σ, :func:`_given_level`, else estimated:
-    see :mod:`.noise_estimate`; read as a JPEG's where ``jpeg``, :func:`_looks_jpeg`, else held
-    under what the image's own patch variance allows, :func:`.noise_estimate.held_to_patch_variance`);
-    None and None for other operations."""
+    see :mod:`.noise_estimate`; read as a JPEG's where ``jpeg``, :func:`_looks_jpeg`); None and
+    None for other operations."""
     if params.operation != "denoise":
         return None, None
     if params.sigma is None and min(image.shape[:2]) < MIN_SIDE_FOR_SIGMA:
@@ -148,13 +147,47 @@ def _noise_level(image: NDArray[np.float32], params: RestoreParams,
         sigma = estimate_sigma(image)
     else:
         model = estimate_noise(image, jpeg=jpeg)
-        if not jpeg:
-            pixels = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
-            model = held_to_patch_variance(pixels, model)
         sigma = model.sigma
     if sigma <= 0:
         raise EngineInputError("The image shows no noise to remove (estimated σ is 0).")
     return sigma, model
+
+
+def _held_to_patches(image: NDArray[np.float32], params: RestoreParams, noise: NoiseModel | None,
+                     jpeg: bool) -> NoiseModel | None:
+    """The noise model read from an image (no σ given, our configuration, not saved as JPEG:
+    ``jpeg``) held under what its own patches allow
+    (:func:`.noise_estimate.held_to_patch_variance`); ``noise`` itself otherwise, or where
+    nothing was held."""
+    if params.sigma is not None or noise is None or jpeg:
+        return noise
+    pixels = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
+    return held_to_patch_variance(pixels, noise)
+
+
+def _texture_caution(read: NoiseModel | None, held: NoiseModel | None) -> str | None:
+    """A warning when a colour image's noise model had its chroma held under what the image's
+    patches allow (:func:`_held_to_patches`) and its luminance not: the chroma was read (or
+    lent) at the luminance's level, and the patches say it holds far less, so the luminance's
+    reading is most likely the texture's own fine detail as well (the tune split's skin and the
+    held-out fabric, stone and star-field crops under white σ 1–3 read 6–13 there, and came out
+    up to 10 dB under the input), which a bound on variance cannot tell from noise. Or the
+    noise is the luminance's alone (monochrome grain; a raw converter's chroma noise reduction):
+    then the luminance's reading is right and the result shows it, so the warning names both and
+    suggests a lower σ only if the result looks smeared. None otherwise."""
+    if read is None or held is None or held is read or read.channels < 3:
+        return None
+    lag = read.lag
+    read_levels = torch.diagonal(read.autocovariance[:, :, lag, lag]).clamp_min(0).sqrt() * 255.0
+    held_levels = torch.diagonal(held.autocovariance[:, :, lag, lag]).clamp_min(0).sqrt() * 255.0
+    if float(held_levels[0]) < float(read_levels[0]):
+        return None
+    luma, chroma = float(read_levels[0]), float(held_levels[1:].max())
+    return (f"This image's colour channels hold far less noise than its brightness reads (at most "
+            f"σ {chroma:.1f}, against σ {luma:.1f}): either the noise is in the brightness alone "
+            f"(monochrome grain, a raw converter's colour noise reduction), or part of what reads as "
+            f"noise is the texture's own fine detail. If the result looks smeared, run again with a "
+            f"lower --sigma, down to --sigma {max(chroma, 1.0):.0f}.")
 
 
 def _grey_grain_caution(image: NDArray[np.float32], params: RestoreParams,
@@ -601,7 +634,7 @@ def restore(
         The restored (H·f, W·f, C) image and statistics (iterations, seconds, stop
         reasons, the σ used, and ``warnings``: a sentence for each tile whose fit did not
         converge, see :func:`_not_converged`, and one for a noise level worth checking, see
-        :func:`_grey_grain_caution` and :func:`_jpeg_caution`).
+        :func:`_grey_grain_caution`, :func:`_jpeg_caution` and :func:`_texture_caution`).
 
     A grey image saved as three equal channels is restored as one channel and repeated
     (:func:`_grey_in_colour`): about half the time, and its noise read as a grey image's.
@@ -615,7 +648,8 @@ def restore(
     neither it nor ``params.max_iterations``, each tile's fit stops at a default time cap
     (:data:`DEFAULT_CAP_SECONDS` per 128² output pixels).
 
-    Denoising with nothing given: noise whose variance grows with the signal (photon
+    Denoising with nothing given, the noise model read is held under what the image's own
+    patches allow (:func:`_held_to_patches`). Noise whose variance grows with the signal (photon
     noise, :mod:`.signal_noise`) is made white first (the generalised Anscombe transform)
     and the result mapped back; the statistics then hold ``signal_noise``.
     """
@@ -631,14 +665,19 @@ def restore(
     if device.type == "cpu":
         torch.set_num_threads(threads)
     jpeg = _looks_jpeg(image, params)
-    sigma, noise = _noise_level(image, params, jpeg)  # may refuse the image: before any other work
+    sigma, read = _noise_level(image, params, jpeg)  # may refuse the image: before any other work
+    noise = _held_to_patches(image, params, read, jpeg)
+    if noise is not read and noise is not None:
+        sigma = noise.sigma
     real = (image.shape[0], image.shape[1])
     stabilised = None if jpeg else _stabilised(image, params, noise)
     if stabilised is None:
         job = _Job(params, choose_config(params), sigma, device, noise, real)
         result = _restore_image(image, job, threads, mask, guide, progress)
-        read = jpeg and params.sigma is None
-        for caution in (_grey_grain_caution(image, params, noise), _jpeg_caution(sigma) if read else None):
+        jpeg_read = jpeg and params.sigma is None
+        cautions = (_grey_grain_caution(image, params, noise), _jpeg_caution(sigma) if jpeg_read else None,
+                    _texture_caution(read, noise))
+        for caution in cautions:
             if caution is not None:
                 result.stats["warnings"].insert(0, caution)
         return result
