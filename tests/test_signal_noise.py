@@ -14,7 +14,7 @@ from skimage.util import img_as_float32
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.texture.restoration import RestoreParams, restore
 from openpipeline.engine.texture.signal_noise import SignalNoise, estimate_signal_noise, stabilise
-from tests.helpers.images import psnr
+from tests.helpers.images import bench_crop, psnr
 
 PEAK = 60.0  # photons at white
 READ = 4.0 / 255.0  # read noise σ
@@ -131,22 +131,6 @@ def test_the_cli_says_it_read_photon_noise(tmp_path):
     assert data["signal_noise"]["photons_at_white"] == pytest.approx(PEAK, rel=0.35)
 
 
-def _bench_crop(name: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """A tune-split crop of the texture bench, clean and under its noise ``kind`` (seeded as
-    the bench seeds it)."""
-    import sys
-    import zlib
-
-    from tests.helpers.cli import REPO
-
-    sys.path.insert(0, str(REPO / "bench"))
-    import texture_set  # bench/ is not a package
-
-    crop = next(c for c in texture_set.crops("tune") if c.name == name)
-    noisy, _ = texture_set.add_noise(crop.image, kind, zlib.crc32(f"{name}|{kind}".encode()))
-    return np.ascontiguousarray(crop.image), noisy
-
-
 def test_a_texture_busier_where_brighter_is_not_read_as_photon_noise(monkeypatch):
     """The bench's foliage crop under white σ 15: its leaves are busier where they are bright,
     so the upper bands' noise power rises with the signal and was read as photon noise (−0.43
@@ -155,7 +139,7 @@ def test_a_texture_busier_where_brighter_is_not_read_as_photon_noise(monkeypatch
     noise the same crop is still read as such."""
     from openpipeline.engine.texture import signal_noise
 
-    clean, noisy = _bench_crop("foliage/128/1", "white15")
+    clean, noisy = bench_crop("foliage/128/1", "white15")
     assert estimate_signal_noise(noisy) is None
     params = RestoreParams(threads=1)
     kept_white = restore(noisy, params)
@@ -166,5 +150,5 @@ def test_a_texture_busier_where_brighter_is_not_read_as_photon_noise(monkeypatch
         taken = restore(noisy, params)
     assert "signal_noise" in taken.stats
     assert psnr(kept_white.image, clean) > psnr(taken.image, clean) + 0.2
-    _, photon_noisy = _bench_crop("foliage/128/1", "poisson")
+    _, photon_noisy = bench_crop("foliage/128/1", "poisson")
     assert estimate_signal_noise(photon_noisy) is not None

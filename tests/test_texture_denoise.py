@@ -21,7 +21,7 @@ from openpipeline.engine.texture.noise_level import estimate_sigma
 from openpipeline.engine.texture.noise_model import NoiseModel
 from openpipeline.engine.texture.restoration import RestoreParams, RestoreResult, restore
 from openpipeline.engine.texture.sure import probe_for, sure_blend
-from tests.helpers.images import psnr
+from tests.helpers.images import bench_crop, psnr
 
 
 def _crop(name: str, size: int = 96) -> np.ndarray:
@@ -1420,27 +1420,11 @@ def test_a_model_over_what_the_image_s_patches_allow_is_held_to_them_and_a_close
     assert noise_estimate.held_to_patch_variance(noise, close) is close
 
 
-def _tune_crop(name: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
-    """A tune-split crop of the texture bench, clean and under its noise ``kind`` (seeded as
-    the bench seeds it)."""
-    import sys
-    import zlib
-
-    from tests.helpers.cli import REPO
-
-    sys.path.insert(0, str(REPO / "bench"))
-    import texture_set  # bench/ is not a package
-
-    crop = next(c for c in texture_set.crops("tune") if c.name == name)
-    noisy, _ = texture_set.add_noise(crop.image, kind, zlib.crc32(f"{name}|{kind}".encode()))
-    return np.ascontiguousarray(crop.image), noisy
-
-
 def test_light_noise_on_skin_is_not_denoised_as_the_chroma_its_luminance_lent_it(monkeypatch):
     """Procedural skin under white σ 5: its Gaussian-like pores read as luminance noise of
     about 14, which the chroma took; the chroma's own patches allow far less, and holding it
     there comes out better than the unheld reading."""
-    clean, noisy = _tune_crop("skin/128/0", "white5")
+    clean, noisy = bench_crop("skin/128/0", "white5")
     pixels = torch.from_numpy(noisy.transpose(2, 0, 1).copy())[None]
     read = estimate_noise(noisy, jpeg=False)
     held = noise_estimate.held_to_patch_variance(pixels, read)
@@ -1462,7 +1446,7 @@ def test_light_noise_on_skin_is_not_denoised_as_the_chroma_its_luminance_lent_it
 @pytest.mark.parametrize("name, kind", [("skin/128/0", "white15"), ("wood/128/0", "correlated"),
                                         ("coffee/128/0", "poisson")])
 def test_noise_read_at_its_level_is_left_as_read(name, kind):
-    _, noisy = _tune_crop(name, kind)
+    _, noisy = bench_crop(name, kind)
     read = estimate_noise(noisy, jpeg=False)
     pixels = torch.from_numpy(noisy.transpose(2, 0, 1).copy())[None]
     assert noise_estimate.held_to_patch_variance(pixels, read) is read

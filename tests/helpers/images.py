@@ -39,3 +39,19 @@ def psnr(a: np.ndarray | torch.Tensor, b: np.ndarray | torch.Tensor) -> float:
 def leftovers(folder) -> list[str]:
     """Temporary files an interrupted or refused write left in ``folder`` (there should be none)."""
     return sorted(p.name for p in folder.iterdir() if p.name.startswith(".") and ".tmp-" in p.name)
+
+
+def bench_crop(name: str, kind: str) -> tuple[np.ndarray, np.ndarray]:
+    """A tune-split crop of the texture bench (``bench/texture_set.py``), clean and under its
+    noise ``kind``, seeded as the bench seeds it."""
+    import sys
+    import zlib
+
+    from tests.helpers.cli import REPO
+
+    sys.path.insert(0, str(REPO / "bench"))
+    import texture_set  # bench/ is not a package
+
+    crop = next(c for c in texture_set.crops("tune") if c.name == name)
+    noisy, _ = texture_set.add_noise(crop.image, kind, zlib.crc32(f"{name}|{kind}".encode()))
+    return np.ascontiguousarray(crop.image), noisy
