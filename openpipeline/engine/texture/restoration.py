@@ -171,7 +171,7 @@ def _texture_caution(read: NoiseModel | None, held: NoiseModel | None) -> str | 
     lent) at the luminance's level, and the patches say it holds far less, so the luminance's
     reading is most likely the texture's own fine detail as well (the tune split's skin and the
     held-out fabric, stone and star-field crops under white σ 1–3 read 6–13 there, and came out
-    up to 10 dB under the input), which a bound on variance cannot tell from noise. Or the
+    up to 17 dB under the input), which a bound on variance cannot tell from noise. Or the
     noise is the luminance's alone (monochrome grain; a raw converter's chroma noise reduction):
     then the luminance's reading is right and the result shows it, so the warning names both and
     suggests a lower σ only if the result looks smeared. None otherwise."""
