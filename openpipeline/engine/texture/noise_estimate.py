@@ -593,18 +593,18 @@ def _patch_covariance(channel: torch.Tensor) -> torch.Tensor:
     return (products - count * torch.outer(mean, mean)) / max(count - 1, 1)
 
 
-def held_to_patch_variance(image: torch.Tensor, model: NoiseModel) -> NoiseModel:
-    """``model`` held, channel by channel of its opponent space, under what a (1, C, H, W)
-    image's own 7×7 patches allow: noise independent of the image adds its covariance to
-    theirs, so in no direction can a patch vary less than its noise does. The bound is the
-    least eigenvalue of the patches' covariance whitened by the model's (in the directions
-    holding at least :data:`PATCH_BOUND_DIRECTIONS` of the model's strongest variance: a
-    demosaic-like model read at the right level overstates its weakest, highest-frequency
-    directions), over what a sample of that many patches of pure noise reads there
-    (Marchenko–Pastur's ``(1 − √(d/n))²``: 0.83–0.92 for a 128² crop's). A channel read over
-    1/:data:`PATCH_BOUND_SHORT` times its bound is lowered to the bound (still an upper bound
-    on its noise) and the model counts as a guess (``measured`` False); closer readings are
-    left alone (clipping at black or white, and the model's shape, move the bound by up to
+def held_to_patch_variance(image: np.ndarray | torch.Tensor, model: NoiseModel) -> NoiseModel:
+    """``model`` held, channel by channel of its opponent space, under what an (H, W, C) array's
+    or (1, C, H, W) tensor's own 7×7 patches allow: noise independent of the image adds its
+    covariance to theirs, so in no direction can a patch vary less than its noise does. The
+    bound is the least eigenvalue of the patches' covariance whitened by the model's (in the
+    directions holding at least :data:`PATCH_BOUND_DIRECTIONS` of the model's strongest
+    variance: a demosaic-like model read at the right level overstates its weakest,
+    highest-frequency directions), over what a sample of that many patches of pure noise reads
+    there (Marchenko–Pastur's ``(1 − √(d/n))²``: 0.83–0.92 for a 128² crop's). A channel read
+    over 1/:data:`PATCH_BOUND_SHORT` times its bound is lowered to the bound (still an upper
+    bound on its noise) and the model counts as a guess (``measured`` False); closer readings
+    are left alone (clipping at black or white, and the model's shape, move the bound by up to
     1.5×: white σ 15 on the held-out star field 0.63–0.66, on photos 0.74–0.76).
 
     What it catches is the chroma a colour model took from a luminance that read texture as
@@ -617,7 +617,8 @@ def held_to_patch_variance(image: torch.Tensor, model: NoiseModel) -> NoiseModel
     texture a second-order bound cannot refuse (its variance is as large in every
     direction), so they stay under the input. Not for a JPEG, whose quantisation removes
     chroma variance the model's 4:2:0 blotches keep (:func:`_chroma_at_least_luma_like`)."""
-    space = model.to_space(image.float())[0].double()
+    tensor = _as_tensor(image) if isinstance(image, np.ndarray) else image.float()
+    space = model.to_space(tensor)[0].double()
     factors = []
     for c in range(int(space.shape[0])):
         factors.append(_patch_bound_factor(space[c], model.patch_covariance(PCA_PATCH, c).double()))

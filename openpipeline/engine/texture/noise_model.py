@@ -41,16 +41,20 @@ class NoiseModel:
         return (int(self.autocovariance.shape[-1]) - 1) // 2
 
     @property
+    def variances(self) -> torch.Tensor:
+        """Each channel's per-pixel noise variance (the lag-0 autocovariance), (C,)."""
+        return torch.diagonal(self.autocovariance[:, :, self.lag, self.lag])
+
+    @property
     def sigma(self) -> float:
         """The per-pixel noise level (root of the mean lag-0 variance over channels)."""
-        centre = self.autocovariance[:, :, self.lag, self.lag]
-        return math.sqrt(max(float(torch.diagonal(centre).mean()), 0.0))
+        return math.sqrt(max(float(self.variances.mean()), 0.0))
 
     @property
     def is_white(self) -> bool:
         """No power at any lag but 0 and no correlation between channels."""
         table = self.autocovariance
-        centre = torch.diagonal(table[:, :, self.lag, self.lag])
+        centre = self.variances
         off = table.clone()
         for c in range(self.channels):
             off[c, c, self.lag, self.lag] = 0.0

@@ -161,8 +161,7 @@ def _held_to_patches(image: NDArray[np.float32], params: RestoreParams, noise: N
     nothing was held."""
     if params.sigma is not None or noise is None or jpeg:
         return noise
-    pixels = torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None]
-    return held_to_patch_variance(pixels, noise)
+    return held_to_patch_variance(image, noise)
 
 
 def _texture_caution(read: NoiseModel | None, held: NoiseModel | None) -> str | None:
@@ -177,9 +176,8 @@ def _texture_caution(read: NoiseModel | None, held: NoiseModel | None) -> str | 
     suggests a lower σ only if the result looks smeared. None otherwise."""
     if read is None or held is None or held is read or read.channels < 3:
         return None
-    lag = read.lag
-    read_levels = torch.diagonal(read.autocovariance[:, :, lag, lag]).clamp_min(0).sqrt() * 255.0
-    held_levels = torch.diagonal(held.autocovariance[:, :, lag, lag]).clamp_min(0).sqrt() * 255.0
+    read_levels = read.variances.clamp_min(0).sqrt() * 255.0
+    held_levels = held.variances.clamp_min(0).sqrt() * 255.0
     if float(held_levels[0]) < float(read_levels[0]):
         return None
     luma, chroma = float(read_levels[0]), float(held_levels[1:].max())
