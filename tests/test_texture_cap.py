@@ -148,8 +148,10 @@ def test_results_cached_before_the_cap_are_not_reused():
     colour luminance read white taking its chroma's camera blur, then a grey image's white level
     checked against its bands' kurtoses, then colour chroma held measured down to
     CHROMA_FLOOR_UNSAVED, then only where the luminance's kurtoses read texture, then photon noise
-    taken only where its rise with the signal is white), so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-37"
+    taken only where its rise with the signal is white, then the noise model held under the
+    image's own patch variance, then a camera's noise under a colour JPEG read in its chroma also
+    where the kurtoses read too little to take), so the cache key's version moved on."""
+    assert texture_job.RESULT_VERSION == "texture-38"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

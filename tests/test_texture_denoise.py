@@ -906,6 +906,26 @@ def test_a_camera_s_noise_on_smooth_colour_under_jpeg_is_read_in_its_chroma(monk
     assert light.is_white and light.sigma * 255 < 10
 
 
+def test_a_camera_s_noise_is_read_in_the_chroma_where_the_kurtoses_read_too_little_to_take(monkeypatch):
+    """The chroma is asked for a camera's noise wherever the luminance stayed white, also where
+    the lowest bands' kurtoses read a low-pass too weak to take (under
+    JPEG_CORRELATED_ABOVE times the white level): before, any reading of theirs kept the
+    chroma from being asked, and a held-out stone crop under a camera's σ 15 at q85 read 10.1
+    white (27.5 dB) where its chroma read 15.9 (32.5 dB). Here the kurtoses are made to read a
+    weak low-pass on the smooth retina crop, whose chroma reads the noise."""
+    clean = np.ascontiguousarray(img_as_float32(data.retina())[600:728, 600:728])
+    saved = _jpeg_round_trip(_correlated(clean, 0, independent=True), 85)
+    weak = torch.full((64,), (2.0 / 255) ** 2, dtype=torch.float64)
+    monkeypatch.setattr(noise_estimate, "jpeg_correlated_spectrum", lambda coefficients: weak)
+    reading = noise_estimate._jpeg_reading(_tensor(saved))
+    assert reading.correlated is not None  # read, but too weak to be taken over the white level
+    model = estimate_noise(saved)
+    assert not model.is_white and 12 <= model.sigma * 255 <= 18
+    monkeypatch.setattr(noise_estimate, "_chroma_camera_level", lambda image: None)
+    monkeypatch.setattr(noise_estimate, "jpeg_gaussian_spectrum", lambda coefficients: None)
+    assert estimate_noise(saved).sigma * 255 < 8  # what the luminance alone reads
+
+
 def _clouds(beta: float, seed: int = 0) -> np.ndarray:
     """A noise-free (128, 128, 1) Gaussian fractal texture: amplitude falling as 1/f^beta."""
     rng = np.random.default_rng(seed)
