@@ -650,23 +650,27 @@ def test_a_rated_estimate_of_an_image_over_256_squared_reads_sure_on_a_window_wi
 
 def test_an_image_no_larger_than_gcv_s_window_reuses_its_pick(monkeypatch):
     """An image no larger than GCV's window is not filtered a fifth time: the chosen
-    candidate's chain (computed by GCV on the whole image) is the result."""
+    candidate's chain (computed by GCV on the whole image) is the result, where the image's
+    own chain takes GCV's patches (noise under σ 10); under stronger noise its 7×7 chain runs
+    once more at the pick."""
     from openpipeline.engine.texture import denoise
 
     calls: list[tuple[int, ...]] = []
     real_chain = denoise._chain
 
-    def counted(noisy, noise, circular, strength=None, passes=None):
+    def counted(noisy, noise, circular, strength=denoise.WHITE_STRENGTH, passes=None, params=None):
         calls.append(tuple(noisy.shape[-2:]))
-        return real_chain(noisy, noise, circular, strength, passes)
+        return real_chain(noisy, noise, circular, strength, passes, params)
 
     monkeypatch.setattr(denoise, "_chain", counted)
-    noise = NoiseModel.white(20 / 255, 1)
-    small = _tensor(_white(_crop("camera", 80), 20))
-    result = classical_denoise(small, noise)
-    assert len(calls) == 2 * len(denoise.GCV_STRENGTHS)  # GCV's pairs only
-    strength = denoise.gcv_strength(small, noise, False)
-    assert torch.equal(result.image, real_chain(small, noise, False, strength)[-1].clamp(0, 1))
+    for level, runs in ((8, 0), (20, 1)):
+        calls.clear()
+        noise = NoiseModel.white(level / 255, 1)
+        small = _tensor(_white(_crop("camera", 80), level))
+        result = classical_denoise(small, noise)
+        assert len(calls) == 2 * len(denoise.GCV_STRENGTHS) + runs  # GCV's pairs (and the image's chain)
+        strength = denoise.gcv_strength(small, noise, False)
+        assert torch.equal(result.image, real_chain(small, noise, False, strength)[-1].clamp(0, 1))
 
 
 def test_a_grey_image_under_strong_noise_is_filtered_on_larger_patches(monkeypatch):
@@ -690,6 +694,32 @@ def test_a_grey_image_under_strong_noise_is_filtered_on_larger_patches(monkeypat
     larger = psnr(classical_denoise(image, noise).image[0].permute(1, 2, 0), clean)
     monkeypatch.setattr(denoise, "chain_params", lambda noisy, noise: default)
     assert larger > psnr(classical_denoise(image, noise).image[0].permute(1, 2, 0), clean) + 0.15
+
+
+def test_gcv_picks_its_strength_on_the_default_patches(monkeypatch):
+    """GCV's window chain takes NL-Bayes' default 5×5 patches also where the image's own chain
+    takes 7×7 ones: the larger patches moved GCV's close scores enough to turn picks that cost
+    up to 1.3 dB. The image's chain then runs with its own patches at that pick."""
+    from openpipeline.engine.texture import denoise
+    from openpipeline.engine.texture.nl_bayes import NlBayesParams
+
+    seen: list[tuple[tuple[int, ...], NlBayesParams | None]] = []
+    real_chain = denoise._chain
+
+    def spy(noisy, noise, circular, strength=denoise.WHITE_STRENGTH, passes=None, params=None):
+        seen.append((tuple(noisy.shape[-2:]), params))
+        return real_chain(noisy, noise, circular, strength, passes, params)
+
+    monkeypatch.setattr(denoise, "_chain", spy)
+    noise = NoiseModel.white(25 / 255, 1)
+    image = _tensor(_white(_crop("camera", 112), 25))
+    result = classical_denoise(image, noise)
+    window = NlBayesParams.for_image(denoise.GCV_SIDE, denoise.GCV_SIDE)
+    assert seen[:-1] == [((denoise.GCV_SIDE,) * 2, window)] * (2 * len(denoise.GCV_STRENGTHS))
+    assert seen[-1] == ((112, 112), None)  # the image's own chain: 7×7 patches
+    strength = denoise.gcv_strength(image, noise, False)
+    assert torch.equal(result.image, real_chain(image, noise, False, strength)[-1].clamp(0, 1))
+    assert denoise.chain_params(image, noise).patch == 7
 
 
 def test_step2_groups_filters_as_the_wiener_formula_says():

@@ -116,10 +116,12 @@ def filtering_model(noise: NoiseModel, strength: float = WHITE_STRENGTH) -> Nois
 
 
 def _chain(noisy: torch.Tensor, noise: NoiseModel, circular: bool,
-           strength: float = WHITE_STRENGTH, passes: int | None = None) -> list[torch.Tensor]:
+           strength: float = WHITE_STRENGTH, passes: int | None = None,
+           params: NlBayesParams | None = None) -> list[torch.Tensor]:
     """The chain's estimates (see the module doc), filtering with :func:`filtering_model`;
-    ``passes`` NL-Bayes passes (default: :func:`nl_bayes_passes` for this image's size)."""
-    params = chain_params(noisy, noise)
+    ``passes`` NL-Bayes passes (default: :func:`nl_bayes_passes` for this image's size), with
+    NL-Bayes' knobs ``params`` (default: :func:`chain_params`)."""
+    params = chain_params(noisy, noise) if params is None else params
     noise = filtering_model(noise, strength)
     if passes is None:
         passes = nl_bayes_passes(noisy.shape[-2], noisy.shape[-1])
@@ -139,18 +141,18 @@ def chain_params(noisy: torch.Tensor, noise: NoiseModel) -> NlBayesParams:
 
     A grey 5×5 patch holds 25 values against a colour one's 75, too few to tell a texture's
     repeats from its noise once the noise is strong. On the tune split's 12 grey crops, σ
-    estimated as the CLI runs, 7×7 and 64 everywhere gained, mean (worst crop): white σ 15
-    +0.18 dB (−0.08), σ 25 +0.23 (+0.01), JPEG'd σ 20 at q85 +0.27 (−0.02), σ 10 at q75 +0.09
-    (−0.13), demosaic-like σ 15 +0.24 (−0.20), brushed metal most (+0.3 to +0.8); photon
-    noise +0.08, its worst crops ±1.4–2.6 dB where GCV's strength (:func:`gcv_strength`) turned
-    between 0.75 and 0.9, which the patches only tip. Under light noise (levels read 1–8)
+    estimated as the CLI runs (GCV's pick made on 5×5 patches, :func:`_gcv_choice`), mean
+    (worst crop): white σ 15 +0.13 dB (−0.08), σ 25 +0.23 (+0.01), JPEG'd σ 20 at q85 +0.20
+    (−0.03), demosaic-like σ 15 +0.24 (−0.20), photon noise +0.12 (−0.22), brushed metal and
+    brick most (+0.3 to +0.5); on the held-out grey crops (grass, coins, a photo: less
+    regular) +0.01 to +0.05 per kind, the worst −0.15. Under light noise (levels read 1–8)
     brick and moon lost up to 0.34 dB, and clean gravel saved at q95, its grain read as noise
     of 4.7–5.3, 1.2–1.5 dB (to 1–2 dB under the JPEG itself): there the 5×5 patches stay (all
     the named kinds read 11 and over, light ones 8 and under). 8×8 gained about as much (white
     σ 15 +0.19, σ 25 +0.24) with a worse worst crop (−0.40) in 1.5× the time; 7×7 with 96 to
     a group less (+0.06, +0.10); 6×6 with 64 half as much. On colour crops 7×7 and 64 lost
-    (wood −0.9 to −1.3 dB, foliage −0.2 to −0.5). A grey 128² crop's denoise takes 2.5–2.7 s
-    of one thread with them (1.1–1.2 s before), a 512² one 6.5–7 s (3.2–3.6).
+    (wood −0.9 to −1.3 dB, foliage −0.2 to −0.5). A grey 128² crop's denoise takes 1.6–1.8 s
+    of one thread with them (1.1–1.2 s before).
     """
     params = NlBayesParams.for_image(noisy.shape[-2], noisy.shape[-1])
     if noisy.shape[1] != 1 or noise.sigma < GREY_PATCH_FROM:
@@ -203,15 +205,25 @@ def gcv_strength(noisy: torch.Tensor, noise: NoiseModel, circular: bool, seed: i
 
 def _gcv_choice(noisy: torch.Tensor, noise: NoiseModel, circular: bool,
                 seed: int) -> tuple[float, list[torch.Tensor] | None]:
-    """:func:`gcv_strength`'s choice, and, when its window is the whole image, the chain's
-    estimates at that strength (already computed there; None otherwise).
+    """:func:`gcv_strength`'s choice, and, when its window is the whole image and its chain
+    the image's own, the chain's estimates at that strength (already computed there; None
+    otherwise).
 
     The window's chain makes the window's own number of NL-Bayes passes (three at 96²), also
     for an image over 256² that gets two: GCV's pick then is the one for the better-converged
     chain. Giving the window the image's two passes changed the pick on 1 of the 6 grey 512²
     tune cases (the tune split's 512² crops' luminance, σ 15 and 25), which lost 0.13 dB
-    (wood, σ 25), and on the held-out grass 512² crop, which lost 0.57 dB."""
+    (wood, σ 25), and on the held-out grass 512² crop, which lost 0.57 dB.
+
+    The window's chain takes NL-Bayes' default 5×5 patches, also where the image's own chain
+    takes 7×7 ones (:func:`chain_params`): GCV's scores for the two strengths sit within a few
+    per cent of each other, and the larger patches moved them enough to turn picks that cost
+    0.7–1.3 dB (the held-out benchmark's camera and grass crops under white σ 15 and JPEG'd
+    σ 20, where the 7×7 chain at the 5×5 chain's pick gained 0.2 dB instead); the 7×7 chain
+    was better than the 5×5 one at either strength there. So the pick stays the one the 5×5
+    chain makes, and the larger patches only filter at it."""
     part = _central(noisy, GCV_SIDE)
+    judge = NlBayesParams.for_image(part.shape[-2], part.shape[-1])
     whole = part.shape[-2:] == noisy.shape[-2:]
     wraps = circular and whole  # only the whole image still wraps
     generator = torch.Generator().manual_seed(seed + GCV_SEED)
@@ -219,15 +231,15 @@ def _gcv_choice(noisy: torch.Tensor, noise: NoiseModel, circular: bool,
     step = GCV_STEP * max(noise.sigma, 1e-4)
     best: tuple[float, float, list[torch.Tensor]] | None = None
     for strength in GCV_STRENGTHS:
-        estimates = _chain(part, noise, wraps, strength)
+        estimates = _chain(part, noise, wraps, strength, params=judge)
         estimate = estimates[-1]
-        moved = _chain(part + step * probe, noise, wraps, strength)[-1]
+        moved = _chain(part + step * probe, noise, wraps, strength, params=judge)[-1]
         divergence = float((probe * (moved - estimate)).sum()) / step / part.numel()
         score = float(((part - estimate) ** 2).mean()) / max(1.0 - divergence, 1e-3) ** 2
         if best is None or score < best[0]:
             best = (score, strength, estimates)
     assert best is not None
-    return best[1], best[2] if whole else None
+    return best[1], best[2] if whole and chain_params(noisy, noise) == judge else None
 
 
 def _thin_estimate(noisy: torch.Tensor, noise: NoiseModel, circular: bool,
@@ -268,7 +280,7 @@ def classical_denoise(noisy: torch.Tensor, noise: NoiseModel, circular: bool = F
     SURE), see :func:`_thin_estimate`.
 
     Cost: the chain (twice with ``rated``); a grey image without ``rated`` also runs it four
-    times on a 96² window for :func:`gcv_strength`: about 2.6 s for a grey 128² tile on one
+    times on a 96² window for :func:`gcv_strength`: about 1.7 s for a grey 128² tile on one
     thread under noise of σ 10 or more (its 7×7 patches, :func:`chain_params`; 1.2 s under
     lighter noise), 1.2 s for a colour one.
     """
