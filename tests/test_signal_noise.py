@@ -152,3 +152,30 @@ def test_a_texture_busier_where_brighter_is_not_read_as_photon_noise(monkeypatch
     assert psnr(kept_white.image, clean) > psnr(taken.image, clean) + 0.2
     _, photon_noisy = bench_crop("foliage/128/1", "poisson")
     assert estimate_signal_noise(photon_noisy) is not None
+
+
+def test_a_grey_image_made_white_is_filtered_at_the_white_strength_not_gcv_s(monkeypatch):
+    """Photon noise made white (the stabilised path) on a grey crop is filtered at
+    WHITE_STRENGTH without asking GCV: the level is the transform's, and GCV's close scores
+    turned to 0.75 on the tune split's brick/128/1, 1.6 dB under 0.9. A grey image under
+    white noise still asks it."""
+    from openpipeline.engine.texture import denoise
+
+    clean, noisy = bench_crop("brick/128/1", "poisson")
+    asked: list[float] = []
+    real_choice = denoise._gcv_choice
+
+    def spy(*args, **kwargs):
+        choice = real_choice(*args, **kwargs)
+        asked.append(choice[0])
+        return choice
+
+    monkeypatch.setattr(denoise, "_gcv_choice", spy)
+    result = restore(noisy, RestoreParams(operation="denoise", threads=1))
+    assert "signal_noise" in result.stats and asked == []
+    monkeypatch.setattr(denoise, "WHITE_STRENGTH", 0.75)  # what GCV picked here
+    lower = restore(noisy, RestoreParams(operation="denoise", threads=1))
+    assert psnr(result.image, clean) > psnr(lower.image, clean) + 1.0
+    _, white = bench_crop("brick/128/1", "white15")
+    restore(white, RestoreParams(operation="denoise", threads=1))
+    assert len(asked) == 1

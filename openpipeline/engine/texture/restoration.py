@@ -480,7 +480,7 @@ def _denoise_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
     assert job.noise is not None
     target = _as_tensor(tile.piece)
     classical: Denoised = classical_denoise(target, job.noise, tile.circular, seed, job.real,
-                                            rated=job.params.fit_asked)
+                                            rated=job.params.fit_asked, stabilised=job.photon_noise)
     guide = _as_array(classical.guide)
     if not job.params.fit_asked:
         return _as_array(classical.image), FitResult(_as_array(classical.image).transpose(2, 0, 1), 0, 0.0,
@@ -556,7 +556,8 @@ def _classical_tile(job: _Job, tile: _TilePixels) -> NDArray[np.float32]:
         if params.operation == "denoise":
             assert job.sigma is not None
             noise = job.noise or NoiseModel.white(job.sigma, target.shape[1])
-            estimate = classical_denoise(target, noise, tile.circular, real=job.real).image
+            estimate = classical_denoise(target, noise, tile.circular, real=job.real,
+                                         stabilised=job.photon_noise).image
         elif params.operation == "inpaint" and tile.holes is not None:
             known = torch.from_numpy(1.0 - (tile.holes > 0).astype(np.float32))[None, None]
             estimate = biharmonic_fill(target, known, circular=tile.circular)
