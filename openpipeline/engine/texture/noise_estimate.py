@@ -1463,7 +1463,7 @@ def model_for_level_on_jpeg(image: np.ndarray, sigma: float) -> NoiseModel:
     level = math.sqrt(sigma**2 + step**2)
     read = estimate_noise(tensor, jpeg=True)
     table = read.autocovariance.clone()
-    power = float(torch.diagonal(table[:colour, :colour, LAG, LAG]).mean())
+    power = float(read.variances[:colour].mean())
     wide = min(tensor.shape[-2:]) >= 2 * SMALLEST
     if power <= 0 or (wide and read.is_white and sigma**2 > JPEG_GIVEN_ABOVE**2 * power):
         camera = _autocovariance(_camera_powers(level))
