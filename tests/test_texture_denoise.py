@@ -740,6 +740,47 @@ def test_gcv_s_pick_does_not_turn_with_its_probes(monkeypatch):
     assert 0.75 in [denoise.gcv_strength(image, noise, False, seed) for seed in range(5)]
 
 
+@pytest.mark.slow
+def test_gcv_steps_below_its_strengths_on_a_light_reading_it_rates_clearly_better_there():
+    """The tune split's skin crop as grey under white σ 5 reads 9.2 (its pores taken for noise):
+    with the level read (``level_read``), GCV rates 0.6 of it clearly better than 0.75 and
+    takes it, over 2 dB closer to the clean image; with the level given it keeps to its own
+    strengths. Under a reading of σ 10 or more it does not step down."""
+    from openpipeline.engine.texture import denoise
+
+    clean_colour, _ = bench_crop("skin/128/0", "white5")
+    clean = np.ascontiguousarray(clean_colour @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+    image, read = _tensor(_white(clean, 5)), NoiseModel.white(9.2 / 255, 1)
+    stepped = denoise._gcv_choice(image, read, False, 0, level_read=True)[0]
+    kept = denoise._gcv_choice(image, read, False, 0, level_read=False)[0]
+    assert stepped == denoise.GCV_LOWER and kept == min(denoise.GCV_STRENGTHS)
+    better = psnr(classical_denoise(image, read, level_read=True).image[0].permute(1, 2, 0), clean)
+    assert better > psnr(classical_denoise(image, read).image[0].permute(1, 2, 0), clean) + 2.0
+    strong = NoiseModel.white(10.5 / 255, 1)
+    assert denoise._gcv_choice(image, strong, False, 0, level_read=True)[0] in denoise.GCV_STRENGTHS
+
+
+def test_gcv_may_step_down_only_where_the_level_was_read_and_the_image_is_not_a_jpeg(monkeypatch):
+    """restore tells the classical denoiser whether its level was read (no --sigma) from an image
+    not saved as JPEG: only then may GCV step below its strengths (quantised noise is not the
+    white noise GCV assumes; a user's σ is not second-guessed)."""
+    from openpipeline.engine.texture import denoise
+
+    asked: list[bool] = []
+    real_choice = denoise._gcv_choice
+
+    def spy(noisy, noise, circular, seed, level_read=False):
+        asked.append(level_read)
+        return real_choice(noisy, noise, circular, seed, level_read)
+
+    monkeypatch.setattr(denoise, "_gcv_choice", spy)
+    _, noisy = bench_crop("gravel/128/0", "white15")
+    _, jpeg = bench_crop("gravel/128/0", "jpeg90")
+    for image, sigma in ((noisy, None), (noisy, 15.0), (jpeg, None)):
+        restore(image, RestoreParams(operation="denoise", threads=1, sigma=sigma))
+    assert asked == [True, False, False]
+
+
 def _chain_at(image: torch.Tensor, noise: NoiseModel, strength: float) -> torch.Tensor:
     """The chain's last estimate of a (1, 1, H, W) image at ``strength``, as (H, W, 1)."""
     from openpipeline.engine.texture.denoise import _chain

@@ -278,6 +278,7 @@ class _Job:
     noise: NoiseModel | None = None  # denoising with our configuration: the noise model
     real: tuple[int, int] | None = None  # the image's size before padding (see classical_denoise)
     photon_noise: bool = False  # the image was stabilised (see restore): its σ was not given by the user
+    level_read: bool = False  # its noise level was read, not given, on an image not saved as JPEG
 
     @property
     def guided_denoise(self) -> bool:
@@ -480,7 +481,8 @@ def _denoise_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
     assert job.noise is not None
     target = _as_tensor(tile.piece)
     classical: Denoised = classical_denoise(target, job.noise, tile.circular, seed, job.real,
-                                            rated=job.params.fit_asked, stabilised=job.photon_noise)
+                                            rated=job.params.fit_asked, stabilised=job.photon_noise,
+                                            level_read=job.level_read)
     guide = _as_array(classical.guide)
     if not job.params.fit_asked:
         return _as_array(classical.image), FitResult(_as_array(classical.image).transpose(2, 0, 1), 0, 0.0,
@@ -557,7 +559,7 @@ def _classical_tile(job: _Job, tile: _TilePixels) -> NDArray[np.float32]:
             assert job.sigma is not None
             noise = job.noise or NoiseModel.white(job.sigma, target.shape[1])
             estimate = classical_denoise(target, noise, tile.circular, real=job.real,
-                                         stabilised=job.photon_noise).image
+                                         stabilised=job.photon_noise, level_read=job.level_read).image
         elif params.operation == "inpaint" and tile.holes is not None:
             known = torch.from_numpy(1.0 - (tile.holes > 0).astype(np.float32))[None, None]
             estimate = biharmonic_fill(target, known, circular=tile.circular)
@@ -671,7 +673,8 @@ def restore(
     real = (image.shape[0], image.shape[1])
     stabilised = None if jpeg else _stabilised(image, params, noise)
     if stabilised is None:
-        job = _Job(params, choose_config(params), sigma, device, noise, real)
+        job = _Job(params, choose_config(params), sigma, device, noise, real,
+                   level_read=params.sigma is None and not jpeg)
         result = _restore_image(image, job, threads, mask, guide, progress)
         jpeg_read = jpeg and params.sigma is None
         cautions = (_grey_grain_caution(image, params, noise), _jpeg_caution(sigma) if jpeg_read else None,
