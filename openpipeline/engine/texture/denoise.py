@@ -159,8 +159,9 @@ def chain_params(noisy: torch.Tensor, noise: NoiseModel) -> NlBayesParams:
     the named kinds read 11 and over, light ones 8 and under). 8×8 gained about as much (white
     σ 15 +0.19, σ 25 +0.24) with a worse worst crop (−0.40) in 1.5× the time; 7×7 with 96 to
     a group less (+0.06, +0.10); 6×6 with 64 half as much. On colour crops 7×7 and 64 lost
-    (wood −0.9 to −1.3 dB, foliage −0.2 to −0.5). A grey 128² crop's denoise takes 1.6–1.8 s
-    of one thread with them (1.1–1.2 s before).
+    (wood −0.9 to −1.3 dB, foliage −0.2 to −0.5). The chain itself on a grey 128² crop takes
+    0.9 s of one thread with them against 0.4 s with 5×5 (the whole denoise, with GCV's window
+    chains: see :func:`classical_denoise`).
     """
     params = NlBayesParams.for_image(noisy.shape[-2], noisy.shape[-1])
     if noisy.shape[1] != 1 or noise.sigma < GREY_PATCH_FROM:
