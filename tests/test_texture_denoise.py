@@ -1528,6 +1528,24 @@ def test_white_noise_on_a_texture_that_falls_off_like_grain_is_read_white(monkey
     assert psnr(ours.image, clean) > psnr(noisy, clean) > psnr(before.image, clean)
 
 
+@pytest.mark.slow
+def test_light_white_noise_on_a_texture_whose_lowest_bands_skip_the_hold_is_read_white(monkeypatch):
+    """White σ 3 on gravel: its detail falls off like grain and reads σ ~15 whatever the noise
+    on it, with the lowest bands far over that shape (too wide to hold), and the grain reading
+    smeared the stones, far under the noisy input. The finest bands' kurtoses allow a white
+    level of over WHITE_OVER_WIDE of its σ, so the noise is read white, near its level, and the
+    result gains over the input."""
+    clean = _crop("gravel", 128)
+    noisy = _white(clean, 3)
+    params = RestoreParams(operation="denoise", threads=1)
+    checked, ours = estimate_noise(noisy), restore(noisy, params)
+    monkeypatch.setattr(noise_estimate, "WHITE_OVER_WIDE", float("inf"))
+    unchecked, before = estimate_noise(noisy), restore(noisy, params)
+    assert checked.is_white and not unchecked.is_white
+    assert 2 < checked.sigma * 255 < 7 < 12 < unchecked.sigma * 255
+    assert psnr(ours.image, clean) > psnr(noisy, clean) > psnr(before.image, clean) + 5
+
+
 @pytest.mark.parametrize("name", ["brick", "camera"])
 def test_noise_blurred_wider_than_the_upper_bands_show_is_not_held(monkeypatch, name):
     """White noise blurred by 1.2 px, σ 15: the upper bands the spectrum is fitted to hold
