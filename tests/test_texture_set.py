@@ -41,7 +41,8 @@ def test_the_set_is_deterministic_and_split_by_source():
         texture_set.crops("test")
 
 
-@pytest.mark.parametrize(("kind", "sigma"), [("white15", 15), ("white25", 25), ("correlated", 15)])
+@pytest.mark.parametrize(("kind", "sigma"),
+                         [("white3", 3), ("white15", 15), ("white25", 25), ("correlated", 15)])
 def test_gaussian_noise_has_the_stated_sigma(kind, sigma):
     """On mid-grey (no clipping) the noise's standard deviation is the σ returned."""
     grey = np.full((128, 128, 3), 0.5, np.float32)
