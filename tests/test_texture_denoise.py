@@ -1472,13 +1472,17 @@ def test_only_grey_images_not_saved_as_jpeg_read_their_kurtoses(monkeypatch):
     assert len(calls) == 3
 
 
-def _read_and_restored(noisy: np.ndarray, monkeypatch: pytest.MonkeyPatch,
+def _read_and_restored(noisy: np.ndarray, monkeypatch: pytest.MonkeyPatch, without: str | None = None,
                        ) -> tuple[tuple[NoiseModel, RestoreResult], tuple[NoiseModel, RestoreResult]]:
     """The noise model read from ``noisy`` and the restored result, with the kurtoses and
-    then without them (:func:`_unheld`, left in place)."""
+    then without them (:func:`_unheld`, left in place), or, naming a threshold of
+    :mod:`.noise_estimate` (``without``), without the rule it gates (set to infinity)."""
     params = RestoreParams(operation="denoise", threads=1)
     checked = estimate_noise(noisy), restore(noisy, params)
-    _unheld(monkeypatch)
+    if without is None:
+        _unheld(monkeypatch)
+    else:
+        monkeypatch.setattr(noise_estimate, without, float("inf"))
     return checked, (estimate_noise(noisy), restore(noisy, params))
 
 
@@ -1537,10 +1541,7 @@ def test_light_white_noise_on_a_texture_whose_lowest_bands_skip_the_hold_is_read
     result gains over the input."""
     clean = _crop("gravel", 128)
     noisy = _white(clean, 3)
-    params = RestoreParams(operation="denoise", threads=1)
-    checked, ours = estimate_noise(noisy), restore(noisy, params)
-    monkeypatch.setattr(noise_estimate, "WHITE_OVER_WIDE", float("inf"))
-    unchecked, before = estimate_noise(noisy), restore(noisy, params)
+    (checked, ours), (unchecked, before) = _read_and_restored(noisy, monkeypatch, without="WHITE_OVER_WIDE")
     assert checked.is_white and not unchecked.is_white
     assert 2 < checked.sigma * 255 < 7 < 12 < unchecked.sigma * 255
     assert psnr(ours.image, clean) > psnr(noisy, clean) > psnr(before.image, clean) + 5
@@ -1555,10 +1556,7 @@ def test_light_white_noise_on_a_texture_whose_grain_reading_is_held_at_the_floor
     noisy input (−0.08 dB here) where the held grain reading smeared the stones, 8.8 dB under it."""
     clean = _crop("gravel", 128)
     noisy = _white(clean, 2)
-    params = RestoreParams(operation="denoise", threads=1)
-    checked, ours = estimate_noise(noisy), restore(noisy, params)
-    monkeypatch.setattr(noise_estimate, "CONTENT_EXCESS", float("inf"))
-    unchecked, before = estimate_noise(noisy), restore(noisy, params)
+    (checked, ours), (unchecked, before) = _read_and_restored(noisy, monkeypatch, without="CONTENT_EXCESS")
     assert checked.is_white and not unchecked.is_white
     assert 1.5 < checked.sigma * 255 < 5 < 8 < unchecked.sigma * 255
     assert psnr(ours.image, clean) > psnr(noisy, clean) - 0.2 > psnr(before.image, clean) + 3
