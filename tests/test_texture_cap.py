@@ -155,9 +155,10 @@ def test_results_cached_before_the_cap_are_not_reused():
     noise made white filtered at the white strength, not GCV's pick, then GCV's divergence averaged
     over four probes, then GCV stepping down to 0.6 on a light reading it rates clearly better
     there, then a grey low-pass too wide to hold read white where the finest bands' kurtoses
-    allow a white level, then one held at the kurtoses' floor over content too), so the cache
-    key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-45"
+    allow a white level, then one held at the kurtoses' floor over content too, then colour chroma
+    held measured at any share where both channels read white noise alike that the luminance's
+    kurtoses allow), so the cache key's version moved on."""
+    assert texture_job.RESULT_VERSION == "texture-46"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

@@ -388,7 +388,8 @@ def test_light_colour_noise_is_read_in_the_chroma_where_texture_raises_the_lumin
     3.3 times the chroma's in variance, where the JPEG floor (CHROMA_FLOOR) took the chroma for
     under-read and the luminance's over-read for the noise. Under CHROMA_FLOOR_UNSAVED the
     chroma is measured, holds the luminance, and reads the noise within 15 %; the result gains
-    over the input and over the reading at the JPEG floor."""
+    over the input and over the reading at the JPEG floor (which the chroma's white, agreeing
+    readings would also bar: :func:`.noise_estimate._chroma_reads_the_noise`)."""
     image = img_as_float32(getattr(data, name)())
     h, w = image.shape[:2]
     clean = np.ascontiguousarray(image[(h - 128) // 2:(h + 128) // 2, (w - 128) // 2:(w + 128) // 2])
@@ -396,10 +397,48 @@ def test_light_colour_noise_is_read_in_the_chroma_where_texture_raises_the_lumin
     params = RestoreParams(operation="denoise", threads=1)
     model, ours = estimate_noise(noisy), restore(noisy, params)
     monkeypatch.setattr(noise_estimate, "CHROMA_FLOOR_UNSAVED", noise_estimate.CHROMA_FLOOR)
+    monkeypatch.setattr(noise_estimate, "_chroma_reads_the_noise", lambda *_: False)
     floored, before = estimate_noise(noisy), restore(noisy, params)
     assert model.measured and not floored.measured
     assert abs(model.sigma * 255 - 3) < 0.45 and floored.sigma * 255 > 6
     assert psnr(ours.image, clean) > max(psnr(noisy, clean), psnr(before.image, clean)) + 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, corner", [("chelsea", (75, 112)), ("astronaut", (128, 128))])
+def test_a_noise_free_colour_texture_is_read_from_its_chroma(monkeypatch, name, corner):
+    """A noise-free crop of fur or of a photo: the luminance's detail reads as noise of σ 9
+    and its kurtoses as texture, and the chroma, far under CHROMA_FLOOR_UNSAVED of it, reads
+    white and alike in both channels (:func:`.noise_estimate._chroma_reads_the_noise`): it is
+    measured and holds the luminance, which comes back nearly untouched, at least 5 dB closer
+    to the clean crop than with the chroma taken for under-read."""
+    y, x = corner
+    clean = np.ascontiguousarray(img_as_float32(getattr(data, name)())[y:y + 128, x:x + 128])
+    params = RestoreParams(operation="denoise", threads=1)
+    model, ours = estimate_noise(clean), restore(clean, params)
+    monkeypatch.setattr(noise_estimate, "_chroma_reads_the_noise", lambda *_: False)
+    floored, before = estimate_noise(clean), restore(clean, params)
+    assert model.measured and model.sigma * 255 < 2 and not floored.measured and floored.sigma * 255 > 4
+    assert psnr(ours.image, clean) > max(48.0, psnr(before.image, clean) + 5)
+    assert not ours.stats.get("warnings")
+
+
+def test_luminance_heavy_noise_on_wood_is_not_held_to_the_chroma(monkeypatch):
+    """σ 4 common to R, G and B plus σ 3 drawn for each on the procedural wood (luminance σ
+    7.5, chroma 3): the wood's kurtoses allow the luminance less white noise than the chroma
+    reads, so they cannot tell its level from texture and the chroma is not taken for the
+    noise: the luminance keeps a reading over 6, where taking the chroma holds it under 4."""
+    clean = _procedural("wood")
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0, 4 / 255, (*clean.shape[:2], 1)) + rng.normal(0, 3 / 255, clean.shape)
+    noisy = np.clip(clean + noise, 0, 1).astype(np.float32)
+
+    def luma(model: NoiseModel) -> float:
+        return float(model.autocovariance[0, 0, model.lag, model.lag]) ** 0.5 * 255
+
+    assert luma(estimate_noise(noisy)) > 6
+    monkeypatch.setattr(noise_estimate, "_chroma_reads_the_noise", lambda *_: True)
+    assert luma(estimate_noise(noisy)) < 4
 
 
 @pytest.mark.parametrize("name", ["coffee", "rocket"])
@@ -1450,26 +1489,28 @@ def test_tile_moments_sum_every_window_s_coefficients_but_clipped_ones(monkeypat
 
 
 def test_only_grey_images_not_saved_as_jpeg_read_their_kurtoses(monkeypatch):
-    """The kurtoses check grey images (a colour luminance only where a chroma reads between
-    CHROMA_FLOOR_UNSAVED and CHROMA_FLOOR of it: not here), not a JPEG (read white; JPEG's zeros
-    make its bands peaky). A grey image's white level is checked once, its correlated reading
-    twice (the white level's share, then the hold)."""
+    """The kurtoses check grey images, and a colour luminance only where a chroma reads under
+    CHROMA_FLOOR of it (a photo under the same demosaic-like noise in its three channels: chroma
+    1.2–1.4 for a luminance of 25.6; not under white noise drawn for each), not a JPEG (read
+    white; JPEG's zeros make its bands peaky). A grey image's white level is checked once, its
+    correlated reading twice (the white level's share, then the hold)."""
     calls = []
     bound = noise_estimate.kurtosis_bound
     monkeypatch.setattr(noise_estimate, "kurtosis_bound", lambda *args: calls.append(1) or bound(*args))
     grey = _crop("camera", 128)
     photo = np.ascontiguousarray(img_as_float32(data.astronaut())[100:228, 150:278])
-    estimate_noise(_correlated(photo))
     estimate_noise(_white(photo, 15))
     estimate_noise(_jpeg_round_trip(_correlated(grey)))
     black = grey.copy()
     black[:24] = 0.0  # 19 % of the pixels clipped at 0: white noise read off the upper bands alone
     estimate_noise(np.clip(_white(black, 15), 0, 1))
     assert not calls
-    estimate_noise(_white(grey, 15))
+    estimate_noise(_correlated(photo))
     assert len(calls) == 1
+    estimate_noise(_white(grey, 15))
+    assert len(calls) == 2
     estimate_noise(_correlated(grey))
-    assert len(calls) == 3
+    assert len(calls) == 4
 
 
 def _read_and_restored(noisy: np.ndarray, monkeypatch: pytest.MonkeyPatch, without: str | None = None,
