@@ -156,9 +156,9 @@ def test_a_texture_busier_where_brighter_is_not_read_as_photon_noise(monkeypatch
 
 def test_a_grey_image_made_white_is_filtered_at_the_white_strength_not_gcv_s(monkeypatch):
     """Photon noise made white (the stabilised path) on a grey crop is filtered at
-    WHITE_STRENGTH without asking GCV: the level is the transform's, and GCV's close scores
-    turned to 0.75 on the tune split's brick/128/1, 1.6 dB under 0.9. A grey image under
-    white noise still asks it."""
+    WHITE_STRENGTH without asking GCV where its level is GREY_PATCH_FROM or over: the level is
+    the transform's, and GCV's close scores turned to 0.75 on the tune split's brick/128/1, 1.6
+    dB under 0.9. A grey image under white noise still asks it."""
     from openpipeline.engine.texture import denoise
 
     clean, noisy = bench_crop("brick/128/1", "poisson")
@@ -179,3 +179,28 @@ def test_a_grey_image_made_white_is_filtered_at_the_white_strength_not_gcv_s(mon
     _, white = bench_crop("brick/128/1", "white15")
     restore(white, RestoreParams(operation="denoise", threads=1))
     assert len(asked) == 1
+
+
+def test_a_light_stabilised_level_is_judged_by_gcv_as_a_light_reading(monkeypatch):
+    """Light photon noise (3000 photons at white, read σ 1) on a grey crop takes the photon
+    path at a stabilised level under GREY_PATCH_FROM: that level is read, as a light white
+    reading is, so GCV picks the strength and may step down (``level_read``): a bright busy
+    texture over dark flat areas fakes a rise of the noise with the signal."""
+    from openpipeline.engine.texture import denoise
+
+    clean, _ = bench_crop("brick/128/0", "white15")
+    rng = np.random.default_rng(0)
+    noisy = np.clip(rng.poisson(clean * 3000) / 3000 + rng.normal(0, 1 / 255, clean.shape), 0, 1)
+    asked: list[tuple[float, float, bool]] = []
+    real_choice = denoise._gcv_choice
+
+    def spy(noisy, noise, circular, seed, level_read=False):
+        choice = real_choice(noisy, noise, circular, seed, level_read)
+        asked.append((choice[0], noise.sigma, level_read))
+        return choice
+
+    monkeypatch.setattr(denoise, "_gcv_choice", spy)
+    result = restore(noisy.astype(np.float32), RestoreParams(operation="denoise", threads=1))
+    [(strength, level, level_read)] = asked
+    assert "signal_noise" in result.stats and level < denoise.GREY_PATCH_FROM and level_read
+    assert strength in (*denoise.GCV_STRENGTHS, denoise.GCV_LOWER)

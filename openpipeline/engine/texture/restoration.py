@@ -278,7 +278,7 @@ class _Job:
     noise: NoiseModel | None = None  # denoising with our configuration: the noise model
     real: tuple[int, int] | None = None  # the image's size before padding (see classical_denoise)
     photon_noise: bool = False  # the image was stabilised (see restore): its σ was not given by the user
-    level_read: bool = False  # its noise level was read, not given, on an image not saved as JPEG
+    level_read: bool = False  # its noise level was read, not given (or stabilised), on an image not a JPEG
 
     @property
     def guided_denoise(self) -> bool:
@@ -687,7 +687,7 @@ def restore(
     given = replace(params, sigma=given_sigma)
     level = given_sigma / 255.0
     job = _Job(given, choose_config(given), level, device, NoiseModel.white(level, image.shape[2]), real,
-               photon_noise=True)
+               photon_noise=True, level_read=True)
     inner = _restore_image(stabilised.image, job, threads, mask, guide, progress)
     signal = stabilised.noise
     stats = {**inner.stats, "sigma": signal.sigma_at(float(np.mean(image))) * 255.0,
