@@ -52,7 +52,10 @@ def test_a_process_of_ours_reuses_freed_memory_instead_of_faulting_it_in_again()
     tuned = _probe("tune")
     assert tuned["tuned"] is True
     assert isinstance(untuned["faults"], int) and isinstance(tuned["faults"], int)
-    assert untuned["faults"] > 10_000  # the probe measures what it means to
+    # The probe measures what it means to: 46–48 k untuned on an idle machine, but 9.3 k once in
+    # a CI run beside other heavy processes (a floor of 10 k failed there); the ratio below is
+    # the claim, this floor only rules out a probe that barely faults at all.
+    assert untuned["faults"] > 4_000
     assert tuned["faults"] < untuned["faults"] / 4
     for env in ({OPT_OUT_ENV: "1"}, {"MALLOC_TRIM_THRESHOLD_": "131072"},
                 {"GLIBC_TUNABLES": "glibc.malloc.top_pad=0"}):
