@@ -157,9 +157,10 @@ def test_results_cached_before_the_cap_are_not_reused():
     there, then a grey low-pass too wide to hold read white where the finest bands' kurtoses
     allow a white level, then one held at the kurtoses' floor over content too, then colour chroma
     held measured at any share where both channels read white noise alike that the luminance's
-    kurtoses allow, then a grey light stabilised level judged by GCV as a light reading), so the
-    cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-47"
+    kurtoses allow, then a grey light stabilised level judged by GCV as a light reading, then a
+    colour low-pass that both chroma read alike taken at its exact band powers), so the cache
+    key's version moved on."""
+    assert texture_job.RESULT_VERSION == "texture-48"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

@@ -60,6 +60,7 @@ about two copies of a channel in float64 plus ~25 MB (260 MB at 4096²;
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -95,7 +96,10 @@ PATCH_BOUND_LEAST = 16  # patches per direction the bound needs (a 128² crop ha
 ABOVE_FIT = 0.5  # a band this far above the fitted spectrum (natural log of power) is texture
 FIT_ROUNDS = 3  # refits without such bands
 MIN_FIT_BANDS = 6  # the least bands a spectrum is fitted to
+LOWPASS_STEP = 0.01  # the steps of s the low-pass's exact band powers are tabulated at
+LOWPASS_STEPS = 301  # s from 0 to 3 pixels
 CORRELATED_BLUR = 0.45  # a fitted low-pass wider than this (pixels) means correlated noise
+CHROMA_BLUR_AGREE = 0.1  # chroma low-passes within this (pixels) are one blur (_chroma_blurred_alike)
 LUMA_RAISED = 1.5  # the chroma's blur is taken only where it raises the luminance's σ this much
 # Clipped noise (see Clipping and _band_energies): a patch whose noise kept less than this share
 # of its variance through clipping is not read (half its pixels at 0: 0.34; 0.57 of them, a
@@ -347,7 +351,7 @@ def _autocovariance(powers: torch.Tensor) -> torch.Tensor:
     return table.float()
 
 
-def _fitted_spectrum(powers: torch.Tensor) -> tuple[torch.Tensor, float]:
+def _fitted_spectrum(powers: torch.Tensor, exact: bool = False) -> tuple[torch.Tensor, float]:
     """A low-passed white noise ``σ_w²·exp(−s²·ω²)`` fitted (in logs) to the upper bands'
     powers, where image content is sparse: the model's band powers (64,) and its s (pixels).
 
@@ -356,7 +360,15 @@ def _fitted_spectrum(powers: torch.Tensor) -> tuple[torch.Tensor, float]:
     :data:`FIT_ROUNDS` times. On the tune split's correlated crops (and a busier set of
     its sources downsampled ×3) this cut the mean |log| error of σ from 0.136 to 0.118
     (foliage 18.0 → 13.5 for 15, brushed metal 16.2 → 14.8; gravel stays at 19.7, its upper
-    bands all texture) and the loss against the true σ given from 0.33 to 0.25 dB."""
+    bands all texture) and the loss against the true σ given from 0.33 to 0.25 dB.
+
+    ``exact``: the spectrum returned is the low-pass family's exact band powers
+    (:func:`_lowpass_shapes`, the blur picked on the same bands by least squares in logs), not
+    ``exp(−s²·ω²)`` at each band's centre frequency, which, fitted to the upper bands, reads the
+    lowest bands of noise blurred by 0.8 px 13–24 % under their power and its variance 12 %
+    under; see :func:`_chroma_blurred_alike` for where it is taken. The s returned is the
+    centre-frequency fit's either way (the thresholds on it, :data:`CORRELATED_BLUR`, are set on
+    that scale: it reads 0.74 for a 0.8 px blur, 0.35 for 0.5)."""
     omega2 = _frequencies()
     upper = _band_order() >= FIT_FROM
     logs = powers.double().clamp_min(1e-12).log()
@@ -371,7 +383,36 @@ def _fitted_spectrum(powers: torch.Tensor) -> tuple[torch.Tensor, float]:
         if int(kept.sum()) < MIN_FIT_BANDS or bool((kept == used).all()):
             break
         used = kept
-    return torch.exp(level - blur2 * omega2).float(), math.sqrt(blur2)
+    if not exact:
+        return torch.exp(level - blur2 * omega2).float(), math.sqrt(blur2)
+    shapes = _lowpass_shapes().log()
+    levels = (logs[used] - shapes[:, used]).mean(dim=1)
+    misfits = (logs[used] - levels[:, None] - shapes[:, used]).square().sum(dim=1)
+    at = int(misfits.argmin())
+    return torch.exp(levels[at] + shapes[at]).float(), math.sqrt(blur2)
+
+
+@functools.cache
+def _lowpass_shapes() -> torch.Tensor:
+    """The 8×8 DCT band powers (:data:`LOWPASS_STEPS`, 64) of unit-variance white noise blurred
+    by a Gaussian of s = 0, :data:`LOWPASS_STEP`, 2 × :data:`LOWPASS_STEP`, … pixels (sampled
+    taps out to 4s, as ``scipy.ndimage.gaussian_filter`` blurs): each band's power is read off
+    the noise's own 8×8 patch covariance, which is separable in x and y (see
+    :func:`_fitted_spectrum`)."""
+    dct = dct_matrix(PATCH).double().numpy()
+    lags = np.abs(np.subtract.outer(np.arange(PATCH), np.arange(PATCH)))
+    rows = []
+    for step in range(LOWPASS_STEPS):
+        s = step * LOWPASS_STEP
+        reach = int(4 * s + 0.5)
+        taps = np.exp(-np.arange(-reach, reach + 1) ** 2 / (2 * s * s)) if s > 0 else np.ones(1)
+        taps /= taps.sum()
+        autocorrelation = np.correlate(taps, taps, mode="full")[2 * reach:]  # lag 0, 1, …
+        covariance = np.where(lags < autocorrelation.size,
+                              autocorrelation[np.minimum(lags, autocorrelation.size - 1)], 0.0)
+        along = np.diag(dct @ (covariance / autocorrelation[0]) @ dct.T)
+        rows.append(np.outer(along, along).reshape(-1))
+    return torch.from_numpy(np.stack(rows))
 
 
 def _ac_filters() -> torch.Tensor:
@@ -1170,7 +1211,7 @@ def looks_jpeg_compressed(image: torch.Tensor) -> bool:
 def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
                     jpeg: bool = False, grey_clipped: torch.Tensor | None = None,
                     step: float = 0.0, correlated: torch.Tensor | None = None,
-                    band: torch.Tensor | None = None) -> torch.Tensor:
+                    band: torch.Tensor | None = None, exact: bool = False) -> torch.Tensor:
     """One channel's noise band powers (64,): low-passed noise when the upper bands fall
     off like it, else white at the lowest of the PCA level, the upper bands' level and
     Immerkær's. (The PCA level read in the fitted spectrum's whitened space was worse for
@@ -1223,7 +1264,7 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
             return correlated
         return torch.full((PATCH * PATCH,), white)
     powers = _band_powers(channel, clipping) if band is None else band
-    spectrum, blur = _fitted_spectrum(powers)
+    spectrum, blur = _fitted_spectrum(powers, exact and grey_clipped is None)
     high = float(powers[_band_order() >= HIGH_FROM].median())
     if grey_clipped is not None:
         return _grey_powers(channel, powers, (spectrum, blur), high, clipping is not None, grey_clipped)
@@ -1422,19 +1463,43 @@ def _channels_table(opponent: torch.Tensor, kept: torch.Tensor | None, clipped: 
     squares = colour_matrix(channels).double() ** 2
     table = torch.zeros((channels, channels, 2 * LAG + 1, 2 * LAG + 1))
     grey_clipped = clipped if channels < 3 else None
-    bands = []
+    clippings = [None if kept is None else Clipping(kept, squares[c]) for c in range(channels)]
+    bands = [] if jpeg else [_band_powers(opponent[c].double(), clippings[c]) for c in range(channels)]
+    exact = len(bands) >= 3 and _chroma_blurred_alike([_fitted_spectrum(band)[1] for band in bands[1:3]])
     for c in range(channels):
-        clipping = None if kept is None else Clipping(kept, squares[c])
         luma = c == 0
-        band = None if jpeg else _band_powers(opponent[c].double(), clipping)
-        powers = _channel_powers(opponent[c].double(), clipping, jpeg, grey_clipped,
-                                 reading.step if luma else 0.0, reading.correlated if luma else None, band)
+        powers = _channel_powers(opponent[c].double(), clippings[c], jpeg, grey_clipped,
+                                 reading.step if luma else 0.0, reading.correlated if luma else None,
+                                 bands[c] if bands else None, exact)
         table[c, c] = _autocovariance(powers.double())
-        if band is not None:
-            bands.append(band)
     if len(bands) >= 3:
         _luma_with_chroma_blur(bands, table)
     return table
+
+
+def _chroma_blurred_alike(blurs: list[float]) -> bool:
+    """Whether both chroma channels' fitted low-passes (``blurs``, pixels, :func:`_fitted_spectrum`)
+    read one blur of noise drawn alike in R, G and B: both at least :data:`CORRELATED_BLUR` and
+    within :data:`CHROMA_BLUR_AGREE` of each other (an orthonormal opponent transform of such
+    noise gives both chroma channels the same spectrum). A Bayer mosaic's demosaiced noise is
+    not so (red and blue sampled at a quarter of the pixels, green at half): its chroma blurs
+    read 0.21–0.37 px apart on the tune split's colour crops under σ 5 and 15 on the mosaic,
+    where demosaic-like noise (white, blurred by a 0.8 px Gaussian) read at most 0.07 apart on
+    both splits.
+
+    There the colour channels' low-passes are taken at their exact band powers
+    (:func:`_fitted_spectrum` ``exact``). The fit otherwise takes each band's power at its
+    centre frequency, which reads the noise's lowest bands a fifth under their power and the
+    σ of such noise 5 % under (14.0–14.6 for a true 15 on flat grey); the exact shape reads
+    15.0–15.5. On the tune split's 24 colour crops under demosaic-like σ 15 the reading went
+    from 13.0–14.6 to 13.9–15.6, +0.03 to +0.78 dB (mean +0.27; retina and wood, 0.3–0.6 dB
+    under the true σ given, now within 0.15 of it), and under white noise blurred by 1.2 px
+    (σ 15), +0.04 to +2.3 (mean +0.75). Not taken on Bayer noise, which the fit already
+    over-reads (σ 5 on the mosaic, about 3.9 per pixel, read 4.2–10.7): the exact shape lost
+    0.33 dB there on average. Nor on grey images: their low-pass is held by the bands'
+    kurtoses, whose thresholds are set on the centre-frequency shape (taken there, light white
+    noise on a held-out coin crop flipped to a low-pass at twice the reading, −5.3 dB)."""
+    return min(blurs) >= CORRELATED_BLUR and max(blurs) - min(blurs) <= CHROMA_BLUR_AGREE
 
 
 def _luma_with_chroma_blur(bands: list[torch.Tensor], table: torch.Tensor) -> None:
