@@ -112,6 +112,26 @@ def test_light_noise_under_a_high_quality():
     assert not np.array_equal(noisy, texture_set.add_noise(grey, "jpeg75", seed=3)[0])
 
 
+def test_bayer_noise_is_a_demosaiced_mosaic_s():
+    """``bayer`` is white σ 10 on an RGGB mosaic, bilinearly demosaiced: its stated σ is the noise's
+    RMS (about 7.6), green varies four times as much where it was sampled as where it was
+    interpolated from four photosites, red as much again over blue's photosites, neighbours are
+    correlated, and a grey crop takes the luminance (about 5.2)."""
+    flat = np.full((128, 128, 3), 0.5, np.float32)
+    noisy, sigma = texture_set.add_noise(flat, "bayer", seed=4)
+    noise = (noisy - flat) * 255
+    assert abs(sigma - float(np.sqrt(np.mean(noise**2)))) < 1e-3 and 7.2 < sigma < 8.0
+    green, red = noise[..., 1], noise[..., 0]
+    sampled = green[0::2, 1::2].var() + green[1::2, 0::2].var()
+    interpolated = green[0::2, 0::2].var() + green[1::2, 1::2].var()
+    assert 3.3 < sampled / interpolated < 4.8
+    assert 3.3 < red[0::2, 0::2].var() / red[1::2, 1::2].var() < 4.8
+    assert float(np.corrcoef(green[:, 1:].ravel(), green[:, :-1].ravel())[0, 1]) > 0.3
+    grey, grey_sigma = texture_set.add_noise(flat[..., :1], "bayer", seed=4)
+    assert grey.shape == (128, 128, 1) and 4.8 < grey_sigma < 5.6
+    assert np.allclose((grey - 0.5)[..., 0] * 255, noise @ np.array([0.299, 0.587, 0.114]), atol=1e-3)
+
+
 def test_masks_cover_the_stated_fraction():
     """Random holes cover exactly the fraction; brush strokes about it; both depend on the seed only."""
     holes = texture_set.random_holes((128, 128), 0.5, seed=0)
