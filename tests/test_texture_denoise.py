@@ -597,16 +597,49 @@ def test_demosaic_like_colour_noise_is_read_at_its_level_and_bayer_noise_keeps_i
     readings = []
     for seed in range(4):
         noisy = _correlated(flat, seed, independent=True)
-        assert noise_estimate._chroma_blurred_alike(_blurs(noisy)[1:])
+        opponent = NoiseModel.white(1.0, 3).to_space(_tensor(noisy))[0]
+        chroma = [noise_estimate._band_powers(opponent[c].double()) for c in (1, 2)]
+        assert noise_estimate._exact_lowpass_fits(chroma)
         readings.append(estimate_noise(noisy).sigma * 255)
     assert abs(np.mean(readings) - 15) < 0.5
     bayer = _bayer(flat, 15)
     assert not noise_estimate._chroma_blurred_alike(_blurs(bayer)[1:])
     model = estimate_noise(bayer)
-    monkeypatch.setattr(noise_estimate, "_chroma_blurred_alike", lambda blurs: False)
+    monkeypatch.setattr(noise_estimate, "_exact_lowpass_fits", lambda chroma: False)
     assert torch.equal(model.autocovariance, estimate_noise(bayer).autocovariance)
     centre = [estimate_noise(_correlated(flat, seed, independent=True)).sigma * 255 for seed in range(4)]
     assert abs(np.mean(centre) - 15) > 0.5
+
+
+@pytest.mark.parametrize("kind", ["bicubic ×1.5", "lanczos ×1.25", "box 2"])
+def test_resampled_colour_noise_keeps_the_centre_frequency_shape(monkeypatch, kind):
+    """Colour noise upscaled by bicubic or Lanczos interpolation (a sharp cut-off) or box-filtered
+    falls off its upper bands like a blur of 0.6–0.7 px in both chroma alike, but the exact
+    Gaussian shape fitted there gives the lowest bands more than the image holds: it is not
+    taken, and the reading is the centre-frequency shape's (taken, it rose over the noise and a
+    review's trial lost up to 7.6 dB)."""
+    from PIL import Image
+
+    clean = _photo_crop("coffee")
+    rng = np.random.default_rng(3)
+    if kind == "box 2":
+        grain = rng.normal(0, 1, clean.shape)
+        grain = (grain + np.roll(grain, 1, 0) + np.roll(grain, 1, 1) + np.roll(grain, (1, 1), (0, 1))) / 4
+        noisy = (clean + grain / grain.std() * 15 / 255).astype(np.float32)
+    else:
+        side, method = (85, Image.BICUBIC) if kind.startswith("bicubic") else (102, Image.LANCZOS)
+        small = clean[:side, :side] + rng.normal(0, 15 / 255, (side, side, 3))
+        small = np.ascontiguousarray(small, np.float32)
+        planes = [Image.fromarray(np.ascontiguousarray(small[..., c]), mode="F") for c in range(3)]
+        noisy = np.stack([np.asarray(plane.resize((128, 128), method)) for plane in planes], axis=-1)
+        noisy = noisy.astype(np.float32)
+    opponent = NoiseModel.white(1.0, 3).to_space(_tensor(noisy))[0]
+    chroma = [noise_estimate._band_powers(opponent[c].double()) for c in (1, 2)]
+    assert noise_estimate._chroma_blurred_alike([noise_estimate._fitted_spectrum(band)[1] for band in chroma])
+    assert not noise_estimate._exact_lowpass_fits(chroma)
+    model = estimate_noise(noisy)
+    monkeypatch.setattr(noise_estimate, "_exact_lowpass_fits", lambda chroma: False)
+    assert torch.equal(model.autocovariance, estimate_noise(noisy).autocovariance)
 
 
 def test_images_narrower_than_the_search_window_are_denoised_whole():

@@ -100,6 +100,7 @@ LOWPASS_STEP = 0.01  # the steps of s the low-pass's exact band powers are tabul
 LOWPASS_STEPS = 301  # s from 0 to 3 pixels
 CORRELATED_BLUR = 0.45  # a fitted low-pass wider than this (pixels) means correlated noise
 CHROMA_BLUR_AGREE = 0.1  # chroma low-passes within this (pixels) are one blur (_chroma_blurred_alike)
+EXACT_LOWEST_LEAST = 0.8  # the exact low-pass's lowest bands at most 1/this of theirs (_exact_lowpass_fits)
 LUMA_RAISED = 1.5  # the chroma's blur is taken only where it raises the luminance's σ this much
 # Clipped noise (see Clipping and _band_energies): a patch whose noise kept less than this share
 # of its variance through clipping is not read (half its pixels at 0: 0.34; 0.57 of them, a
@@ -1465,7 +1466,7 @@ def _channels_table(opponent: torch.Tensor, kept: torch.Tensor | None, clipped: 
     grey_clipped = clipped if channels < 3 else None
     clippings = [None if kept is None else Clipping(kept, squares[c]) for c in range(channels)]
     bands = [] if jpeg else [_band_powers(opponent[c].double(), clippings[c]) for c in range(channels)]
-    exact = len(bands) >= 3 and _chroma_blurred_alike([_fitted_spectrum(band)[1] for band in bands[1:3]])
+    exact = len(bands) >= 3 and _exact_lowpass_fits(bands[1:3])
     for c in range(channels):
         luma = c == 0
         powers = _channel_powers(opponent[c].double(), clippings[c], jpeg, grey_clipped,
@@ -1475,6 +1476,37 @@ def _channels_table(opponent: torch.Tensor, kept: torch.Tensor | None, clipped: 
     if len(bands) >= 3:
         _luma_with_chroma_blur(bands, table)
     return table
+
+
+def _exact_lowpass_fits(chroma: list[torch.Tensor]) -> bool:
+    """Whether a colour image's low-passed noise is taken at its exact band powers
+    (:func:`_fitted_spectrum` ``exact``), from its two chroma channels' band powers ``chroma``
+    (:func:`_band_powers`): both read one Gaussian blur (:func:`_chroma_blurred_alike`), and
+    in each the exact shape, fitted to the upper bands, gives the lowest bands (u + v of 1 to
+    3) at most 1/:data:`EXACT_LOWEST_LEAST` of what the flattest blocks hold there
+    (:func:`_lowest_excess`: noise only adds power, and the lowest bands are where the exact
+    shape raises the reading).
+
+    Resampled noise is not Gaussian: a noisy image upscaled ×1.25–×1.5 by bicubic or Lanczos
+    interpolation (a sharp cut-off with negative lobes) or box-filtered falls off its upper
+    bands like a blur of 0.6–0.7 px, alike in both chroma, and the exact Gaussian shape then
+    gives the lowest bands more than the image holds (0.32–0.72 of it on the tune split's colour
+    crops), raising a reading already over the noise; a review's trial lost up to 7.6 dB there
+    (the chroma raised over its patch bound while the luminance was not). Demosaic-like noise
+    and Gaussian blurs of 0.6–1.0 px read 0.86–1.95 there on the same crops. In that trial's
+    38 colour images (the tune split's and 14 windows of scikit-image photos) × 59 kinds of
+    low-passed, resampled, clipped and linear-light noise, the 1,135 readings still taken
+    exactly came out +0.28 dB over the centre-frequency shape on average (the ×1.25–×1.5
+    upscales, box filters and a ×2 Lanczos downscale of grain now left as they were); 40 lost
+    over 0.1 dB, the worst a logo under anisotropic grain (−2.8), a motorcycle window under
+    linear-light shot noise (−2.4) and under σ 5 at 0.8 px (−1.9: its raised luminance pushed a
+    chroma under :data:`CHROMA_FLOOR_UNSAVED`, which then took the luminance's level); none
+    fell under the noisy input."""
+    blurs = [_fitted_spectrum(band)[1] for band in chroma]
+    if not _chroma_blurred_alike(blurs):
+        return False
+    return all(_lowest_excess(band, _fitted_spectrum(band, exact=True)[0]) >= EXACT_LOWEST_LEAST
+               for band in chroma)
 
 
 def _chroma_blurred_alike(blurs: list[float]) -> bool:
@@ -1487,8 +1519,9 @@ def _chroma_blurred_alike(blurs: list[float]) -> bool:
     where demosaic-like noise (white, blurred by a 0.8 px Gaussian) read at most 0.07 apart on
     both splits.
 
-    There the colour channels' low-passes are taken at their exact band powers
-    (:func:`_fitted_spectrum` ``exact``). The fit otherwise takes each band's power at its
+    There (and where the exact shape fits the lowest bands, :func:`_exact_lowpass_fits`) the
+    colour channels' low-passes are taken at their exact band powers (:func:`_fitted_spectrum`
+    ``exact``). The fit otherwise takes each band's power at its
     centre frequency, which reads the noise's lowest bands a fifth under their power and the
     σ of such noise 5 % under (14.0–14.6 for a true 15 on flat grey); the exact shape reads
     15.0–15.5. On the tune split's 24 colour crops under demosaic-like σ 15 the reading went
