@@ -1222,7 +1222,9 @@ def _channel_powers(channel: torch.Tensor, clipping: Clipping | None = None,
     image with no clipping to read through, the white level is checked against the kurtoses
     too, and taken instead of a low-pass they show to be white noise on a texture that falls
     off like one (:func:`_grey_white`). ``band``:
-    the channel's :func:`_band_powers` where the caller has read them already.
+    the channel's :func:`_band_powers` where the caller has read them already. ``exact``: a
+    colour channel's low-pass is taken at its exact band powers (:func:`_exact_lowpass_fits`
+    decides, for the whole image; never on a grey one).
 
     An image saved as JPEG (``jpeg``, :func:`looks_jpeg_compressed`) is not read from the upper
     bands: JPEG zeroes much of them, unevenly, so neither the low-pass fitted to them nor their
