@@ -509,7 +509,8 @@ def test_a_colour_luminance_read_white_takes_its_chroma_s_camera_blur(monkeypatc
     bands = [noise_estimate._band_powers(opponent[c].double()) for c in range(3)]
     lag = (table.shape[-1] - 1) // 2
     luma, chroma = float(table[0, 0, lag, lag]), [float(table[c, c, lag, lag]) for c in (1, 2)]
-    rule(bands, table)  # the luminance raised, and held to the chroma within the rule itself
+    blurs = [noise_estimate._fitted_spectrum(band)[1] for band in bands]
+    rule(bands[0], blurs, table)  # the luminance raised, and held to the chroma within the rule itself
     assert LUMA_RAISED**2 * luma <= float(table[0, 0, lag, lag]) <= max(chroma) + 1e-12
 
 
@@ -599,13 +600,14 @@ def test_demosaic_like_colour_noise_is_read_at_its_level_and_bayer_noise_keeps_i
         noisy = _correlated(flat, seed, independent=True)
         opponent = NoiseModel.white(1.0, 3).to_space(_tensor(noisy))[0]
         chroma = [noise_estimate._band_powers(opponent[c].double()) for c in (1, 2)]
-        assert noise_estimate._exact_lowpass_fits(chroma)
+        blurs = [noise_estimate._fitted_spectrum(band)[1] for band in chroma]
+        assert noise_estimate._exact_lowpass_fits(chroma, blurs)
         readings.append(estimate_noise(noisy).sigma * 255)
     assert abs(np.mean(readings) - 15) < 0.5
     bayer = _bayer(flat, 15)
     assert not noise_estimate._chroma_blurred_alike(_blurs(bayer)[1:])
     model = estimate_noise(bayer)
-    monkeypatch.setattr(noise_estimate, "_exact_lowpass_fits", lambda chroma: False)
+    monkeypatch.setattr(noise_estimate, "_exact_lowpass_fits", lambda chroma, blurs: False)
     assert torch.equal(model.autocovariance, estimate_noise(bayer).autocovariance)
     centre = [estimate_noise(_correlated(flat, seed, independent=True)).sigma * 255 for seed in range(4)]
     assert abs(np.mean(centre) - 15) > 0.5
@@ -635,10 +637,11 @@ def test_resampled_colour_noise_keeps_the_centre_frequency_shape(monkeypatch, ki
         noisy = noisy.astype(np.float32)
     opponent = NoiseModel.white(1.0, 3).to_space(_tensor(noisy))[0]
     chroma = [noise_estimate._band_powers(opponent[c].double()) for c in (1, 2)]
-    assert noise_estimate._chroma_blurred_alike([noise_estimate._fitted_spectrum(band)[1] for band in chroma])
-    assert not noise_estimate._exact_lowpass_fits(chroma)
+    blurs = [noise_estimate._fitted_spectrum(band)[1] for band in chroma]
+    assert noise_estimate._chroma_blurred_alike(blurs)
+    assert not noise_estimate._exact_lowpass_fits(chroma, blurs)
     model = estimate_noise(noisy)
-    monkeypatch.setattr(noise_estimate, "_exact_lowpass_fits", lambda chroma: False)
+    monkeypatch.setattr(noise_estimate, "_exact_lowpass_fits", lambda chroma, blurs: False)
     assert torch.equal(model.autocovariance, estimate_noise(noisy).autocovariance)
 
 

@@ -1468,22 +1468,24 @@ def _channels_table(opponent: torch.Tensor, kept: torch.Tensor | None, clipped: 
     grey_clipped = clipped if channels < 3 else None
     clippings = [None if kept is None else Clipping(kept, squares[c]) for c in range(channels)]
     bands = [] if jpeg else [_band_powers(opponent[c].double(), clippings[c]) for c in range(channels)]
-    exact = len(bands) >= 3 and _exact_lowpass_fits(bands[1:3])
+    blurs = [_fitted_spectrum(band)[1] for band in bands] if len(bands) >= 3 else []
+    exact = bool(blurs) and _exact_lowpass_fits(bands[1:3], blurs[1:3])
     for c in range(channels):
         luma = c == 0
         powers = _channel_powers(opponent[c].double(), clippings[c], jpeg, grey_clipped,
                                  reading.step if luma else 0.0, reading.correlated if luma else None,
                                  bands[c] if bands else None, exact)
         table[c, c] = _autocovariance(powers.double())
-    if len(bands) >= 3:
-        _luma_with_chroma_blur(bands, table)
+    if blurs:
+        _luma_with_chroma_blur(bands[0], blurs, table)
     return table
 
 
-def _exact_lowpass_fits(chroma: list[torch.Tensor]) -> bool:
+def _exact_lowpass_fits(chroma: list[torch.Tensor], blurs: list[float]) -> bool:
     """Whether a colour image's low-passed noise is taken at its exact band powers
     (:func:`_fitted_spectrum` ``exact``), from its two chroma channels' band powers ``chroma``
-    (:func:`_band_powers`): both read one Gaussian blur (:func:`_chroma_blurred_alike`), and
+    (:func:`_band_powers`) and the blurs their centre-frequency fits read (``blurs``, pixels):
+    both read one Gaussian blur (:func:`_chroma_blurred_alike`), and
     in each the exact shape, fitted to the upper bands, gives the lowest bands (u + v of 1 to
     3) at most 1/:data:`EXACT_LOWEST_LEAST` of what the flattest blocks hold there
     (:func:`_lowest_excess`: noise only adds power, and the lowest bands are where the exact
@@ -1504,7 +1506,6 @@ def _exact_lowpass_fits(chroma: list[torch.Tensor]) -> bool:
     linear-light shot noise (−2.4) and under σ 5 at 0.8 px (−1.9: its raised luminance pushed a
     chroma under :data:`CHROMA_FLOOR_UNSAVED`, which then took the luminance's level); none
     fell under the noisy input."""
-    blurs = [_fitted_spectrum(band)[1] for band in chroma]
     if not _chroma_blurred_alike(blurs):
         return False
     return all(_lowest_excess(band, _fitted_spectrum(band, exact=True)[0]) >= EXACT_LOWEST_LEAST
@@ -1537,10 +1538,11 @@ def _chroma_blurred_alike(blurs: list[float]) -> bool:
     return min(blurs) >= CORRELATED_BLUR and max(blurs) - min(blurs) <= CHROMA_BLUR_AGREE
 
 
-def _luma_with_chroma_blur(bands: list[torch.Tensor], table: torch.Tensor) -> None:
+def _luma_with_chroma_blur(luma_bands: torch.Tensor, blurs: list[float], table: torch.Tensor) -> None:
     """Colour not saved as JPEG, the luminance read white where both chroma channels read a
-    camera's low-pass (``bands``: the opponent channels' :func:`_band_powers`; ``table``, the
-    model's autocovariance, changed in place): the luminance takes the chroma's blur (the mean
+    camera's low-pass (``luma_bands``: the luminance's :func:`_band_powers`; ``blurs``: the
+    opponent channels' fitted blurs, pixels, :func:`_fitted_spectrum`; ``table``, the model's
+    autocovariance, changed in place): the luminance takes the chroma's blur (the mean
     of the two fitted), at the most of it that every AC band's power allows (noise only adds
     power), and at most the larger chroma level (see :func:`_luma_at_most_chroma`; and at most
     the smaller one over :data:`CHROMA_FLOOR`, which keeps it well clear of the floor under
@@ -1571,14 +1573,13 @@ def _luma_with_chroma_blur(bands: list[torch.Tensor], table: torch.Tensor) -> No
     least :data:`LUMA_RAISED` keeps the wood crops' gains (5.2–5.9 → 14.2–14.5) and gives up the
     skin crops' (their luminance read 12.8–13.6, its level kept and its shape changed: +2.2 dB),
     which the data here cannot tell from that case."""
-    blurs = [_fitted_spectrum(band)[1] for band in bands[:3]]
-    if blurs[0] >= CORRELATED_BLUR or min(blurs[1:]) < CORRELATED_BLUR:
+    if blurs[0] >= CORRELATED_BLUR or min(blurs[1:3]) < CORRELATED_BLUR:
         return
     lag = (table.shape[-1] - 1) // 2
     luma = float(table[0, 0, lag, lag])
     chroma = [float(table[c, c, lag, lag]) for c in (1, 2)]
     shape = torch.exp(-((blurs[1] + blurs[2]) / 2) ** 2 * _frequencies())
-    allowed = float((bands[0].double()[1:] / shape[1:]).min())
+    allowed = float((luma_bands.double()[1:] / shape[1:]).min())
     spectrum = _autocovariance(shape * allowed)
     level = min(float(spectrum[lag, lag]), max(chroma), min(chroma) / CHROMA_FLOOR)
     if level <= LUMA_RAISED**2 * luma:  # (a chroma under CHROMA_FLOOR of the luma caps it under the luma)
