@@ -24,7 +24,7 @@ from openpipeline.atomic import write_bytes
 from openpipeline.engine.texture.fitting import FitOptions, fit
 from openpipeline.engine.texture.network import fast_config
 from openpipeline.engine.texture.patch_fill import PATCH_MAX_PIXELS, UPSCALE_PATCH_MAX_PIXELS
-from openpipeline.engine.texture.tiles import tile_starts
+from openpipeline.engine.texture.tiles import tile_layout
 
 # Iterations our stopping rules typically take on 128-256 px tiles (measured by the
 # benchmark); the prediction is a planning figure, not a promise.
@@ -121,9 +121,10 @@ class RuntimeModel:
         (else a typical count) of the network, and the guide made again when it wins
         (:data:`GUIDE_REMADE_SHARE`)."""
         tile_in, overlap_in = tile // factor, overlap // factor
-        tiles_y = len(tile_starts(height, tile_in, overlap_in, False))
-        tiles_x = len(tile_starts(width, tile_in, overlap_in, False))
-        th, tw = min(tile_in, height) * factor, min(tile_in, width) * factor
+        starts_y, side_y = tile_layout(height, tile_in, overlap_in, False)
+        starts_x, side_x = tile_layout(width, tile_in, overlap_in, False)
+        tiles_y, tiles_x = len(starts_y), len(starts_x)
+        th, tw = side_y * factor, side_x * factor
         classical = self.classical * classical_seconds(operation, tw * th, self.threads)
         fitting = (iterations or TYPICAL_ITERATIONS[operation]) * self.seconds_per_iteration(tw, th)
         fitting += GUIDE_REMADE_SHARE[operation] * classical

@@ -68,7 +68,7 @@ from openpipeline.engine.texture.params import MAX_SIGMA, MIN_SIDE_FOR_SIGMA, Re
 from openpipeline.engine.texture.signal_noise import Stabilised, estimate_signal_noise, stabilise
 from openpipeline.engine.texture.sparse_fill import aligned_bicubic, biharmonic_fill
 from openpipeline.engine.texture.stopping import TimeCap
-from openpipeline.engine.texture.tiles import feather, tile_starts
+from openpipeline.engine.texture.tiles import feather, tile_layout
 from openpipeline.engine.texture.udim import output_for
 from openpipeline.engine.texture.value_range import ValueMap
 
@@ -330,14 +330,17 @@ def _tiles(height: int, width: int, params: RestoreParams) -> list[_Tile]:
 
     Sizes are in input pixels: when upscaling, ``params.tile`` and ``params.overlap``
     bound the high-resolution side of a tile, so a ×8 job's input tiles are tile/8
-    and memory is bounded for any factor.
+    and memory is bounded for any factor. Balanced (:func:`.tiles.tile_layout`): as many
+    tiles as ``params.tile`` needs, each as small as covers the image in that many, never
+    under the generator's smallest side (:func:`min_side`).
     """
     wrap, factor = params.seamless, params.output_factor
     tile, overlap = params.tile // factor, params.overlap // factor
-    th, tw = min(tile, height), min(tile, width)
+    least = min_side(params)
+    row_starts, th = tile_layout(height, tile, overlap, wrap, least)
+    col_starts, tw = tile_layout(width, tile, overlap, wrap, least)
     circular = wrap and th == height and tw == width
-    starts = itertools.product(tile_starts(height, tile, overlap, wrap),
-                               tile_starts(width, tile, overlap, wrap))
+    starts = itertools.product(row_starts, col_starts)
     return [_Tile(index, y0, x0, np.arange(y0, y0 + th) % height, np.arange(x0, x0 + tw) % width, circular)
             for index, (y0, x0) in enumerate(starts)]
 
