@@ -159,8 +159,10 @@ def test_results_cached_before_the_cap_are_not_reused():
     held measured at any share where both channels read white noise alike that the luminance's
     kurtoses allow, then a grey light stabilised level judged by GCV as a light reading, then a
     colour low-pass that both chroma read alike taken at its exact band powers, then only where
-    that shape fits the chroma's lowest bands), so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-49"
+    that shape fits the chroma's lowest bands, then GCV's strength on an image over 256² rated
+    with the image's own chain on its window, as big images' balanced tiles, landed just
+    before it without a bump, did), so the cache key's version moved on."""
+    assert texture_job.RESULT_VERSION == "texture-50"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

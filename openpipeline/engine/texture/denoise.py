@@ -230,19 +230,24 @@ def _gcv_choice(noisy: torch.Tensor, noise: NoiseModel, circular: bool, seed: in
     the image's own, the chain's estimates at that strength (already computed there; None
     otherwise).
 
-    The window's chain makes the window's own number of NL-Bayes passes (three at 96²), also
-    for an image over 256² that gets two: GCV's pick then is the one for the better-converged
-    chain. Giving the window the image's two passes changed the pick on 1 of the 6 grey 512²
-    tune cases (the tune split's 512² crops' luminance, σ 15 and 25), which lost 0.13 dB
-    (wood, σ 25), and on the held-out grass 512² crop, which lost 0.57 dB.
+    On an image up to :data:`FULL_PASSES_UP_TO` pixels the window's chain makes the window's
+    own three NL-Bayes passes and takes NL-Bayes' default 5×5 patches, also where the image's
+    own chain takes 7×7 ones (:func:`chain_params`): GCV's scores for the two strengths sit
+    within a few per cent of each other, and the larger patches moved them enough to turn
+    picks that cost 0.7–1.3 dB (the held-out benchmark's camera and grass crops under white
+    σ 15 and JPEG'd σ 20, where the 7×7 chain at the 5×5 chain's pick gained 0.2 dB instead);
+    the 7×7 chain was better than the 5×5 one at either strength there. So there the pick
+    stays the one the 5×5 chain makes, and the larger patches only filter at it.
 
-    The window's chain takes NL-Bayes' default 5×5 patches, also where the image's own chain
-    takes 7×7 ones (:func:`chain_params`): GCV's scores for the two strengths sit within a few
-    per cent of each other, and the larger patches moved them enough to turn picks that cost
-    0.7–1.3 dB (the held-out benchmark's camera and grass crops under white σ 15 and JPEG'd
-    σ 20, where the 7×7 chain at the 5×5 chain's pick gained 0.2 dB instead); the 7×7 chain
-    was better than the 5×5 one at either strength there. So the pick stays the one the 5×5
-    chain makes, and the larger patches only filter at it.
+    On a larger image (a 512² texture, a tile of a bigger one) the window is a small part of
+    it and its chain is the image's own (:func:`_window_params`): the image's two passes and
+    its patches. Rated with the window's three passes and 5×5 patches, the pick was the
+    worse strength on 5 of the 12 grey 512² crops of both splits (their luminance) under
+    white σ 15 and 25, 0.08–0.56 dB under the other (0.16 dB on average; a 192² window picked
+    the same). With the image's chain it turned on three, each to the better strength
+    (held-out immunohistochemistry σ 25 +0.28 dB, tune wood σ 15 and 25 +0.21 and +0.38), and
+    no pick turned to the worse; astronaut (σ 15 and 25, 0.44–0.56 dB) and a stone crop
+    (0.08) still pick the worse one. With the passes alone only the stain crop turned.
 
     With ``level_read`` (the level was read from the image, not given by the user, and the
     image does not look saved as JPEG), a light reading (under :data:`GREY_PATCH_FROM`) whose
@@ -259,7 +264,7 @@ def _gcv_choice(noisy: torch.Tensor, noise: NoiseModel, circular: bool, seed: in
     better where it was 0.6–3 dB worse), and a σ the user gave is not second-guessed. It costs
     five more chains on the window where it is asked (about 1.4 s)."""
     part = _central(noisy, GCV_SIDE)
-    judge = NlBayesParams.for_image(part.shape[-2], part.shape[-1])
+    judge, passes = _window_params(part, noisy, noise)
     whole = part.shape[-2:] == noisy.shape[-2:]
     wraps = circular and whole  # only the whole image still wraps
     generator = torch.Generator().manual_seed(seed + GCV_SEED)
@@ -268,11 +273,11 @@ def _gcv_choice(noisy: torch.Tensor, noise: NoiseModel, circular: bool, seed: in
 
     def rated(strength: float) -> tuple[float, float, list[torch.Tensor]]:
         """GCV's score at ``strength``, the strength, and the window chain's estimates there."""
-        estimates = _chain(part, noise, wraps, strength, params=judge)
+        estimates = _chain(part, noise, wraps, strength, passes, judge)
         estimate = estimates[-1]
         divergence = 0.0
         for probe in probes:
-            moved = _chain(part + step * probe, noise, wraps, strength, params=judge)[-1]
+            moved = _chain(part + step * probe, noise, wraps, strength, passes, judge)[-1]
             divergence += float((probe * (moved - estimate)).sum()) / step / part.numel() / len(probes)
         return float(((part - estimate) ** 2).mean()) / max(1.0 - divergence, 1e-3) ** 2, strength, estimates
 
@@ -282,6 +287,19 @@ def _gcv_choice(noisy: torch.Tensor, noise: NoiseModel, circular: bool, seed: in
         if lower[0] < (1.0 - GCV_LOWER_MARGIN) * best[0]:
             best = lower
     return best[1], best[2] if whole and chain_params(noisy, noise) == judge else None
+
+
+def _window_params(part: torch.Tensor, noisy: torch.Tensor,
+                   noise: NoiseModel) -> tuple[NlBayesParams, int | None]:
+    """NL-Bayes' knobs and passes for GCV's window ``part`` of ``noisy`` (:func:`_gcv_choice`):
+    the window's own (its size's defaults and passes: None) on an image up to
+    :data:`FULL_PASSES_UP_TO` pixels; above, the image's chain's patches and passes."""
+    judge = NlBayesParams.for_image(part.shape[-2], part.shape[-1])
+    height, width = noisy.shape[-2:]
+    if height * width <= FULL_PASSES_UP_TO:
+        return judge, None
+    own = chain_params(noisy, noise)
+    return replace(judge, patch=own.patch, group2=own.group2), nl_bayes_passes(height, width)
 
 
 def _thin_estimate(noisy: torch.Tensor, noise: NoiseModel, circular: bool,
