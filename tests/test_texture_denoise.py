@@ -462,6 +462,41 @@ def test_chroma_noise_reduction_does_not_hold_the_luminance_to_the_chroma(name):
     assert not model.measured and abs(luma**0.5 * 255 - 10) < 2.0 and luma in chroma
 
 
+def _half_pixel_grain(clean: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+    """White noise drawn for each of R, G and B and blurred by a 0.5 px Gaussian, σ ``sigma``."""
+    grain = gaussian_filter(np.random.default_rng(seed).normal(0, 1, clean.shape), (0.5, 0.5, 0))
+    return np.clip(clean + grain / grain.std() * sigma / 255, 0, 1).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", ["wood", "voronoi_stone"])
+def test_colour_noise_blurred_by_half_a_pixel_is_read_as_a_low_pass_at_its_level(monkeypatch, name):
+    """σ 15 blurred by 0.5 px: every channel's fitted low-pass is under CORRELATED_BLUR, and read
+    white (the upper bands' level) it read 10 and the image came out 5–9 dB worse than read as
+    the chroma's low-pass, every channel within 10 % of 15."""
+    clean = _procedural(name)
+    noisy = _half_pixel_grain(clean, 15)
+    blurs = _blurs(noisy)
+    assert max(blurs) < noise_estimate.CORRELATED_BLUR and min(blurs[1:]) >= noise_estimate.MILD_BLUR
+    model = estimate_noise(noisy)
+    assert all(abs(float(v) ** 0.5 * 255 - 15) < 1.5 for v in model.variances)
+    ours = restore(noisy, RestoreParams(threads=1)).image
+    monkeypatch.setattr(noise_estimate, "_chroma_mildly_blurred", lambda *_: False)
+    white = estimate_noise(noisy)
+    assert white.is_white and white.sigma * 255 < 11
+    assert psnr(ours, clean) > psnr(restore(noisy, RestoreParams(threads=1)).image, clean) + 4
+
+
+def test_a_mild_chroma_low_pass_is_taken_only_with_both_chroma_alike_and_no_channel_wider():
+    """The rule on the blurs it reads: both chroma at least MILD_BLUR and within CHROMA_BLUR_AGREE,
+    and no channel at CORRELATED_BLUR. Light noise clipped on a star field read chroma blurs of
+    0.28–0.32 and a luminance of 0.55 from its stars: taken, its σ 3 read 13.6."""
+    mild = noise_estimate._chroma_mildly_blurred
+    assert mild([0.35, 0.34, 0.36]) and mild([0.2, 0.27, 0.3])
+    assert not mild([0.55, 0.32, 0.28])  # the luminance wider: not the noise's blur
+    assert not mild([0.2, 0.38, 0.2]) and not mild([0.2, 0.4, 0.28])  # one chroma, or two blurs apart
+    assert not mild([0.3, 0.5, 0.46])  # the low-pass is taken already
+
+
 _YCC = np.array([noise_estimate.JPEG_LUMA, *noise_estimate.JPEG_CHROMA])  # JPEG's RGB → YCbCr
 
 
