@@ -497,6 +497,57 @@ def test_a_mild_chroma_low_pass_is_taken_only_with_both_chroma_alike_and_no_chan
     assert not mild([0.3, 0.5, 0.46])  # the low-pass is taken already
 
 
+def _grey_reading(noisy: np.ndarray) -> tuple[float, bool, float]:
+    """A grey image's fitted blur (pixels), whether its kurtoses fit no clean kurtosis under its
+    white level, and its lowest bands' excess over the fitted shape."""
+    image = _tensor(noisy)
+    channel = image[0, 0].double()
+    powers = noise_estimate._band_powers(channel)
+    spectrum, blur = noise_estimate._fitted_spectrum(powers)
+    high = float(powers[noise_estimate._band_order() >= noise_estimate.HIGH_FROM].median())
+    level = noise_estimate._grey_white(channel, high, noise_estimate._clipped(image)[0]).level
+    misfit = noise_estimate._kurtosis_misfit(channel, level, noise_estimate._clipped(image)[0])
+    return blur, misfit, noise_estimate._lowest_excess(powers, spectrum)
+
+
+def test_grey_noise_blurred_by_half_a_pixel_on_smooth_content_is_read_as_its_low_pass(monkeypatch):
+    """Brushed metal's streaks are nearly Gaussian (its kurtoses fit no clean kurtosis), and
+    its upper bands hold little but the noise: σ 15 blurred by 0.5 px reads a blur of 0.36,
+    under CORRELATED_BLUR. Read white it read about 10 and came out 4–6 dB worse."""
+    clean = _procedural("brushed_metal")
+    noisy = _half_pixel_grain(clean, 15)
+    blur, misfit, excess = _grey_reading(noisy)
+    assert noise_estimate.GREY_MILD_BLUR <= blur < noise_estimate.CORRELATED_BLUR and misfit
+    assert excess <= noise_estimate.KURTOSIS_LOW_EXCESS
+    model = estimate_noise(noisy)
+    assert not model.is_white and abs(model.sigma * 255 - 15) < 1.5
+    ours = restore(noisy, RestoreParams(threads=1)).image
+    monkeypatch.setattr(noise_estimate, "_grey_mild_low_pass", lambda *_: False)
+    white = estimate_noise(noisy)
+    assert white.is_white and white.sigma * 255 < 11
+    assert psnr(ours, clean) > psnr(restore(noisy, RestoreParams(threads=1)).image, clean) + 4
+
+
+def test_light_white_noise_on_a_woven_fabric_is_not_read_as_a_mild_low_pass(monkeypatch):
+    """A weave's luminance is smooth and periodic: under white σ 3 its upper bands fall off like a
+    0.44 px blur and its kurtoses fit no clean kurtosis, but its flattest blocks' lowest bands hold
+    over KURTOSIS_LOW_EXCESS times that shape (content). Its reading stays as it was; without
+    that bound it would take the fitted low-pass, well over it (light white noise on fabric
+    windows lost 1.1–6.6 dB so, four of them under the noisy input)."""
+    colour = _procedural("fabric")
+    clean = np.ascontiguousarray((colour @ np.array([0.299, 0.587, 0.114], np.float32))[..., None])
+    noisy = _white(clean, 3)
+    blur, misfit, excess = _grey_reading(noisy)
+    assert noise_estimate.GREY_MILD_BLUR <= blur < noise_estimate.CORRELATED_BLUR and misfit
+    assert excess > noise_estimate.KURTOSIS_LOW_EXCESS
+    model = estimate_noise(noisy)
+    monkeypatch.setattr(noise_estimate, "_grey_mild_low_pass", lambda *_: False)
+    assert torch.equal(model.autocovariance, estimate_noise(noisy).autocovariance)
+    monkeypatch.undo()
+    monkeypatch.setattr(noise_estimate, "_too_wide_to_hold", lambda *_: False)
+    assert estimate_noise(noisy).sigma > 1.5 * model.sigma
+
+
 _YCC = np.array([noise_estimate.JPEG_LUMA, *noise_estimate.JPEG_CHROMA])  # JPEG's RGB → YCbCr
 
 
