@@ -54,7 +54,8 @@ def test_gaussian_noise_has_the_stated_sigma(kind, sigma):
 
 
 def test_correlated_noise_is_correlated_and_white_noise_is_not():
-    """Neighbouring pixels of the demosaic-like noise are correlated (lag-one ≈ 0.7), white noise's not."""
+    """Neighbouring pixels of the demosaic-like noise are correlated (lag-one ≈ 0.7), the finer
+    grain's less (0.5 px: ≈ 0.26), white noise's not; both grains are stated σ 15 and hold it."""
     grey = np.full((128, 128, 1), 0.5, np.float32)
 
     def lag_one(kind: str) -> float:
@@ -62,7 +63,11 @@ def test_correlated_noise_is_correlated_and_white_noise_is_not():
         return float(np.corrcoef(noise[:, 1:].ravel(), noise[:, :-1].ravel())[0, 1])
 
     assert lag_one("correlated") > 0.5
+    assert 0.18 < lag_one("correlated_fine") < 0.35
     assert abs(lag_one("white25")) < 0.05
+    for kind in ("correlated", "correlated_fine"):
+        noisy, sigma = texture_set.add_noise(grey, kind, seed=0)
+        assert sigma == 15.0 and abs(float(np.std(noisy - grey)) * 255 - 15) < 0.5
 
 
 def test_jpeg_and_poisson_noise():
