@@ -44,6 +44,11 @@ leaves the clean content a kurtosis the bands do not show. A grey image's white 
 checked so too, and a correlated reading whose white level the kurtoses fully allow is read
 white (:func:`_grey_white`: light noise on grass, gravel and coins read as 2–3 times itself).
 
+A low-pass fitted narrower than :data:`CORRELATED_BLUR` is read white, at the level of the finest
+bands, but for finer grain (noise blurred by 0.5 px, which that reads at 0.65 of its σ): in
+colour where both chroma channels read it alike (:func:`_chroma_mildly_blurred`), in grey where
+the content is smooth or nearly Gaussian and the fit clean (:func:`_grey_mild_low_pass`).
+
 Images smaller than two blocks a side use 2×2-patch blocks of 16×16 pixels; below 32
 pixels a side the noise is taken as white at Immerkær's level.
 
