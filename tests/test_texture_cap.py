@@ -162,9 +162,9 @@ def test_results_cached_before_the_cap_are_not_reused():
     that shape fits the chroma's lowest bands, then GCV's strength on an image over 256² rated
     with the image's own chain on its window, as big images' balanced tiles, landed just
     before it without a bump, did, then colour noise mildly low-passed taken at the chroma's
-    fitted low-pass, then a grey one so on content whose kurtoses cannot tell), so the cache
-    key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-52"
+    fitted low-pass, then a grey one so on content whose kurtoses cannot tell, then a 4th
+    channel kept out of that chroma rule), so the cache key's version moved on."""
+    assert texture_job.RESULT_VERSION == "texture-53"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

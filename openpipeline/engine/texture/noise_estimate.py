@@ -1474,7 +1474,10 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
     on a JPEG, :func:`model_for_level_on_jpeg`).
 
     Not saved as JPEG, a colour luminance read white where both chroma channels read a camera's
-    low-pass takes their blur (:func:`_luma_with_chroma_blur`).
+    low-pass takes their blur (:func:`_luma_with_chroma_blur`), and where both read a mild one
+    alike, under :data:`CORRELATED_BLUR`, the chroma take it too (:func:`_chroma_mildly_blurred`);
+    a grey image's mild low-pass is taken on content its kurtoses cannot read
+    (:func:`_grey_mild_low_pass`).
 
     Example:
         >>> rng = np.random.default_rng(0)
@@ -1533,7 +1536,7 @@ def _channels_table(opponent: torch.Tensor, kept: torch.Tensor | None, clipped: 
         powers = _channel_powers(opponent[c].double(), clippings[c], jpeg, grey_clipped,
                                  reading.step if luma else 0.0, reading.correlated if luma else None,
                                  bands[c] if bands else None, exact)
-        if mild and not luma:
+        if mild and c in (1, 2):  # the chroma (a 4th channel, alpha or other, keeps its own reading)
             powers = _fitted_spectrum(bands[c])[0]
         table[c, c] = _autocovariance(powers.double())
     if blurs:
