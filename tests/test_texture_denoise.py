@@ -497,6 +497,18 @@ def test_a_mild_chroma_low_pass_is_taken_only_with_both_chroma_alike_and_no_chan
     assert not mild([0.3, 0.5, 0.46])  # the low-pass is taken already
 
 
+def test_finer_grain_is_read_at_its_level_through_clipping(monkeypatch):
+    """A tune crop of the astronaut photo under the bench's finer grain (0.5 px, σ 15): a fifth of
+    its pixels clip (white suit, black sky), so its bands are read through clipping, where the
+    chroma rule also runs; every channel reads within 10 % of 15 (white, they read about 12)."""
+    _clean, noisy = bench_crop("astronaut/128/0", "correlated_fine")
+    assert float(noise_estimate._clipped(_tensor(noisy))[0].float().mean()) >= noise_estimate.CLIP_READ_FROM
+    model = estimate_noise(noisy)
+    assert all(abs(float(v) ** 0.5 * 255 - 15) < 1.5 for v in model.variances)
+    monkeypatch.setattr(noise_estimate, "_chroma_mildly_blurred", lambda *_: False)
+    assert max(float(v) ** 0.5 * 255 for v in estimate_noise(noisy).variances) < 13
+
+
 def test_a_fourth_channel_keeps_its_own_reading_under_the_mild_chroma_rule(monkeypatch):
     """RGB under 0.5 px grain with a finely dithered matte as a 4th channel: the chroma take their
     low-pass, the matte keeps the reading it has without the rule (taken so, it read 80 for 56)."""
