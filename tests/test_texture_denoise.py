@@ -530,8 +530,7 @@ def _grey_reading(noisy: np.ndarray) -> tuple[float, bool, float]:
     powers = noise_estimate._band_powers(channel)
     spectrum, blur = noise_estimate._fitted_spectrum(powers)
     high = float(powers[noise_estimate._band_order() >= noise_estimate.HIGH_FROM].median())
-    level = noise_estimate._grey_white(channel, high, noise_estimate._clipped(image)[0]).level
-    misfit = noise_estimate._kurtosis_misfit(channel, level, noise_estimate._clipped(image)[0])
+    misfit = noise_estimate._grey_white(channel, high, noise_estimate._clipped(image)[0]).misfit
     return blur, misfit, noise_estimate._lowest_excess(powers, spectrum)
 
 
@@ -1559,7 +1558,8 @@ def _unheld(monkeypatch: pytest.MonkeyPatch) -> None:
     """The noise read without the kurtoses: no hold of a grey image's correlated noise
     (:func:`.noise_estimate._held_to_kurtosis`) or check of its white level
     (:func:`.noise_estimate._grey_white`)."""
-    monkeypatch.setattr(noise_estimate, "kurtosis_bound", lambda *args, **kwargs: None)
+    monkeypatch.setattr(noise_estimate, "_kurtosis_reading",
+                        lambda *args, **kwargs: noise_estimate._KurtosisReading(None, misfit=False))
 
 
 @pytest.mark.slow
@@ -1696,8 +1696,8 @@ def test_only_grey_images_not_saved_as_jpeg_read_their_kurtoses(monkeypatch):
     white; JPEG's zeros make its bands peaky). A grey image's white level is checked once, its
     correlated reading twice (the white level's share, then the hold)."""
     calls = []
-    bound = noise_estimate.kurtosis_bound
-    monkeypatch.setattr(noise_estimate, "kurtosis_bound", lambda *args: calls.append(1) or bound(*args))
+    reading = noise_estimate._kurtosis_reading  # what kurtosis_bound and the white level's share read
+    monkeypatch.setattr(noise_estimate, "_kurtosis_reading", lambda *args: calls.append(1) or reading(*args))
     grey = _crop("camera", 128)
     photo = np.ascontiguousarray(img_as_float32(data.astronaut())[100:228, 150:278])
     estimate_noise(_white(photo, 15))

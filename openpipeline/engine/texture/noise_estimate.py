@@ -510,23 +510,38 @@ def kurtosis_bound(channel: torch.Tensor, spectrum: torch.Tensor,
         or nearly Gaussian content: brushed metal, a cell culture 0.5–0.6; busy, engraved and
         printed textures: 0.02–0.14).
     """
+    return _kurtosis_reading(channel, spectrum, clipped).bound
+
+
+class _KurtosisReading(NamedTuple):
+    """:func:`kurtosis_bound`'s bound, and whether it has none for the misfit of the whole
+    channel's fit (content nearly Gaussian, or flat shapes with sharp edges), not for want of
+    tiles or of a band's power."""
+
+    bound: float | None
+    misfit: bool
+
+
+def _kurtosis_reading(channel: torch.Tensor, spectrum: torch.Tensor,
+                      clipped: torch.Tensor | None = None) -> _KurtosisReading:
+    """:func:`kurtosis_bound`, with why it has no bound (:class:`_KurtosisReading`)."""
     second, fourth, counts = _tile_moments(channel, clipped)
     total = second.sum(dim=0)
     if len(counts) < KURTOSIS_LEAST_TILES or bool((total <= 0.0).any()):
-        return None
+        return _KurtosisReading(None, misfit=False)
     shape = spectrum[1:].double()
     level, left = _kurtosis_level(total, fourth.sum(dim=0), counts.sum(), shape)
     if float(left) > KURTOSIS_MISFIT:
-        return None
+        return _KurtosisReading(None, misfit=True)
     generator = torch.Generator().manual_seed(0)
     draws = torch.randint(0, len(counts), (KURTOSIS_DRAWS, len(counts)), generator=generator)
     drawn = second[draws].sum(dim=1)
     keep = (drawn > 0.0).all(dim=1)  # not a redraw of flat or clipped tiles only
     if not bool(keep.any()):
-        return float(level)
+        return _KurtosisReading(float(level), misfit=False)
     levels, _ = _kurtosis_level(drawn[keep], fourth[draws].sum(dim=1)[keep], counts[draws].sum(dim=1)[keep],
                                 shape)
-    return float(torch.quantile(levels, KURTOSIS_QUANTILE))
+    return _KurtosisReading(float(torch.quantile(levels, KURTOSIS_QUANTILE)), misfit=False)
 
 
 def _held_to_kurtosis(channel: torch.Tensor, spectrum: torch.Tensor, powers: torch.Tensor,
@@ -1335,7 +1350,7 @@ def _grey_powers(channel: torch.Tensor, powers: torch.Tensor, fitted: tuple[torc
         return torch.full((PATCH * PATCH,), high)
     white = _grey_white(channel, high, clipped)
     if blur < CORRELATED_BLUR:
-        mild = _grey_mild_low_pass(channel, powers, fitted, white, clipped)
+        mild = _grey_mild_low_pass(powers, fitted, white)
         return spectrum if mild else torch.full((PATCH * PATCH,), white.held)
     if white.share is not None and white.share >= WHITE_OVER_CORRELATED:
         return torch.full((PATCH * PATCH,), white.level)
@@ -1345,13 +1360,12 @@ def _grey_powers(channel: torch.Tensor, powers: torch.Tensor, fitted: tuple[torc
     return _held_to_kurtosis(channel, spectrum, powers, clipped)
 
 
-def _grey_mild_low_pass(channel: torch.Tensor, powers: torch.Tensor, fitted: tuple[torch.Tensor, float],
-                        white: _GreyWhite, clipped: torch.Tensor) -> bool:
+def _grey_mild_low_pass(powers: torch.Tensor, fitted: tuple[torch.Tensor, float], white: _GreyWhite) -> bool:
     """Whether a grey image's low-pass under :data:`CORRELATED_BLUR` is its noise's: at least
-    :data:`GREY_MILD_BLUR` wide, on content whose kurtoses cannot tell noise from it
-    (:func:`_kurtosis_misfit`), its lowest bands not over :data:`KURTOSIS_LOW_EXCESS` times the
-    fitted shape (:func:`_too_wide_to_hold`: content over it). ``powers``, ``fitted`` and
-    ``white``: as :func:`_grey_powers` has them.
+    :data:`GREY_MILD_BLUR` wide, on content whose kurtoses cannot tell noise from it (they fit
+    no clean kurtosis under its white level: ``white.misfit``), its lowest bands not over
+    :data:`KURTOSIS_LOW_EXCESS` times the fitted shape (:func:`_too_wide_to_hold`: content over
+    it). ``powers``, ``fitted`` and ``white``: as :func:`_grey_powers` has them.
 
     White noise blurred by a 0.5 px Gaussian reads a blur of 0.30–0.41 on this scale, and its
     white level (the lowest of three readings of the finest bands) about 0.65 of its σ. On smooth
@@ -1372,8 +1386,8 @@ def _grey_mild_low_pass(channel: torch.Tensor, powers: torch.Tensor, fitted: tup
     skin window's luminance under demosaic-like σ 15 (8.5 → 13.5, +1.7 dB), nor any of the
     512² crops'."""
     spectrum, blur = fitted
-    return (GREY_MILD_BLUR <= blur < CORRELATED_BLUR and white.share is None
-            and not _too_wide_to_hold(powers, spectrum) and _kurtosis_misfit(channel, white.level, clipped))
+    mild = GREY_MILD_BLUR <= blur < CORRELATED_BLUR
+    return mild and white.misfit and not _too_wide_to_hold(powers, spectrum)
 
 
 class _GreyWhite(NamedTuple):
@@ -1382,6 +1396,7 @@ class _GreyWhite(NamedTuple):
     level: float  # the lowest of the upper bands' level, Immerkær's and the PCA level
     share: float | None  # KURTOSIS_SLACK × √(kurtosis_bound of that level); None: no bound
     held: float  # the level, held where the share is under WHITE_HELD_BELOW
+    misfit: bool = False  # no share for the kurtoses' misfit (_KurtosisReading)
 
 
 def _grey_white(channel: torch.Tensor, high: float, clipped: torch.Tensor) -> _GreyWhite:
@@ -1415,35 +1430,23 @@ def _grey_white(channel: torch.Tensor, high: float, clipped: torch.Tensor) -> _G
     alpha, a normal map's two stored channels) are checked channel by channel, as grey."""
     immerkaer = estimate_sigma(channel.numpy()[..., None]) ** 2
     level = min(high, immerkaer, pca_level(channel))
-    share = _white_share(channel, level, clipped)
+    share, misfit = _white_share(channel, level, clipped)
     if share is None or share >= WHITE_HELD_BELOW:
-        return _GreyWhite(level, share, level)
+        return _GreyWhite(level, share, level, misfit)
     return _GreyWhite(level, share, level * max(share**2, KURTOSIS_FLOOR**2))
 
 
-def _white_share(channel: torch.Tensor, level: float, clipped: torch.Tensor | None) -> float | None:
+def _white_share(channel: torch.Tensor, level: float,
+                 clipped: torch.Tensor | None) -> tuple[float | None, bool]:
     """How much of a white noise ``level`` (variance) one channel's bands' kurtoses allow, as a
     share of its σ: :data:`KURTOSIS_SLACK` × √(:func:`kurtosis_bound` of a white spectrum at that
-    level), windows with a ``clipped`` pixel (H, W) not read. None without a level or a bound."""
+    level), windows with a ``clipped`` pixel (H, W) not read. None without a level or a bound;
+    and whether there is none for the kurtoses' misfit (:class:`_KurtosisReading`)."""
     if level <= 0.0:
-        return None
-    bound = kurtosis_bound(channel.double(), torch.full((PATCH * PATCH,), level, dtype=torch.float64),
-                           clipped if clipped is not None and bool(clipped.any()) else None)
-    return None if bound is None else KURTOSIS_SLACK * math.sqrt(bound)
-
-
-def _kurtosis_misfit(channel: torch.Tensor, level: float, clipped: torch.Tensor) -> bool:
-    """Whether one grey channel's band kurtoses, read (enough tiles, every band with power), fit
-    no clean kurtosis under white noise of ``level`` (variance): :func:`kurtosis_bound` has no
-    bound for the misfit (content nearly Gaussian, or flat shapes with sharp edges), not for
-    want of tiles. Windows with a ``clipped`` pixel (H, W) are not read."""
-    second, fourth, counts = _tile_moments(channel.double(), clipped if bool(clipped.any()) else None)
-    total = second.sum(dim=0)
-    if level <= 0.0 or len(counts) < KURTOSIS_LEAST_TILES or bool((total <= 0.0).any()):
-        return False
-    shape = torch.full((PATCH * PATCH - 1,), level, dtype=torch.float64)
-    _, left = _kurtosis_level(total, fourth.sum(dim=0), counts.sum(), shape)
-    return float(left) > KURTOSIS_MISFIT
+        return None, False
+    reading = _kurtosis_reading(channel.double(), torch.full((PATCH * PATCH,), level, dtype=torch.float64),
+                                clipped if clipped is not None and bool(clipped.any()) else None)
+    return None if reading.bound is None else KURTOSIS_SLACK * math.sqrt(reading.bound), reading.misfit
 
 
 def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -> NoiseModel:
@@ -1528,16 +1531,18 @@ def _channels_table(opponent: torch.Tensor, kept: torch.Tensor | None, clipped: 
     grey_clipped = clipped if channels < 3 else None
     clippings = [None if kept is None else Clipping(kept, squares[c]) for c in range(channels)]
     bands = [] if jpeg else [_band_powers(opponent[c].double(), clippings[c]) for c in range(channels)]
-    blurs = [_fitted_spectrum(band)[1] for band in bands] if len(bands) >= 3 else []
+    fits = [_fitted_spectrum(band) for band in bands] if len(bands) >= 3 else []
+    blurs = [blur for _, blur in fits]
     exact = bool(blurs) and _exact_lowpass_fits(bands[1:3], blurs[1:3])
     mild = bool(blurs) and _chroma_mildly_blurred(blurs)
     for c in range(channels):
         luma = c == 0
-        powers = _channel_powers(opponent[c].double(), clippings[c], jpeg, grey_clipped,
-                                 reading.step if luma else 0.0, reading.correlated if luma else None,
-                                 bands[c] if bands else None, exact)
         if mild and c in (1, 2):  # the chroma (a 4th channel, alpha or other, keeps its own reading)
-            powers = _fitted_spectrum(bands[c])[0]
+            powers = fits[c][0]
+        else:
+            powers = _channel_powers(opponent[c].double(), clippings[c], jpeg, grey_clipped,
+                                     reading.step if luma else 0.0, reading.correlated if luma else None,
+                                     bands[c] if bands else None, exact)
         table[c, c] = _autocovariance(powers.double())
     if blurs:
         _luma_with_chroma_blur(bands[0], blurs, table, mild)
@@ -1878,7 +1883,7 @@ def _unsaved_floor(table: torch.Tensor, luma: torch.Tensor | None, clipped: torc
         return CHROMA_FLOOR
     lag = (table.shape[-1] - 1) // 2
     level = float(table[0, 0, lag, lag])
-    share = _white_share(luma, level, clipped)
+    share, _ = _white_share(luma, level, clipped)
     if share is None or share >= WHITE_HELD_BELOW:
         return CHROMA_FLOOR
     return 0.0 if _chroma_reads_the_noise(table, share**2 * level) else CHROMA_FLOOR_UNSAVED
