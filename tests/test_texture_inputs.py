@@ -495,3 +495,30 @@ def test_the_cli_refuses_to_denoise_an_image_onto_itself(tmp_path):
     result = run_cli("texture", "denoise", str(source), str(source), *FAST)
     assert result.returncode == 2 and "would overwrite it" in result.stderr
     assert source.read_bytes() == before
+
+
+def test_a_read_only_array_is_restored_without_a_torch_warning():
+    """An image handed over read-only (a memory-mapped file, a buffer from the host application)
+    (and its mask) is read, never written: the engine copies what it hands to torch, so torch's
+    warning about non-writable arrays (printed once per process, to an artist's script editor)
+    never fires, whether the image is denoised, inpainted or upscaled.
+    Run in a fresh process with warnings as errors: the warning is shown once per process."""
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np\n"
+        "from openpipeline.engine.texture import RestoreParams, restore\n"
+        "for channels in (1, 3):\n"
+        "    image = np.random.default_rng(0).random((48, 48, channels), dtype=np.float32)\n"
+        "    image.flags.writeable = False\n"
+        "    restore(image, RestoreParams(operation='denoise', threads=1))\n"
+        "    mask = np.zeros((48, 48), np.float32)\n"
+        "    mask[20:28, 10:40] = 1.0\n"
+        "    mask.flags.writeable = False\n"
+        "    restore(image, RestoreParams(operation='inpaint', threads=1), mask=mask)\n"
+        "    restore(image[:24, :24], RestoreParams(operation='upscale', factor=2, threads=1))\n"
+    )
+    done = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", script],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]

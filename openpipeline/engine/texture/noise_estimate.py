@@ -1698,7 +1698,7 @@ def _luma_with_chroma_blur(luma_bands: torch.Tensor, blurs: list[float], table: 
 def _as_tensor(image: np.ndarray) -> torch.Tensor:
     """An (H, W, C) or (H, W) array in 0..1 as a float32 (1, C, H, W) tensor."""
     array = image if image.ndim == 3 else image[..., None]
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32))[None]
+    return torch.from_numpy(np.require(array.transpose(2, 0, 1), np.float32, ("C", "W")))[None]
 
 
 def _camera_powers(level: float) -> torch.Tensor:

@@ -221,7 +221,7 @@ def _looks_jpeg(image: NDArray[np.float32], params: RestoreParams) -> bool:
     (:func:`_stabilised`) and the warning when σ is read (:func:`_jpeg_caution`)."""
     if params.operation != "denoise":
         return False
-    return looks_jpeg_compressed(torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1)))[None])
+    return looks_jpeg_compressed(_as_tensor(image))
 
 
 def _jpeg_caution(sigma: float | None) -> str | None:
@@ -391,8 +391,9 @@ class _Padded:
 
 
 def _as_tensor(pixels: NDArray[np.float32]) -> torch.Tensor:
-    """(h, w, C) array → (1, C, h, w) tensor."""
-    return torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))[None]
+    """(h, w, C) array → (1, C, h, w) tensor, on a copy where the array is read-only (torch
+    warns of any non-writable array it is handed, and the caller's image is never written)."""
+    return torch.from_numpy(np.require(pixels.transpose(2, 0, 1), requirements=("C", "W")))[None]
 
 
 def _guide_plan(job: _Job, target: torch.Tensor, known: torch.Tensor | None, tile: _TilePixels,

@@ -113,7 +113,7 @@ def _patch_statistics(image: NDArray[np.float32]) -> _PatchStatistics:
     means, powers, middles = [], [], []
     height, width = (image.shape[0] // PATCH) * PATCH, (image.shape[1] // PATCH) * PATCH
     for c in range(image.shape[2]):
-        channel = torch.from_numpy(np.ascontiguousarray(image[:height, :width, c], dtype=np.float64))
+        channel = torch.from_numpy(np.require(image[:height, :width, c], np.float64, ("C", "W")))
         patches = channel.reshape(height // PATCH, PATCH, width // PATCH, PATCH).permute(0, 2, 1, 3)
         patches = patches.reshape(-1, PATCH, PATCH)
         coefficients = torch.einsum("ka,lb,nab->nkl", dct, dct, patches).reshape(-1, PATCH * PATCH)
