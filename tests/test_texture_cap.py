@@ -163,8 +163,9 @@ def test_results_cached_before_the_cap_are_not_reused():
     with the image's own chain on its window, as big images' balanced tiles, landed just
     before it without a bump, did, then colour noise mildly low-passed taken at the chroma's
     fitted low-pass, then a grey one so on content whose kurtoses cannot tell, then a 4th
-    channel kept out of that chroma rule), so the cache key's version moved on."""
-    assert texture_job.RESULT_VERSION == "texture-53"
+    channel kept out of that chroma rule, then GCV's strength on a colour image whose luminance
+    reads far over its chroma), so the cache key's version moved on."""
+    assert texture_job.RESULT_VERSION == "texture-54"
 
 
 def test_a_farm_task_logs_the_warning(tmp_path, capsys, few_iterations):

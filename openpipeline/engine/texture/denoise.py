@@ -31,7 +31,8 @@ chain, so it is no longer the default result (``rated=False``: one run, the guid
 White noise is filtered at :data:`WHITE_STRENGTH` of its level (:func:`filtering_model`):
 the chain over-smooths at the true level, and an over-read σ on a busy texture costs less.
 On grey images the strength is chosen by generalised cross-validation instead
-(:func:`gcv_strength`), which needs no noise level and so is not fooled by a σ read high.
+(:func:`gcv_strength`), which needs no noise level and so is not fooled by a σ read high; so
+is it on a colour image whose luminance reads far over its chroma (:func:`_luma_over_chroma`).
 
 :func:`choose_with_fit` compares that blend with a Deep Image Prior fit's output
 (after its last Wiener pass) by SURE and keeps the better: the fit's divergence is read
@@ -97,6 +98,11 @@ GCV_SEED = 7919
 # (see _gcv_choice).
 GCV_LOWER = 0.6
 GCV_LOWER_MARGIN = 0.05
+# A colour image whose luminance reads at least LUMA_OVER_CHROMA times its chroma's larger level
+# has its strength chosen by GCV too, on the colour chain over a central COLOUR_GCV_SIDE² window
+# (see _luma_over_chroma).
+LUMA_OVER_CHROMA = 1.5
+COLOUR_GCV_SIDE = 48
 # GCV's divergence is averaged over this many Monte-Carlo probes, the same ones for every
 # strength (see gcv_strength).
 GCV_PROBES = 4
@@ -225,7 +231,7 @@ def gcv_strength(noisy: torch.Tensor, noise: NoiseModel, circular: bool, seed: i
 
 
 def _gcv_choice(noisy: torch.Tensor, noise: NoiseModel, circular: bool, seed: int,
-                level_read: bool = False) -> tuple[float, list[torch.Tensor] | None]:
+                level_read: bool = False, side: int = GCV_SIDE) -> tuple[float, list[torch.Tensor] | None]:
     """:func:`gcv_strength`'s choice, and, when its window is the whole image and its chain
     the image's own, the chain's estimates at that strength (already computed there; None
     otherwise).
@@ -262,8 +268,10 @@ def _gcv_choice(noisy: torch.Tensor, noise: NoiseModel, circular: bool, seed: in
     2.9 dB (GCV's scores flatten as the estimator nears the identity, see
     :func:`gcv_strength` on 0.6). JPEGs are left out (σ 5 at q90: GCV rated 0.6 up to 10 %
     better where it was 0.6–3 dB worse), and a σ the user gave is not second-guessed. It costs
-    five more chains on the window where it is asked (about 1.4 s)."""
-    part = _central(noisy, GCV_SIDE)
+    five more chains on the window where it is asked (about 1.4 s).
+
+    ``side``: the window's side (:data:`GCV_SIDE`; a colour image's, :data:`COLOUR_GCV_SIDE`)."""
+    part = _central(noisy, side)
     judge, passes = _window_params(part, noisy, noise)
     whole = part.shape[-2:] == noisy.shape[-2:]
     wraps = circular and whole  # only the whole image still wraps
@@ -330,6 +338,35 @@ def _divergences(noisy: torch.Tensor, estimates: list[torch.Tensor], probe: torc
                        _chain(part + moved, noise, False, passes=passes), moved, noise)
 
 
+def _luma_over_chroma(noise: NoiseModel) -> bool:
+    """Whether a colour white-noise model's luminance reads at least :data:`LUMA_OVER_CHROMA`
+    times the larger of its two chroma levels. White noise independent between R, G and B is as
+    strong in each opponent channel, and a texture's fine detail lives mostly in the luminance, so
+    a luminance read far over its chroma most likely holds detail read as noise. Such an image's
+    strength is GCV's pick on the colour chain, as a grey image's is (:func:`_gcv_choice` on a
+    central :data:`COLOUR_GCV_SIDE`² window, stepping down to :data:`GCV_LOWER` under a light
+    reading); any other colour image keeps :data:`WHITE_STRENGTH` and costs nothing more.
+
+    Both splits' 39 colour 128² crops, σ read as the CLI reads it: of 117 readings under white σ
+    3, 5 and 8 the gate took 13, the tune split's skin crops under all three (luminance read
+    13–16, chroma 3–9) and the held-out Voronoi stone crops under σ 3 and one under σ 5
+    (luminance 7–9.3, chroma 3–5); of 312 under white σ 10, 12, 15 and 25, Bayer, photon and
+    both correlated kinds, none. dB over :data:`WHITE_STRENGTH`: skin σ 3 +4.1 to +7.9 (from
+    7 dB under the noisy input to 0.8–1.2 over it on two of the three), σ 5 +3.2 to +3.6 (from
+    3 dB under the input to level with it), σ 8 +2.2 to +2.8; stone σ 3 +1.9 to +2.5, σ 5 +1.6;
+    none lower. 1.4 s → 3.6–4.9 s for those crops (one thread, 128², two processes at once).
+    Without the gate (GCV on every colour light reading) one more crop changed (a held-out star
+    field under σ 8, +0.6 dB) at 2.4× the time on every colour crop (1.4 → 3.3 s, median), and
+    three held-out crops under photon noise made white (``stabilised``, left out) lost up to
+    0.23 dB; a 64² window was no better than 48². GCV on the luminance alone, as a grey image at
+    its own level, missed the skin crops: their luminance reads over :data:`GREY_PATCH_FROM`,
+    where a grey reading takes no step down."""
+    if noise.channels < 3 or not noise.is_white:
+        return False
+    levels = noise.variances.clamp_min(0.0).sqrt()
+    return float(levels[0]) >= LUMA_OVER_CHROMA * float(levels[1:3].max())
+
+
 def classical_denoise(noisy: torch.Tensor, noise: NoiseModel, circular: bool = False,
                       seed: int = 0, real: tuple[int, int] | None = None, rated: bool = False,
                       stabilised: bool = False, level_read: bool = False) -> Denoised:
@@ -371,7 +408,8 @@ def classical_denoise(noisy: torch.Tensor, noise: NoiseModel, circular: bool = F
     times on a 96² window for :func:`gcv_strength` (two strengths, each with its four probes):
     about 3–3.4 s for a grey 128² tile on one thread under noise of σ 10 or more (its 7×7
     patches, :func:`chain_params`; 2.6–2.9 s under lighter
-    noise, about 4 s where GCV steps down), 1.2 s for a colour one.
+    noise, about 4 s where GCV steps down), 1.2 s for a colour one (3.6–4.9 s where its
+    luminance reads far over its chroma and GCV picks its strength, :func:`_luma_over_chroma`).
     """
     if real is not None and min(real) < THIN_SIDE:
         dct = _thin_estimate(noisy, noise, circular, real)
@@ -380,6 +418,8 @@ def classical_denoise(noisy: torch.Tensor, noise: NoiseModel, circular: bool = F
     strength, estimates = WHITE_STRENGTH, None
     if grey_white and not rated and (not stabilised or noise.sigma < GREY_PATCH_FROM):
         strength, estimates = _gcv_choice(noisy, noise, circular, seed, level_read)
+    elif not rated and level_read and not stabilised and _luma_over_chroma(noise):
+        strength, estimates = _gcv_choice(noisy, noise, circular, seed, level_read, COLOUR_GCV_SIDE)
     if estimates is None:
         estimates = _chain(noisy, noise, circular, strength)
     if not rated or not (grey_white and noise.measured):  # the guide

@@ -25,7 +25,7 @@ from openpipeline.engine.texture.udim import UDIM_TOKEN, output_for, udim_paths
 
 __all__ = ["RESULT_VERSION", "TextureJob", "deliver"]
 
-RESULT_VERSION = "texture-53"  # bump whenever the engine's output for the same inputs changes
+RESULT_VERSION = "texture-54"  # bump whenever the engine's output for the same inputs changes
 # Parameters that never change the pixels: where and how fast they are computed, and
 # whether a lossy output format is allowed (checked against the user's output, not kept).
 NOT_IN_KEY = ("device", "threads", "allow_lossy")
