@@ -64,6 +64,9 @@ RADIUS = 20  # search radius (see NlBayesParams.for_image)
 # 187 → 65 ms, 128² 282 → 88, 256² 1123 → 390, 512² 3296 → 979), the groups the same up to
 # float rounding (direct sums: more exact than a difference of cumulative sums); 2¹⁸–2²¹ were
 # within 10 % of each other at every size.
+# Patches are aggregated with equal weights. BM3D's (each group's estimate weighed by the inverse
+# of its filter's noise gain, 1/‖F‖²) gained 0.06 and 0.04 dB on the tune split's colour and grey
+# crops under white σ 15 (σ given), 0.01 and 0.00 under σ 25, and lost 0.13 on skin: not taken.
 STRIP_VALUES = 1 << 19
 
 

@@ -61,6 +61,14 @@ PATCH = 8
 # at σ 5 (a kind added later) the three foliage crops and, stretched, the three skin ones: the
 # whiteness check (WHITE_RISE) declines the foliage crops and one stretched skin crop, and took
 # no photon-noisy crop away, plain or stretched, tune or held-out.
+# Known false readings: white noise of σ 5–12 is taken for photon noise on 26 of 804 readings
+# (both splits' crops and 95 further grey windows): the tune skin crops under σ 10 and 12 (0.8–1.5
+# dB under the white path), the held-out camera crops under σ 8 and 10 (a dark flat coat beside
+# a lit textured field: 2.2–2.4 dB under). Tried against them and not kept: a larger least ratio
+# (true photon crops at ratios 1.5–2 gain 0.1–0.7 dB on average over the white path, 115 of them,
+# against the 19 false ones' 0.9 lost), reading the rise on the luminance alone or per channel
+# (both lost most true photon readings), a larger rise asked where the bins fall in two clusters
+# of brightness (it fitted the camera crops alone).
 # LEAST_BINS: the held-out camera and coins crops under photon noise kept 178–184 of their 256
 # patches (dark areas clipped) and were taken as white for want of 6 full bins, 1.5–4.7 dB
 # below CBM3D. Five bins find them; on the tune split (and on 24 crops of 8 further
