@@ -76,6 +76,7 @@ import torch.nn.functional as F
 from scipy.special import erfinv
 from scipy.stats import beta, chi2
 
+from openpipeline.engine.texture.arrays import image_tensor
 from openpipeline.engine.texture.dct_filters import colour_matrix, dct_matrix
 from openpipeline.engine.texture.noise_level import estimate_sigma
 from openpipeline.engine.texture.noise_model import LAG, NoiseModel
@@ -721,7 +722,7 @@ def held_to_patch_variance(image: np.ndarray | torch.Tensor, model: NoiseModel) 
     texture a second-order bound cannot refuse (its variance is as large in every
     direction), so they stay under the input. Not for a JPEG, whose quantisation removes
     chroma variance the model's 4:2:0 blotches keep (:func:`_chroma_at_least_luma_like`)."""
-    tensor = _as_tensor(image) if isinstance(image, np.ndarray) else image.float()
+    tensor = image_tensor(image) if isinstance(image, np.ndarray) else image.float()
     space = model.to_space(tensor)[0].double()
     factors = []
     for c in range(int(space.shape[0])):
@@ -1489,7 +1490,7 @@ def estimate_noise(image: np.ndarray | torch.Tensor, jpeg: bool | None = None) -
         >>> round(estimate_noise(noisy).sigma, 1)
         0.1
     """
-    tensor = _as_tensor(image) if isinstance(image, np.ndarray) else image.float()
+    tensor = image_tensor(image) if isinstance(image, np.ndarray) else image.float()
     channels = tensor.shape[1]
     if min(tensor.shape[-2:]) < SMALLEST:  # too few blocks for a spectrum: Immerkær's σ, white
         return NoiseModel.white(estimate_sigma(tensor[0].permute(1, 2, 0).numpy()), channels)
@@ -1695,12 +1696,6 @@ def _luma_with_chroma_blur(luma_bands: torch.Tensor, blurs: list[float], table: 
     table[0, 0] = spectrum * (level / float(spectrum[lag, lag]))
 
 
-def _as_tensor(image: np.ndarray) -> torch.Tensor:
-    """An (H, W, C) or (H, W) array in 0..1 as a float32 (1, C, H, W) tensor."""
-    array = image if image.ndim == 3 else image[..., None]
-    return torch.from_numpy(np.require(array.transpose(2, 0, 1), np.float32, ("C", "W")))[None]
-
-
 def _camera_powers(level: float) -> torch.Tensor:
     """The band powers (64,) of a camera's demosaiced noise of per-pixel level ``level``: white
     noise low-passed by a Gaussian of :data:`CHROMA_CAMERA_BLUR` px."""
@@ -1738,7 +1733,7 @@ def model_for_level_on_jpeg(image: np.ndarray, sigma: float) -> NoiseModel:
     +4.11 → +4.77 (+0.03); σ 20 at q85 +8.37 → +8.41 (moon −0.45); a camera's σ 15 at q85
     +3.17 → +5.41 (skin −2.1: its texture read white at 14–15, so the rule does not fire; the
     old shape was a low-pass there)."""
-    tensor = _as_tensor(image)
+    tensor = image_tensor(image)
     colour = 3 if tensor.shape[1] >= 3 else 1
     step = jpeg_step(tensor)
     level = math.sqrt(sigma**2 + step**2)

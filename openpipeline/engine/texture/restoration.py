@@ -30,6 +30,7 @@ from openpipeline.engine.devices import pick_device, pick_threads
 from openpipeline.engine.errors import EngineInputError
 from openpipeline.engine.images import Image, write_image_to
 from openpipeline.engine.progress import Progress, ProgressCallback, Reporter
+from openpipeline.engine.texture.arrays import image_tensor
 from openpipeline.engine.texture.denoise import Denoised, choose_with_fit, classical_denoise
 from openpipeline.engine.texture.fitting import FitOptions, FitResult, FitTask, fit
 from openpipeline.engine.texture.guide_check import (
@@ -221,7 +222,7 @@ def _looks_jpeg(image: NDArray[np.float32], params: RestoreParams) -> bool:
     (:func:`_stabilised`) and the warning when σ is read (:func:`_jpeg_caution`)."""
     if params.operation != "denoise":
         return False
-    return looks_jpeg_compressed(_as_tensor(image))
+    return looks_jpeg_compressed(image_tensor(image))
 
 
 def _jpeg_caution(sigma: float | None) -> str | None:
@@ -390,12 +391,6 @@ class _Padded:
         return np.ascontiguousarray(restored[: self.height * factor, : self.width * factor])
 
 
-def _as_tensor(pixels: NDArray[np.float32]) -> torch.Tensor:
-    """(h, w, C) array → (1, C, h, w) tensor, on a copy where the array is read-only (torch
-    warns of any non-writable array it is handed, and the caller's image is never written)."""
-    return torch.from_numpy(np.require(pixels.transpose(2, 0, 1), requirements=("C", "W")))[None]
-
-
 def _guide_plan(job: _Job, target: torch.Tensor, known: torch.Tensor | None, tile: _TilePixels,
                 seed: int, progress: ProgressCallback) -> GuidePlan | None:
     """The classical guide of a guided inpainting or upscaling tile and its held-out bar
@@ -423,7 +418,7 @@ def _generator_input(job: _Job, target: torch.Tensor, plan: GuidePlan | None, ti
     flash photo, else None (noise); guided denoising feeds its own (:func:`_denoise_tile`)."""
     if plan is not None:
         return guided_input(plan.fed, job.config, seed)
-    return None if tile.flash is None else _as_tensor(tile.flash)
+    return None if tile.flash is None else image_tensor(tile.flash)
 
 
 def _default_cap(params: RestoreParams, tile: _TilePixels) -> float | None:
@@ -483,7 +478,7 @@ def _denoise_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
     then, when the user gave iterations or time, a fit guided by it whose Wiener-filtered
     output replaces it only where SURE rates it better. Returns the tile, how it went and its guide."""
     assert job.noise is not None
-    target = _as_tensor(tile.piece)
+    target = image_tensor(tile.piece)
     classical: Denoised = classical_denoise(target, job.noise, tile.circular, seed, job.real,
                                             rated=job.params.fit_asked, stabilised=job.photon_noise,
                                             level_read=job.level_read)
@@ -508,7 +503,7 @@ def _restore_tile(job: _Job, tile: _TilePixels, seed: int, budget: float | None,
     ``budget``: this tile's share of the user's time budget; ``cap``: the default time cap.
     Returns the restored (h·f, w·f, C) tile and how its fit went.
     """
-    target = _as_tensor(tile.piece)
+    target = image_tensor(tile.piece)
     known = None
     if tile.holes is not None:
         known = torch.from_numpy(1.0 - (tile.holes > 0).astype(np.float32))[None, None]
@@ -556,7 +551,7 @@ def _classical_tile(job: _Job, tile: _TilePixels) -> NDArray[np.float32]:
     """A tile's classical estimate, with no fit and cheap (the budget is spent): the DCT
     estimate (denoise), the biharmonic fill (inpaint), bicubic interpolation on the
     downsampler's grid (upscale) or the no-flash photo (flash)."""
-    target = _as_tensor(tile.piece)
+    target = image_tensor(tile.piece)
     params = job.params
     with torch.no_grad():
         if params.operation == "denoise":
