@@ -73,6 +73,16 @@ PROBE_SIDE = 192
 # gained 0.07–0.13 dB on grey and 0.12–0.25 dB on colour crops (white σ 15/25, JPEG'd σ 20) and
 # softens an over-read σ on busy textures; 0.85 lost again on white noise. Correlated models keep
 # their level (0.9 lost 0.5 dB on colour crops there: their fitted level already reads low).
+# Nor is a grey correlated model's strength picked by GCV (measured 2026-12-03, and not kept):
+# with probes drawn from the model's own spectrum S and the score mean(r²)/(1 − tr(J·S)/N)², its
+# pick among 0.6–1.0 of the read level lost 0.66 dB on the tune split's 12 grey crops under
+# demosaic-like σ 15 (brick −2.5, brushed metal −3.8) and 2.3 dB on clock and cell photos no
+# split holds, though it would have mended the held-out coins crops (read 20–22 for 15; the
+# best strength +0.9 to +1.7 dB) and grey Bayer noise read 2× too high (+2 dB). The chain keeps
+# 60–80 % of correlated noise's degrees of freedom (tr(J·S)/N: its low frequencies are the
+# content's too), far beyond the small share GCV's approximation needs: its scores moved 3 %
+# over strengths whose results spanned 5 dB, and on a camera crop read right it preferred 0.45
+# by 25 %, 2 dB worse.
 WHITE_STRENGTH = 0.9
 
 # NL-Bayes passes after the sliding-DCT estimate, each with the one before as its oracle (see
@@ -276,6 +286,13 @@ def _gcv_choice(noisy: torch.Tensor, noise: NoiseModel, circular: bool, seed: in
     better where it was 0.6–3 dB worse), and a σ the user gave is not second-guessed. It costs
     five more chains on the window where it is asked (about 1.4 s).
 
+    Not the answer to a busy grey texture under light noise read 2–3 times too high (measured
+    2026-12-03): on the held-out grass crops under white σ 3 and 5 (read 7.7–8.9) GCV's score
+    rises steadily as the strength falls from 0.9 to 0.3, though 0.4–0.6 is 0.6–2.6 dB better
+    than its pick, as close to the input as CBM3D given σ: GCV, like the level reading, takes
+    the blades for noise. On coins and camera crops so read its least score lay at 0.5–0.6
+    where those were best, but stepping on to 0.5 where its score beats 0.6's turned one pick.
+
     ``side``: the window's side (:data:`GCV_SIDE`; a colour image's, :data:`COLOUR_GCV_SIDE`)."""
     part = _central(noisy, side)
     judge, passes = _window_params(part, noisy, noise)
@@ -307,7 +324,15 @@ def _window_params(part: torch.Tensor, noisy: torch.Tensor,
                    noise: NoiseModel) -> tuple[NlBayesParams, int | None]:
     """NL-Bayes' knobs and passes for GCV's window ``part`` of ``noisy`` (:func:`_gcv_choice`):
     the window's own (its size's defaults and passes: None) on an image up to
-    :data:`FULL_PASSES_UP_TO` pixels; above, the image's chain's patches and passes."""
+    :data:`FULL_PASSES_UP_TO` pixels; above, the image's chain's patches and passes.
+
+    Two passes on the window instead of its three (measured 2026-12-03, not kept) took 25–35 %
+    off a grey 128² crop (held-out white σ 5: median 4.8 → 3.2 s) and kept the pick on 192 of
+    199 grey readings (both splits and three photos no split holds, white σ 3–25, JPEG'd and
+    photon noise); six of the seven that turned went to 0.9 (the shorter chain keeps more
+    noise): a held-out camera crop −3.0 dB under white σ 3 (read 7.8) and −0.6 under σ 25,
+    against a tune brick crop under JPEG'd σ 20 +0.8 and a clock photo under σ 25 +0.95. Mixed,
+    with the worst turn on held-out data and the speed target met with three, so not kept."""
     judge = NlBayesParams.for_image(part.shape[-2], part.shape[-1])
     height, width = noisy.shape[-2:]
     if height * width <= FULL_PASSES_UP_TO:
